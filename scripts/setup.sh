@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs leitmotif's build and test dependencies (Debian packages) and builds it.
+# Usage: scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$here/build}"; shift || true
+pkgs=(build-essential cmake pkg-config
+      libsndfile1-dev      # audio decoding (WAV/FLAC/OGG/MP3)
+      libsamplerate0-dev   # resampling to 22050 Hz
+      libfftw3-dev         # FFTs for the CQT and the STFT chroma
+      libopenblas-dev      # SGEMM for the CNN
+      libpng-dev           # loss-curve plots
+      libcmocka-dev)       # unit tests
+# Rendering the shared corpus (tests, benchmarks) needs FluidSynth and its helpers.
+render_pkgs=(fluidsynth sox libsox-fmt-all python3-mido python3-numpy
+             fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont)
+missing=()
+for p in "${pkgs[@]}" "${render_pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
+fi
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build" -j"$(nproc)"

@@ -1,0 +1,21 @@
+/* Shared helpers of the command-line front end. */
+#ifndef LM_CLI_CLI_H
+#define LM_CLI_CLI_H
+#include <stdio.h>
+
+int cmd_hcqt(int argc, char **argv);
+int cmd_chroma(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Prints "leitmotif: <msg>" to stderr; returns 1 (the exit code for errors). */
+int lm_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same with the library's last error message. */
+int lm_cli_fail_lib(void);
+/* Strict number parsing with a range; on failure prints an error naming the option. */
+int lm_cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+int lm_cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
+/* Handles "--threads N" / "-j N"; returns 1 if consumed (advancing *i), 0 if not, -1 on error. */
+int lm_cli_threads_option(int argc, char **argv, int *i);
+#endif

@@ -1,0 +1,91 @@
+/* leitmotif: find the recordings in which a musical theme is played. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/threads.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"hcqt", cmd_hcqt, "audio -> 25 Hz harmonic CQT (.npy [6][216][T])"},
+    {"chroma", cmd_chroma, "audio -> chroma features (.npy [12][T] or CSV)"},
+    {"index", cmd_index, "compute features of recordings into a database"},
+    {"search", cmd_search, "rank the recordings of a database for a theme"},
+    {"eval", cmd_eval, "evaluate retrieval on a themes CSV (top-k, MRR per fold)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: leitmotif COMMAND [options]   (leitmotif COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nenvironment: LEITMOTIF_THREADS (worker threads, default all cores),\n"
+               "             LEITMOTIF_MODEL (default model file), LEITMOTIF_PROGRESS=0/1\n");
+}
+
+int lm_cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("leitmotif: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int lm_cli_fail_lib(void) { return lm_cli_fail("%s", lm_last_error()); }
+
+int lm_cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || *end || !(v >= lo && v <= hi)) {
+        lm_cli_fail("%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, s ? s : "(nothing)");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int lm_cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || end == s || *end || v < lo || v > hi) {
+        lm_cli_fail("%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, s ? s : "(nothing)");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int lm_cli_threads_option(int argc, char **argv, int *i) {
+    if (strcmp(argv[*i], "--threads") != 0 && strcmp(argv[*i], "-j") != 0) return 0;
+    long n;
+    if (*i + 1 >= argc || lm_cli_parse_int(argv[*i], argv[*i + 1], 1, 256, &n) != 0) {
+        if (*i + 1 >= argc) lm_cli_fail("%s needs a value", argv[*i]);
+        return -1;
+    }
+    lm_threads_init((int)n);
+    (*i)++;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    lm_threads_init(0);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    lm_cli_fail("unknown command '%s' (try leitmotif --help)", argv[1]);
+    return 2;
+}

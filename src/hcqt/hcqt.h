@@ -1,0 +1,34 @@
+/* Harmonic constant-Q transform as in ctc_chroma/features.py (librosa 0.7 recipe):
+ * hop 256 at 22050 Hz, 36 bins/octave, 216 bins, fmin 32.7 Hz x h for h in
+ * {0.5,1,2,3,4,5}, log compression (1/80)*dB(|C|, ref = global max, top 80 dB) + 1,
+ * then median aggregation to 25 Hz. */
+#ifndef LM_HCQT_HCQT_H
+#define LM_HCQT_HCQT_H
+#include <stddef.h>
+
+#define LM_HCQT_NHARM 6
+#define LM_HCQT_NBINS 216
+#define LM_HCQT_BPO 36
+#define LM_HCQT_HOP 256
+#define LM_HCQT_FMIN 32.7
+#define LM_FRAME_RATE 25.0
+
+extern const double lm_hcqt_harmonics[LM_HCQT_NHARM];
+
+/* data[(h * LM_HCQT_NBINS + p) * n_frames + t] */
+typedef struct {
+    size_t n_frames;
+    float *data;
+} lm_hcqt;
+
+/* Full-rate log-compressed HCQT, 1 + n/256 frames (golden *_hcqt_full.npy). */
+int lm_hcqt_full(const float *y, size_t n, lm_hcqt *out);
+/* 25 Hz log-compressed HCQT (golden *_hcqt25.npy). */
+int lm_hcqt25(const float *y, size_t n, lm_hcqt *out);
+/* 25 Hz frame boundaries for n_full full-rate frames: *bounds gets T+1 entries
+ * (golden *_median_boundaries.npy); returns T. */
+size_t lm_median_boundaries(size_t n_full, size_t **bounds);
+/* Centre frequency in Hz of bin p of harmonic index h. */
+double lm_hcqt_bin_freq(int h, int p);
+void lm_hcqt_free(lm_hcqt *x);
+#endif

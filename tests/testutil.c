@@ -1,0 +1,56 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sndfile.h>
+#include <unistd.h>
+
+const char *lm_test_shared(const char *rel) {
+    static _Thread_local char buf[4096];
+    const char *base = getenv("LM_SHARED_DIR");
+    if (!base) base = LM_SHARED_DIR;
+    snprintf(buf, sizeof buf, "%s/%s", base, rel);
+    return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+static char tmpdir[256];
+
+static void remove_tmpdir(void) {
+    if (tmpdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+}
+
+const char *lm_test_tmpdir(void) {
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/lmtest.XXXXXX");
+        if (!mkdtemp(tmpdir)) return "/tmp";
+        atexit(remove_tmpdir);
+    }
+    return tmpdir;
+}
+
+int lm_test_system(const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+int lm_test_write_wav(const char *path, const float *x, size_t n, int rate, int channels) {
+    SF_INFO info = {0};
+    info.samplerate = rate;
+    info.channels = channels;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+    if (!sf) return -1;
+    sf_count_t w = n ? sf_writef_float(sf, x, (sf_count_t)n) : 0;
+    sf_close(sf);
+    return w == (sf_count_t)n ? 0 : -1;
+}
