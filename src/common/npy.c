@@ -44,10 +44,7 @@ static int parse_header(const char *path, const char *h, lm_npy *out) {
     if (!colon) goto bad;
     colon++;
     while (*colon == ' ') colon++;
-    if (strncmp(colon, "False", 5) != 0) {
-        lm_set_error("%s: Fortran-order .npy files are not supported", path);
-        return -1;
-    }
+    out->fortran = strncmp(colon, "True", 4) == 0;
     const char *p = strchr(s, '(');
     if (!p) goto bad;
     p++;
@@ -68,6 +65,31 @@ static int parse_header(const char *path, const char *h, lm_npy *out) {
 bad:
     lm_set_error("%s: malformed .npy header", path);
     return -1;
+}
+
+/* Fortran-order arrays (numpy writes them for transposed views) are converted to C order. */
+static int to_c_order(lm_npy *a) {
+    size_t es = dtype_size(a->dtype);
+    unsigned char *dst = lm_malloc(a->count, es);
+    if (!dst) return -1;
+    const unsigned char *src = a->data;
+    size_t idx[8] = {0};
+    for (size_t c = 0; c < a->count; c++) {
+        /* c walks C order; the Fortran offset has the first index fastest. */
+        size_t f = 0, stride = 1;
+        for (int d = 0; d < a->ndim; d++) {
+            f += idx[d] * stride;
+            stride *= a->shape[d];
+        }
+        memcpy(dst + c * es, src + f * es, es);
+        for (int d = a->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < a->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    free(a->data);
+    a->data = dst;
+    return 0;
 }
 
 int lm_npy_read(const char *path, lm_npy *out) {
@@ -122,6 +144,11 @@ int lm_npy_read(const char *path, lm_npy *out) {
         return -1;
     }
     fclose(fp);
+    if (out->fortran && out->ndim > 1 && to_c_order(out) != 0) {
+        lm_npy_free(out);
+        return -1;
+    }
+    out->fortran = 0;
     return 0;
 }
 

@@ -11,7 +11,8 @@ typedef struct {
     int ndim;
     size_t shape[8];
     size_t count;  /* product of shape */
-    void *data;    /* count elements of dtype */
+    void *data;    /* count elements of dtype, always C order after reading */
+    int fortran;   /* internal: header said fortran_order True */
 } lm_npy;
 
 /* Reads any supported dtype; returns 0 or -1 (error set). */

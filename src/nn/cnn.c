@@ -1,0 +1,197 @@
+#include "nn/cnn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/threads.h"
+
+#define NB LM_HCQT_NBINS
+#define NH LM_HCQT_NHARM
+#define CHUNK 64 /* output frames per chunk */
+#define HALO 5   /* five 3-frame convolutions: 5 frames of context on each side */
+#define LEAKY_ALPHA 0.3f
+#define IM2COL_BUDGET (8u << 20) /* bytes of pitch-im2col buffer per thread */
+
+float *lm_cnn_input(const lm_hcqt *hcqt) {
+    size_t T = hcqt->n_frames;
+    float *x = lm_malloc(T * NB * NH, sizeof *x);
+    if (!x) return NULL;
+    for (int h = 0; h < NH; h++)
+        for (size_t t = 0; t < T; t++) {
+            double ss = 0;
+            for (int p = 0; p < NB; p++) {
+                double v = hcqt->data[((size_t)h * NB + (size_t)p) * T + t];
+                ss += v * v;
+            }
+            /* librosa.util.normalize(fill=True): a column with no energy becomes uniform. */
+            int empty = ss < 1e-30;
+            double inv = empty ? 0 : 1.0 / sqrt(ss);
+            for (int p = 0; p < NB; p++) {
+                float v = hcqt->data[((size_t)h * NB + (size_t)p) * T + t];
+                x[(t * NB + (size_t)p) * NH + (size_t)h] = empty ? (float)(1.0 / sqrt((double)NB)) : (float)(v * inv);
+            }
+        }
+    return x;
+}
+
+typedef struct {
+    int kh, kw, cin, cout;
+    const float *k, *b;
+} conv_spec;
+
+/* One 'same'-padded convolution (cross-correlation) over a buffer of frames, followed by
+ * leaky ReLU. in: n_in frames x NB x cin; out: (n_in - kh + 1) frames x NB x cout.
+ * The pitch axis is unrolled into a column buffer (kw*cin per row); the time taps become
+ * kh accumulating GEMMs on row-shifted views of that buffer. */
+static void conv_frames(const conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
+    size_t n_out = n_in - (size_t)L->kh + 1;
+    size_t row = (size_t)L->kw * (size_t)L->cin;
+    size_t sub = col_cap / ((size_t)NB * row);
+    sub = sub > (size_t)L->kh ? sub - (size_t)L->kh + 1 : 1;
+    int pp = (L->kw - 1) / 2;
+    for (size_t s = 0; s < n_out; s += sub) {
+        size_t S = n_out - s < sub ? n_out - s : sub;
+        size_t nf = S + (size_t)L->kh - 1;
+        for (size_t f = 0; f < nf; f++) {
+            const float *src = in + (s + f) * NB * (size_t)L->cin;
+            float *dst = col + f * NB * row;
+            for (int p = 0; p < NB; p++) {
+                int lo = p - pp, hi = p - pp + L->kw; /* source bins [lo, hi) */
+                float *d = dst + (size_t)p * row;
+                int a = lo < 0 ? 0 : lo, b = hi > NB ? NB : hi;
+                if (a > lo) memset(d, 0, (size_t)(a - lo) * (size_t)L->cin * sizeof *d);
+                memcpy(d + (size_t)(a - lo) * (size_t)L->cin, src + (size_t)a * (size_t)L->cin,
+                       (size_t)(b - a) * (size_t)L->cin * sizeof *d);
+                if (hi > b) memset(d + (size_t)(b - lo) * (size_t)L->cin, 0, (size_t)(hi - b) * (size_t)L->cin * sizeof *d);
+            }
+        }
+        float *o = out + s * NB * (size_t)L->cout;
+        size_t M = S * NB;
+        for (size_t r = 0; r < M; r++) memcpy(o + r * (size_t)L->cout, L->b, (size_t)L->cout * sizeof *o);
+        for (int i = 0; i < L->kh; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, L->cout, (int)row, 1.0f,
+                        col + (size_t)i * NB * row, (int)row, L->k + (size_t)i * row * (size_t)L->cout, L->cout, 1.0f,
+                        o, L->cout);
+        for (size_t r = 0; r < M * (size_t)L->cout; r++)
+            if (o[r] < 0) o[r] *= LEAKY_ALPHA;
+    }
+}
+
+/* Zeroes buffer frames that lie outside the sequence: the next layer's 'same' padding
+ * must see zeros there, exactly as in whole-sequence processing. */
+static void zero_outside(float *buf, long first_frame, size_t n, size_t T, int ch) {
+    for (size_t f = 0; f < n; f++) {
+        long t = first_frame + (long)f;
+        if (t < 0 || t >= (long)T) memset(buf + f * NB * (size_t)ch, 0, (size_t)NB * (size_t)ch * sizeof *buf);
+    }
+}
+
+static float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs, float *logits, float *salience) {
+    if (T == 0) {
+        lm_set_error("no frames to process");
+        return -1;
+    }
+    const conv_spec layers[5] = {
+        {3, 3, 6, 64, m->t[LM_T_BENDY1_K], m->t[LM_T_BENDY1_B]},
+        {3, 3, 64, 32, m->t[LM_T_BENDY2_K], m->t[LM_T_BENDY2_B]},
+        {3, 3, 32, 32, m->t[LM_T_SMOOTHY1_K], m->t[LM_T_SMOOTHY1_B]},
+        {3, 3, 32, 32, m->t[LM_T_SMOOTHY2_K], m->t[LM_T_SMOOTHY2_B]},
+        {3, 42, 32, 8, m->t[LM_T_DISTRIBUTE_K], m->t[LM_T_DISTRIBUTE_B]},
+    };
+    size_t n_chunks = (T + CHUNK - 1) / CHUNK;
+    size_t buf_floats = (size_t)(CHUNK + 2 * HALO) * NB * 64;
+    size_t col_cap = IM2COL_BUDGET / sizeof(float);
+    /* Smallest column buffer that still fits kh frames of the widest layer. */
+    if (col_cap < (size_t)3 * NB * 42 * 32) col_cap = (size_t)3 * NB * 42 * 32;
+    int failed = 0;
+#pragma omp parallel num_threads(lm_threads())
+    {
+        float *a = malloc(buf_floats * sizeof(float));
+        float *b = malloc(buf_floats * sizeof(float));
+        float *col = malloc(col_cap * sizeof(float));
+        if (!a || !b || !col) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t c = 0; c < n_chunks; c++) {
+            if (failed) continue;
+            long t0 = (long)(c * CHUNK);
+            size_t n_out = T - (size_t)t0 < CHUNK ? T - (size_t)t0 : CHUNK;
+            long first = t0 - HALO;
+            size_t n = n_out + 2 * HALO;
+            for (size_t f = 0; f < n; f++) {
+                long t = first + (long)f;
+                float *d = a + f * NB * NH;
+                if (t < 0 || t >= (long)T) memset(d, 0, NB * NH * sizeof *d);
+                else memcpy(d, x + (size_t)t * NB * NH, NB * NH * sizeof *d);
+            }
+            float *in = a, *out = b;
+            for (int l = 0; l < 5; l++) {
+                conv_frames(&layers[l], in, n, out, col, col_cap);
+                n -= 2;
+                first += 1;
+                zero_outside(out, first, n, T, layers[l].cout);
+                float *tmp = in;
+                in = out;
+                out = tmp;
+            }
+            /* in: n_out frames x NB x 8 */
+            const float *wsq = m->t[LM_T_SQUISHY_K], bsq = m->t[LM_T_SQUISHY_B][0];
+            const float *pool = m->t[LM_T_CHROMA_POOL], *we = m->t[LM_T_EPS_POOL_K], be = m->t[LM_T_EPS_POOL_B][0];
+            for (size_t f = 0; f < n_out; f++) {
+                size_t t = (size_t)t0 + f;
+                float sal[NB];
+                double z[LM_NCLASSES] = {0};
+                for (int p = 0; p < NB; p++) {
+                    const float *v = in + (f * NB + (size_t)p) * 8;
+                    float s = bsq;
+                    for (int o = 0; o < 8; o++) s += v[o] * wsq[o];
+                    sal[p] = sigmoidf_(s);
+                }
+                for (int p = 0; p < NB; p++) {
+                    for (int k = 0; k < 12; k++) z[k] += (double)sal[p] * pool[p * 12 + k];
+                    z[12] += (double)sal[p] * we[p];
+                }
+                z[12] += be;
+                double mx = z[0];
+                for (int k = 1; k < LM_NCLASSES; k++) mx = z[k] > mx ? z[k] : mx;
+                double sum = 0, e[LM_NCLASSES];
+                for (int k = 0; k < LM_NCLASSES; k++) sum += e[k] = exp(z[k] - mx);
+                for (int k = 0; k < LM_NCLASSES; k++) {
+                    if (probs) probs[t * LM_NCLASSES + (size_t)k] = (float)(e[k] / sum);
+                    if (logits) logits[t * LM_NCLASSES + (size_t)k] = (float)z[k];
+                }
+                if (salience) memcpy(salience + t * NB, sal, sizeof sal);
+            }
+        }
+        free(a);
+        free(b);
+        free(col);
+    }
+    if (failed) {
+        lm_set_error("out of memory in the network forward pass");
+        return -1;
+    }
+    return 0;
+}
+
+int lm_cnn_forward(const lm_model *m, const float *x, size_t T, float *probs) {
+    return lm_cnn_forward_ex(m, x, T, probs, NULL, NULL);
+}
+
+void lm_probs_to_chroma(const float *probs, size_t T, float *chroma) {
+    for (size_t t = 0; t < T; t++) {
+        double ss = 0;
+        for (int k = 0; k < 12; k++) ss += (double)probs[t * LM_NCLASSES + (size_t)k] * probs[t * LM_NCLASSES + (size_t)k];
+        double inv = ss > 1e-300 ? 1.0 / sqrt(ss) : 0;
+        for (int k = 0; k < 12; k++)
+            chroma[(size_t)k * T + t] = ss > 1e-300 ? (float)(probs[t * LM_NCLASSES + (size_t)k] * inv) : (float)(1.0 / sqrt(12.0));
+    }
+}

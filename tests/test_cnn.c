@@ -1,0 +1,245 @@
+/* Deep chroma network: model files, forward pass against the reference, chunking. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/npy.h"
+#include "nn/cnn.h"
+#include "nn/model.h"
+#include "testutil.h"
+
+static const char *recordings[] = {"Beethoven_Op067-01_DavidHighSchool", "Beethoven_Op002-2-01_Pitman"};
+
+static void load_model(const char *id, lm_model *m) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "reference/models/%s.bin", id);
+    LM_REQUIRE_SHARED(rel);
+    assert_int_equal(lm_model_load(lm_test_shared(rel), m), 0);
+}
+
+/* Network fed with the golden normalised HCQT reproduces the golden probabilities. */
+static void check_probs(const char *model_id) {
+    lm_model m;
+    load_model(model_id, &m);
+    assert_string_equal(m.id, model_id);
+    for (int r = 0; r < 2; r++) {
+        char rel[256];
+        size_t xs[8], ps[8];
+        int nd;
+        snprintf(rel, sizeof rel, "reference/golden/%s_hcqt25_norm.npy", recordings[r]);
+        float *x = lm_npy_read_f32(lm_test_shared(rel), &nd, xs);
+        assert_non_null(x);
+        assert_int_equal(nd, 3);
+        assert_int_equal(xs[1], 216);
+        assert_int_equal(xs[2], 6);
+        snprintf(rel, sizeof rel, "reference/golden/%s_%s_probs.npy", recordings[r], model_id);
+        float *gold = lm_npy_read_f32(lm_test_shared(rel), &nd, ps);
+        assert_non_null(gold);
+        size_t T = xs[0];
+        assert_int_equal(ps[0], 13);
+        assert_int_equal(ps[1], T);
+        float *probs = malloc(T * 13 * sizeof *probs);
+        assert_int_equal(lm_cnn_forward(&m, x, T, probs), 0);
+        double maxd = 0;
+        for (size_t t = 0; t < T; t++)
+            for (int k = 0; k < 13; k++) {
+                double d = fabs(probs[t * 13 + (size_t)k] - gold[(size_t)k * T + t]);
+                if (d > maxd) maxd = d;
+            }
+        print_message("%s %s: max |probs - golden| = %.2e over %zu frames\n", model_id, recordings[r], maxd, T);
+        assert_true(maxd <= 1e-4);
+        free(x);
+        free(gold);
+        free(probs);
+    }
+    lm_model_free(&m);
+}
+
+static void test_probs_v1(void **state) {
+    (void)state;
+    check_probs("v1_ctc_train345valid1");
+}
+
+static void test_probs_v2(void **state) {
+    (void)state;
+    check_probs("v2_ctc_train345valid1");
+}
+
+/* lm_cnn_input normalises each (frame, harmonic) column over pitch, like the reference. */
+static void test_input_normalisation(void **state) {
+    (void)state;
+    LM_REQUIRE_SHARED("reference/golden/Beethoven_Op067-01_DavidHighSchool_hcqt25.npy");
+    size_t s[8], sn[8];
+    int nd;
+    float *h = lm_npy_read_f32(lm_test_shared("reference/golden/Beethoven_Op067-01_DavidHighSchool_hcqt25.npy"), &nd, s);
+    float *gold = lm_npy_read_f32(lm_test_shared("reference/golden/Beethoven_Op067-01_DavidHighSchool_hcqt25_norm.npy"), &nd, sn);
+    assert_non_null(h);
+    assert_non_null(gold);
+    lm_hcqt hc = {s[2], h};
+    float *x = lm_cnn_input(&hc);
+    assert_non_null(x);
+    double maxd = 0;
+    for (size_t i = 0; i < sn[0] * sn[1] * sn[2]; i++) maxd = fmax(maxd, fabs(x[i] - gold[i]));
+    assert_true(maxd < 1e-6);
+    free(h);
+    free(gold);
+    free(x);
+}
+
+/* Direct evaluation of the formula in ../shared/reference/README.md, in double. */
+static double naive_conv_at(const double *in, int T, int cin, const float *k, const float *b, int kh, int kw, int cout,
+                            int t, int p, int o) {
+    int pt = (kh - 1) / 2, pp = (kw - 1) / 2;
+    double s = b[o];
+    for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+            int tt = t + i - pt, q = p + j - pp;
+            if (tt < 0 || tt >= T || q < 0 || q >= 216) continue;
+            for (int c = 0; c < cin; c++) s += in[((size_t)tt * 216 + (size_t)q) * (size_t)cin + (size_t)c] * k[((i * kw + j) * cin + c) * cout + o];
+        }
+    return s;
+}
+
+static double *naive_layer(const double *in, int T, int cin, const float *k, const float *b, int kh, int kw, int cout) {
+    double *out = malloc((size_t)T * 216 * (size_t)cout * sizeof *out);
+    for (int t = 0; t < T; t++)
+        for (int p = 0; p < 216; p++)
+            for (int o = 0; o < cout; o++) {
+                double v = naive_conv_at(in, T, cin, k, b, kh, kw, cout, t, p, o);
+                out[((size_t)t * 216 + (size_t)p) * (size_t)cout + (size_t)o] = v > 0 ? v : 0.3 * v;
+            }
+    return out;
+}
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
+}
+
+/* Chunked GEMM forward pass == naive loops over the whole sequence (T spans several chunks). */
+static void test_forward_equals_naive(void **state) {
+    (void)state;
+    lm_model m;
+    assert_int_equal(lm_model_alloc(&m, "random"), 0);
+    unsigned seed = 12345;
+    for (int i = 0; i < LM_MODEL_NTENSORS; i++) {
+        if (i == LM_T_CHROMA_POOL) continue;
+        for (size_t j = 0; j < lm_tensor_counts[i]; j++) m.t[i][j] = frand(&seed) * (i == LM_T_DISTRIBUTE_K ? 0.1f : 0.5f);
+    }
+    const int T = 140;
+    float *x = malloc((size_t)T * 216 * 6 * sizeof *x);
+    double *xd = malloc((size_t)T * 216 * 6 * sizeof *xd);
+    for (size_t i = 0; i < (size_t)T * 216 * 6; i++) xd[i] = x[i] = frand(&seed) + 0.5f;
+    float *probs = malloc((size_t)T * 13 * sizeof *probs);
+    float *sal = malloc((size_t)T * 216 * sizeof *sal);
+    assert_int_equal(lm_cnn_forward_ex(&m, x, (size_t)T, probs, NULL, sal), 0);
+
+    const int kws[5] = {3, 3, 3, 3, 42}, cins[5] = {6, 64, 32, 32, 32}, couts[5] = {64, 32, 32, 32, 8};
+    const int kid[5] = {LM_T_BENDY1_K, LM_T_BENDY2_K, LM_T_SMOOTHY1_K, LM_T_SMOOTHY2_K, LM_T_DISTRIBUTE_K};
+    double *h = xd;
+    for (int l = 0; l < 5; l++) {
+        double *nh = naive_layer(h, T, cins[l], m.t[kid[l]], m.t[kid[l] + 1], 3, kws[l], couts[l]);
+        if (h != xd) free(h);
+        h = nh;
+    }
+    double maxd = 0, maxp = 0;
+    for (int t = 0; t < T; t++) {
+        double z[13] = {0};
+        for (int p = 0; p < 216; p++) {
+            double s = m.t[LM_T_SQUISHY_B][0];
+            for (int o = 0; o < 8; o++) s += h[((size_t)t * 216 + (size_t)p) * 8 + (size_t)o] * m.t[LM_T_SQUISHY_K][o];
+            double sg = 1 / (1 + exp(-s));
+            maxd = fmax(maxd, fabs(sg - sal[(size_t)t * 216 + (size_t)p]));
+            z[(p / 3) % 12] += sg;
+            z[12] += sg * m.t[LM_T_EPS_POOL_K][p];
+        }
+        z[12] += m.t[LM_T_EPS_POOL_B][0];
+        double mx = z[0], sum = 0;
+        for (int k = 1; k < 13; k++) mx = fmax(mx, z[k]);
+        for (int k = 0; k < 13; k++) sum += exp(z[k] - mx);
+        for (int k = 0; k < 13; k++) maxp = fmax(maxp, fabs(exp(z[k] - mx) / sum - probs[(size_t)t * 13 + (size_t)k]));
+    }
+    print_message("random model, %d frames: max |salience diff| %.2e, max |probs diff| %.2e\n", T, maxd, maxp);
+    assert_true(maxd < 1e-4);
+    assert_true(maxp < 1e-5);
+    /* Chroma rows are l2-normalised per frame. */
+    float *chroma = malloc((size_t)T * 12 * sizeof *chroma);
+    lm_probs_to_chroma(probs, (size_t)T, chroma);
+    for (int t = 0; t < T; t++) {
+        double ss = 0;
+        for (int k = 0; k < 12; k++) ss += (double)chroma[(size_t)k * T + (size_t)t] * chroma[(size_t)k * T + (size_t)t];
+        assert_true(fabs(ss - 1) < 1e-5);
+    }
+    free(h);
+    free(xd);
+    free(x);
+    free(probs);
+    free(sal);
+    free(chroma);
+    lm_model_free(&m);
+}
+
+static void test_bad_model_files(void **state) {
+    (void)state;
+    LM_REQUIRE_SHARED("reference/models/v1_ctc_train345valid1.bin");
+    const char *good = lm_test_shared("reference/models/v1_ctc_train345valid1.bin");
+    char src[4096];
+    snprintf(src, sizeof src, "%s", good);
+    const char *dir = lm_test_tmpdir();
+    char path[512];
+    lm_model m;
+    /* truncated in the data */
+    snprintf(path, sizeof path, "%s/trunc.bin", dir);
+    assert_int_equal(lm_test_system("head -c 200000 '%s' > '%s'", src, path), 0);
+    assert_int_equal(lm_model_load(path, &m), -1);
+    assert_non_null(strstr(lm_last_error(), "truncated"));
+    /* truncated in the header */
+    assert_int_equal(lm_test_system("head -c 1000 '%s' > '%s'", src, path), 0);
+    assert_int_equal(lm_model_load(path, &m), -1);
+    assert_non_null(strstr(lm_last_error(), "truncated"));
+    /* wrong architecture: the deep-salience model */
+    if (lm_test_shared("reference/models/bittner_melody2.bin")) {
+        assert_int_equal(lm_model_load(lm_test_shared("reference/models/bittner_melody2.bin"), &m), -1);
+        assert_non_null(strstr(lm_last_error(), "architecture"));
+    }
+    /* not a model at all, and missing */
+    snprintf(path, sizeof path, "%s/text.bin", dir);
+    assert_int_equal(lm_test_system("echo hello > '%s'", path), 0);
+    assert_int_equal(lm_model_load(path, &m), -1);
+    snprintf(path, sizeof path, "%s/missing.bin", dir);
+    assert_int_equal(lm_model_load(path, &m), -1);
+    /* extra bytes */
+    snprintf(path, sizeof path, "%s/long.bin", dir);
+    assert_int_equal(lm_test_system("cat '%s' '%s' > '%s'", src, src, path), 0);
+    assert_int_equal(lm_model_load(path, &m), -1);
+}
+
+/* Save/load round trip of our own format keeps the weights bit-exact and the checksum. */
+static void test_model_roundtrip(void **state) {
+    (void)state;
+    lm_model m, r;
+    assert_int_equal(lm_model_alloc(&m, "roundtrip"), 0);
+    for (size_t i = 0; i < LM_MODEL_NFLOATS; i++)
+        if (m.w + i < m.t[LM_T_CHROMA_POOL] || m.w + i >= m.t[LM_T_EPS_POOL_K]) m.w[i] = (float)i * 1e-3f;
+    m.checksum = lm_crc32(0, m.w, LM_MODEL_NFLOATS * sizeof(float));
+    char path[512];
+    snprintf(path, sizeof path, "%s/rt.bin", lm_test_tmpdir());
+    assert_int_equal(lm_model_save(path, &m, "trained_by test\nepochs 3"), 0);
+    assert_int_equal(lm_model_load(path, &r), 0);
+    assert_string_equal(r.id, "roundtrip");
+    assert_memory_equal(m.w, r.w, LM_MODEL_NFLOATS * sizeof(float));
+    assert_int_equal(m.checksum, r.checksum);
+    lm_model_free(&m);
+    lm_model_free(&r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probs_v1),          cmocka_unit_test(test_probs_v2),
+        cmocka_unit_test(test_input_normalisation), cmocka_unit_test(test_forward_equals_naive),
+        cmocka_unit_test(test_bad_model_files),   cmocka_unit_test(test_model_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
