@@ -14,6 +14,8 @@ int lm_feature_parse(const char *name, enum lm_feature_type *t);
  * `model` is required for LM_FEAT_CTC. */
 int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
                             float **chroma, size_t *T);
+/* Deep chroma (HCQT -> CNN); *probs (optional) receives the T x 13 network output. */
+int lm_deep_chroma(const float *y, size_t n, const lm_model *model, float **chroma, float **probs, size_t *T);
 int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_model *model, float **chroma,
                           size_t *T, double *duration_sec);
 /* Default model path: $LEITMOTIF_MODEL, else models/leitmotif_default.bin next to the

@@ -1,3 +1,174 @@
+/* `leitmotif hcqt` and `leitmotif chroma`: audio -> features, as .npy or CSV. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/audio.h"
+#include "chroma/features.h"
 #include "cli/cli.h"
-int cmd_hcqt(int argc, char **argv) { (void)argc; (void)argv; return lm_cli_fail("hcqt: not implemented yet"); }
-int cmd_chroma(int argc, char **argv) { (void)argc; (void)argv; return lm_cli_fail("chroma: not implemented yet"); }
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/npy.h"
+#include "hcqt/hcqt.h"
+#include "nn/model.h"
+
+static const char *const chroma_names[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+
+static void hcqt_help(FILE *f) {
+    fprintf(f, "usage: leitmotif hcqt AUDIO -o OUT.npy [--times TIMES.npy] [--threads N]\n\n"
+               "Harmonic CQT of AUDIO (any format libsndfile reads; mixed to mono, resampled to 22050 Hz):\n"
+               "hop 256, 36 bins/octave, 216 bins from 32.7 Hz x h for h = 0.5,1,2,3,4,5, log-compressed\n"
+               "(dB/80 + 1, top 80 dB), median-aggregated to 25 Hz. OUT.npy: float32 [6][216][T]; frame i\n"
+               "is at t_i = 0.04*i s (--times writes these as float64 [T]).\n");
+}
+
+static void chroma_help(FILE *f) {
+    fprintf(f, "usage: leitmotif chroma AUDIO -o OUT [--features ctc|stft] [--model FILE] [--csv]\n"
+               "                        [--times TIMES.npy] [--probs PROBS.npy] [--threads N]\n\n"
+               "Chroma features of AUDIO at 25 Hz, each frame l2-normalised.\n"
+               "  --features ctc   deep chroma of the CNN model (default)\n"
+               "  --features stft  standard chroma baseline (librosa 0.7 chroma_stft, n_fft 4096, hop 882)\n"
+               "  --model FILE     model for ctc (default: the shipped model, or $LEITMOTIF_MODEL)\n"
+               "  -o OUT           float32 .npy [12][T] (rows C, C#, ..., B); with --csv a CSV file\n"
+               "                   'time_s,C,...,B' (one row per frame); '-' writes the CSV to stdout\n"
+               "  --times FILE     frame times t_i = 0.04*i s as float64 .npy [T]\n"
+               "  --probs FILE     (ctc) the 13-class network output, float32 [13][T] (class 12 = epsilon)\n");
+}
+
+static int write_times(const char *path, size_t T) {
+    double *t = lm_malloc(T, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < T; i++) t[i] = 0.04 * (double)i;
+    size_t shape[1] = {T};
+    int rc = lm_npy_write(path, LM_F64, 1, shape, t);
+    free(t);
+    return rc;
+}
+
+int cmd_hcqt(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *times = NULL;
+    for (int i = 1; i < argc; i++) {
+        int th = lm_cli_threads_option(argc, argv, &i);
+        if (th < 0) return 1;
+        if (th) continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            hcqt_help(stdout);
+            return 0;
+        } else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--times") && i + 1 < argc) times = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1]) return lm_cli_fail("hcqt: unknown option or missing value: %s", argv[i]);
+        else if (!in) in = argv[i];
+        else return lm_cli_fail("hcqt: more than one input file given");
+    }
+    if (!in || !out) {
+        hcqt_help(stderr);
+        return 2;
+    }
+    lm_audio a;
+    if (lm_audio_load(in, &a) != 0) return lm_cli_fail_lib();
+    lm_hcqt h;
+    int rc = lm_hcqt25(a.samples, a.n, &h);
+    lm_audio_free(&a);
+    if (rc != 0) return lm_cli_fail_lib();
+    size_t shape[3] = {LM_HCQT_NHARM, LM_HCQT_NBINS, h.n_frames};
+    rc = lm_npy_write_f32(out, 3, shape, h.data);
+    if (rc == 0 && times) rc = write_times(times, h.n_frames);
+    lm_hcqt_free(&h);
+    return rc == 0 ? 0 : lm_cli_fail_lib();
+}
+
+static int write_csv(const char *path, const float *chroma, size_t T) {
+    lm_atomic_file af;
+    FILE *fp = stdout;
+    int to_stdout = !strcmp(path, "-");
+    if (!to_stdout) {
+        if (lm_atomic_open(&af, path) != 0) return -1;
+        fp = af.fp;
+    }
+    fputs("time_s", fp);
+    for (int k = 0; k < 12; k++) fprintf(fp, ",%s", chroma_names[k]);
+    fputc('\n', fp);
+    for (size_t t = 0; t < T; t++) {
+        fprintf(fp, "%.2f", 0.04 * (double)t);
+        for (int k = 0; k < 12; k++) fprintf(fp, ",%.6f", chroma[(size_t)k * T + t]);
+        fputc('\n', fp);
+    }
+    if (to_stdout) {
+        if (fflush(stdout) != 0) {
+            lm_set_error("cannot write to stdout: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    return lm_atomic_commit(&af);
+}
+
+int cmd_chroma(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *times = NULL, *model_path = NULL, *probs_out = NULL;
+    enum lm_feature_type type = LM_FEAT_CTC;
+    int csv = 0;
+    for (int i = 1; i < argc; i++) {
+        int th = lm_cli_threads_option(argc, argv, &i);
+        if (th < 0) return 1;
+        if (th) continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            chroma_help(stdout);
+            return 0;
+        } else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--times") && i + 1 < argc) times = argv[++i];
+        else if (!strcmp(argv[i], "--probs") && i + 1 < argc) probs_out = argv[++i];
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+        else if (!strcmp(argv[i], "--features") && i + 1 < argc) {
+            if (lm_feature_parse(argv[++i], &type) != 0) return lm_cli_fail_lib();
+        } else if (!strcmp(argv[i], "--csv")) csv = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) return lm_cli_fail("chroma: unknown option or missing value: %s", argv[i]);
+        else if (!in) in = argv[i];
+        else return lm_cli_fail("chroma: more than one input file given");
+    }
+    if (!in || !out) {
+        chroma_help(stderr);
+        return 2;
+    }
+    if (!csv && !strcmp(out, "-")) return lm_cli_fail("chroma: '-o -' (stdout) needs --csv");
+    if (type == LM_FEAT_STFT && (model_path || probs_out))
+        return lm_cli_fail("chroma: --model/--probs apply to --features ctc only");
+    lm_model model;
+    int have_model = 0;
+    if (type == LM_FEAT_CTC) {
+        if (!model_path) model_path = lm_default_model_path();
+        if (!model_path || lm_model_load(model_path, &model) != 0) return lm_cli_fail_lib();
+        have_model = 1;
+    }
+    lm_audio a;
+    if (lm_audio_load(in, &a) != 0) {
+        if (have_model) lm_model_free(&model);
+        return lm_cli_fail_lib();
+    }
+    float *chroma = NULL, *probs = NULL;
+    size_t T = 0;
+    int rc;
+    if (type == LM_FEAT_CTC) rc = lm_deep_chroma(a.samples, a.n, &model, &chroma, &probs, &T);
+    else rc = lm_features_from_signal(a.samples, a.n, type, NULL, &chroma, &T);
+    lm_audio_free(&a);
+    if (have_model) lm_model_free(&model);
+    if (rc == 0) {
+        size_t shape[2] = {12, T};
+        rc = csv ? write_csv(out, chroma, T) : lm_npy_write_f32(out, 2, shape, chroma);
+    }
+    if (rc == 0 && times) rc = write_times(times, T);
+    if (rc == 0 && probs_out) {
+        float *pt = lm_malloc(T * LM_NCLASSES, sizeof *pt);
+        rc = pt ? 0 : -1;
+        if (pt) {
+            for (size_t t = 0; t < T; t++)
+                for (int k = 0; k < LM_NCLASSES; k++) pt[(size_t)k * T + t] = probs[t * LM_NCLASSES + (size_t)k];
+            size_t shape[2] = {LM_NCLASSES, T};
+            rc = lm_npy_write_f32(probs_out, 2, shape, pt);
+            free(pt);
+        }
+    }
+    free(chroma);
+    free(probs);
+    return rc == 0 ? 0 : lm_cli_fail_lib();
+}

@@ -16,25 +16,47 @@
 #define LEAKY_ALPHA 0.3f
 #define IM2COL_BUDGET (8u << 20) /* bytes of pitch-im2col buffer per thread */
 
+/* Inverse l2 norms of the (frame, harmonic) columns; 0 marks an all-zero column, which
+ * librosa.util.normalize(fill=True) turns into the uniform value 1/sqrt(216). */
+static float *column_inv_norms(const lm_hcqt *hcqt) {
+    size_t T = hcqt->n_frames;
+    float *inv = lm_malloc(T * NH, sizeof *inv);
+    if (!inv) return NULL;
+    double *ss = lm_calloc(T, sizeof *ss);
+    if (!ss) {
+        free(inv);
+        return NULL;
+    }
+    for (int h = 0; h < NH; h++) {
+        memset(ss, 0, T * sizeof *ss);
+        for (int p = 0; p < NB; p++) {
+            const float *row = hcqt->data + ((size_t)h * NB + (size_t)p) * T;
+            for (size_t t = 0; t < T; t++) ss[t] += (double)row[t] * row[t];
+        }
+        for (size_t t = 0; t < T; t++) inv[t * NH + (size_t)h] = ss[t] < 1e-30 ? 0.0f : (float)(1.0 / sqrt(ss[t]));
+    }
+    free(ss);
+    return inv;
+}
+
+/* Network input frame t (NB x NH) from the HCQT, normalised. */
+static void hcqt_input_frame(const lm_hcqt *hcqt, const float *inv, size_t t, float *dst) {
+    size_t T = hcqt->n_frames;
+    for (int h = 0; h < NH; h++) {
+        float s = inv[t * NH + (size_t)h];
+        for (int p = 0; p < NB; p++)
+            dst[(size_t)p * NH + (size_t)h] = s > 0 ? hcqt->data[((size_t)h * NB + (size_t)p) * T + t] * s
+                                                     : (float)(1.0 / sqrt((double)NB));
+    }
+}
+
 float *lm_cnn_input(const lm_hcqt *hcqt) {
     size_t T = hcqt->n_frames;
-    float *x = lm_malloc(T * NB * NH, sizeof *x);
-    if (!x) return NULL;
-    for (int h = 0; h < NH; h++)
-        for (size_t t = 0; t < T; t++) {
-            double ss = 0;
-            for (int p = 0; p < NB; p++) {
-                double v = hcqt->data[((size_t)h * NB + (size_t)p) * T + t];
-                ss += v * v;
-            }
-            /* librosa.util.normalize(fill=True): a column with no energy becomes uniform. */
-            int empty = ss < 1e-30;
-            double inv = empty ? 0 : 1.0 / sqrt(ss);
-            for (int p = 0; p < NB; p++) {
-                float v = hcqt->data[((size_t)h * NB + (size_t)p) * T + t];
-                x[(t * NB + (size_t)p) * NH + (size_t)h] = empty ? (float)(1.0 / sqrt((double)NB)) : (float)(v * inv);
-            }
-        }
+    float *inv = column_inv_norms(hcqt);
+    float *x = inv ? lm_malloc(T * NB * NH, sizeof *x) : NULL;
+    if (x)
+        for (size_t t = 0; t < T; t++) hcqt_input_frame(hcqt, inv, t, x + t * NB * NH);
+    free(inv);
     return x;
 }
 
@@ -92,7 +114,20 @@ static void zero_outside(float *buf, long first_frame, size_t n, size_t T, int c
 
 static float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs, float *logits, float *salience) {
+/* Where the chunks get their input frames: a ready input array, or the HCQT normalised on
+ * the fly (so a long recording never needs a second full-size copy of its features). */
+typedef struct {
+    const float *x;
+    const lm_hcqt *hcqt;
+    const float *inv;
+} input_source;
+
+static void fill_input_frame(const input_source *src, size_t t, float *dst) {
+    if (src->x) memcpy(dst, src->x + t * NB * NH, NB * NH * sizeof *dst);
+    else hcqt_input_frame(src->hcqt, src->inv, t, dst);
+}
+
+static int forward(const lm_model *m, const input_source *src, size_t T, float *probs, float *logits, float *salience) {
     if (T == 0) {
         lm_set_error("no frames to process");
         return -1;
@@ -130,7 +165,7 @@ int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs,
                 long t = first + (long)f;
                 float *d = a + f * NB * NH;
                 if (t < 0 || t >= (long)T) memset(d, 0, NB * NH * sizeof *d);
-                else memcpy(d, x + (size_t)t * NB * NH, NB * NH * sizeof *d);
+                else fill_input_frame(src, (size_t)t, d);
             }
             float *in = a, *out = b;
             for (int l = 0; l < 5; l++) {
@@ -182,8 +217,22 @@ int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs,
     return 0;
 }
 
+int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs, float *logits, float *salience) {
+    input_source src = {x, NULL, NULL};
+    return forward(m, &src, T, probs, logits, salience);
+}
+
 int lm_cnn_forward(const lm_model *m, const float *x, size_t T, float *probs) {
     return lm_cnn_forward_ex(m, x, T, probs, NULL, NULL);
+}
+
+int lm_cnn_forward_hcqt(const lm_model *m, const lm_hcqt *hcqt, float *probs) {
+    float *inv = column_inv_norms(hcqt);
+    if (!inv) return -1;
+    input_source src = {NULL, hcqt, inv};
+    int rc = forward(m, &src, hcqt->n_frames, probs, NULL, NULL);
+    free(inv);
+    return rc;
 }
 
 void lm_probs_to_chroma(const float *probs, size_t T, float *chroma) {

@@ -12,6 +12,8 @@ float *lm_cnn_input(const lm_hcqt *hcqt);
 /* probs[t*13 + k]: softmax over 12 chroma + epsilon for T frames of input x (layout above).
  * Processes the sequence in overlapping chunks; the result equals whole-sequence processing. */
 int lm_cnn_forward(const lm_model *m, const float *x, size_t T, float *probs);
+/* Same, straight from a 25 Hz HCQT (input normalised chunk by chunk, no full copy). */
+int lm_cnn_forward_hcqt(const lm_model *m, const lm_hcqt *hcqt, float *probs);
 /* Same, also returning the pre-softmax logits (T x 13) and the salience (T x 216); either may be NULL. */
 int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs, float *logits, float *salience);
 /* Chroma features 12 x T (chroma-major), each frame l2-normalised, from probs T x 13. */
