@@ -1,0 +1,91 @@
+/* Feature extraction speed on ~10 minutes of real music, in multiples of real time.
+ * usage: bench_chroma MODEL AUDIO... (files are concatenated up to 600 s) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/audio.h"
+#include "chroma/features.h"
+#include "chroma/stft_chroma.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/threads.h"
+#include "hcqt/hcqt.h"
+#include "nn/cnn.h"
+
+#define TARGET_SECONDS 600.0
+
+/* Best of `reps` runs, to damp noise from other processes. */
+#define TIME_BEST(reps, best, stmt)                 \
+    do {                                            \
+        best = 1e30;                                \
+        for (int r_ = 0; r_ < (reps); r_++) {       \
+            double t0_ = lm_now();                  \
+            stmt;                                   \
+            double dt_ = lm_now() - t0_;            \
+            if (dt_ < best) best = dt_;             \
+        }                                           \
+    } while (0)
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_chroma MODEL AUDIO...\n");
+        return 2;
+    }
+    lm_model model;
+    if (lm_model_load(argv[1], &model) != 0) {
+        fprintf(stderr, "bench_chroma: %s\n", lm_last_error());
+        return 1;
+    }
+    size_t want = (size_t)(TARGET_SECONDS * LM_SAMPLE_RATE), n = 0;
+    float *y = malloc(want * sizeof *y);
+    for (int i = 2; i < argc && n < want; i++) {
+        lm_audio a;
+        if (lm_audio_load(argv[i], &a) != 0) {
+            fprintf(stderr, "bench_chroma: %s\n", lm_last_error());
+            return 1;
+        }
+        size_t take = a.n < want - n ? a.n : want - n;
+        memcpy(y + n, a.samples, take * sizeof *y);
+        n += take;
+        lm_audio_free(&a);
+    }
+    double dur = (double)n / LM_SAMPLE_RATE;
+    fprintf(stderr, "bench_chroma: %.1f s of audio from %d files\n", dur, argc - 2);
+    double t_h1, t_h2, t_cnn, t_all, t_stft;
+    lm_hcqt h;
+    lm_threads_init(1);
+    TIME_BEST(2, t_h1, {
+        if (lm_hcqt25(y, n, &h) != 0) return 1;
+        lm_hcqt_free(&h);
+    });
+    lm_threads_init(2);
+    TIME_BEST(2, t_h2, {
+        if (lm_hcqt25(y, n, &h) != 0) return 1;
+        lm_hcqt_free(&h);
+    });
+    if (lm_hcqt25(y, n, &h) != 0) return 1;
+    float *probs = malloc(h.n_frames * LM_NCLASSES * sizeof *probs);
+    TIME_BEST(2, t_cnn, lm_cnn_forward_hcqt(&model, &h, probs));
+    lm_hcqt_free(&h);
+    free(probs);
+    float *c;
+    size_t T;
+    TIME_BEST(2, t_all, {
+        if (lm_features_from_signal(y, n, LM_FEAT_CTC, &model, &c, &T) != 0) return 1;
+        free(c);
+    });
+    lm_threads_init(1);
+    TIME_BEST(3, t_stft, {
+        if (lm_chroma_stft(y, n, &c, &T) != 0) return 1;
+        free(c);
+    });
+    printf("hcqt_rt_1t %.1f x_realtime\n", dur / t_h1);
+    printf("hcqt_rt_2t %.1f x_realtime\n", dur / t_h2);
+    printf("cnn_rt_2t %.1f x_realtime\n", dur / t_cnn);
+    printf("chroma_rt_2t %.1f x_realtime\n", dur / t_all);
+    printf("stft_rt_1t %.1f x_realtime\n", dur / t_stft);
+    free(y);
+    lm_model_free(&model);
+    return 0;
+}
