@@ -8,12 +8,12 @@
 
 #include "common/error.h"
 #include "common/threads.h"
+#include "nn/layers.h"
 
 #define NB LM_HCQT_NBINS
 #define NH LM_HCQT_NHARM
 #define CHUNK 64 /* output frames per chunk */
 #define HALO 5   /* five 3-frame convolutions: 5 frames of context on each side */
-#define LEAKY_ALPHA 0.3f
 #define IM2COL_BUDGET (8u << 20) /* bytes of pitch-im2col buffer per thread */
 
 /* Inverse l2 norms of the (frame, harmonic) columns; 0 marks an all-zero column, which
@@ -60,49 +60,6 @@ float *lm_cnn_input(const lm_hcqt *hcqt) {
     return x;
 }
 
-typedef struct {
-    int kh, kw, cin, cout;
-    const float *k, *b;
-} conv_spec;
-
-/* One 'same'-padded convolution (cross-correlation) over a buffer of frames, followed by
- * leaky ReLU. in: n_in frames x NB x cin; out: (n_in - kh + 1) frames x NB x cout.
- * The pitch axis is unrolled into a column buffer (kw*cin per row); the time taps become
- * kh accumulating GEMMs on row-shifted views of that buffer. */
-static void conv_frames(const conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
-    size_t n_out = n_in - (size_t)L->kh + 1;
-    size_t row = (size_t)L->kw * (size_t)L->cin;
-    size_t sub = col_cap / ((size_t)NB * row);
-    sub = sub > (size_t)L->kh ? sub - (size_t)L->kh + 1 : 1;
-    int pp = (L->kw - 1) / 2;
-    for (size_t s = 0; s < n_out; s += sub) {
-        size_t S = n_out - s < sub ? n_out - s : sub;
-        size_t nf = S + (size_t)L->kh - 1;
-        for (size_t f = 0; f < nf; f++) {
-            const float *src = in + (s + f) * NB * (size_t)L->cin;
-            float *dst = col + f * NB * row;
-            for (int p = 0; p < NB; p++) {
-                int lo = p - pp, hi = p - pp + L->kw; /* source bins [lo, hi) */
-                float *d = dst + (size_t)p * row;
-                int a = lo < 0 ? 0 : lo, b = hi > NB ? NB : hi;
-                if (a > lo) memset(d, 0, (size_t)(a - lo) * (size_t)L->cin * sizeof *d);
-                memcpy(d + (size_t)(a - lo) * (size_t)L->cin, src + (size_t)a * (size_t)L->cin,
-                       (size_t)(b - a) * (size_t)L->cin * sizeof *d);
-                if (hi > b) memset(d + (size_t)(b - lo) * (size_t)L->cin, 0, (size_t)(hi - b) * (size_t)L->cin * sizeof *d);
-            }
-        }
-        float *o = out + s * NB * (size_t)L->cout;
-        size_t M = S * NB;
-        for (size_t r = 0; r < M; r++) memcpy(o + r * (size_t)L->cout, L->b, (size_t)L->cout * sizeof *o);
-        for (int i = 0; i < L->kh; i++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, L->cout, (int)row, 1.0f,
-                        col + (size_t)i * NB * row, (int)row, L->k + (size_t)i * row * (size_t)L->cout, L->cout, 1.0f,
-                        o, L->cout);
-        for (size_t r = 0; r < M * (size_t)L->cout; r++)
-            if (o[r] < 0) o[r] *= LEAKY_ALPHA;
-    }
-}
-
 /* Zeroes buffer frames that lie outside the sequence: the next layer's 'same' padding
  * must see zeros there, exactly as in whole-sequence processing. */
 static void zero_outside(float *buf, long first_frame, size_t n, size_t T, int ch) {
@@ -111,8 +68,6 @@ static void zero_outside(float *buf, long first_frame, size_t n, size_t T, int c
         if (t < 0 || t >= (long)T) memset(buf + f * NB * (size_t)ch, 0, (size_t)NB * (size_t)ch * sizeof *buf);
     }
 }
-
-static float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* Where the chunks get their input frames: a ready input array, or the HCQT normalised on
  * the fly (so a long recording never needs a second full-size copy of its features). */
@@ -132,18 +87,12 @@ static int forward(const lm_model *m, const input_source *src, size_t T, float *
         lm_set_error("no frames to process");
         return -1;
     }
-    const conv_spec layers[5] = {
-        {3, 3, 6, 64, m->t[LM_T_BENDY1_K], m->t[LM_T_BENDY1_B]},
-        {3, 3, 64, 32, m->t[LM_T_BENDY2_K], m->t[LM_T_BENDY2_B]},
-        {3, 3, 32, 32, m->t[LM_T_SMOOTHY1_K], m->t[LM_T_SMOOTHY1_B]},
-        {3, 3, 32, 32, m->t[LM_T_SMOOTHY2_K], m->t[LM_T_SMOOTHY2_B]},
-        {3, 42, 32, 8, m->t[LM_T_DISTRIBUTE_K], m->t[LM_T_DISTRIBUTE_B]},
-    };
+    lm_conv_spec layers[LM_NCONV];
+    lm_conv_specs(m, layers);
     size_t n_chunks = (T + CHUNK - 1) / CHUNK;
     size_t buf_floats = (size_t)(CHUNK + 2 * HALO) * NB * 64;
     size_t col_cap = IM2COL_BUDGET / sizeof(float);
-    /* Smallest column buffer that still fits kh frames of the widest layer. */
-    if (col_cap < (size_t)3 * NB * 42 * 32) col_cap = (size_t)3 * NB * 42 * 32;
+    if (col_cap < lm_conv_min_col()) col_cap = lm_conv_min_col();
     int failed = 0;
 #pragma omp parallel num_threads(lm_threads())
     {
@@ -169,7 +118,7 @@ static int forward(const lm_model *m, const input_source *src, size_t T, float *
             }
             float *in = a, *out = b;
             for (int l = 0; l < 5; l++) {
-                conv_frames(&layers[l], in, n, out, col, col_cap);
+                lm_conv_forward(&layers[l], in, n, out, col, col_cap);
                 n -= 2;
                 first += 1;
                 zero_outside(out, first, n, T, layers[l].cout);
@@ -178,23 +127,11 @@ static int forward(const lm_model *m, const input_source *src, size_t T, float *
                 out = tmp;
             }
             /* in: n_out frames x NB x 8 */
-            const float *wsq = m->t[LM_T_SQUISHY_K], bsq = m->t[LM_T_SQUISHY_B][0];
-            const float *pool = m->t[LM_T_CHROMA_POOL], *we = m->t[LM_T_EPS_POOL_K], be = m->t[LM_T_EPS_POOL_B][0];
             for (size_t f = 0; f < n_out; f++) {
                 size_t t = (size_t)t0 + f;
                 float sal[NB];
-                double z[LM_NCLASSES] = {0};
-                for (int p = 0; p < NB; p++) {
-                    const float *v = in + (f * NB + (size_t)p) * 8;
-                    float s = bsq;
-                    for (int o = 0; o < 8; o++) s += v[o] * wsq[o];
-                    sal[p] = sigmoidf_(s);
-                }
-                for (int p = 0; p < NB; p++) {
-                    for (int k = 0; k < 12; k++) z[k] += (double)sal[p] * pool[p * 12 + k];
-                    z[12] += (double)sal[p] * we[p];
-                }
-                z[12] += be;
+                double z[LM_NCLASSES];
+                lm_head_forward(m, in + f * NB * 8, sal, z);
                 double mx = z[0];
                 for (int k = 1; k < LM_NCLASSES; k++) mx = z[k] > mx ? z[k] : mx;
                 double sum = 0, e[LM_NCLASSES];
