@@ -1,0 +1,576 @@
+#include "train/pairs.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "symbolic/theme.h"
+
+/* ---- RFC 4180 records, split in place in a buffer holding the whole file ---- */
+
+typedef struct {
+    char **field;
+    size_t n, cap;
+    size_t line; /* line on which the record starts, for messages */
+} csv_record;
+
+typedef struct {
+    const char *path;
+    char *buf, *pos, *end;
+    size_t line;
+} csv_reader;
+
+static int csv_open(csv_reader *r, const char *path) {
+    size_t n;
+    r->path = path;
+    r->buf = lm_read_file(path, &n);
+    if (!r->buf) return -1;
+    r->pos = r->buf;
+    r->end = r->buf + n;
+    if (n >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) r->pos += 3; /* BOM from spreadsheets */
+    r->line = 1;
+    return 0;
+}
+
+static int record_push(csv_record *rec, char *field) {
+    if (rec->n == rec->cap) {
+        size_t cap = rec->cap ? 2 * rec->cap : 16;
+        char **f = realloc(rec->field, cap * sizeof *f);
+        if (!f) {
+            lm_set_error("out of memory reading a CSV record");
+            return -1;
+        }
+        rec->field = f;
+        rec->cap = cap;
+    }
+    rec->field[rec->n++] = field;
+    return 0;
+}
+
+/* Reads the next non-blank record: 1 when one was read, 0 at the end, -1 on a syntax error.
+ * Quotes are removed and "" unescaped by writing each field back over itself. */
+static int csv_next(csv_reader *r, csv_record *rec) {
+    for (;;) {
+        if (r->pos >= r->end) return 0;
+        rec->n = 0;
+        rec->line = r->line;
+        char *p = r->pos;
+        int at_record_end = 0;
+        while (!at_record_end) {
+            char *start = p, *w = p;
+            if (p < r->end && *p == '"') {
+                p++;
+                for (;;) {
+                    if (p >= r->end) {
+                        lm_set_error("%s:%zu: unterminated quoted field", r->path, rec->line);
+                        return -1;
+                    }
+                    if (*p == '"') {
+                        if (p + 1 < r->end && p[1] == '"') {
+                            *w++ = '"';
+                            p += 2;
+                            continue;
+                        }
+                        p++;
+                        break;
+                    }
+                    if (*p == '\n') r->line++;
+                    *w++ = *p++;
+                }
+                if (p < r->end && *p != ',' && *p != '\n' && *p != '\r') {
+                    lm_set_error("%s:%zu: unexpected character after a closing quote", r->path, r->line);
+                    return -1;
+                }
+            } else {
+                while (p < r->end && *p != ',' && *p != '\n' && *p != '\r') w++, p++;
+            }
+            /* Decide what ends the field before the terminator overwrites it. */
+            if (p < r->end && *p == ',') {
+                p++;
+            } else {
+                if (p < r->end && *p == '\r') p++;
+                if (p < r->end && *p == '\n') p++, r->line++;
+                at_record_end = 1;
+            }
+            *w = '\0';
+            if (record_push(rec, start) != 0) return -1;
+        }
+        r->pos = p;
+        if (rec->n > 1 || rec->field[0][0] != '\0') return 1; /* blank lines are skipped */
+    }
+}
+
+static void csv_close(csv_reader *r, csv_record *rec) {
+    free(r->buf);
+    free(rec->field);
+}
+
+static int column_index(const csv_record *header, const char *name) {
+    for (size_t i = 0; i < header->n; i++)
+        if (strcmp(header->field[i], name) == 0) return (int)i;
+    return -1;
+}
+
+static void trim_header(csv_record *header) {
+    for (size_t i = 0; i < header->n; i++) {
+        char *s = header->field[i];
+        while (isspace((unsigned char)*s)) s++;
+        size_t n = strlen(s);
+        while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+        header->field[i] = s;
+    }
+}
+
+/* ---- field values ---- */
+
+static int is_blank(const char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    return *s == '\0';
+}
+
+static int parse_number(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(v) || !is_blank(end)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || errno == ERANGE || !is_blank(end) || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static size_t count_tokens(const char *s) {
+    size_t n = 0;
+    while (*s) {
+        while (isspace((unsigned char)*s)) s++;
+        if (!*s) break;
+        n++;
+        while (*s && !isspace((unsigned char)*s)) s++;
+    }
+    return n;
+}
+
+long lm_parse_pitch_classes(const char *text, int *pcs, size_t cap) {
+    static const int letter_pc[7] = {9, 11, 0, 2, 4, 5, 7}; /* A B C D E F G */
+    size_t n = 0;
+    const char *s = text;
+    for (;;) {
+        while (isspace((unsigned char)*s)) s++;
+        if (!*s) break;
+        const char *tok = s;
+        while (*s && !isspace((unsigned char)*s)) s++;
+        int len = (int)(s - tok);
+        int letter = toupper((unsigned char)tok[0]);
+        int ok = letter >= 'A' && letter <= 'G';
+        int pc = ok ? letter_pc[letter - 'A'] : 0;
+        for (int i = 1; ok && i < len; i++) {
+            if (tok[i] == '#') pc++;
+            else if (tok[i] == 'b') pc--;
+            else ok = 0;
+        }
+        if (!ok) {
+            lm_set_error("bad pitch class '%.*s' (expected a note letter A-G with # or b, e.g. 'F#', 'Bb')", len, tok);
+            return -1;
+        }
+        if (n == cap) {
+            lm_set_error("more than %zu pitch classes", cap);
+            return -1;
+        }
+        pcs[n++] = ((pc % 12) + 12) % 12;
+    }
+    return (long)n;
+}
+
+/* ---- paths ---- */
+
+static char *path_join(const char *dir, const char *name, const char *suffix) {
+    size_t nd = dir && name[0] != '/' ? strlen(dir) : 0;
+    size_t nn = strlen(name), ns = strlen(suffix);
+    char *p = lm_malloc(nd + nn + ns + 2, 1);
+    if (!p) return NULL;
+    if (nd) {
+        memcpy(p, dir, nd);
+        p[nd++] = '/';
+    }
+    memcpy(p + nd, name, nn);
+    memcpy(p + nd + nn, suffix, ns + 1);
+    return p;
+}
+
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return path_join(NULL, ".", "");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = lm_malloc(n + 1, 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static char *dup_str(const char *s) { return path_join(NULL, s, ""); }
+
+static int has_midi_suffix(const char *s) {
+    size_t n = strlen(s);
+    return (n > 4 && strcasecmp(s + n - 4, ".mid") == 0) || (n > 5 && strcasecmp(s + n - 5, ".midi") == 0);
+}
+
+/* ---- licences of the pieces CSV ---- */
+
+typedef struct {
+    const char *piece_id, *license; /* point into the pieces reader's buffer */
+} piece_license;
+
+static int cmp_piece(const void *a, const void *b) {
+    return strcmp(((const piece_license *)a)->piece_id, ((const piece_license *)b)->piece_id);
+}
+
+static int load_licenses(const char *path, csv_reader *r, piece_license **table, size_t *n) {
+    csv_record rec = {0};
+    *table = NULL;
+    *n = 0;
+    size_t cap = 0;
+    if (csv_open(r, path) != 0) return -1;
+    int got = csv_next(r, &rec);
+    if (got <= 0) {
+        if (got == 0) lm_set_error("%s: empty file (no header row)", path);
+        goto fail;
+    }
+    trim_header(&rec);
+    int col_piece = column_index(&rec, "piece_id"), col_license = column_index(&rec, "license");
+    if (col_piece < 0 || col_license < 0) {
+        lm_set_error("%s: missing column '%s'", path, col_piece < 0 ? "piece_id" : "license");
+        goto fail;
+    }
+    size_t n_cols = rec.n;
+    while ((got = csv_next(r, &rec)) == 1) {
+        if (rec.n != n_cols) {
+            lm_set_error("%s:%zu: %zu fields, the header has %zu", path, rec.line, rec.n, n_cols);
+            goto fail;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            piece_license *t = realloc(*table, cap * sizeof *t);
+            if (!t) {
+                lm_set_error("out of memory reading %s", path);
+                goto fail;
+            }
+            *table = t;
+        }
+        (*table)[(*n)++] = (piece_license){rec.field[col_piece], rec.field[col_license]};
+    }
+    if (got < 0) goto fail;
+    free(rec.field);
+    qsort(*table, *n, sizeof **table, cmp_piece);
+    return 0;
+fail:
+    free(rec.field);
+    free(*table);
+    *table = NULL;
+    return -1;
+}
+
+/* ---- pairs ---- */
+
+static void pair_free(lm_pair *p) {
+    free(p->theme_id);
+    free(p->piece_id);
+    free(p->audio_path);
+    free(p->labels);
+    free(p->license);
+    memset(p, 0, sizeof *p);
+}
+
+void lm_pairs_free(lm_pairs *p) {
+    for (size_t i = 0; i < p->n; i++) pair_free(&p->items[i]);
+    free(p->items);
+    p->items = NULL;
+    p->n = 0;
+}
+
+/* Pitch classes of a note-name sequence; 0 when the text holds none. */
+static int labels_from_text(const char *text, lm_pair *pair) {
+    size_t n = count_tokens(text);
+    if (n == 0) return 0;
+    pair->labels = lm_malloc(n, sizeof *pair->labels);
+    if (!pair->labels) return -1;
+    long got = lm_parse_pitch_classes(text, pair->labels, n);
+    if (got < 0) return -1;
+    pair->n_labels = (size_t)got;
+    return 0;
+}
+
+static int labels_from_midi(const char *path, lm_pair *pair) {
+    lm_theme theme;
+    if (lm_midi_read_theme(path, &theme) != 0) return -1;
+    pair->labels = lm_malloc(theme.n, sizeof *pair->labels);
+    if (pair->labels) pair->n_labels = lm_theme_pitch_classes(&theme, pair->labels, theme.n);
+    lm_theme_free(&theme);
+    return pair->labels ? 0 : -1;
+}
+
+typedef struct {
+    int audio, piece, start, end, pcs, theme, midi, id, fold, transposition, license;
+} pair_columns;
+
+static const char *field_or_null(const csv_record *rec, int col) {
+    return col >= 0 && !is_blank(rec->field[col]) ? rec->field[col] : NULL;
+}
+
+/* Fills pair from one record; on failure returns -1 with a message without the file:line prefix. */
+static int pair_from_record(const csv_record *rec, const pair_columns *c, const char *csv_dir,
+                            const char *audio_dir, const piece_license *licenses, size_t n_licenses,
+                            size_t row, lm_pair *pair) {
+    const char *v;
+    pair->theme_id = (v = field_or_null(rec, c->id)) ? dup_str(v) : NULL;
+    if (!v) {
+        char id[32];
+        snprintf(id, sizeof id, "row%zu", row);
+        pair->theme_id = dup_str(id);
+    }
+    pair->piece_id = dup_str(c->piece >= 0 ? rec->field[c->piece] : "");
+    if (!pair->theme_id || !pair->piece_id) return -1;
+
+    if ((v = field_or_null(rec, c->audio))) {
+        pair->audio_path = path_join(audio_dir ? audio_dir : csv_dir, v, "");
+    } else if (c->piece >= 0 && audio_dir && !is_blank(pair->piece_id)) {
+        pair->audio_path = path_join(audio_dir, pair->piece_id, ".flac");
+    } else {
+        lm_set_error("no audio file (empty '%s')", c->audio >= 0 ? "audio" : "piece_id");
+        return -1;
+    }
+    if (!pair->audio_path) return -1;
+
+    if (parse_number(rec->field[c->start], &pair->start_sec) != 0) {
+        lm_set_error("start_sec '%s' is not a number", rec->field[c->start]);
+        return -1;
+    }
+    if (parse_number(rec->field[c->end], &pair->end_sec) != 0) {
+        lm_set_error("end_sec '%s' is not a number", rec->field[c->end]);
+        return -1;
+    }
+    if (pair->start_sec < 0) {
+        lm_set_error("start_sec %g is negative", pair->start_sec);
+        return -1;
+    }
+    if (pair->end_sec <= pair->start_sec) {
+        lm_set_error("end_sec %g is not after start_sec %g", pair->end_sec, pair->start_sec);
+        return -1;
+    }
+    if ((v = field_or_null(rec, c->fold)) && parse_int(v, 0, 1000000, &pair->fold) != 0) {
+        lm_set_error("fold '%s' is not an integer >= 0", v);
+        return -1;
+    }
+    if ((v = field_or_null(rec, c->transposition)) && parse_int(v, -127, 127, &pair->transposition) != 0) {
+        lm_set_error("transposition '%s' is not an integer in -127..127", v);
+        return -1;
+    }
+
+    /* The theme: the first non-empty source, in the order of the header comment. */
+    int rc = 0;
+    if ((v = field_or_null(rec, c->pcs))) {
+        rc = labels_from_text(v, pair);
+    } else if ((v = field_or_null(rec, c->theme)) && !has_midi_suffix(v)) {
+        rc = labels_from_text(v, pair);
+    } else if (v || (v = field_or_null(rec, c->midi))) {
+        char *midi = path_join(csv_dir, v, "");
+        rc = midi ? labels_from_midi(midi, pair) : -1;
+        free(midi);
+    }
+    if (rc != 0) return -1;
+    if (pair->n_labels == 0) {
+        lm_set_error("theme %s has no notes", pair->theme_id);
+        return -1;
+    }
+    for (size_t i = 0; i < pair->n_labels; i++) pair->labels[i] = ((pair->labels[i] + pair->transposition) % 12 + 12) % 12;
+
+    if ((v = field_or_null(rec, c->license))) {
+        pair->license = dup_str(v);
+    } else if (licenses) {
+        piece_license key = {pair->piece_id, NULL};
+        const piece_license *hit = bsearch(&key, licenses, n_licenses, sizeof key, cmp_piece);
+        if (!hit) {
+            lm_set_error("piece '%s' is not in the pieces CSV", pair->piece_id);
+            return -1;
+        }
+        pair->license = dup_str(hit->license);
+    } else {
+        pair->license = dup_str("");
+    }
+    return pair->license ? 0 : -1;
+}
+
+int lm_pairs_load(const char *csv_path, const lm_pairs_options *opt, lm_pairs *out) {
+    const char *audio_dir = opt ? opt->audio_dir : NULL;
+    const char *pieces_csv = opt ? opt->pieces_csv : NULL;
+    out->items = NULL;
+    out->n = 0;
+    csv_reader r = {0}, pieces = {0};
+    csv_record rec = {0};
+    piece_license *licenses = NULL;
+    size_t n_licenses = 0, cap = 0;
+    char *csv_dir = NULL;
+    lm_pair pair = {0};
+
+    if (csv_open(&r, csv_path) != 0) return -1;
+    int got = csv_next(&r, &rec);
+    if (got <= 0) {
+        if (got == 0) lm_set_error("%s: empty file (no header row)", csv_path);
+        goto fail;
+    }
+    trim_header(&rec);
+    pair_columns c = {
+        .audio = column_index(&rec, "audio"),
+        .piece = column_index(&rec, "piece_id"),
+        .start = column_index(&rec, "start_sec"),
+        .end = column_index(&rec, "end_sec"),
+        .pcs = column_index(&rec, "pitch_classes"),
+        .theme = column_index(&rec, "theme"),
+        .midi = column_index(&rec, "query_midi"),
+        .id = column_index(&rec, "theme_id"),
+        .fold = column_index(&rec, "fold"),
+        .transposition = column_index(&rec, "transposition"),
+        .license = column_index(&rec, "license"),
+    };
+    size_t n_cols = rec.n;
+    if (c.audio < 0 && (c.piece < 0 || !audio_dir)) {
+        if (c.piece < 0) lm_set_error("%s: missing column 'audio' (or 'piece_id' with an audio folder)", csv_path);
+        else lm_set_error("%s: missing column 'audio'; the rows name a piece_id, so give the audio folder", csv_path);
+        goto fail;
+    }
+    if (c.start < 0 || c.end < 0) {
+        lm_set_error("%s: missing column '%s'", csv_path, c.start < 0 ? "start_sec" : "end_sec");
+        goto fail;
+    }
+    if (c.pcs < 0 && c.theme < 0 && c.midi < 0) {
+        lm_set_error("%s: missing column 'pitch_classes' (or 'theme' or 'query_midi')", csv_path);
+        goto fail;
+    }
+    if (pieces_csv && c.license < 0) {
+        if (c.piece < 0) {
+            lm_set_error("%s: missing column 'piece_id' (needed to look up licences in %s)", csv_path, pieces_csv);
+            goto fail;
+        }
+        if (load_licenses(pieces_csv, &pieces, &licenses, &n_licenses) != 0) goto fail;
+    }
+    if (!(csv_dir = dir_of(csv_path))) goto fail;
+
+    size_t row = 0;
+    while ((got = csv_next(&r, &rec)) == 1) {
+        row++;
+        if (rec.n != n_cols) {
+            lm_set_error("%s:%zu: %zu fields, the header has %zu", csv_path, rec.line, rec.n, n_cols);
+            goto fail;
+        }
+        if (pair_from_record(&rec, &c, csv_dir, audio_dir, licenses, n_licenses, row, &pair) != 0) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", lm_last_error());
+            lm_set_error("%s:%zu: %s", csv_path, rec.line, msg);
+            goto fail;
+        }
+        if (out->n == cap) {
+            cap = cap ? 2 * cap : 256;
+            lm_pair *items = realloc(out->items, cap * sizeof *items);
+            if (!items) {
+                lm_set_error("out of memory reading %s", csv_path);
+                goto fail;
+            }
+            out->items = items;
+        }
+        out->items[out->n++] = pair;
+        memset(&pair, 0, sizeof pair);
+    }
+    if (got < 0) goto fail;
+    if (out->n == 0) {
+        lm_set_error("%s: no rows", csv_path);
+        goto fail;
+    }
+    csv_close(&r, &rec);
+    free(pieces.buf);
+    free(licenses);
+    free(csv_dir);
+    return 0;
+fail:
+    pair_free(&pair);
+    lm_pairs_free(out);
+    csv_close(&r, &rec);
+    free(pieces.buf);
+    free(licenses);
+    free(csv_dir);
+    return -1;
+}
+
+/* ---- filters ---- */
+
+/* Keeps the pairs with keep[i] != 0, freeing the others; fails without change when none is kept. */
+static long keep_pairs(lm_pairs *p, const unsigned char *keep) {
+    size_t kept = 0;
+    for (size_t i = 0; i < p->n; i++) kept += keep[i] != 0;
+    if (kept == 0) return -1;
+    size_t w = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (keep[i]) p->items[w++] = p->items[i];
+        else pair_free(&p->items[i]);
+    }
+    p->n = w;
+    return (long)w;
+}
+
+long lm_pairs_filter_folds(lm_pairs *p, const int *folds, size_t n_folds, int exclude) {
+    unsigned char *keep = lm_calloc(p->n, 1);
+    if (!keep) return -1;
+    for (size_t i = 0; i < p->n; i++) {
+        int listed = 0;
+        for (size_t k = 0; k < n_folds; k++) listed |= p->items[i].fold == folds[k];
+        keep[i] = listed != (exclude != 0);
+    }
+    long kept = keep_pairs(p, keep);
+    free(keep);
+    if (kept < 0) {
+        char list[256] = "";
+        for (size_t k = 0; k < n_folds; k++) {
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%s%d", k ? " " : "", folds[k]);
+        }
+        lm_set_error("no training pairs %s folds %s", exclude ? "outside" : "in", n_folds ? list : "(none)");
+    }
+    return kept;
+}
+
+static int license_listed(const char *list, const char *license) {
+    size_t n = strlen(license);
+    if (n == 0) return 0;
+    for (const char *s = list; *s;) {
+        while (*s == ',' || isspace((unsigned char)*s)) s++;
+        const char *tok = s;
+        while (*s && *s != ',') s++;
+        const char *e = s;
+        while (e > tok && isspace((unsigned char)e[-1])) e--;
+        if ((size_t)(e - tok) == n && strncasecmp(tok, license, n) == 0) return 1;
+    }
+    return 0;
+}
+
+long lm_pairs_filter_license(lm_pairs *p, const char *licenses) {
+    unsigned char *keep = lm_calloc(p->n, 1);
+    if (!keep) return -1;
+    for (size_t i = 0; i < p->n; i++) keep[i] = (unsigned char)license_listed(licenses, p->items[i].license);
+    long kept = keep_pairs(p, keep);
+    free(keep);
+    if (kept < 0) lm_set_error("no training pairs with licence %s", licenses);
+    return kept;
+}
