@@ -6,8 +6,16 @@
 #define LM_CHROMA_STFT_CHROMA_H
 #include <stddef.h>
 
-/* chroma: 12 x T (chroma-major, row c holds T values), T = 1 + n/882. */
+/* chroma: 12 x T (chroma-major, row c holds T values, row 0 = C), T = 1 + n/882, for
+ * mono audio at 22050 Hz. A silent frame (no energy) becomes the uniform vector
+ * 1/sqrt(12), so every frame has unit l2 norm. Returns 0, or -1 (error set) for n == 0
+ * or when memory runs out. Uses lm_threads() OpenMP threads. */
 int lm_chroma_stft(const float *y, size_t n, float **chroma, size_t *T);
-/* librosa.estimate_tuning(y, sr=22050, n_fft=4096) in fractions of a bin (12 bins/octave). */
+
+/* The tuning lm_chroma_stft uses, in fractions of a chroma bin (12 bins/octave), in
+ * [-0.5, 0.5) on a 0.01 grid: librosa's estimate_tuning(S=S, sr=22050, bins_per_octave=12)
+ * on the power spectrogram S = |stft(y, n_fft=4096, hop_length=882)|^2, as chroma_stft calls
+ * it. (Not estimate_tuning(y=y), which uses a magnitude spectrogram with hop 1024.)
+ * Returns NaN (error set) for n == 0 or when memory runs out. */
 double lm_estimate_tuning(const float *y, size_t n);
 #endif
