@@ -1,0 +1,426 @@
+#include "train/trainer.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/progress.h"
+#include "common/threads.h"
+#include "ctc/ctc.h"
+#include "nn/cnn_train.h"
+#include "train/plot.h"
+
+#define NB 216
+#define NH 6
+#define NC LM_NCLASSES
+#define CKPT_MAGIC "LMCKPT1\n"
+#define MAX_EPOCHS_STORED 10000
+#define ADAM_B1 0.9
+#define ADAM_B2 0.999
+#define ADAM_EPS 1e-7 /* Keras' default */
+
+/* ---- deterministic randomness: everything is a pure function of (seed, epoch, index) ---- */
+static uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) { return mix64(mix64(mix64(a) ^ b) ^ c); }
+static double unit_double(uint64_t h) { return (double)(h >> 11) * (1.0 / 9007199254740992.0); }
+
+void lm_model_init_random(lm_model *m, unsigned long seed) {
+    const int kernels[6] = {LM_T_BENDY1_K, LM_T_BENDY2_K, LM_T_SMOOTHY1_K, LM_T_SMOOTHY2_K, LM_T_DISTRIBUTE_K, LM_T_SQUISHY_K};
+    memset(m->w, 0, LM_MODEL_NFLOATS * sizeof(float));
+    for (int i = 0; i < 6; i++) {
+        const int *s = lm_tensor_shapes[kernels[i]];
+        double fan_in = (double)s[0] * s[1] * s[2], fan_out = (double)s[0] * s[1] * s[3];
+        double limit = sqrt(6.0 / (fan_in + fan_out));
+        for (size_t j = 0; j < lm_tensor_counts[kernels[i]]; j++)
+            m->t[kernels[i]][j] = (float)((2 * unit_double(hash3(seed, (uint64_t)kernels[i], j)) - 1) * limit);
+    }
+    double limit = sqrt(6.0 / (216.0 + 1.0));
+    for (size_t j = 0; j < 216; j++)
+        m->t[LM_T_EPS_POOL_K][j] = (float)((2 * unit_double(hash3(seed, LM_T_EPS_POOL_K, j)) - 1) * limit);
+    for (int p = 0; p < 216; p++) m->t[LM_T_CHROMA_POOL][p * 12 + (p / 3) % 12] = 1.0f;
+}
+
+static int shift_label(int l, int shift) { return l == LM_BLANK ? l : ((l + shift) % 12 + 12) % 12; }
+
+double lm_example_loss(enum lm_loss_type loss, const lm_train_example *e, int shift, const double *logits, size_t T,
+                       double *grad) {
+    if (loss == LM_LOSS_CTC) {
+        size_t L = e->pair->n_labels;
+        int *lab = malloc((L ? L : 1) * sizeof *lab);
+        float *z = malloc(T * NC * sizeof *z);
+        double v = INFINITY;
+        if (lab && z) {
+            for (size_t i = 0; i < L; i++) lab[i] = shift_label(e->pair->labels[i], shift);
+            for (size_t i = 0; i < T * NC; i++) z[i] = (float)logits[i];
+            v = lm_ctc_loss(z, T, NC, lab, L, LM_BLANK, grad);
+        }
+        free(lab);
+        free(z);
+        return v;
+    }
+    /* Frame-wise cross-entropy against the linearly stretched theme, averaged over frames. */
+    double total = 0;
+    for (size_t t = 0; t < T; t++) {
+        const double *z = logits + t * NC;
+        double mx = z[0], sum = 0;
+        for (int k = 1; k < NC; k++) mx = z[k] > mx ? z[k] : mx;
+        for (int k = 0; k < NC; k++) sum += exp(z[k] - mx);
+        int y = shift_label(e->frame_labels[t], shift);
+        total += -(z[y] - mx - log(sum));
+        if (grad)
+            for (int k = 0; k < NC; k++) grad[t * NC + (size_t)k] = (exp(z[k] - mx) / sum - (k == y)) / (double)T;
+    }
+    return total / (double)T;
+}
+
+/* ---- training state, checkpointed every epoch ---- */
+typedef struct {
+    uint64_t fingerprint; /* data and settings the run was started with */
+    int32_t epoch, phase, since_best, finished;
+    int64_t adam_t;
+    double lr, best_val;
+    int32_t n_hist;
+    double hist_train[MAX_EPOCHS_STORED], hist_val[MAX_EPOCHS_STORED], hist_lr[MAX_EPOCHS_STORED];
+    double train_seconds;
+} train_state;
+
+typedef struct {
+    train_state s;
+    lm_model w, best;
+    float *m, *v;
+} trainer;
+
+static uint64_t fingerprint(const lm_train_config *cfg, const lm_train_example *tr, size_t nt, const lm_train_example *va,
+                            size_t nv) {
+    uint64_t h = hash3((uint64_t)cfg->loss, (uint64_t)cfg->batch, cfg->seed);
+    h = hash3(h, (uint64_t)cfg->max_shift, (uint64_t)llround(cfg->lr * 1e9));
+    for (size_t i = 0; i < nt; i++) h = hash3(h, tr[i].ex->T, tr[i].pair->n_labels);
+    for (size_t i = 0; i < nv; i++) h = hash3(h, va[i].ex->T, va[i].pair->n_labels + 1000003u);
+    return h;
+}
+
+static int checkpoint_save(const char *path, const trainer *tr) {
+    lm_atomic_file af;
+    if (lm_atomic_open(&af, path) != 0) return -1;
+    size_t nf = LM_MODEL_NFLOATS;
+    uint32_t crc = lm_crc32(0, &tr->s, sizeof tr->s);
+    crc = lm_crc32(crc, tr->w.w, nf * sizeof(float));
+    crc = lm_crc32(crc, tr->best.w, nf * sizeof(float));
+    crc = lm_crc32(crc, tr->m, nf * sizeof(float));
+    crc = lm_crc32(crc, tr->v, nf * sizeof(float));
+    int ok = fwrite(CKPT_MAGIC, 1, 8, af.fp) == 8 && fwrite(&tr->s, sizeof tr->s, 1, af.fp) == 1 &&
+             fwrite(tr->w.w, sizeof(float), nf, af.fp) == nf && fwrite(tr->best.w, sizeof(float), nf, af.fp) == nf &&
+             fwrite(tr->m, sizeof(float), nf, af.fp) == nf && fwrite(tr->v, sizeof(float), nf, af.fp) == nf &&
+             fwrite(&crc, 4, 1, af.fp) == 1;
+    if (!ok) {
+        lm_set_error("cannot write checkpoint %s", path);
+        lm_atomic_abort(&af);
+        return -1;
+    }
+    return lm_atomic_commit(&af);
+}
+
+static int checkpoint_load(const char *path, trainer *tr, uint64_t fp) {
+    size_t n;
+    char *buf = lm_read_file(path, &n);
+    if (!buf) return -1;
+    size_t nf = LM_MODEL_NFLOATS, want = 8 + sizeof tr->s + 4 * nf * sizeof(float) + 4;
+    if (n != want || memcmp(buf, CKPT_MAGIC, 8) != 0) {
+        lm_set_error("%s: not a leitmotif checkpoint, or truncated", path);
+        free(buf);
+        return -1;
+    }
+    uint32_t crc;
+    memcpy(&crc, buf + n - 4, 4);
+    if (lm_crc32(0, buf + 8, n - 12) != crc) {
+        lm_set_error("%s: checkpoint is corrupted (checksum mismatch)", path);
+        free(buf);
+        return -1;
+    }
+    const char *p = buf + 8;
+    memcpy(&tr->s, p, sizeof tr->s);
+    p += sizeof tr->s;
+    memcpy(tr->w.w, p, nf * sizeof(float));
+    p += nf * sizeof(float);
+    memcpy(tr->best.w, p, nf * sizeof(float));
+    p += nf * sizeof(float);
+    memcpy(tr->m, p, nf * sizeof(float));
+    p += nf * sizeof(float);
+    memcpy(tr->v, p, nf * sizeof(float));
+    free(buf);
+    if (tr->s.fingerprint != fp) {
+        lm_set_error("%s: checkpoint was made with other training data or settings; cannot resume", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Trainable = everything but the fixed chroma pooling matrix. */
+static int trainable(size_t i) {
+    static size_t lo = 0, hi = 0;
+    if (!hi) {
+        for (int t = 0; t < LM_T_CHROMA_POOL; t++) lo += lm_tensor_counts[t];
+        hi = lo + lm_tensor_counts[LM_T_CHROMA_POOL];
+    }
+    return i < lo || i >= hi;
+}
+
+static void adam_step(trainer *tr, const float *g) {
+    tr->s.adam_t++;
+    double b1t = 1 - pow(ADAM_B1, (double)tr->s.adam_t), b2t = 1 - pow(ADAM_B2, (double)tr->s.adam_t);
+    double step = tr->s.lr * sqrt(b2t) / b1t;
+    for (size_t i = 0; i < LM_MODEL_NFLOATS; i++) {
+        if (!trainable(i)) continue;
+        tr->m[i] = (float)(ADAM_B1 * tr->m[i] + (1 - ADAM_B1) * g[i]);
+        tr->v[i] = (float)(ADAM_B2 * tr->v[i] + (1 - ADAM_B2) * (double)g[i] * g[i]);
+        /* Keras/TF form: epsilon added to sqrt(v_hat) scaled by the bias correction. */
+        tr->w.w[i] -= (float)(step * tr->m[i] / (sqrt(tr->v[i]) + ADAM_EPS * sqrt(b2t)));
+    }
+}
+
+typedef struct {
+    lm_train_ws ws;
+    float *x;
+    size_t x_cap;
+    double *logits, *dlogits;
+    size_t z_cap;
+} worker;
+
+static int worker_reserve(worker *w, size_t T) {
+    if (T > w->x_cap) {
+        free(w->x);
+        w->x = malloc(T * NB * NH * sizeof(float));
+        w->x_cap = w->x ? T : 0;
+    }
+    if (T > w->z_cap) {
+        free(w->logits);
+        free(w->dlogits);
+        w->logits = malloc(T * NC * sizeof(double));
+        w->dlogits = malloc(T * NC * sizeof(double));
+        w->z_cap = (w->logits && w->dlogits) ? T : 0;
+    }
+    return (w->x_cap >= T && w->z_cap >= T) ? 0 : -1;
+}
+
+static int all_finite_d(const double *a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(a[i])) return 0;
+    return 1;
+}
+
+/* Forward (and, with g, backward) of one example. Returns its loss; NAN on a fatal problem. */
+static double run_example(const lm_model *w, const lm_train_example *e, int shift, enum lm_loss_type loss, worker *wk,
+                           lm_model *g) {
+    size_t T = e->ex->T;
+    if (worker_reserve(wk, T) != 0) return NAN;
+    lm_excerpt_input(e->ex, shift, wk->x);
+    if (lm_cnn_train_forward(w, wk->x, T, &wk->ws, wk->logits) != 0) return NAN;
+    if (!all_finite_d(wk->logits, T * NC)) return NAN;
+    double l = lm_example_loss(loss, e, shift, wk->logits, T, g ? wk->dlogits : NULL);
+    if (g && isfinite(l)) lm_cnn_train_backward(w, &wk->ws, wk->dlogits, g);
+    return l;
+}
+
+static int example_shift(const lm_train_config *cfg, int epoch, size_t idx) {
+    if (cfg->max_shift <= 0) return 0;
+    uint64_t h = hash3(cfg->seed ^ 0x5eedull, (uint64_t)epoch, idx);
+    return (int)(h % (uint64_t)(2 * cfg->max_shift + 1)) - cfg->max_shift;
+}
+
+static double validate(const lm_train_config *cfg, const lm_model *w, const lm_train_example *va, size_t nv,
+                       worker *workers, int *fatal) {
+    double *losses = malloc((nv ? nv : 1) * sizeof *losses);
+    if (!losses) {
+        *fatal = 1;
+        return NAN;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t i = 0; i < nv; i++) losses[i] = run_example(w, &va[i], 0, cfg->loss, &workers[omp_get_thread_num()], NULL);
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < nv; i++) {
+        if (isnan(losses[i])) *fatal = 1;
+        if (isfinite(losses[i])) {
+            sum += losses[i];
+            n++;
+        }
+    }
+    free(losses);
+    return n ? sum / (double)n : NAN;
+}
+
+static void print_epoch(const trainer *tr, int epochs_planned, double ex_per_s, double epoch_s) {
+    const train_state *s = &tr->s;
+    double eta = epochs_planned > s->epoch ? (epochs_planned - s->epoch) * epoch_s : 0;
+    fprintf(stderr,
+            "epoch %3d  train %.4f  valid %.4f  best %.4f  lr %.2e  phase %d  %.1f ex/s  %.0f s/epoch  "
+            "eta <= %.0f min%s\n",
+            s->epoch, s->hist_train[s->n_hist - 1], s->hist_val[s->n_hist - 1], s->best_val, s->hist_lr[s->n_hist - 1],
+            s->phase + 1, ex_per_s, epoch_s, eta / 60, s->since_best == 0 ? "  *" : "");
+}
+
+static int save_best(const lm_train_config *cfg, const trainer *tr) {
+    char info[2048];
+    snprintf(info, sizeof info, "%strained_epochs %d\nbest_valid_loss %.6f\nloss %s\n", cfg->info ? cfg->info : "",
+             tr->s.epoch, tr->s.best_val, cfg->loss == LM_LOSS_CTC ? "ctc" : "cce");
+    return lm_model_save(cfg->out_model, &tr->best, info);
+}
+
+int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n_train, const lm_train_example *va,
+             size_t n_valid) {
+    if (n_train == 0 || n_valid == 0) {
+        lm_set_error("need training and validation examples (have %zu and %zu)", n_train, n_valid);
+        return -1;
+    }
+    trainer tr;
+    memset(&tr, 0, sizeof tr);
+    int rc = -1;
+    int nthreads = lm_threads();
+    worker *workers = calloc((size_t)nthreads, sizeof *workers);
+    float *gbuf = malloc((size_t)cfg->batch * LM_MODEL_NFLOATS * sizeof(float));
+    float *gsum = malloc(LM_MODEL_NFLOATS * sizeof(float));
+    size_t *perm = malloc(n_train * sizeof *perm);
+    double *bloss = malloc((size_t)cfg->batch * sizeof *bloss);
+    if (!workers || !gbuf || !gsum || !perm || !bloss || lm_model_alloc(&tr.w, cfg->model_id) != 0 ||
+        lm_model_alloc(&tr.best, cfg->model_id) != 0 || !(tr.m = calloc(LM_MODEL_NFLOATS, sizeof(float))) ||
+        !(tr.v = calloc(LM_MODEL_NFLOATS, sizeof(float)))) {
+        lm_set_error("out of memory setting up training");
+        goto done;
+    }
+    for (int i = 0; i < nthreads; i++) lm_train_ws_init(&workers[i].ws);
+    uint64_t fp = fingerprint(cfg, tr_ex, n_train, va, n_valid);
+    if (cfg->resume && lm_file_exists(cfg->checkpoint)) {
+        if (checkpoint_load(cfg->checkpoint, &tr, fp) != 0) goto done;
+        fprintf(stderr, "leitmotif: resuming after epoch %d (phase %d, lr %.2e, best valid %.4f)\n", tr.s.epoch,
+                tr.s.phase + 1, tr.s.lr, tr.s.best_val);
+    } else {
+        lm_model_init_random(&tr.w, cfg->seed);
+        memcpy(tr.best.w, tr.w.w, LM_MODEL_NFLOATS * sizeof(float));
+        tr.s.fingerprint = fp;
+        tr.s.lr = cfg->lr;
+        tr.s.best_val = INFINITY;
+    }
+    int fatal = 0;
+    while (!tr.s.finished) {
+        int epoch = tr.s.epoch + 1;
+        double t0 = lm_now();
+        /* Shuffle: Fisher-Yates driven by (seed, epoch). */
+        for (size_t i = 0; i < n_train; i++) perm[i] = i;
+        for (size_t i = n_train - 1; i > 0; i--) {
+            size_t j = (size_t)(hash3(cfg->seed, (uint64_t)epoch, i) % (i + 1));
+            size_t t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        double loss_sum = 0;
+        size_t loss_n = 0, skipped = 0;
+        lm_progress prog;
+        lm_progress_start(&prog, "epoch", n_train);
+        for (size_t b0 = 0; b0 < n_train && !fatal; b0 += (size_t)cfg->batch) {
+            size_t nb = n_train - b0 < (size_t)cfg->batch ? n_train - b0 : (size_t)cfg->batch;
+#pragma omp parallel for schedule(dynamic, 1)
+            for (size_t k = 0; k < nb; k++) {
+                lm_model g = {.w = gbuf + k * LM_MODEL_NFLOATS};
+                lm_model_set_pointers(&g);
+                memset(g.w, 0, LM_MODEL_NFLOATS * sizeof(float));
+                size_t idx = perm[b0 + k];
+                bloss[k] = run_example(&tr.w, &tr_ex[idx], example_shift(cfg, epoch, idx), cfg->loss,
+                                       &workers[omp_get_thread_num()], &g);
+            }
+            /* Mean over the usable examples of the batch, summed in a fixed order (determinism). */
+            memset(gsum, 0, LM_MODEL_NFLOATS * sizeof(float));
+            size_t used = 0;
+            for (size_t k = 0; k < nb; k++) {
+                if (isnan(bloss[k])) fatal = 1;
+                if (!isfinite(bloss[k])) {
+                    skipped++;
+                    continue;
+                }
+                used++;
+                loss_sum += bloss[k];
+                loss_n++;
+                const float *gk = gbuf + k * LM_MODEL_NFLOATS;
+                for (size_t i = 0; i < LM_MODEL_NFLOATS; i++) gsum[i] += gk[i];
+            }
+            if (fatal || !used) continue;
+            for (size_t i = 0; i < LM_MODEL_NFLOATS; i++) gsum[i] /= (float)used;
+            adam_step(&tr, gsum);
+            lm_progress_update(&prog, b0 + nb);
+        }
+        lm_progress_end(&prog);
+        for (size_t i = 0; i < LM_MODEL_NFLOATS && !fatal; i++)
+            if (!isfinite(tr.w.w[i])) fatal = 1;
+        double val = fatal ? NAN : validate(cfg, &tr.w, va, n_valid, workers, &fatal);
+        if (fatal || !isfinite(val)) {
+            lm_set_error("non-finite values in training (NaN in the input data, or the training diverged) in epoch %d; "
+                         "stopped without writing a model from this epoch",
+                         epoch);
+            goto done;
+        }
+        if (epoch == 1 && skipped)
+            fprintf(stderr, "leitmotif: warning: %zu training pair(s) skipped: too few frames for their labels\n", skipped);
+        double secs = lm_now() - t0;
+        tr.s.train_seconds += secs;
+        tr.s.epoch = epoch;
+        if (tr.s.n_hist < MAX_EPOCHS_STORED) {
+            tr.s.hist_train[tr.s.n_hist] = loss_n ? loss_sum / (double)loss_n : NAN;
+            tr.s.hist_val[tr.s.n_hist] = val;
+            tr.s.hist_lr[tr.s.n_hist] = tr.s.lr;
+            tr.s.n_hist++;
+        }
+        if (val < tr.s.best_val) {
+            tr.s.best_val = val;
+            tr.s.since_best = 0;
+            memcpy(tr.best.w, tr.w.w, LM_MODEL_NFLOATS * sizeof(float));
+            if (save_best(cfg, &tr) != 0) goto done;
+        } else if (++tr.s.since_best >= cfg->patience) {
+            /* Anneal: halve the rate and continue from the best model with fresh moments. */
+            if (++tr.s.phase >= cfg->phases) tr.s.finished = 1;
+            tr.s.lr *= 0.5;
+            tr.s.since_best = 0;
+            memcpy(tr.w.w, tr.best.w, LM_MODEL_NFLOATS * sizeof(float));
+            memset(tr.m, 0, LM_MODEL_NFLOATS * sizeof(float));
+            memset(tr.v, 0, LM_MODEL_NFLOATS * sizeof(float));
+            tr.s.adam_t = 0;
+        }
+        if (cfg->max_epochs > 0 && epoch >= cfg->max_epochs) tr.s.finished = 1;
+        if (checkpoint_save(cfg->checkpoint, &tr) != 0) goto done;
+        int planned = cfg->max_epochs > 0 ? cfg->max_epochs : epoch + (cfg->phases - tr.s.phase) * cfg->patience;
+        print_epoch(&tr, planned, (double)n_train / secs, secs);
+    }
+    if (!lm_file_exists(cfg->out_model) && save_best(cfg, &tr) != 0) goto done;
+    if (cfg->plot_png &&
+        lm_plot_losses(cfg->plot_png, tr.s.hist_train, tr.s.hist_val, (size_t)tr.s.n_hist) != 0)
+        fprintf(stderr, "leitmotif: warning: loss plot not written: %s\n", lm_last_error());
+    fprintf(stderr, "leitmotif: training finished after %d epochs (%.1f min); best validation loss %.4f -> %s\n",
+            tr.s.epoch, tr.s.train_seconds / 60, tr.s.best_val, cfg->out_model);
+    rc = 0;
+done:
+    if (workers)
+        for (int i = 0; i < nthreads; i++) {
+            lm_train_ws_free(&workers[i].ws);
+            free(workers[i].x);
+            free(workers[i].logits);
+            free(workers[i].dlogits);
+        }
+    free(workers);
+    free(gbuf);
+    free(gsum);
+    free(perm);
+    free(bloss);
+    lm_model_free(&tr.w);
+    lm_model_free(&tr.best);
+    free(tr.m);
+    free(tr.v);
+    return rc;
+}
