@@ -1,0 +1,433 @@
+#include "match/sdtw.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+/* ---- double-precision reference (librosa 0.7.2 semantics) ---- */
+
+/* The cost is formed in float32 like the reference's C = 1 - query^T doc on float32 arrays
+ * (for one-hot query frames that is exactly 1 - doc value, rounded once); only the
+ * accumulation is double. */
+static inline double cell_cost(const float *query, size_t N, const float *doc, size_t M, size_t n, size_t m) {
+    float dot = 0.0f;
+    for (int c = 0; c < 12; c++) dot += query[(size_t)c * N + n] * doc[(size_t)c * M + m];
+    return (double)(1.0f - dot);
+}
+
+/* librosa evaluates the steps in the order (2,1),(1,2),(1,1) and keeps a later one only if it
+ * is strictly cheaper, so ties go to the earlier step; backtracking follows the kept step. */
+static inline int best_step(double d21, double d12, double d11, double cost, double *out) {
+    double best = d21 + 2.0 * cost;
+    int step = 0;
+    double v = d12 + cost;
+    if (v < best) best = v, step = 1;
+    v = d11 + cost;
+    if (v < best) best = v, step = 2;
+    *out = best;
+    return step;
+}
+
+static const size_t step_rows[3] = {2, 1, 1};
+static const size_t step_cols[3] = {1, 2, 1};
+
+int lm_sdtw_full(const float *query, size_t N, const float *doc, size_t M, double *accum, lm_sdtw_result *res) {
+    if (N == 0 || M == 0) {
+        lm_set_error("sdtw: empty query or document (%zu x %zu frames)", N, M);
+        return -1;
+    }
+    double *D = accum ? accum : lm_malloc(N * M, sizeof *D);
+    if (!D) return -1;
+    for (size_t m = 0; m < M; m++) D[m] = cell_cost(query, N, doc, M, 0, m);
+    for (size_t n = 1; n < N; n++) {
+        double *row = D + n * M;
+        const double *up1 = row - M;
+        const double *up2 = n >= 2 ? row - 2 * M : NULL;
+        for (size_t m = 0; m < M; m++) {
+            double d21 = (up2 && m >= 1) ? up2[m - 1] : INFINITY;
+            double d12 = m >= 2 ? up1[m - 2] : INFINITY;
+            double d11 = m >= 1 ? up1[m - 1] : INFINITY;
+            best_step(d21, d12, d11, cell_cost(query, N, doc, M, n, m), &row[m]);
+        }
+    }
+    const double *last = D + (N - 1) * M;
+    size_t end = 0;
+    for (size_t m = 1; m < M; m++)
+        if (last[m] < last[end]) end = m;
+    if (res) {
+        res->distance = (float)(last[end] / (double)N);
+        res->end = end;
+        res->start = 0;
+        if (isfinite(last[end])) {
+            size_t n = N - 1, m = end;
+            while (n > 0) {
+                double d21 = (n >= 2 && m >= 1) ? D[(n - 2) * M + m - 1] : INFINITY;
+                double d12 = m >= 2 ? D[(n - 1) * M + m - 2] : INFINITY;
+                double d11 = m >= 1 ? D[(n - 1) * M + m - 1] : INFINITY;
+                double unused;
+                int step = best_step(d21, d12, d11, cell_cost(query, N, doc, M, n, m), &unused);
+                n -= step_rows[step];
+                m -= step_cols[step];
+            }
+            res->start = m;
+        } else {
+            res->distance = INFINITY;
+            res->end = 0;
+        }
+    }
+    if (!accum) free(D);
+    return 0;
+}
+
+/* Start-tracking DTW over the cells from which (N-1, end) can be reached: row n spans columns
+ * [end - 2k, end - ceil(k/2)] with k = N-1-n. Every predecessor of such a cell is such a cell,
+ * so their accumulated costs equal the full matrix's, bit for bit (same operations in the same
+ * order), and carrying the start column along the kept steps gives librosa's backtracked start
+ * in 0.75 N^2 cells and O(N) memory. */
+size_t lm_sdtw_start(const float *query, size_t N, const float *doc, size_t M, size_t end) {
+    /* Row 0 of the cone ends at end - ceil((N-1)/2) = end - N/2. */
+    if (N == 0 || end >= M || end < N / 2) return 0;
+    size_t span = 2 * (N - 1);
+    size_t w0 = end >= span ? end - span : 0; /* leftmost column of the cone */
+    size_t W = end - w0 + 1;
+    double *Dbuf = malloc(3 * W * sizeof *Dbuf);
+    size_t *Sbuf = malloc(3 * W * sizeof *Sbuf);
+    if (!Dbuf || !Sbuf) {
+        free(Dbuf);
+        free(Sbuf);
+        return 0;
+    }
+    size_t start = 0;
+    for (size_t n = 0; n < N; n++) {
+        size_t k = N - 1 - n;
+        size_t lo = end >= 2 * k ? end - 2 * k : 0;
+        size_t hi = end - (k + 1) / 2;
+        double *D = Dbuf + (n % 3) * W;
+        size_t *S = Sbuf + (n % 3) * W;
+        const double *D1 = Dbuf + ((n + 2) % 3) * W, *D2 = Dbuf + ((n + 1) % 3) * W;
+        const size_t *S1 = Sbuf + ((n + 2) % 3) * W, *S2 = Sbuf + ((n + 1) % 3) * W;
+        for (size_t m = lo; m <= hi; m++) {
+            size_t i = m - w0;
+            double cost = cell_cost(query, N, doc, M, n, m);
+            if (n == 0) {
+                D[i] = cost;
+                S[i] = m;
+                continue;
+            }
+            /* Columns left of the cone's row are outside the matrix here (m < 2 etc.). */
+            double d21 = (n >= 2 && m >= 1) ? D2[i - 1] : INFINITY;
+            double d12 = m >= 2 ? D1[i - 2] : INFINITY;
+            double d11 = m >= 1 ? D1[i - 1] : INFINITY;
+            int step = best_step(d21, d12, d11, cost, &D[i]);
+            if (!isfinite(D[i]))
+                S[i] = 0; /* unreachable: no predecessor to inherit from */
+            else
+                S[i] = step == 0 ? S2[i - 1] : step == 1 ? S1[i - 2] : S1[i - 1];
+        }
+        if (n == N - 1) start = S[end - w0];
+    }
+    free(Dbuf);
+    free(Sbuf);
+    return start;
+}
+
+/* ---- fast float32 scan ----
+ * Every path into row n carries total weight n+1, so D[n,m] = (n+1) - S[n,m] where S is the
+ * best weighted sum of similarities q_n . doc_m along the path: a max-plus recursion with no
+ * 1 - x per cell. A one-hot query frame's similarity row is simply a row of the document.
+ *
+ * Row n needs rows n-1 (columns m-2, m-1) and n-2 (column m-1) only, so the document is cut
+ * into tiles and, within a tile, groups of SDTW_GROUP rows sweep the columns together: each
+ * row's newest vector stays in a register and the shifted views m-1, m-2 that the next row
+ * needs are formed from it and its predecessor with a lane shift, so a row costs one load of
+ * similarities and little memory traffic of its own; only the group's last two rows go to
+ * memory. The rows of a group form a dependency chain within each vector step, so small
+ * groups (2-3 rows, measured) keep the out-of-order window busy; larger ones are slower. Each row's last two columns (the halo) carry over to the next tile, so the result
+ * is bit-identical to the untiled recursion. All code paths do the same float operations in
+ * the same order, so they agree bit for bit. */
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define VW 16
+#define SDTW_GROUP 3
+typedef __m512 vf;
+static inline vf v_load(const float *p) { return _mm512_load_ps(p); }
+static inline void v_store(float *p, vf x) { _mm512_store_ps(p, x); }
+static inline vf v_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf v_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+/* b + 2a in one rounding, the same as b + (a + a) since a + a is exact. */
+static inline vf v_add_twice(vf a, vf b) { return _mm512_fmadd_ps(a, _mm512_set1_ps(2.0f), b); }
+/* Columns j-s .. j+VW-1-s from the vectors holding columns j.. (cur) and j-VW.. (prev). */
+static inline vf v_shift1(vf cur, vf prev) {
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur), _mm512_castps_si512(prev), 15));
+}
+static inline vf v_shift2(vf cur, vf prev) {
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur), _mm512_castps_si512(prev), 14));
+}
+#elif defined(__AVX2__)
+#include <immintrin.h>
+#define VW 8
+#define SDTW_GROUP 2
+typedef __m256 vf;
+static inline vf v_load(const float *p) { return _mm256_load_ps(p); }
+static inline void v_store(float *p, vf x) { _mm256_store_ps(p, x); }
+static inline vf v_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf v_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf v_add_twice(vf a, vf b) { return _mm256_add_ps(_mm256_add_ps(a, a), b); }
+/* alignr works within 128-bit lanes, so first pair each lane with its left neighbour. */
+static inline vf v_shift1(vf cur, vf prev) {
+    __m256 mid = _mm256_permute2f128_ps(prev, cur, 0x21);
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(cur), _mm256_castps_si256(mid), 12));
+}
+static inline vf v_shift2(vf cur, vf prev) {
+    __m256 mid = _mm256_permute2f128_ps(prev, cur, 0x21);
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(cur), _mm256_castps_si256(mid), 8));
+}
+#else
+#define VW 8
+#define SDTW_GROUP 2
+typedef struct {
+    float x[VW];
+} vf;
+static inline vf v_load(const float *p) {
+    vf r;
+    memcpy(r.x, p, sizeof r.x);
+    return r;
+}
+static inline void v_store(float *p, vf a) { memcpy(p, a.x, sizeof a.x); }
+static inline vf v_add(vf a, vf b) {
+    for (int i = 0; i < VW; i++) a.x[i] += b.x[i];
+    return a;
+}
+static inline vf v_max(vf a, vf b) {
+    for (int i = 0; i < VW; i++) a.x[i] = a.x[i] > b.x[i] ? a.x[i] : b.x[i];
+    return a;
+}
+static inline vf v_add_twice(vf a, vf b) { return v_add(v_add(a, a), b); }
+static inline vf v_shift1(vf cur, vf prev) {
+    vf r;
+    r.x[0] = prev.x[VW - 1];
+    for (int i = 1; i < VW; i++) r.x[i] = cur.x[i - 1];
+    return r;
+}
+static inline vf v_shift2(vf cur, vf prev) {
+    vf r;
+    r.x[0] = prev.x[VW - 2];
+    r.x[1] = prev.x[VW - 1];
+    for (int i = 2; i < VW; i++) r.x[i] = cur.x[i - 2];
+    return r;
+}
+#endif
+
+#ifndef SDTW_BLOCK
+#define SDTW_BLOCK 4096 /* document frames per tile; a multiple of VW */
+#endif
+#define SDTW_ALIGN 64
+
+/* A vector whose last two lanes are a row's halo (the two columns left of the tile). */
+static inline vf halo_vec(const float *halo) {
+    _Alignas(SDTW_ALIGN) float tmp[VW];
+    for (int i = 0; i < VW - 2; i++) tmp[i] = -INFINITY;
+    tmp[VW - 2] = halo[0];
+    tmp[VW - 1] = halo[1];
+    return v_load(tmp);
+}
+
+/* Rows g .. g+K-1 over the nvec vectors of one tile. in1/in2: rows g-1 and g-2 (with their
+ * halos halo1/halo2), sim[k]: similarities of row g+k, halo: halos of rows g .. g+K-1;
+ * halo_next receives their last two columns in this tile. The last two rows go to out1
+ * (g+K-1) and out2 (g+K-2). Inlined with constant K so that the rows' vectors live in
+ * registers. */
+static inline __attribute__((always_inline)) void sweep_group(const int K, const float *const *sim,
+                                                              const float *in1, const float *halo1,
+                                                              const float *in2, const float *halo2,
+                                                              const float *halo, float *halo_next,
+                                                              float *out1, float *out2, size_t nvec) {
+    vf prev1 = halo_vec(halo1), prev2 = halo_vec(halo2), prev[SDTW_GROUP];
+    for (int k = 0; k < K; k++) prev[k] = halo_vec(halo + 2 * k);
+    for (size_t v = 0; v < nvec; v++) {
+        size_t j = v * VW;
+        vf x1 = v_load(in1 + j), x2 = v_load(in2 + j);
+        vf up1_m2 = v_shift2(x1, prev1), up1_m1 = v_shift1(x1, prev1), up2_m1 = v_shift1(x2, prev2);
+        prev1 = x1;
+        prev2 = x2;
+        for (int k = 0; k < K; k++) {
+            vf s = v_load(sim[k] + j);
+            vf y = v_max(v_add_twice(s, up2_m1), v_add(v_max(up1_m2, up1_m1), s));
+            up2_m1 = up1_m1;
+            up1_m1 = v_shift1(y, prev[k]);
+            up1_m2 = v_shift2(y, prev[k]);
+            prev[k] = y;
+        }
+        v_store(out1 + j, prev[K - 1]);
+        if (K >= 2) v_store(out2 + j, prev[K - 2]);
+    }
+    for (int k = 0; k < K; k++) {
+        _Alignas(SDTW_ALIGN) float tmp[VW];
+        v_store(tmp, prev[k]);
+        halo_next[2 * k] = tmp[VW - 2];
+        halo_next[2 * k + 1] = tmp[VW - 1];
+    }
+}
+
+static void sweep(int K, const float *const *sim, const float *in1, const float *halo1, const float *in2,
+                  const float *halo2, const float *halo, float *halo_next, float *out1, float *out2, size_t nvec) {
+    switch (K) {
+#define SWEEP_CASE(k)                                                                 \
+    case k:                                                                           \
+        sweep_group(k, sim, in1, halo1, in2, halo2, halo, halo_next, out1, out2, nvec); \
+        break;
+        SWEEP_CASE(1)
+        SWEEP_CASE(2)
+#if SDTW_GROUP > 2
+        SWEEP_CASE(3)
+#endif
+#undef SWEEP_CASE
+    }
+}
+
+enum { FRAME_ZERO = -1, FRAME_GENERAL = -2 };
+
+/* Pitch class of a one-hot frame of value 1, FRAME_ZERO (a rest) or FRAME_GENERAL. */
+static int frame_kind(const float *query, size_t N, size_t n) {
+    int pc = FRAME_ZERO;
+    for (int c = 0; c < 12; c++) {
+        float v = query[(size_t)c * N + n];
+        if (v == 0.0f) continue;
+        if (v != 1.0f || pc != FRAME_ZERO) return FRAME_GENERAL;
+        pc = c;
+    }
+    return pc;
+}
+
+/* Similarities of a frame that is neither one-hot nor zero, over one tile. */
+static const float *general_sim(const float *query, size_t N, size_t n, const float *tile, size_t B, size_t width,
+                                float *dst) {
+    for (size_t j = 0; j < width; j++) dst[j] = 0.0f;
+    for (int c = 0; c < 12; c++) {
+        float q = query[(size_t)c * N + n];
+        if (q != 0.0f)
+            for (size_t j = 0; j < width; j++) dst[j] += q * tile[c * B + j];
+    }
+    return dst;
+}
+
+typedef struct {
+    const float *query;
+    size_t N;
+    const int *kind;
+    const float *tile, *zero_row;
+    float *general; /* SDTW_GROUP + 1 rows for general frames */
+    size_t B, width;
+} sim_source;
+
+/* Similarity row of query frame n in the current tile; a general frame is computed into
+ * slot (one per row of a group, and one for row 0). */
+static const float *sim_row(const sim_source *src, size_t n, size_t slot) {
+    int kind = src->kind[n];
+    if (kind >= 0) return src->tile + (size_t)kind * src->B;
+    if (kind == FRAME_ZERO) return src->zero_row;
+    return general_sim(src->query, src->N, n, src->tile, src->B, src->width, src->general + slot * src->B);
+}
+
+static int sdtw_scan(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res,
+                     float *matching) {
+    if (N == 0 || M == 0) {
+        lm_set_error("sdtw: empty query or document (%zu x %zu frames)", N, M);
+        return -1;
+    }
+    res->distance = INFINITY;
+    res->start = res->end = 0;
+    if (N > 2 * M - 1) { /* even all (2,1) steps cannot cover the query */
+        if (matching)
+            for (size_t m = 0; m < M; m++) matching[m] = INFINITY;
+        return 0;
+    }
+    int *kind = malloc(N * sizeof *kind);
+    if (!kind) {
+        lm_set_error("sdtw: out of memory");
+        return -1;
+    }
+    size_t n_general = 0;
+    for (size_t n = 0; n < N; n++) n_general += (kind[n] = frame_kind(query, N, n)) == FRAME_GENERAL;
+
+    /* Rows of B floats: the tile's 12 document rows (copied, so loads are aligned and the last
+     * tile is zero-padded), a zero row for rests, a -inf row for row -1, four row buffers and
+     * the similarities of general frames; then the halos of rows -1 .. N-1 from the previous
+     * tile and for the next one. */
+    const size_t pad = SDTW_ALIGN / sizeof(float);
+    size_t B = M < SDTW_BLOCK ? (M + pad - 1) / pad * pad : SDTW_BLOCK;
+    size_t n_rows = 12 + 1 + 1 + 4 + (n_general ? SDTW_GROUP + 1 : 0);
+    size_t halo_len = (2 * N + 2 + pad - 1) / pad * pad;
+    size_t n_floats = n_rows * B + 2 * halo_len;
+    float *mem = aligned_alloc(SDTW_ALIGN, n_floats * sizeof *mem);
+    if (!mem) {
+        free(kind);
+        lm_set_error("sdtw: out of memory");
+        return -1;
+    }
+    float *tile = mem, *zero_row = mem + 12 * B, *neg_row = zero_row + B, *bufs = neg_row + B;
+    float *halo = mem + n_rows * B, *halo_next = halo + halo_len; /* row n at 2 (n + 1) */
+    for (size_t j = 0; j < B; j++) zero_row[j] = 0.0f, neg_row[j] = -INFINITY;
+    for (size_t k = 0; k < 2 * halo_len; k++) halo[k] = -INFINITY;
+    sim_source src = {query, N, kind, tile, zero_row, bufs + 4 * B, B, 0};
+
+    const float fN = (float)N;
+    float best = INFINITY;
+    size_t best_m = 0;
+    for (size_t b0 = 0; b0 < M; b0 += B) {
+        size_t len = M - b0 < B ? M - b0 : B, nvec = (len + VW - 1) / VW;
+        src.width = nvec * VW;
+        for (int c = 0; c < 12; c++) {
+            memcpy(tile + c * B, doc + (size_t)c * M + b0, len * sizeof *tile);
+            for (size_t j = len; j < src.width; j++) tile[c * B + j] = 0.0f;
+        }
+        /* Row 0 is its similarity row; each group then reads the two rows above it. */
+        const float *row0 = sim_row(&src, 0, SDTW_GROUP);
+        const float *in1 = row0, *in2 = neg_row;
+        int flip = 0;
+        for (size_t g = 1; g < N; g += SDTW_GROUP) {
+            int K = N - g < SDTW_GROUP ? (int)(N - g) : SDTW_GROUP;
+            const float *sims[SDTW_GROUP];
+            for (int k = 0; k < K; k++) sims[k] = sim_row(&src, g + k, (size_t)k);
+            float *out1 = bufs + 2 * (size_t)flip * B, *out2 = out1 + B;
+            sweep(K, sims, in1, halo + 2 * g, in2, halo + 2 * (g - 1), halo + 2 * (g + 1), halo_next + 2 * (g + 1),
+                  out1, out2, nvec);
+            in1 = out1;
+            in2 = out2;
+            flip ^= 1;
+        }
+        if (b0 + len < M) { /* another tile follows (this one is full, len = B >= 2) */
+            halo_next[2] = row0[len - 2];
+            halo_next[3] = row0[len - 1];
+            float *t = halo;
+            halo = halo_next;
+            halo_next = t;
+        }
+        for (size_t j = 0; j < len; j++) { /* in1 is row N-1 now */
+            float delta = (fN - in1[j]) / fN;
+            if (matching) matching[b0 + j] = delta;
+            if (delta < best) best = delta, best_m = b0 + j;
+        }
+    }
+    free(kind);
+    free(mem);
+    if (isfinite(best)) {
+        res->distance = best;
+        res->start = res->end = best_m;
+    }
+    return 0;
+}
+
+int lm_sdtw_scan(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res, float *matching) {
+    return sdtw_scan(query, N, doc, M, res, matching);
+}
+
+int lm_sdtw(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res, float *matching) {
+    if (sdtw_scan(query, N, doc, M, res, matching) < 0) return -1;
+    if (isfinite(res->distance)) res->start = lm_sdtw_start(query, N, doc, M, res->end);
+    return 0;
+}
