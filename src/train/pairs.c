@@ -316,7 +316,12 @@ static int labels_from_text(const char *text, lm_pair *pair) {
 
 static int labels_from_midi(const char *path, lm_pair *pair) {
     lm_theme theme;
-    if (lm_midi_read_theme(path, &theme) != 0) return -1;
+    if (lm_midi_read_theme(path, &theme) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", lm_last_error());
+        lm_set_error("MIDI theme %s: %s", path, msg);
+        return -1;
+    }
     pair->labels = lm_malloc(theme.n, sizeof *pair->labels);
     if (pair->labels) pair->n_labels = lm_theme_pitch_classes(&theme, pair->labels, theme.n);
     lm_theme_free(&theme);
