@@ -319,7 +319,7 @@ static int labels_from_midi(const char *path, lm_pair *pair) {
     if (lm_midi_read_theme(path, &theme) != 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", lm_last_error());
-        lm_set_error("MIDI theme %s: %s", path, msg);
+        if (!strstr(msg, path)) lm_set_error("MIDI theme %s: %s", path, msg); /* name the file once */
         return -1;
     }
     pair->labels = lm_malloc(theme.n, sizeof *pair->labels);
