@@ -292,6 +292,7 @@ static void pair_free(lm_pair *p) {
     free(p->audio_path);
     free(p->labels);
     free(p->license);
+    free(p->midi_path);
     memset(p, 0, sizeof *p);
 }
 
@@ -397,6 +398,11 @@ static int pair_from_record(const csv_record *rec, const pair_columns *c, const 
         free(midi);
     }
     if (rc != 0) return -1;
+    /* The theme's MIDI, when there is one, also gives note durations (the CCE baseline needs them). */
+    const char *midi_field = field_or_null(rec, c->midi);
+    if (!midi_field && (v = field_or_null(rec, c->theme)) && has_midi_suffix(v)) midi_field = v;
+    pair->midi_path = midi_field ? path_join(csv_dir, midi_field, "") : dup_str("");
+    if (!pair->midi_path) return -1;
     if (pair->n_labels == 0) {
         lm_set_error("theme %s has no notes", pair->theme_id);
         return -1;

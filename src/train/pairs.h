@@ -30,6 +30,7 @@ typedef struct {
     int fold;
     int transposition;
     char *license;    /* "" when unknown */
+    char *midi_path;  /* the theme's MIDI file (query_midi, or a .mid theme), "" when none */
 } lm_pair;
 
 typedef struct {
