@@ -18,6 +18,7 @@ static const struct {
     {"index", cmd_index, "compute features of recordings into a database"},
     {"search", cmd_search, "rank the recordings of a database for a theme"},
     {"eval", cmd_eval, "evaluate retrieval on a themes CSV (top-k, MRR per fold)"},
+    {"train", cmd_train, "train a deep chroma model on weakly aligned pairs (CTC)"},
 };
 
 static void usage(FILE *f) {
