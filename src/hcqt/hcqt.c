@@ -1,0 +1,263 @@
+/* Block-spectral HCQT (see kernels.h) with the log compression and 25 Hz median of
+ * ctc_chroma/features.py.
+ *
+ * The log compression needs the global maximum, known only at the end, so blocks store dB
+ * values without the reference and a final pass subtracts it and clips. Medians are taken
+ * on powers (the clipped log is monotone, so it commutes with the median of an odd count);
+ * for an even count numpy averages the two middle values after the log, so we keep the lower
+ * one in dB and the distance to the upper one as a 16-bit gap: memory stays at one float per
+ * output value plus half that, for any length of audio. */
+#include "hcqt/hcqt.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/threads.h"
+#include "hcqt/kernels.h"
+
+#define SR 22050.0
+#define TOP_DB 80.0
+#define AMIN_POWER 1e-10f  /* librosa amplitude_to_db: amin 1e-5, squared */
+#define GAP_STEPS 256.0f   /* gap resolution: 1/256 dB, i.e. at most 2.5e-5 in the output */
+
+const double lm_hcqt_harmonics[LM_HCQT_NHARM] = {0.5, 1, 2, 3, 4, 5};
+
+double lm_hcqt_bin_freq(int h, int p) {
+    return LM_HCQT_FMIN * lm_hcqt_harmonics[h] * pow(2.0, p / (double)LM_HCQT_BPO);
+}
+
+void lm_hcqt_free(lm_hcqt *x) {
+    if (!x) return;
+    free(x->data);
+    x->data = NULL;
+    x->n_frames = 0;
+}
+
+static double frame_time(size_t k) { return (double)(k * LM_HCQT_HOP) / SR; }
+
+size_t lm_median_boundaries(size_t n_full, size_t **bounds) {
+    *bounds = NULL;
+    if (n_full == 0) {
+        lm_set_error("no frames to aggregate");
+        return 0;
+    }
+    /* numpy: new_times = arange(0, tau[-1] + eps, 0.04), i.e. ceil((tau[-1] + eps)/0.04)
+     * values i*0.04; boundary i = searchsorted(tau, new_times[i], 'left'), last = n_full. */
+    const double step = 1.0 / LM_FRAME_RATE;
+    size_t T = (size_t)ceil((frame_time(n_full - 1) + 2.220446049250313e-16) / step);
+    size_t *b = lm_malloc(T + 1, sizeof *b);
+    if (!b) return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < T; i++) {
+        double t = (double)i * step;
+        while (k < n_full && frame_time(k) < t) k++;
+        b[i] = k;
+    }
+    /* librosa.util.sync drops duplicate boundaries; only a last empty segment could occur. */
+    if (T > 1 && b[T - 1] == n_full) T--;
+    b[T] = n_full;
+    *bounds = b;
+    return T;
+}
+
+/* numpy 'reflect' padding to any distance: mirror about both ends, period 2(n-1). */
+static float sample_reflect(const float *y, size_t n, long long s) {
+    if (n == 1) return y[0];
+    long long period = 2 * ((long long)n - 1), r = s % period;
+    if (r < 0) r += period;
+    return y[r >= (long long)n ? period - r : r];
+}
+
+static void copy_reflect(const float *y, size_t n, long long s0, size_t count, float *dst) {
+    for (size_t i = 0; i < count; i++) {
+        long long s = s0 + (long long)i;
+        if (s >= 0 && s < (long long)n) {
+            size_t run = (size_t)((long long)n - s);
+            if (run > count - i) run = count - i;
+            memcpy(dst + i, y + s, run * sizeof *y);
+            i += run - 1;
+        } else {
+            dst[i] = sample_reflect(y, n, s);
+        }
+    }
+}
+
+/* Block whose offset 0 is the centre of frame m0; the guard before it wraps to the end. */
+static void fill_block(const float *y, size_t n, size_t m0, float *x) {
+    long long centre = (long long)(m0 * LM_HCQT_HOP);
+    size_t ahead = LM_CQT_BLOCK - LM_CQT_GUARD;
+    copy_reflect(y, n, centre, ahead, x);
+    copy_reflect(y, n, centre - (long long)LM_CQT_GUARD, LM_CQT_GUARD, x + ahead);
+}
+
+/* z[j mod M] += X[j] * K[j] over the kernel's support (interleaved re/im). */
+static void fold(const float *X, const lm_cqt_kernel *k, float *z) {
+    const size_t M = LM_CQT_M;
+    memset(z, 0, 2 * M * sizeof *z);
+    const float *x = X + 2 * k->j0, *c = (const float *)k->coef;
+    size_t q = k->j0 % M, done = 0;
+    while (done < k->len) {
+        size_t run = M - q < k->len - done ? M - q : k->len - done;
+        float *zz = z + 2 * q;
+        const float *xx = x + 2 * done, *cc = c + 2 * done;
+        for (size_t i = 0; i < run; i++) {
+            float xr = xx[2 * i], xi = xx[2 * i + 1], kr = cc[2 * i], ki = cc[2 * i + 1];
+            zz[2 * i] += xr * kr - xi * ki;
+            zz[2 * i + 1] += xr * ki + xi * kr;
+        }
+        done += run;
+        q = 0;
+    }
+}
+
+static float power_db(float p) { return 10.0f * log10f(p > AMIN_POWER ? p : AMIN_POWER); }
+
+static void sort_small(float *v, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        float x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* Blocks hold whole 25 Hz segments ([bounds[i], bounds[i+1]) for i < T), so the medians
+ * never straddle a seam and both outputs see the same blocks. With gap == NULL, db[row *
+ * n_full + m] gets the dB value of every frame m; otherwise db[row * T + i] gets the (lower)
+ * median and gap[kernel * T + i] the distance to the upper middle value. Only each kernel's
+ * first row is written. Returns the largest power seen, or -1 on error. */
+static double hcqt_blocks(const lm_cqt_bank *bank, const float *y, size_t n, const size_t *bounds, size_t T,
+                          float *db, uint16_t *gap) {
+    size_t n_out = gap ? T : bounds[T];
+    float *x = lm_cqt_alloc(LM_CQT_BLOCK, sizeof *x);
+    fftwf_complex *X = lm_cqt_alloc(LM_CQT_BLOCK / 2 + 1, sizeof *X);
+    if (!x || !X) {
+        free(x);
+        free(X);
+        return -1;
+    }
+    double max_power = 0;
+    int failed = 0;
+    for (size_t i0 = 0; i0 < T && !failed;) {
+        size_t m0 = bounds[i0], i1 = i0 + 1;
+        while (i1 < T && bounds[i1 + 1] - m0 <= LM_CQT_FRAMES) i1++;
+        size_t n_frames = bounds[i1] - m0;
+        fill_block(y, n, m0, x);
+        fftwf_execute_dft_r2c(bank->forward, x, X);
+#pragma omp parallel num_threads(lm_threads()) reduction(max : max_power)
+        {
+            fftwf_complex *z = lm_cqt_alloc(LM_CQT_M, sizeof *z);
+            float *power = malloc(LM_CQT_M * sizeof *power);
+            if (!z || !power) {
+#pragma omp atomic write
+                failed = 1;
+            }
+#pragma omp for schedule(dynamic)
+            for (int u = 0; u < bank->n_kernels; u++) {
+                if (!z || !power) continue;
+                const lm_cqt_kernel *k = &bank->kernels[u];
+                fold((const float *)X, k, (float *)z);
+                fftwf_execute_dft(bank->inverse, z, z);
+                for (size_t f = 0; f < n_frames; f++) {
+                    power[f] = crealf(z[f]) * crealf(z[f]) + cimagf(z[f]) * cimagf(z[f]);
+                    if (power[f] > max_power) max_power = power[f];
+                }
+                float *row = db + (size_t)k->rows[0] * n_out;
+                if (!gap) {
+                    for (size_t f = 0; f < n_frames; f++) row[m0 + f] = power_db(power[f]);
+                    continue;
+                }
+                for (size_t i = i0; i < i1; i++) {
+                    float *seg = power + (bounds[i] - m0);
+                    size_t count = bounds[i + 1] - bounds[i];
+                    sort_small(seg, count);
+                    float lo = power_db(seg[(count - 1) / 2]);
+                    float steps = count % 2 ? 0.0f : (power_db(seg[count / 2]) - lo) * GAP_STEPS + 0.5f;
+                    row[i] = lo;
+                    gap[(size_t)u * T + i] = steps < 65535.0f ? (uint16_t)steps : UINT16_MAX;
+                }
+            }
+            free(z);
+            free(power);
+        }
+        i0 = i1;
+    }
+    free(x);
+    free(X);
+    if (failed) {
+        lm_set_error("out of memory (HCQT work buffers)");
+        return -1;
+    }
+    return max_power;
+}
+
+/* L = max(dB - dB(ref), -80); HCQT = L/80 + 1; copied to every row sharing the kernel. */
+static void finish(const lm_cqt_bank *bank, float *data, const uint16_t *gap, size_t T, double max_power) {
+    float ref_db = power_db((float)max_power);
+    for (int u = 0; u < bank->n_kernels; u++) {
+        const lm_cqt_kernel *k = &bank->kernels[u];
+        float *src = data + (size_t)k->rows[0] * T;
+        for (size_t i = 0; i < T; i++) {
+            float lo = src[i] - ref_db, hi = lo;
+            if (gap) hi += gap[(size_t)u * T + i] / GAP_STEPS;
+            lo = lo > -TOP_DB ? lo : -TOP_DB;
+            hi = hi > -TOP_DB ? hi : -TOP_DB;
+            float v = 0.5f * (lo + hi) / TOP_DB + 1.0f;
+            for (int r = 0; r < k->n_rows; r++) data[(size_t)k->rows[r] * T + i] = v;
+        }
+    }
+}
+
+static int check_input(const float *y, size_t n, lm_hcqt *out) {
+    if (!out) {
+        lm_set_error("HCQT: no output given");
+        return -1;
+    }
+    out->n_frames = 0;
+    out->data = NULL;
+    if (!y || n == 0) {
+        lm_set_error("HCQT: empty audio signal");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(y[i])) {
+            lm_set_error("HCQT: audio sample %zu is not a finite number", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int hcqt_run(const float *y, size_t n, int median, lm_hcqt *out) {
+    if (check_input(y, n, out) < 0) return -1;
+    const lm_cqt_bank *bank = lm_cqt_bank_get();
+    if (!bank) return -1;
+    size_t n_full = 1 + n / LM_HCQT_HOP, *bounds = NULL;
+    size_t T = lm_median_boundaries(n_full, &bounds);
+    if (!bounds) return -1;
+    size_t n_out = median ? T : n_full;
+    uint16_t *gap = median ? lm_cqt_alloc((size_t)bank->n_kernels * T, sizeof *gap) : NULL;
+    float *data = lm_cqt_alloc((size_t)LM_HCQT_NHARM * LM_HCQT_NBINS * n_out, sizeof *data);
+    int rc = -1;
+    if (data && (gap || !median)) {
+        double max_power = hcqt_blocks(bank, y, n, bounds, T, data, gap);
+        if (max_power >= 0) {
+            finish(bank, data, gap, n_out, max_power);
+            out->data = data;
+            out->n_frames = n_out;
+            data = NULL;
+            rc = 0;
+        }
+    }
+    free(data);
+    free(gap);
+    free(bounds);
+    return rc;
+}
+
+int lm_hcqt_full(const float *y, size_t n, lm_hcqt *out) { return hcqt_run(y, n, 0, out); }
+
+int lm_hcqt25(const float *y, size_t n, lm_hcqt *out) { return hcqt_run(y, n, 1, out); }
