@@ -14,7 +14,7 @@
 #include "hcqt/hcqt.h"
 #include "train/trainer.h"
 
-#define N_EXAMPLES 64 /* 8 batches */
+#define N_EXAMPLES 48 /* 6 batches */
 #define FRAMES 225    /* 9 s at 25 Hz */
 
 int main(int argc, char **argv) {
