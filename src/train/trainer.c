@@ -311,7 +311,7 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
         tr.s.best_val = INFINITY;
     }
     int fatal = 0;
-    while (!tr.s.finished) {
+    while (!tr.s.finished && !(cfg->max_epochs > 0 && tr.s.epoch >= cfg->max_epochs)) {
         int epoch = tr.s.epoch + 1;
         double t0 = lm_now();
         /* Shuffle: Fisher-Yates driven by (seed, epoch). */
@@ -393,7 +393,6 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
             memset(tr.v, 0, LM_MODEL_NFLOATS * sizeof(float));
             tr.s.adam_t = 0;
         }
-        if (cfg->max_epochs > 0 && epoch >= cfg->max_epochs) tr.s.finished = 1;
         if (checkpoint_save(cfg->checkpoint, &tr) != 0) goto done;
         int planned = cfg->max_epochs > 0 ? cfg->max_epochs : epoch + (cfg->phases - tr.s.phase) * cfg->patience;
         print_epoch(&tr, planned, (double)n_train / secs, secs);
