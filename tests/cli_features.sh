@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# `leitmotif hcqt` / `leitmotif chroma`: outputs and one-line errors for bad input.
+# Args: CLI SHARED_DIR SOURCE_DIR
+set -u
+cli="$1"; shared="$2"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok()   { echo "ok   $1"; }
+fail() { echo "FAIL $1"; fails=$((fails+1)); }
+# expect_error NAME PATTERN CMD... : non-zero exit, exactly one stderr line matching PATTERN, no crash
+expect_error() {
+  local name="$1" pat="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qiE "$pat" "$tmp/err"; then ok "$name"
+  else fail "$name (rc=$rc): $(cat "$tmp/err")"; fi
+}
+py() { python3 -c "$@"; }
+have_numpy=0; python3 -c 'import numpy' 2>/dev/null && have_numpy=1
+
+# Bad audio inputs.
+expect_error "missing file" "no such file" "$cli" chroma "$tmp/nope.wav" -o "$tmp/o.npy" --features stft
+echo "this is not audio" >"$tmp/text.wav"
+expect_error "text file named .wav" "not a readable audio" "$cli" chroma "$tmp/text.wav" -o "$tmp/o.npy" --features stft
+: >"$tmp/empty.wav"
+expect_error "zero-length file" "empty" "$cli" hcqt "$tmp/empty.wav" -o "$tmp/o.npy"
+sox -n -r 22050 -c 1 -b 16 "$tmp/one.wav" synth 1s sine 440 2>/dev/null
+expect_error "1-sample WAV" "too short" "$cli" hcqt "$tmp/one.wav" -o "$tmp/o.npy"
+sox -n -r 22050 -c 1 -b 16 "$tmp/hdr.wav" trim 0 0 2>/dev/null
+expect_error "WAV with no samples" "no samples|empty|too short" "$cli" hcqt "$tmp/hdr.wav" -o "$tmp/o.npy"
+expect_error "bad --features" "unknown feature" "$cli" chroma "$tmp/one.wav" -o "$tmp/o.npy" --features mfcc
+expect_error "unknown option" "unknown option" "$cli" chroma "$tmp/one.wav" -o "$tmp/o.npy" --frobnicate
+
+# An existing output survives a failed run.
+echo keep >"$tmp/keep.npy"
+"$cli" chroma "$tmp/text.wav" -o "$tmp/keep.npy" --features stft 2>/dev/null
+[ "$(cat "$tmp/keep.npy")" = keep ] && ok "failed run leaves output untouched" || fail "failed run damaged output"
+
+# All-zero audio: finite output.
+sox -n -r 22050 -c 1 -b 16 "$tmp/zero.wav" trim 0 3 2>/dev/null
+if "$cli" hcqt "$tmp/zero.wav" -o "$tmp/z.npy" 2>"$tmp/err" && "$cli" chroma "$tmp/zero.wav" -o "$tmp/zc.npy" --features stft 2>>"$tmp/err"; then
+  if [ $have_numpy = 1 ]; then
+    py "import numpy as n,sys; a=n.load('$tmp/z.npy'); b=n.load('$tmp/zc.npy'); sys.exit(0 if a.shape==(6,216,76) and n.isfinite(a).all() and n.isfinite(b).all() else 1)" \
+      && ok "all-zero audio gives finite features" || fail "all-zero audio: non-finite or wrong shape"
+  else ok "all-zero audio accepted (numpy absent: values not checked)"; fi
+else fail "all-zero audio: $(cat "$tmp/err")"; fi
+
+# 8 channels at 96 kHz: mixed down and resampled.
+sox -n -r 96000 -c 8 -b 16 "$tmp/multi.wav" synth 2 sine 440 2>/dev/null
+if "$cli" chroma "$tmp/multi.wav" -o "$tmp/m.npy" --features stft 2>"$tmp/err"; then
+  if [ $have_numpy = 1 ]; then
+    py "import numpy as n,sys; a=n.load('$tmp/m.npy'); sys.exit(0 if a.shape==(12,51) and (a.argmax(0)[5:-5]==9).all() else 1)" \
+      && ok "8-channel 96 kHz file: 440 Hz reads as A" || fail "8-channel 96 kHz file: wrong chroma"
+  else ok "8-channel 96 kHz accepted"; fi
+else fail "8-channel 96 kHz: $(cat "$tmp/err")"; fi
+
+# Models: truncated, wrong architecture, missing default.
+if [ -f "$shared/reference/models/v1_ctc_train345valid1.bin" ]; then
+  m="$shared/reference/models/v1_ctc_train345valid1.bin"
+  head -c 100000 "$m" >"$tmp/trunc.bin"
+  expect_error "truncated model" "truncated" "$cli" chroma "$tmp/multi.wav" -o "$tmp/o.npy" --model "$tmp/trunc.bin"
+  expect_error "wrong-architecture model" "architecture" "$cli" chroma "$tmp/multi.wav" -o "$tmp/o.npy" --model "$shared/reference/models/bittner_melody2.bin"
+  # CSV output and times.
+  a="$shared/reference/audio/Beethoven_Op067-01_DavidHighSchool.wav"
+  if "$cli" chroma "$a" -o "$tmp/c.csv" --csv --model "$m" --times "$tmp/t.npy" 2>"$tmp/err"; then
+    [ "$(head -1 "$tmp/c.csv")" = "time_s,C,C#,D,D#,E,F,F#,G,G#,A,A#,B" ] && [ "$(wc -l <"$tmp/c.csv")" -eq 162 ] \
+      && ok "chroma --csv layout (161 frames)" || fail "chroma --csv layout"
+  else fail "chroma --csv: $(cat "$tmp/err")"; fi
+else
+  echo "SKIP model checks: $shared/reference/models not found"
+fi
+exit $fails
