@@ -124,73 +124,100 @@ static void sort_small(float *v, size_t n) {
     }
 }
 
+/* One kernel on one block: fold, inverse FFT, then dB values or medians (see hcqt_blocks).
+ * Returns the largest power among the block's frames. */
+static float kernel_block(const lm_cqt_kernel *k, int u, const fftwf_complex *X, fftwf_plan inverse, size_t m0,
+                          size_t i0, size_t i1, const size_t *bounds, size_t T, size_t n_out, float *db,
+                          uint16_t *gap, fftwf_complex *z, float *power) {
+    size_t n_frames = bounds[i1] - m0;
+    float max_power = 0;
+    fold((const float *)X, k, (float *)z);
+    fftwf_execute_dft(inverse, z, z);
+    for (size_t f = 0; f < n_frames; f++) {
+        power[f] = crealf(z[f]) * crealf(z[f]) + cimagf(z[f]) * cimagf(z[f]);
+        if (power[f] > max_power) max_power = power[f];
+    }
+    float *row = db + (size_t)k->rows[0] * n_out;
+    if (!gap) {
+        for (size_t f = 0; f < n_frames; f++) row[m0 + f] = power_db(power[f]);
+        return max_power;
+    }
+    for (size_t i = i0; i < i1; i++) {
+        float *seg = power + (bounds[i] - m0);
+        size_t count = bounds[i + 1] - bounds[i];
+        sort_small(seg, count);
+        float lo = power_db(seg[(count - 1) / 2]);
+        float steps = count % 2 ? 0.0f : (power_db(seg[count / 2]) - lo) * GAP_STEPS + 0.5f;
+        row[i] = lo;
+        gap[(size_t)u * T + i] = steps < 65535.0f ? (uint16_t)steps : UINT16_MAX;
+    }
+    return max_power;
+}
+
 /* Blocks hold whole 25 Hz segments ([bounds[i], bounds[i+1]) for i < T), so the medians
  * never straddle a seam and both outputs see the same blocks. With gap == NULL, db[row *
  * n_full + m] gets the dB value of every frame m; otherwise db[row * T + i] gets the (lower)
  * median and gap[kernel * T + i] the distance to the upper middle value. Only each kernel's
- * first row is written. Returns the largest power seen, or -1 on error. */
+ * first row is written. Returns the largest power seen, or -1 on error.
+ *
+ * While the threads share out the kernels of block b, one of them first prepares block b+1
+ * (samples and forward FFT, double-buffered), so that this serial step overlaps the rest. */
 static double hcqt_blocks(const lm_cqt_bank *bank, const float *y, size_t n, const size_t *bounds, size_t T,
                           float *db, uint16_t *gap) {
-    size_t n_out = gap ? T : bounds[T];
+    size_t n_out = gap ? T : bounds[T], n_blocks = 0;
+    size_t *first = lm_malloc(T + 1, sizeof *first); /* block b: segments [first[b], first[b+1]) */
     float *x = lm_cqt_alloc(LM_CQT_BLOCK, sizeof *x);
-    fftwf_complex *X = lm_cqt_alloc(LM_CQT_BLOCK / 2 + 1, sizeof *X);
-    if (!x || !X) {
-        free(x);
-        free(X);
-        return -1;
+    fftwf_complex *X[2] = {lm_cqt_alloc(LM_CQT_BLOCK / 2 + 1, sizeof *X[0]),
+                           lm_cqt_alloc(LM_CQT_BLOCK / 2 + 1, sizeof *X[1])};
+    double max_power = -1;
+    if (!first || !x || !X[0] || !X[1]) goto done;
+    for (size_t i0 = 0; i0 < T;) {
+        size_t i1 = i0 + 1;
+        while (i1 < T && bounds[i1 + 1] - bounds[i0] <= LM_CQT_FRAMES) i1++;
+        first[n_blocks++] = i0;
+        i0 = i1;
     }
-    double max_power = 0;
+    first[n_blocks] = T;
+
+    fill_block(y, n, bounds[0], x);
+    fftwf_execute_dft_r2c(bank->forward, x, X[0]);
+    max_power = 0;
     int failed = 0;
-    for (size_t i0 = 0; i0 < T && !failed;) {
-        size_t m0 = bounds[i0], i1 = i0 + 1;
-        while (i1 < T && bounds[i1 + 1] - m0 <= LM_CQT_FRAMES) i1++;
-        size_t n_frames = bounds[i1] - m0;
-        fill_block(y, n, m0, x);
-        fftwf_execute_dft_r2c(bank->forward, x, X);
 #pragma omp parallel num_threads(lm_threads()) reduction(max : max_power)
-        {
-            fftwf_complex *z = lm_cqt_alloc(LM_CQT_M, sizeof *z);
-            float *power = malloc(LM_CQT_M * sizeof *power);
-            if (!z || !power) {
+    {
+        fftwf_complex *z = lm_cqt_alloc(LM_CQT_M, sizeof *z);
+        float *power = lm_malloc(LM_CQT_M, sizeof *power);
+        if (!z || !power) {
 #pragma omp atomic write
-                failed = 1;
+            failed = 1;
+        }
+        for (size_t b = 0; b < n_blocks; b++) {
+            size_t i0 = first[b], i1 = first[b + 1], m0 = bounds[i0];
+#pragma omp single nowait
+            if (b + 1 < n_blocks) {
+                fill_block(y, n, bounds[i1], x);
+                fftwf_execute_dft_r2c(bank->forward, x, X[(b + 1) % 2]);
             }
 #pragma omp for schedule(dynamic)
             for (int u = 0; u < bank->n_kernels; u++) {
                 if (!z || !power) continue;
-                const lm_cqt_kernel *k = &bank->kernels[u];
-                fold((const float *)X, k, (float *)z);
-                fftwf_execute_dft(bank->inverse, z, z);
-                for (size_t f = 0; f < n_frames; f++) {
-                    power[f] = crealf(z[f]) * crealf(z[f]) + cimagf(z[f]) * cimagf(z[f]);
-                    if (power[f] > max_power) max_power = power[f];
-                }
-                float *row = db + (size_t)k->rows[0] * n_out;
-                if (!gap) {
-                    for (size_t f = 0; f < n_frames; f++) row[m0 + f] = power_db(power[f]);
-                    continue;
-                }
-                for (size_t i = i0; i < i1; i++) {
-                    float *seg = power + (bounds[i] - m0);
-                    size_t count = bounds[i + 1] - bounds[i];
-                    sort_small(seg, count);
-                    float lo = power_db(seg[(count - 1) / 2]);
-                    float steps = count % 2 ? 0.0f : (power_db(seg[count / 2]) - lo) * GAP_STEPS + 0.5f;
-                    row[i] = lo;
-                    gap[(size_t)u * T + i] = steps < 65535.0f ? (uint16_t)steps : UINT16_MAX;
-                }
+                float m = kernel_block(&bank->kernels[u], u, X[b % 2], bank->inverse, m0, i0, i1, bounds, T, n_out, db,
+                                       gap, z, power);
+                if (m > max_power) max_power = m;
             }
-            free(z);
-            free(power);
         }
-        i0 = i1;
+        free(z);
+        free(power);
     }
-    free(x);
-    free(X);
     if (failed) {
         lm_set_error("out of memory (HCQT work buffers)");
-        return -1;
+        max_power = -1;
     }
+done:
+    free(first);
+    free(x);
+    free(X[0]);
+    free(X[1]);
     return max_power;
 }
 

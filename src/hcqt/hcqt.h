@@ -1,7 +1,13 @@
 /* Harmonic constant-Q transform as in ctc_chroma/features.py (librosa 0.7 recipe):
  * hop 256 at 22050 Hz, 36 bins/octave, 216 bins, fmin 32.7 Hz x h for h in
  * {0.5,1,2,3,4,5}, log compression (1/80)*dB(|C|, ref = global max, top 80 dB) + 1,
- * then median aggregation to 25 Hz. */
+ * then median aggregation to 25 Hz.
+ *
+ * y is mono audio at 22050 Hz (any length >= 1, finite values). The functions return 0, or
+ * -1 with the error set (empty or non-finite input, out of memory); out->data is then NULL.
+ * Parallel over lm_threads(); the first call builds a kernel bank (about 40 MB, 0.2 s) kept
+ * for the process. Memory besides y and the result: that bank, 6 MB of block buffers and,
+ * for lm_hcqt25, 2 bytes per 25 Hz value of 756 of the 1296 rows. */
 #ifndef LM_HCQT_HCQT_H
 #define LM_HCQT_HCQT_H
 #include <stddef.h>
@@ -23,10 +29,12 @@ typedef struct {
 
 /* Full-rate log-compressed HCQT, 1 + n/256 frames (golden *_hcqt_full.npy). */
 int lm_hcqt_full(const float *y, size_t n, lm_hcqt *out);
-/* 25 Hz log-compressed HCQT (golden *_hcqt25.npy). */
+/* 25 Hz log-compressed HCQT (golden *_hcqt25.npy); equals the median of lm_hcqt_full's
+ * frames over lm_median_boundaries (to 2e-5). */
 int lm_hcqt25(const float *y, size_t n, lm_hcqt *out);
 /* 25 Hz frame boundaries for n_full full-rate frames: *bounds gets T+1 entries
- * (golden *_median_boundaries.npy); returns T. */
+ * (golden *_median_boundaries.npy; caller frees); returns T, or 0 with *bounds NULL on
+ * error. Frame i of the 25 Hz output is at i * 0.04 s. */
 size_t lm_median_boundaries(size_t n_full, size_t **bounds);
 /* Centre frequency in Hz of bin p of harmonic index h. */
 double lm_hcqt_bin_freq(int h, int p);
