@@ -4,7 +4,6 @@
  * (lm_sdtw_scan) on one thread and on two threads splitting the documents (OpenMP).
  * Usage: bench_sdtw [repetitions]   (best of the repetitions is reported) */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 

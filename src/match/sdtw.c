@@ -9,12 +9,39 @@
 
 /* ---- double-precision reference (librosa 0.7.2 semantics) ---- */
 
-/* The cost is formed in float32 like the reference's C = 1 - query^T doc on float32 arrays
- * (for one-hot query frames that is exactly 1 - doc value, rounded once); only the
- * accumulation is double. */
-static inline double cell_cost(const float *query, size_t N, const float *doc, size_t M, size_t n, size_t m) {
+enum { FRAME_ZERO = -1, FRAME_GENERAL = -2 };
+
+/* Pitch class of a one-hot frame of value 1, FRAME_ZERO (a rest) or FRAME_GENERAL. */
+static int frame_kind(const float *query, size_t N, size_t n) {
+    int pc = FRAME_ZERO;
+    for (int c = 0; c < 12; c++) {
+        float v = query[(size_t)c * N + n];
+        if (v == 0.0f) continue;
+        if (v != 1.0f || pc != FRAME_ZERO) return FRAME_GENERAL;
+        pc = c;
+    }
+    return pc;
+}
+
+/* Cost of one query frame against document frames. It is formed in float32 like the
+ * reference's C = 1 - query^T doc on float32 arrays; only the accumulation is double. For a
+ * one-hot frame the 12-term dot product is exactly the document value, so the shortcut gives
+ * the same bits. */
+typedef struct {
+    const float *query, *doc;
+    size_t N, M, n;
+    int kind;
+} cost_row;
+
+static cost_row cost_row_of(const float *query, size_t N, const float *doc, size_t M, size_t n) {
+    return (cost_row){query, doc, N, M, n, frame_kind(query, N, n)};
+}
+
+static inline double cell_cost(const cost_row *r, size_t m) {
+    if (r->kind >= 0) return (double)(1.0f - r->doc[(size_t)r->kind * r->M + m]);
+    if (r->kind == FRAME_ZERO) return 1.0;
     float dot = 0.0f;
-    for (int c = 0; c < 12; c++) dot += query[(size_t)c * N + n] * doc[(size_t)c * M + m];
+    for (int c = 0; c < 12; c++) dot += r->query[(size_t)c * r->N + r->n] * r->doc[(size_t)c * r->M + m];
     return (double)(1.0f - dot);
 }
 
@@ -41,16 +68,18 @@ int lm_sdtw_full(const float *query, size_t N, const float *doc, size_t M, doubl
     }
     double *D = accum ? accum : lm_malloc(N * M, sizeof *D);
     if (!D) return -1;
-    for (size_t m = 0; m < M; m++) D[m] = cell_cost(query, N, doc, M, 0, m);
+    cost_row r0 = cost_row_of(query, N, doc, M, 0);
+    for (size_t m = 0; m < M; m++) D[m] = cell_cost(&r0, m);
     for (size_t n = 1; n < N; n++) {
         double *row = D + n * M;
         const double *up1 = row - M;
         const double *up2 = n >= 2 ? row - 2 * M : NULL;
+        cost_row cr = cost_row_of(query, N, doc, M, n);
         for (size_t m = 0; m < M; m++) {
             double d21 = (up2 && m >= 1) ? up2[m - 1] : INFINITY;
             double d12 = m >= 2 ? up1[m - 2] : INFINITY;
             double d11 = m >= 1 ? up1[m - 1] : INFINITY;
-            best_step(d21, d12, d11, cell_cost(query, N, doc, M, n, m), &row[m]);
+            best_step(d21, d12, d11, cell_cost(&cr, m), &row[m]);
         }
     }
     const double *last = D + (N - 1) * M;
@@ -68,7 +97,8 @@ int lm_sdtw_full(const float *query, size_t N, const float *doc, size_t M, doubl
                 double d12 = m >= 2 ? D[(n - 1) * M + m - 2] : INFINITY;
                 double d11 = m >= 1 ? D[(n - 1) * M + m - 1] : INFINITY;
                 double unused;
-                int step = best_step(d21, d12, d11, cell_cost(query, N, doc, M, n, m), &unused);
+                cost_row cr = cost_row_of(query, N, doc, M, n);
+                int step = best_step(d21, d12, d11, cell_cost(&cr, m), &unused);
                 n -= step_rows[step];
                 m -= step_cols[step];
             }
@@ -109,9 +139,10 @@ size_t lm_sdtw_start(const float *query, size_t N, const float *doc, size_t M, s
         size_t *S = Sbuf + (n % 3) * W;
         const double *D1 = Dbuf + ((n + 2) % 3) * W, *D2 = Dbuf + ((n + 1) % 3) * W;
         const size_t *S1 = Sbuf + ((n + 2) % 3) * W, *S2 = Sbuf + ((n + 1) % 3) * W;
+        cost_row cr = cost_row_of(query, N, doc, M, n);
         for (size_t m = lo; m <= hi; m++) {
             size_t i = m - w0;
-            double cost = cell_cost(query, N, doc, M, n, m);
+            double cost = cell_cost(&cr, m);
             if (n == 0) {
                 D[i] = cost;
                 S[i] = m;
@@ -287,20 +318,6 @@ static void sweep(int K, const float *const *sim, const float *in1, const float 
 #endif
 #undef SWEEP_CASE
     }
-}
-
-enum { FRAME_ZERO = -1, FRAME_GENERAL = -2 };
-
-/* Pitch class of a one-hot frame of value 1, FRAME_ZERO (a rest) or FRAME_GENERAL. */
-static int frame_kind(const float *query, size_t N, size_t n) {
-    int pc = FRAME_ZERO;
-    for (int c = 0; c < 12; c++) {
-        float v = query[(size_t)c * N + n];
-        if (v == 0.0f) continue;
-        if (v != 1.0f || pc != FRAME_ZERO) return FRAME_GENERAL;
-        pc = c;
-    }
-    return pc;
 }
 
 /* Similarities of a frame that is neither one-hot nor zero, over one tile. */

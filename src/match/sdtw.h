@@ -23,7 +23,8 @@ int lm_sdtw(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_re
  * matches that are reported, with lm_sdtw_start. */
 int lm_sdtw_scan(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res, float *matching);
 /* Start frame of the path that librosa's backtracking finds from (N-1, end); identical to
- * lm_sdtw_full's start for that end. Returns 0 for an unreachable end. */
+ * lm_sdtw_full's start for that end. Costs about 0.75 N^2 cells and O(N) memory. Returns 0
+ * for an unreachable end (or when out of memory). */
 size_t lm_sdtw_start(const float *query, size_t N, const float *doc, size_t M, size_t end);
 /* Reference version for tests: full accumulated-cost matrix (N x M, double; may be NULL,
  * then it is allocated internally). */

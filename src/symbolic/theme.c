@@ -115,6 +115,10 @@ static int parse_token(const char *tok, size_t len, int *pitch, double *beats, c
 
 int lm_notelist_parse(const char *text, double bpm, lm_theme *out) {
     memset(out, 0, sizeof *out);
+    if (!text) {
+        lm_set_error("note list is missing");
+        return -1;
+    }
     if (!(bpm > 0.0) || !isfinite(bpm)) {
         lm_set_error("note list: the tempo must be a positive number of beats per minute (got %g)", bpm);
         return -1;
