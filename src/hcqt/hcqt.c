@@ -5,8 +5,8 @@
  * values without the reference and a final pass subtracts it and clips. Medians are taken
  * on powers (the clipped log is monotone, so it commutes with the median of an odd count);
  * for an even count numpy averages the two middle values after the log, so we keep the lower
- * one in dB and the distance to the upper one as a 16-bit gap: memory stays at one float per
- * output value plus half that, for any length of audio. */
+ * one in dB and the distance to the upper one as a 16-bit gap (per distinct frequency): memory
+ * stays at the output plus about 30%, for any length of audio. */
 #include "hcqt/hcqt.h"
 
 #include <math.h>

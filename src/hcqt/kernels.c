@@ -47,8 +47,8 @@ static size_t pow2_at_least(double x) {
     return n;
 }
 
-/* Window sum of librosa's Hann kernel seen through the Dirichlet kernel D(t) =
- * sin(t*len/2)/tan(t/2) (the transform of a length-len rectangle, up to phase). */
+/* D(t) = sin(t len/2)/tan(t/2): with the phase e^{i t len/2} taken out, the transform of a
+ * length-len rectangle in the form in which the Hann window's three terms add up to a real. */
 static double dirichlet(double theta, double len) {
     double t = tan(theta / 2);
     if (fabs(t) < 1e-12) return len;
