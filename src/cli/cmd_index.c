@@ -1,7 +1,112 @@
+/* `leitmotif index`: audio recordings -> feature database. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chroma/features.h"
 #include "cli/cli.h"
-/* Placeholder until the index command lands (issue 3). */
+#include "common/error.h"
+#include "common/fileio.h"
+#include "index/db.h"
+#include "index/indexer.h"
+#include "nn/model.h"
+
+#define EXIT_SOME_SKIPPED 3
+
+static void index_help(FILE *f) {
+    fprintf(f,
+            "usage: leitmotif index DB AUDIO_OR_DIR... [--features ctc|stft] [--model FILE]\n"
+            "                       [--commit-every SEC] [--threads N]\n\n"
+            "Computes the chroma features of recordings into the database file DB, creating it or adding\n"
+            "to it (format: docs/database.md).\n"
+            "  AUDIO_OR_DIR     audio files (any format libsndfile decodes) or directories, scanned\n"
+            "                   recursively for .wav .flac .ogg .mp3 .opus .aiff .aif, in name order\n"
+            "  --features TYPE  ctc: deep chroma of the CNN model (default for a new database);\n"
+            "                   stft: the standard chroma baseline. An existing database keeps its type.\n"
+            "  --model FILE     model for ctc (default: the shipped model or $LEITMOTIF_MODEL); adding to\n"
+            "                   a database needs the model it was made with\n"
+            "  --commit-every SEC  write the database every SEC seconds during a run, so an interrupted\n"
+            "                   run loses little (default 120; 0: only at the end)\n"
+            "  --threads N      worker threads (default: all cores)\n\n"
+            "The document id is the file name without extension; ids must be unique (two files with the\n"
+            "same id are an error). Files already in the database (same id and same absolute path) are\n"
+            "not recomputed. The database file is always replaced atomically: an interrupted run leaves\n"
+            "the last committed version.\n\n"
+            "Exit status: 0 all files indexed; 1 error (database unchanged); 3 some files could not be\n"
+            "decoded: each is reported on stderr and skipped, the others are indexed.\n");
+}
+
 int cmd_index(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return lm_cli_fail("index: not implemented yet");
+    const char *db_path = NULL, *model_path = NULL, *features = NULL;
+    double commit_every = 120;
+    char **inputs = lm_malloc((size_t)argc, sizeof *inputs);
+    size_t n_inputs = 0;
+    if (!inputs) return lm_cli_fail_lib();
+    for (int i = 1; i < argc; i++) {
+        int th = lm_cli_threads_option(argc, argv, &i);
+        if (th < 0) goto usage_error;
+        if (th) continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            index_help(stdout);
+            free(inputs);
+            return 0;
+        } else if (!strcmp(argv[i], "--features") && i + 1 < argc) features = argv[++i];
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+        else if (!strcmp(argv[i], "--commit-every") && i + 1 < argc) {
+            if (lm_cli_parse_double("--commit-every", argv[++i], 0, 1e7, &commit_every) != 0) goto usage_error;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            lm_cli_fail("index: unknown option or missing value: %s", argv[i]);
+            goto usage_error;
+        } else if (!db_path) db_path = argv[i];
+        else inputs[n_inputs++] = argv[i];
+    }
+    if (!db_path || n_inputs == 0) {
+        index_help(stderr);
+        free(inputs);
+        return 2;
+    }
+
+    lm_index_options opt = {.type = LM_FEAT_CTC, .commit_interval = commit_every};
+    if (features && lm_feature_parse(features, &opt.type) != 0) {
+        lm_cli_fail_lib();
+        goto usage_error;
+    }
+    lm_db existing;
+    int have_db = lm_file_exists(db_path);
+    if (have_db && lm_db_open(db_path, &existing) != 0) {
+        free(inputs);
+        return lm_cli_fail("%s (not changed; remove it or use another database file)", lm_last_error());
+    }
+    if (have_db && !features) opt.type = existing.type;
+
+    int rc = 0;
+    lm_model model;
+    int have_model = 0;
+    if (opt.type == LM_FEAT_CTC) {
+        if (!model_path) model_path = lm_default_model_path();
+        if (!model_path || lm_model_load(model_path, &model) != 0) rc = lm_cli_fail_lib();
+        else have_model = 1;
+        opt.model = have_model ? &model : NULL;
+    }
+    char **paths = NULL;
+    size_t n_paths = 0;
+    if (rc == 0 && lm_index_collect(inputs, n_inputs, &paths, &n_paths) != 0) rc = lm_cli_fail_lib();
+    lm_index_stats st;
+    if (rc == 0 && lm_index_update(db_path, have_db ? &existing : NULL, paths, n_paths, &opt, &st) != 0)
+        rc = lm_cli_fail_lib();
+    if (rc == 0) {
+        size_t total = st.existing + st.added;
+        fprintf(stderr, "leitmotif: %s: %zu added, %zu already there, %zu skipped; %zu documents\n", db_path,
+                st.added, st.kept, st.failed, total);
+        if (st.failed) rc = EXIT_SOME_SKIPPED;
+    }
+    lm_index_free_paths(paths, n_paths);
+    if (have_model) lm_model_free(&model);
+    if (have_db) lm_db_close(&existing);
+    free(inputs);
+    return rc;
+
+usage_error:
+    free(inputs);
+    return 1;
 }

@@ -1,0 +1,185 @@
+#include "eval/eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "symbolic/theme.h"
+
+const int lm_eval_k[LM_EVAL_NK] = {1, 5, 10, 20, 50};
+
+size_t lm_eval_rank(const lm_match *matches, size_t n, size_t correct) {
+    float d = INFINITY;
+    for (size_t k = 0; k < n; k++)
+        if (matches[k].doc == correct && !isnan(matches[k].distance)) d = matches[k].distance;
+    size_t rank = 0;
+    for (size_t k = 0; k < n; k++) {
+        float x = isnan(matches[k].distance) ? INFINITY : matches[k].distance;
+        if (x <= d) rank++;
+    }
+    return rank;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static void add_rank(lm_eval_summary *s, size_t rank) {
+    s->queries++;
+    for (int j = 0; j < LM_EVAL_NK; j++)
+        if (rank <= (size_t)lm_eval_k[j]) s->top[j] += 1;
+    s->mrr += 1.0 / (double)rank;
+}
+
+int lm_eval_summarize(const int *folds, const size_t *ranks, size_t n, lm_eval_summary **per_fold, size_t *n_folds,
+                      lm_eval_summary *average) {
+    int *distinct = lm_malloc(n ? n : 1, sizeof *distinct);
+    if (!distinct) return -1;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ranks[i] > 0) distinct[nf++] = folds[i];
+    qsort(distinct, nf, sizeof *distinct, cmp_int);
+    size_t u = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (u == 0 || distinct[u - 1] != distinct[i]) distinct[u++] = distinct[i];
+    lm_eval_summary *s = lm_calloc(u ? u : 1, sizeof *s);
+    if (!s) {
+        free(distinct);
+        return -1;
+    }
+    for (size_t f = 0; f < u; f++) s[f].fold = distinct[f];
+    for (size_t i = 0; i < n; i++) {
+        if (ranks[i] == 0) continue;
+        int *hit = bsearch(&folds[i], distinct, u, sizeof *distinct, cmp_int);
+        add_rank(&s[hit - distinct], ranks[i]);
+    }
+    free(distinct);
+    memset(average, 0, sizeof *average);
+    for (size_t f = 0; f < u; f++) {
+        for (int j = 0; j < LM_EVAL_NK; j++) s[f].top[j] /= (double)s[f].queries;
+        s[f].mrr /= (double)s[f].queries;
+        average->queries += s[f].queries;
+    }
+    /* Average over folds weighted by their number of queries. */
+    for (size_t f = 0; f < u; f++) {
+        double w = (double)s[f].queries / (double)average->queries;
+        for (int j = 0; j < LM_EVAL_NK; j++) average->top[j] += w * s[f].top[j];
+        average->mrr += w * s[f].mrr;
+    }
+    *per_fold = s;
+    *n_folds = u;
+    return 0;
+}
+
+static int match_before(const lm_match *a, const lm_match *b) {
+    return a->distance < b->distance || (a->distance == b->distance && a->doc < b->doc);
+}
+
+/* Keeps the n_top best matches sorted, by insertion: n_top is small. */
+static size_t select_top(const lm_match *all, size_t n, lm_match *top, size_t n_top) {
+    size_t have = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (have == n_top && !match_before(&all[k], &top[have - 1])) continue;
+        size_t pos = have < n_top ? have++ : have - 1;
+        while (pos > 0 && match_before(&all[k], &top[pos - 1])) {
+            top[pos] = top[pos - 1];
+            pos--;
+        }
+        top[pos] = all[k];
+    }
+    return have;
+}
+
+typedef struct {
+    size_t query; /* index into the query list */
+    size_t doc;   /* its recording */
+    float *chroma;
+    size_t N;
+} prepared;
+
+/* Reads each query MIDI once, before the parallel part, so a bad file stops the run early. */
+static int prepare(const lm_eval_query *q, const lm_eval_options *opt, prepared *p) {
+    lm_theme theme;
+    if (lm_midi_read_theme(q->query_midi, &theme) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", lm_last_error());
+        lm_set_error("theme %s (line %zu): %s", q->theme_id, q->line, msg);
+        return -1;
+    }
+    double duration = opt->from_score ? 0.0 : q->end_sec - q->start_sec;
+    p->chroma = lm_theme_to_chroma(&theme, duration, q->transposition, &p->N);
+    lm_theme_free(&theme);
+    if (!p->chroma || p->N == 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", p->chroma ? "empty query" : lm_last_error());
+        lm_set_error("theme %s (line %zu): %s", q->theme_id, q->line, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
+                lm_eval_result *res, size_t *skipped) {
+    memset(res, 0, n * sizeof *res);
+    *skipped = 0;
+    if (db->n_docs == 0) {
+        lm_set_error("the database is empty");
+        return -1;
+    }
+    size_t n_top = opt->n_top < LM_EVAL_MAX_TOP ? opt->n_top : LM_EVAL_MAX_TOP;
+    prepared *todo = lm_calloc(n ? n : 1, sizeof *todo);
+    if (!todo) return -1;
+    size_t n_todo = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        long doc = lm_db_find(db, queries[i].piece_id);
+        if (doc < 0) {
+            (*skipped)++;
+            continue;
+        }
+        todo[n_todo] = (prepared){.query = i, .doc = (size_t)doc};
+        rc = prepare(&queries[i], opt, &todo[n_todo]);
+        n_todo++;
+    }
+
+    lm_progress progress;
+    lm_progress_start(&progress, "eval", n_todo);
+    size_t done = 0;
+    int failed = 0;
+    if (rc == 0) {
+#pragma omp parallel
+        {
+            lm_match *all = lm_malloc(db->n_docs, sizeof *all);
+            if (!all) {
+#pragma omp atomic write
+                failed = 1;
+            }
+            /* One query per thread at a time: every thread streams through all documents. */
+#pragma omp for schedule(dynamic, 1)
+            for (size_t t = 0; t < n_todo; t++) {
+                if (!all) continue;
+                const prepared *p = &todo[t];
+                lm_eval_result *r = &res[p->query];
+                lm_search_all(db, p->chroma, p->N, all, 0);
+                r->rank = lm_eval_rank(all, db->n_docs, p->doc);
+                r->distance = all[p->doc].distance;
+                r->n_top = select_top(all, db->n_docs, r->top, n_top);
+#pragma omp critical(lm_eval_progress)
+                lm_progress_update(&progress, ++done);
+            }
+            free(all);
+        }
+        if (failed) {
+            lm_set_error("out of memory");
+            rc = -1;
+        }
+    }
+    lm_progress_end(&progress);
+    for (size_t t = 0; t < n_todo; t++) free(todo[t].chroma);
+    free(todo);
+    return rc;
+}

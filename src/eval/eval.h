@@ -1,0 +1,72 @@
+/* Retrieval evaluation as in Zalkow & Müller (ISMIR 2020), Table 4: every theme is a query
+ * against all recordings; the rank of its own recording gives top-k rates and the mean
+ * reciprocal rank, per fold and averaged (weighted by the number of queries per fold). */
+#ifndef LM_EVAL_EVAL_H
+#define LM_EVAL_EVAL_H
+#include <stddef.h>
+
+#include "index/db.h"
+#include "index/search.h"
+
+#define LM_EVAL_NK 5
+extern const int lm_eval_k[LM_EVAL_NK]; /* 1, 5, 10, 20, 50 */
+#define LM_EVAL_MAX_TOP 10
+
+/* ---- RFC 4180 CSV (quoted fields, "" escapes, CRLF or LF, newlines inside quotes) */
+typedef struct {
+    char **fields;
+    size_t n_fields;
+    size_t line; /* line of the file where the record starts (1-based) */
+} lm_csv_row;
+
+int lm_csv_parse(const char *text, size_t len, lm_csv_row **rows, size_t *n_rows);
+void lm_csv_free(lm_csv_row *rows, size_t n_rows);
+
+/* ---- themes CSV (columns by header name, as ../shared/corpus/themes.csv) */
+typedef struct {
+    char *theme_id;
+    char *piece_id;   /* = document id in the database */
+    char *query_midi; /* resolved against the CSV's folder */
+    int fold;
+    int transposition; /* semitones from the query MIDI to the recording; column optional (0) */
+    double start_sec, end_sec;
+    size_t line;
+} lm_eval_query;
+
+int lm_eval_read_themes(const char *csv_path, lm_eval_query **queries, size_t *n);
+void lm_eval_free_themes(lm_eval_query *queries, size_t n);
+
+/* ---- metrics */
+typedef struct {
+    int fold; /* 0 in the average */
+    size_t queries;
+    double top[LM_EVAL_NK]; /* fraction of queries whose recording ranks <= lm_eval_k[j] */
+    double mrr;
+} lm_eval_summary;
+
+/* 1-based rank of document `correct` among n matches (any order). Ties count against the
+ * correct document: rank = number of documents with distance <= its distance. */
+size_t lm_eval_rank(const lm_match *matches, size_t n, size_t correct);
+/* Summaries per fold (ascending fold number; *per_fold malloc'd) and their average weighted
+ * by queries per fold. Queries with rank 0 (skipped) are left out. */
+int lm_eval_summarize(const int *folds, const size_t *ranks, size_t n, lm_eval_summary **per_fold, size_t *n_folds,
+                      lm_eval_summary *average);
+
+/* ---- running queries */
+typedef struct {
+    int from_score; /* stretch each query to its own (nominal) duration, not end_sec - start_sec */
+    size_t n_top;   /* best documents to keep per query, <= LM_EVAL_MAX_TOP */
+} lm_eval_options;
+
+typedef struct {
+    size_t rank;    /* 0: skipped (its piece is not in the database) */
+    float distance; /* of the correct document */
+    size_t n_top;
+    lm_match top[LM_EVAL_MAX_TOP]; /* best documents, best first */
+} lm_eval_result;
+
+/* Runs all queries against the database (OpenMP over queries, progress on stderr).
+ * res has n entries; *skipped counts the queries whose piece is not in the database. */
+int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
+                lm_eval_result *res, size_t *skipped);
+#endif

@@ -1,0 +1,339 @@
+#include "index/indexer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "common/error.h"
+#include "common/progress.h"
+
+const char *const lm_audio_extensions[] = {"wav", "flac", "ogg", "mp3", "opus", "aiff", "aif", NULL};
+
+typedef struct {
+    char **items;
+    size_t n, cap;
+} str_list;
+
+static char *dup_str(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = lm_malloc(n, 1);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static int list_push(str_list *l, char *s) {
+    if (!s) return -1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            free(s);
+            lm_set_error("out of memory");
+            return -1;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = s;
+    return 0;
+}
+
+static char *join_path(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = lm_malloc(n, 1);
+    if (p) snprintf(p, n, "%s%s%s", dir, (dir[0] && dir[strlen(dir) - 1] == '/') ? "" : "/", name);
+    return p;
+}
+
+static int has_audio_extension(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name) return 0;
+    for (int i = 0; lm_audio_extensions[i]; i++)
+        if (!strcasecmp(dot + 1, lm_audio_extensions[i])) return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Depth-first, names sorted per directory; symbolic links to directories are not
+ * followed (no loops), hidden entries are skipped. */
+static int scan_dir(const char *dir, str_list *out) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        lm_set_error("cannot read directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    str_list names = {0};
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') rc = list_push(&names, dup_str(e->d_name));
+    closedir(d);
+    if (names.n) qsort(names.items, names.n, sizeof *names.items, cmp_str);
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
+        char *path = join_path(dir, names.items[i]);
+        struct stat lst, st;
+        if (!path) {
+            rc = -1;
+        } else if (lstat(path, &lst) == 0 && S_ISDIR(lst.st_mode)) {
+            rc = scan_dir(path, out);
+        } else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && has_audio_extension(names.items[i])) {
+            rc = list_push(out, path);
+            path = NULL;
+        }
+        free(path);
+    }
+    lm_index_free_paths(names.items, names.n);
+    return rc;
+}
+
+int lm_index_collect(char *const *inputs, size_t n_inputs, char ***paths, size_t *n_paths) {
+    str_list out = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n_inputs && rc == 0; i++) {
+        struct stat st;
+        if (stat(inputs[i], &st) != 0) {
+            lm_set_error("%s: %s", inputs[i], strerror(errno));
+            rc = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = scan_dir(inputs[i], &out);
+        } else {
+            rc = list_push(&out, dup_str(inputs[i]));
+        }
+    }
+    if (rc != 0) {
+        lm_index_free_paths(out.items, out.n);
+        return -1;
+    }
+    *paths = out.items;
+    *n_paths = out.n;
+    return 0;
+}
+
+void lm_index_free_paths(char **paths, size_t n) {
+    if (!paths) return;
+    for (size_t i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+}
+
+char *lm_index_doc_id(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = (dot && dot != base) ? (size_t)(dot - base) : strlen(base);
+    char *id = lm_malloc(n + 1, 1);
+    if (id) {
+        memcpy(id, base, n);
+        id[n] = '\0';
+    }
+    return id;
+}
+
+/* ---------------------------------------------------------------- update */
+
+typedef struct {
+    char *id, *abs_path;
+    const char *given_path;
+    float *chroma;
+    size_t T;
+    double duration;
+    int state; /* 0 pending, 1 computed, -1 failed */
+} job;
+
+typedef struct {
+    const char *db_path;
+    const lm_db *existing;
+    const lm_index_options *opt;
+    job *jobs;
+    size_t n_jobs;
+    lm_index_stats *stats;
+} update_ctx;
+
+static int commit(update_ctx *c) {
+    size_t n_old = c->existing ? c->existing->n_docs : 0, n = n_old;
+    lm_db_doc *docs = lm_malloc(n_old + c->n_jobs, sizeof *docs);
+    if (!docs) return -1;
+    for (size_t k = 0; k < n_old; k++) docs[k] = c->existing->docs[k];
+    const lm_model *m = c->opt->type == LM_FEAT_CTC ? c->opt->model : NULL;
+    for (size_t j = 0; j < c->n_jobs; j++) {
+        const job *jb = &c->jobs[j];
+        if (jb->state != 1) continue;
+        docs[n++] = (lm_db_doc){.id = jb->id, .path = jb->abs_path, .model_id = m ? m->id : "",
+                                .duration = jb->duration, .type = c->opt->type,
+                                .model_checksum = m ? m->checksum : 0, .T = jb->T, .chroma = jb->chroma};
+    }
+    int rc = lm_db_write(c->db_path, c->opt->type, m ? m->checksum : 0, m ? m->id : "", docs, n);
+    free(docs);
+    if (rc == 0) c->stats->commits++;
+    return rc;
+}
+
+/* Job pointers by path, then by position (= input order), or by id. */
+static int cmp_job_ptr_path(const void *a, const void *b) {
+    const job *x = *(job *const *)a, *y = *(job *const *)b;
+    int c = strcmp(x->abs_path, y->abs_path);
+    return c ? c : (x > y) - (x < y);
+}
+static int cmp_job_ptr_id(const void *a, const void *b) {
+    return strcmp((*(job *const *)a)->id, (*(job *const *)b)->id);
+}
+
+/* Resolves paths, drops repeats of the same file and inputs already in the database, and
+ * rejects id clashes. Jobs keep the input order. */
+static int plan_jobs(update_ctx *c, char *const *paths, size_t n_paths) {
+    c->jobs = lm_calloc(n_paths ? n_paths : 1, sizeof *c->jobs);
+    if (!c->jobs) return -1;
+    for (size_t i = 0; i < n_paths; i++) {
+        char *abs = realpath(paths[i], NULL);
+        if (!abs) {
+            lm_set_error("%s: %s", paths[i], strerror(errno));
+            return -1;
+        }
+        job *jb = &c->jobs[c->n_jobs];
+        jb->abs_path = abs;
+        jb->given_path = paths[i];
+        jb->id = lm_index_doc_id(paths[i]);
+        if (!jb->id) return -1;
+        c->n_jobs++;
+        long k = c->existing ? lm_db_find(c->existing, jb->id) : -1;
+        if (k >= 0) {
+            if (strcmp(c->existing->docs[k].path, abs) != 0) {
+                lm_set_error("document id '%s' of %s is already used in the database by %s (ids are file names "
+                             "without extension and must be unique)",
+                             jb->id, paths[i], c->existing->docs[k].path);
+                return -1;
+            }
+            jb->state = 2; /* already indexed */
+        }
+    }
+    /* The same file named twice (e.g. directly and through its directory) counts once. */
+    job **sorted = lm_malloc(c->n_jobs ? c->n_jobs : 1, sizeof *sorted);
+    if (!sorted) return -1;
+    for (size_t i = 0; i < c->n_jobs; i++) sorted[i] = &c->jobs[i];
+    qsort(sorted, c->n_jobs, sizeof *sorted, cmp_job_ptr_path);
+    for (size_t i = 1; i < c->n_jobs; i++)
+        if (!strcmp(sorted[i - 1]->abs_path, sorted[i]->abs_path)) sorted[i]->state = 3;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_jobs; i++)
+        if (c->jobs[i].state != 3) sorted[n++] = &c->jobs[i];
+    job **by_id = sorted;
+    qsort(by_id, n, sizeof *by_id, cmp_job_ptr_id);
+    int rc = 0;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        if (!strcmp(by_id[i - 1]->id, by_id[i]->id)) {
+            lm_set_error("two inputs have the document id '%s': %s and %s (ids are file names without extension "
+                         "and must be unique; rename one)",
+                         by_id[i]->id, by_id[i - 1]->given_path, by_id[i]->given_path);
+            rc = -1;
+        }
+    free(by_id);
+    return rc;
+}
+
+static void free_jobs(update_ctx *c) {
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        free(c->jobs[i].id);
+        free(c->jobs[i].abs_path);
+        free(c->jobs[i].chroma);
+    }
+    free(c->jobs);
+}
+
+int lm_index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
+                    const lm_index_options *opt, lm_index_stats *stats) {
+    memset(stats, 0, sizeof *stats);
+    if (opt->type == LM_FEAT_CTC && !opt->model) {
+        lm_set_error("ctc features need a model");
+        return -1;
+    }
+    uint32_t checksum = opt->type == LM_FEAT_CTC ? opt->model->checksum : 0;
+    if (existing && (existing->type != opt->type || existing->model_checksum != checksum)) {
+        if (existing->type != opt->type)
+            lm_set_error("%s holds %s features, not %s: use another database file", db_path,
+                         lm_feature_name(existing->type), lm_feature_name(opt->type));
+        else
+            lm_set_error("%s was made with model '%s' (checksum %08x), not '%s' (checksum %08x): use another "
+                         "database file",
+                         db_path, existing->model_id, existing->model_checksum, opt->model->id, checksum);
+        return -1;
+    }
+    stats->existing = existing ? existing->n_docs : 0;
+    update_ctx c = {.db_path = db_path, .existing = existing, .opt = opt, .stats = stats};
+    if (plan_jobs(&c, paths, n_paths) != 0) {
+        free_jobs(&c);
+        return -1;
+    }
+    size_t *todo = lm_malloc(c.n_jobs ? c.n_jobs : 1, sizeof *todo), n_todo = 0;
+    if (!todo) {
+        free_jobs(&c);
+        return -1;
+    }
+    for (size_t i = 0; i < c.n_jobs; i++) {
+        if (c.jobs[i].state == 0) todo[n_todo++] = i;
+        else if (c.jobs[i].state == 2) stats->kept++;
+    }
+
+    lm_progress progress;
+    lm_progress_start(&progress, "index", n_todo);
+    double last_commit = lm_now();
+    size_t done = 0;
+    int commit_failed = 0;
+    char commit_error[1024] = "";
+    /* One document per thread; each feature computation runs on its own thread (the
+     * documents outnumber the cores, so nothing is gained by splitting one further). */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t t = 0; t < n_todo; t++) {
+        job *jb = &c.jobs[todo[t]];
+        int skip;
+#pragma omp atomic read
+        skip = commit_failed;
+        if (skip) continue;
+        int rc = lm_features_from_file(jb->given_path, opt->type, opt->model, &jb->chroma, &jb->T, &jb->duration);
+        char err[1024] = "";
+        if (rc != 0) snprintf(err, sizeof err, "%s", lm_last_error());
+#pragma omp critical(lm_index_commit)
+        {
+            done++;
+            if (rc == 0 && jb->T > 0) {
+                jb->state = 1;
+                stats->added++;
+            } else {
+                jb->state = -1;
+                stats->failed++;
+                if (progress.enabled) fputc('\n', stderr);
+                fprintf(stderr, "leitmotif: skipping %s: %s\n", jb->given_path, rc ? err : "no audio frames");
+            }
+            lm_progress_update(&progress, done);
+            if (!commit_failed && opt->commit_interval > 0 && lm_now() - last_commit >= opt->commit_interval &&
+                stats->added > 0 && done < n_todo) {
+                if (commit(&c) != 0) {
+                    snprintf(commit_error, sizeof commit_error, "%s", lm_last_error());
+#pragma omp atomic write
+                    commit_failed = 1;
+                }
+                last_commit = lm_now();
+            }
+        }
+    }
+    lm_progress_end(&progress);
+    free(todo);
+
+    int rc = 0;
+    if (commit_failed) {
+        lm_set_error("%s", commit_error);
+        rc = -1;
+    } else if (stats->added > 0) {
+        rc = commit(&c);
+    } else if (!existing) {
+        lm_set_error(n_paths ? "no file could be indexed; %s not written" : "no audio files to index; %s not written",
+                     db_path);
+        rc = -1;
+    }
+    free_jobs(&c);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* Building and extending a feature database from audio files. */
+#ifndef LM_INDEX_INDEXER_H
+#define LM_INDEX_INDEXER_H
+#include <stddef.h>
+
+#include "chroma/features.h"
+#include "index/db.h"
+
+/* Extensions (case-insensitive) picked up when a directory is scanned. */
+extern const char *const lm_audio_extensions[];
+
+/* Expands files and directories (scanned recursively for audio files, sorted by name)
+ * into a list of paths; explicitly named files are taken whatever their extension.
+ * Returns 0, or -1 if an input does not exist or cannot be read. */
+int lm_index_collect(char *const *inputs, size_t n_inputs, char ***paths, size_t *n_paths);
+void lm_index_free_paths(char **paths, size_t n);
+
+/* Document id of a path: its file name without the last extension. Caller frees. */
+char *lm_index_doc_id(const char *path);
+
+typedef struct {
+    enum lm_feature_type type;
+    const lm_model *model;  /* required for LM_FEAT_CTC */
+    double commit_interval; /* seconds between intermediate commits; <= 0: only at the end */
+} lm_index_options;
+
+typedef struct {
+    size_t existing; /* documents in the database before the run */
+    size_t kept;     /* inputs already in the database (same id and path), not recomputed */
+    size_t added;    /* documents computed and added */
+    size_t failed;   /* inputs that could not be decoded: reported on stderr and skipped */
+    size_t commits;  /* times the database file was written */
+} lm_index_stats;
+
+/* Adds the audio files `paths` to the database at db_path. `existing` is the open database
+ * at db_path, or NULL to start a new one. Files already there (same id and same absolute
+ * path) are not recomputed; an id already used by another path, or features/model other
+ * than the database's, are errors before any work. Documents are computed in parallel
+ * (OpenMP) and the file is rewritten atomically every commit_interval seconds and at the
+ * end, so an interrupted run keeps everything committed so far. */
+int lm_index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
+                    const lm_index_options *opt, lm_index_stats *stats);
+#endif
