@@ -1,7 +1,6 @@
 #include "match/sdtw.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,9 +175,10 @@ size_t lm_sdtw_start(const float *query, size_t N, const float *doc, size_t M, s
  * needs are formed from it and its predecessor with a lane shift, so a row costs one load of
  * similarities and little memory traffic of its own; only the group's last two rows go to
  * memory. The rows of a group form a dependency chain within each vector step, so small
- * groups (2-3 rows, measured) keep the out-of-order window busy; larger ones are slower. Each row's last two columns (the halo) carry over to the next tile, so the result
- * is bit-identical to the untiled recursion. All code paths do the same float operations in
- * the same order, so they agree bit for bit. */
+ * groups (2-3 rows, measured) keep the out-of-order window busy; larger ones are slower.
+ * Each row's last two columns (the halo) carry over to the next tile, so the result is
+ * bit-identical to the untiled recursion. All code paths do the same float operations in the
+ * same order, so they agree bit for bit. */
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
