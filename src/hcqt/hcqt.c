@@ -113,7 +113,8 @@ static void fold(const float *X, const lm_cqt_kernel *k, float *z) {
     }
 }
 
-static float power_db(float p) { return 10.0f * log10f(p > AMIN_POWER ? p : AMIN_POWER); }
+/* 10 log10(p) as a multiple of logf, which glibc implements much faster than log10f */
+static float power_db(float p) { return 4.3429448190325175f * logf(p > AMIN_POWER ? p : AMIN_POWER); }
 
 static void sort_small(float *v, size_t n) {
     for (size_t i = 1; i < n; i++) {
@@ -224,6 +225,7 @@ done:
 /* L = max(dB - dB(ref), -80); HCQT = L/80 + 1; copied to every row sharing the kernel. */
 static void finish(const lm_cqt_bank *bank, float *data, const uint16_t *gap, size_t T, double max_power) {
     float ref_db = power_db((float)max_power);
+#pragma omp parallel for num_threads(lm_threads()) schedule(static)
     for (int u = 0; u < bank->n_kernels; u++) {
         const lm_cqt_kernel *k = &bank->kernels[u];
         float *src = data + (size_t)k->rows[0] * T;
