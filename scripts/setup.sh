@@ -23,5 +23,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo_cmd apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
 fi
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build "$build" -j"$(nproc)"
+log="$(mktemp)"
+if ! { cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" && cmake --build "$build" -j"$(nproc)"; } >"$log" 2>&1; then
+  cat "$log" >&2; rm -f "$log"; echo "setup: build failed" >&2; exit 1
+fi
+rm -f "$log"
+echo "setup: built leitmotif in $build" >&2
