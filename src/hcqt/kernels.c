@@ -359,8 +359,12 @@ static lm_cqt_bank *bank_build(void) {
     fftwf_complex *X = lm_cqt_alloc(LM_CQT_BLOCK / 2 + 1, sizeof *X);
     fftwf_complex *z = lm_cqt_alloc(LM_CQT_M, sizeof *z);
     if (x && X && z) {
-        bank->forward = fftwf_plan_dft_r2c_1d((int)LM_CQT_BLOCK, x, X, FFTW_ESTIMATE);
-        bank->inverse = fftwf_plan_dft_1d((int)LM_CQT_M, z, z, FFTW_BACKWARD, FFTW_ESTIMATE);
+        /* The same named lock as every other FFTW planning site in leitmotif (stft_chroma.c). */
+#pragma omp critical(lm_fftw_planner)
+        {
+            bank->forward = fftwf_plan_dft_r2c_1d((int)LM_CQT_BLOCK, x, X, FFTW_ESTIMATE);
+            bank->inverse = fftwf_plan_dft_1d((int)LM_CQT_M, z, z, FFTW_BACKWARD, FFTW_ESTIMATE);
+        }
     }
     free(x);
     free(X);
