@@ -121,7 +121,7 @@ int cmd_search(int argc, char **argv) {
         if (tempo > 0) return lm_cli_fail("search: --tempo applies to note lists; use --duration for a MIDI theme");
         if (lm_midi_read_theme(theme_text, &theme) != 0) return lm_cli_fail_lib();
     } else if (lm_notelist_parse(theme_text, tempo > 0 ? tempo : 120, &theme) != 0) {
-        return lm_cli_fail("bad note list: %s", lm_last_error());
+        return lm_cli_fail_lib();
     }
     size_t N = 0;
     float *query = lm_theme_to_chroma(&theme, duration, (int)transpose, &N);
