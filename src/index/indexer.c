@@ -142,7 +142,7 @@ typedef struct {
     float *chroma;
     size_t T;
     double duration;
-    int state; /* 0 pending, 1 computed, -1 failed */
+    int state; /* 0 to do, 1 computed, -1 failed, 2 already in the database, 3 repeated input */
 } job;
 
 typedef struct {
@@ -284,8 +284,9 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
     size_t done = 0;
     int commit_failed = 0;
     char commit_error[1024] = "";
-    /* One document per thread; each feature computation runs on its own thread (the
-     * documents outnumber the cores, so nothing is gained by splitting one further). */
+    /* Documents in parallel, each computed on one thread (nested regions are off): on the
+     * --small corpus with ctc features this took ~5% less CPU time than one document at a
+     * time split over the threads, with the same wall time. */
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t t = 0; t < n_todo; t++) {
         job *jb = &c.jobs[todo[t]];
@@ -306,7 +307,11 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
                 jb->state = -1;
                 stats->failed++;
                 if (progress.enabled) fputc('\n', stderr);
-                fprintf(stderr, "leitmotif: skipping %s: %s\n", jb->given_path, rc ? err : "no audio frames");
+                /* Audio errors usually name the file already. */
+                if (rc && !strncmp(err, jb->given_path, strlen(jb->given_path)))
+                    fprintf(stderr, "leitmotif: skipping %s\n", err);
+                else
+                    fprintf(stderr, "leitmotif: skipping %s: %s\n", jb->given_path, rc ? err : "no audio frames");
             }
             lm_progress_update(&progress, done);
             if (!commit_failed && opt->commit_interval > 0 && lm_now() - last_commit >= opt->commit_interval &&
