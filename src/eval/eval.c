@@ -1,5 +1,7 @@
 #include "eval/eval.h"
 
+#include "match/sdtw.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/progress.h"
+#include "match/sdtw.h"
 #include "symbolic/theme.h"
 
 const int lm_eval_k[LM_EVAL_NK] = {1, 5, 10, 20, 50};
@@ -146,38 +149,45 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
         n_todo++;
     }
 
+    /* Document-major: each thread takes a recording and runs every query against it while its
+     * features sit in cache. (Query-major order streams the whole database from memory once
+     * per query, which made the evaluation memory-bound.) */
+    size_t nd = db->n_docs;
+    lm_match *dist = rc == 0 ? lm_malloc(n_todo > 0 && nd > 0 ? n_todo * nd : 1, sizeof *dist) : NULL;
+    if (rc == 0 && !dist) rc = -1;
     lm_progress progress;
-    lm_progress_start(&progress, "eval", n_todo);
+    lm_progress_start(&progress, "eval (recordings)", nd);
     size_t done = 0;
-    int failed = 0;
     if (rc == 0) {
-#pragma omp parallel
-        {
-            lm_match *all = lm_malloc(db->n_docs, sizeof *all);
-            if (!all) {
-#pragma omp atomic write
-                failed = 1;
-            }
-            /* One query per thread at a time: every thread streams through all documents. */
-#pragma omp for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1)
+        for (size_t k = 0; k < nd; k++) {
+            const lm_db_doc *d = &db->docs[k];
             for (size_t t = 0; t < n_todo; t++) {
-                if (!all) continue;
-                const prepared *p = &todo[t];
-                lm_eval_result *r = &res[p->query];
-                lm_search_all(db, p->chroma, p->N, all, 0);
-                r->rank = lm_eval_rank(all, db->n_docs, p->doc);
-                r->distance = all[p->doc].distance;
-                r->n_top = select_top(all, db->n_docs, r->top, n_top);
-#pragma omp critical(lm_eval_progress)
-                lm_progress_update(&progress, ++done);
+                lm_sdtw_result r;
+                lm_match *m = &dist[t * nd + k];
+                m->doc = k;
+                m->start = 0;
+                if (lm_sdtw_scan(todo[t].chroma, todo[t].N, d->chroma, d->T, &r, NULL) == 0) {
+                    m->distance = r.distance;
+                    m->end = r.end;
+                } else {
+                    m->distance = INFINITY;
+                    m->end = 0;
+                }
             }
-            free(all);
+#pragma omp critical(lm_eval_progress)
+            lm_progress_update(&progress, ++done);
         }
-        if (failed) {
-            lm_set_error("out of memory");
-            rc = -1;
+        for (size_t t = 0; t < n_todo; t++) {
+            const prepared *p = &todo[t];
+            const lm_match *all = dist + t * nd;
+            lm_eval_result *r = &res[p->query];
+            r->rank = lm_eval_rank(all, nd, p->doc);
+            r->distance = all[p->doc].distance;
+            r->n_top = select_top(all, nd, r->top, n_top);
         }
     }
+    free(dist);
     lm_progress_end(&progress);
     for (size_t t = 0; t < n_todo; t++) free(todo[t].chroma);
     free(todo);
