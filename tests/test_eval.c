@@ -160,7 +160,7 @@ static void test_read_themes(void **state) {
     assert_non_null(strstr(lm_last_error(), "bad end_sec"));
     csv = write_text("t6.csv", "theme_id,piece_id,fold,start_sec,end_sec,query_midi\na,p,1,0,2\n");
     assert_int_equal(lm_eval_read_themes(csv, &q, &n), -1);
-    assert_non_null(strstr(lm_last_error(), "line 2: 5 fields, the header has 6"));
+    assert_non_null(strstr(lm_last_error(), ":2: 5 fields, the header has 6"));
     csv = write_text("t7.csv", "theme_id,piece_id,fold,start_sec,end_sec,query_midi\na,p,1,0,2,a.mid\n"
                                "b,p,1,0,2,b.mid\na,q,1,0,2,c.mid\n");
     assert_int_equal(lm_eval_read_themes(csv, &q, &n), -1);

@@ -5,22 +5,13 @@
 #define LM_EVAL_EVAL_H
 #include <stddef.h>
 
+#include "common/csv.h"
 #include "index/db.h"
 #include "index/search.h"
 
 #define LM_EVAL_NK 5
 extern const int lm_eval_k[LM_EVAL_NK]; /* 1, 5, 10, 20, 50 */
 #define LM_EVAL_MAX_TOP 10
-
-/* ---- RFC 4180 CSV (quoted fields, "" escapes, CRLF or LF, newlines inside quotes) */
-typedef struct {
-    char **fields;
-    size_t n_fields;
-    size_t line; /* line of the file where the record starts (1-based) */
-} lm_csv_row;
-
-int lm_csv_parse(const char *text, size_t len, lm_csv_row **rows, size_t *n_rows);
-void lm_csv_free(lm_csv_row *rows, size_t n_rows);
 
 /* ---- themes CSV (columns by header name, as ../shared/corpus/themes.csv) */
 typedef struct {

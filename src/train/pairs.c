@@ -8,124 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/csv.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "symbolic/theme.h"
-
-/* ---- RFC 4180 records, split in place in a buffer holding the whole file ---- */
-
-typedef struct {
-    char **field;
-    size_t n, cap;
-    size_t line; /* line on which the record starts, for messages */
-} csv_record;
-
-typedef struct {
-    const char *path;
-    char *buf, *pos, *end;
-    size_t line;
-} csv_reader;
-
-static int csv_open(csv_reader *r, const char *path) {
-    size_t n;
-    r->path = path;
-    r->buf = lm_read_file(path, &n);
-    if (!r->buf) return -1;
-    r->pos = r->buf;
-    r->end = r->buf + n;
-    if (n >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) r->pos += 3; /* BOM from spreadsheets */
-    r->line = 1;
-    return 0;
-}
-
-static int record_push(csv_record *rec, char *field) {
-    if (rec->n == rec->cap) {
-        size_t cap = rec->cap ? 2 * rec->cap : 16;
-        char **f = realloc(rec->field, cap * sizeof *f);
-        if (!f) {
-            lm_set_error("out of memory reading a CSV record");
-            return -1;
-        }
-        rec->field = f;
-        rec->cap = cap;
-    }
-    rec->field[rec->n++] = field;
-    return 0;
-}
-
-/* Reads the next non-blank record: 1 when one was read, 0 at the end, -1 on a syntax error.
- * Quotes are removed and "" unescaped by writing each field back over itself. */
-static int csv_next(csv_reader *r, csv_record *rec) {
-    for (;;) {
-        if (r->pos >= r->end) return 0;
-        rec->n = 0;
-        rec->line = r->line;
-        char *p = r->pos;
-        int at_record_end = 0;
-        while (!at_record_end) {
-            char *start = p, *w = p;
-            if (p < r->end && *p == '"') {
-                p++;
-                for (;;) {
-                    if (p >= r->end) {
-                        lm_set_error("%s:%zu: unterminated quoted field", r->path, rec->line);
-                        return -1;
-                    }
-                    if (*p == '"') {
-                        if (p + 1 < r->end && p[1] == '"') {
-                            *w++ = '"';
-                            p += 2;
-                            continue;
-                        }
-                        p++;
-                        break;
-                    }
-                    if (*p == '\n') r->line++;
-                    *w++ = *p++;
-                }
-                if (p < r->end && *p != ',' && *p != '\n' && *p != '\r') {
-                    lm_set_error("%s:%zu: unexpected character after a closing quote", r->path, r->line);
-                    return -1;
-                }
-            } else {
-                while (p < r->end && *p != ',' && *p != '\n' && *p != '\r') w++, p++;
-            }
-            /* Decide what ends the field before the terminator overwrites it. */
-            if (p < r->end && *p == ',') {
-                p++;
-            } else {
-                if (p < r->end && *p == '\r') p++;
-                if (p < r->end && *p == '\n') p++, r->line++;
-                at_record_end = 1;
-            }
-            *w = '\0';
-            if (record_push(rec, start) != 0) return -1;
-        }
-        r->pos = p;
-        if (rec->n > 1 || rec->field[0][0] != '\0') return 1; /* blank lines are skipped */
-    }
-}
-
-static void csv_close(csv_reader *r, csv_record *rec) {
-    free(r->buf);
-    free(rec->field);
-}
-
-static int column_index(const csv_record *header, const char *name) {
-    for (size_t i = 0; i < header->n; i++)
-        if (strcmp(header->field[i], name) == 0) return (int)i;
-    return -1;
-}
-
-static void trim_header(csv_record *header) {
-    for (size_t i = 0; i < header->n; i++) {
-        char *s = header->field[i];
-        while (isspace((unsigned char)*s)) s++;
-        size_t n = strlen(s);
-        while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
-        header->field[i] = s;
-    }
-}
 
 /* ---- field values ---- */
 
@@ -239,49 +125,23 @@ static int cmp_piece(const void *a, const void *b) {
     return strcmp(((const piece_license *)a)->piece_id, ((const piece_license *)b)->piece_id);
 }
 
-static int load_licenses(const char *path, csv_reader *r, piece_license **table, size_t *n) {
-    csv_record rec = {0};
+/* The table points into *rows, which the caller frees after use. */
+static int load_licenses(const char *path, lm_csv_row **rows, size_t *n_rows, piece_license **table, size_t *n) {
     *table = NULL;
     *n = 0;
-    size_t cap = 0;
-    if (csv_open(r, path) != 0) return -1;
-    int got = csv_next(r, &rec);
-    if (got <= 0) {
-        if (got == 0) lm_set_error("%s: empty file (no header row)", path);
-        goto fail;
-    }
-    trim_header(&rec);
-    int col_piece = column_index(&rec, "piece_id"), col_license = column_index(&rec, "license");
+    if (lm_csv_read(path, rows, n_rows) != 0) return -1;
+    const lm_csv_row *h = &(*rows)[0];
+    int col_piece = lm_csv_column(h, "piece_id"), col_license = lm_csv_column(h, "license");
     if (col_piece < 0 || col_license < 0) {
         lm_set_error("%s: missing column '%s'", path, col_piece < 0 ? "piece_id" : "license");
-        goto fail;
+        return -1;
     }
-    size_t n_cols = rec.n;
-    while ((got = csv_next(r, &rec)) == 1) {
-        if (rec.n != n_cols) {
-            lm_set_error("%s:%zu: %zu fields, the header has %zu", path, rec.line, rec.n, n_cols);
-            goto fail;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            piece_license *t = realloc(*table, cap * sizeof *t);
-            if (!t) {
-                lm_set_error("out of memory reading %s", path);
-                goto fail;
-            }
-            *table = t;
-        }
-        (*table)[(*n)++] = (piece_license){rec.field[col_piece], rec.field[col_license]};
-    }
-    if (got < 0) goto fail;
-    free(rec.field);
+    *table = lm_malloc(*n_rows, sizeof **table);
+    if (!*table) return -1;
+    for (size_t r = 1; r < *n_rows; r++)
+        (*table)[(*n)++] = (piece_license){(*rows)[r].fields[col_piece], (*rows)[r].fields[col_license]};
     qsort(*table, *n, sizeof **table, cmp_piece);
     return 0;
-fail:
-    free(rec.field);
-    free(*table);
-    *table = NULL;
-    return -1;
 }
 
 /* ---- pairs ---- */
@@ -333,12 +193,12 @@ typedef struct {
     int audio, piece, start, end, pcs, theme, midi, id, fold, transposition, license;
 } pair_columns;
 
-static const char *field_or_null(const csv_record *rec, int col) {
-    return col >= 0 && !is_blank(rec->field[col]) ? rec->field[col] : NULL;
+static const char *field_or_null(const lm_csv_row *rec, int col) {
+    return col >= 0 && !is_blank(rec->fields[col]) ? rec->fields[col] : NULL;
 }
 
 /* Fills pair from one record; on failure returns -1 with a message without the file:line prefix. */
-static int pair_from_record(const csv_record *rec, const pair_columns *c, const char *csv_dir,
+static int pair_from_record(const lm_csv_row *rec, const pair_columns *c, const char *csv_dir,
                             const char *audio_dir, const piece_license *licenses, size_t n_licenses,
                             size_t row, lm_pair *pair) {
     const char *v;
@@ -348,7 +208,7 @@ static int pair_from_record(const csv_record *rec, const pair_columns *c, const 
         snprintf(id, sizeof id, "row%zu", row);
         pair->theme_id = dup_str(id);
     }
-    pair->piece_id = dup_str(c->piece >= 0 ? rec->field[c->piece] : "");
+    pair->piece_id = dup_str(c->piece >= 0 ? rec->fields[c->piece] : "");
     if (!pair->theme_id || !pair->piece_id) return -1;
 
     if ((v = field_or_null(rec, c->audio))) {
@@ -361,12 +221,12 @@ static int pair_from_record(const csv_record *rec, const pair_columns *c, const 
     }
     if (!pair->audio_path) return -1;
 
-    if (parse_number(rec->field[c->start], &pair->start_sec) != 0) {
-        lm_set_error("start_sec '%s' is not a number", rec->field[c->start]);
+    if (parse_number(rec->fields[c->start], &pair->start_sec) != 0) {
+        lm_set_error("start_sec '%s' is not a number", rec->fields[c->start]);
         return -1;
     }
-    if (parse_number(rec->field[c->end], &pair->end_sec) != 0) {
-        lm_set_error("end_sec '%s' is not a number", rec->field[c->end]);
+    if (parse_number(rec->fields[c->end], &pair->end_sec) != 0) {
+        lm_set_error("end_sec '%s' is not a number", rec->fields[c->end]);
         return -1;
     }
     if (pair->start_sec < 0) {
@@ -430,34 +290,28 @@ int lm_pairs_load(const char *csv_path, const lm_pairs_options *opt, lm_pairs *o
     const char *pieces_csv = opt ? opt->pieces_csv : NULL;
     out->items = NULL;
     out->n = 0;
-    csv_reader r = {0}, pieces = {0};
-    csv_record rec = {0};
+    lm_csv_row *rows = NULL, *piece_rows = NULL;
+    size_t n_rows = 0, n_piece_rows = 0;
     piece_license *licenses = NULL;
-    size_t n_licenses = 0, cap = 0;
+    size_t n_licenses = 0;
     char *csv_dir = NULL;
     lm_pair pair = {0};
 
-    if (csv_open(&r, csv_path) != 0) return -1;
-    int got = csv_next(&r, &rec);
-    if (got <= 0) {
-        if (got == 0) lm_set_error("%s: empty file (no header row)", csv_path);
-        goto fail;
-    }
-    trim_header(&rec);
+    if (lm_csv_read(csv_path, &rows, &n_rows) != 0) return -1;
+    const lm_csv_row *h = &rows[0];
     pair_columns c = {
-        .audio = column_index(&rec, "audio"),
-        .piece = column_index(&rec, "piece_id"),
-        .start = column_index(&rec, "start_sec"),
-        .end = column_index(&rec, "end_sec"),
-        .pcs = column_index(&rec, "pitch_classes"),
-        .theme = column_index(&rec, "theme"),
-        .midi = column_index(&rec, "query_midi"),
-        .id = column_index(&rec, "theme_id"),
-        .fold = column_index(&rec, "fold"),
-        .transposition = column_index(&rec, "transposition"),
-        .license = column_index(&rec, "license"),
+        .audio = lm_csv_column(h, "audio"),
+        .piece = lm_csv_column(h, "piece_id"),
+        .start = lm_csv_column(h, "start_sec"),
+        .end = lm_csv_column(h, "end_sec"),
+        .pcs = lm_csv_column(h, "pitch_classes"),
+        .theme = lm_csv_column(h, "theme"),
+        .midi = lm_csv_column(h, "query_midi"),
+        .id = lm_csv_column(h, "theme_id"),
+        .fold = lm_csv_column(h, "fold"),
+        .transposition = lm_csv_column(h, "transposition"),
+        .license = lm_csv_column(h, "license"),
     };
-    size_t n_cols = rec.n;
     if (c.audio < 0 && (c.piece < 0 || !audio_dir)) {
         if (c.piece < 0) lm_set_error("%s: missing column 'audio' (or 'piece_id' with an audio folder)", csv_path);
         else lm_set_error("%s: missing column 'audio'; the rows name a piece_id, so give the audio folder", csv_path);
@@ -476,50 +330,34 @@ int lm_pairs_load(const char *csv_path, const lm_pairs_options *opt, lm_pairs *o
             lm_set_error("%s: missing column 'piece_id' (needed to look up licences in %s)", csv_path, pieces_csv);
             goto fail;
         }
-        if (load_licenses(pieces_csv, &pieces, &licenses, &n_licenses) != 0) goto fail;
+        if (load_licenses(pieces_csv, &piece_rows, &n_piece_rows, &licenses, &n_licenses) != 0) goto fail;
     }
     if (!(csv_dir = dir_of(csv_path))) goto fail;
-
-    size_t row = 0;
-    while ((got = csv_next(&r, &rec)) == 1) {
-        row++;
-        if (rec.n != n_cols) {
-            lm_set_error("%s:%zu: %zu fields, the header has %zu", csv_path, rec.line, rec.n, n_cols);
-            goto fail;
-        }
-        if (pair_from_record(&rec, &c, csv_dir, audio_dir, licenses, n_licenses, row, &pair) != 0) {
+    if (n_rows > 1 && !(out->items = lm_calloc(n_rows - 1, sizeof *out->items))) goto fail;
+    for (size_t r = 1; r < n_rows; r++) {
+        if (pair_from_record(&rows[r], &c, csv_dir, audio_dir, licenses, n_licenses, r, &pair) != 0) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", lm_last_error());
-            lm_set_error("%s:%zu: %s", csv_path, rec.line, msg);
+            lm_set_error("%s:%zu: %s", csv_path, rows[r].line, msg);
             goto fail;
-        }
-        if (out->n == cap) {
-            cap = cap ? 2 * cap : 256;
-            lm_pair *items = realloc(out->items, cap * sizeof *items);
-            if (!items) {
-                lm_set_error("out of memory reading %s", csv_path);
-                goto fail;
-            }
-            out->items = items;
         }
         out->items[out->n++] = pair;
         memset(&pair, 0, sizeof pair);
     }
-    if (got < 0) goto fail;
     if (out->n == 0) {
         lm_set_error("%s: no rows", csv_path);
         goto fail;
     }
-    csv_close(&r, &rec);
-    free(pieces.buf);
+    lm_csv_free(rows, n_rows);
+    lm_csv_free(piece_rows, n_piece_rows);
     free(licenses);
     free(csv_dir);
     return 0;
 fail:
     pair_free(&pair);
     lm_pairs_free(out);
-    csv_close(&r, &rec);
-    free(pieces.buf);
+    lm_csv_free(rows, n_rows);
+    lm_csv_free(piece_rows, n_piece_rows);
     free(licenses);
     free(csv_dir);
     return -1;
