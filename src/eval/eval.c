@@ -1,8 +1,7 @@
 #include "eval/eval.h"
 
-#include "match/sdtw.h"
-
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,10 +150,16 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
 
     /* Document-major: each thread takes a recording and runs every query against it while its
      * features sit in cache. (Query-major order streams the whole database from memory once
-     * per query, which made the evaluation memory-bound.) */
+     * per query, which made the evaluation memory-bound.) The queries x recordings results
+     * are kept compact (8 bytes each: 59 MB for the whole corpus) until ranking. */
+    typedef struct {
+        float distance;
+        uint32_t end;
+    } hit;
     size_t nd = db->n_docs;
-    lm_match *dist = rc == 0 ? lm_malloc(n_todo > 0 && nd > 0 ? n_todo * nd : 1, sizeof *dist) : NULL;
-    if (rc == 0 && !dist) rc = -1;
+    hit *dist = rc == 0 ? lm_malloc(n_todo > 0 ? n_todo * nd : 1, sizeof *dist) : NULL;
+    lm_match *all = rc == 0 ? lm_malloc(nd, sizeof *all) : NULL;
+    if (rc == 0 && (!dist || !all)) rc = -1;
     lm_progress progress;
     lm_progress_start(&progress, "eval (recordings)", nd);
     size_t done = 0;
@@ -164,15 +169,13 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
             const lm_db_doc *d = &db->docs[k];
             for (size_t t = 0; t < n_todo; t++) {
                 lm_sdtw_result r;
-                lm_match *m = &dist[t * nd + k];
-                m->doc = k;
-                m->start = 0;
+                hit *h = &dist[t * nd + k];
                 if (lm_sdtw_scan(todo[t].chroma, todo[t].N, d->chroma, d->T, &r, NULL) == 0) {
-                    m->distance = r.distance;
-                    m->end = r.end;
+                    h->distance = r.distance;
+                    h->end = (uint32_t)r.end;
                 } else {
-                    m->distance = INFINITY;
-                    m->end = 0;
+                    h->distance = INFINITY;
+                    h->end = 0;
                 }
             }
 #pragma omp critical(lm_eval_progress)
@@ -180,13 +183,15 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
         }
         for (size_t t = 0; t < n_todo; t++) {
             const prepared *p = &todo[t];
-            const lm_match *all = dist + t * nd;
+            for (size_t k = 0; k < nd; k++)
+                all[k] = (lm_match){.doc = k, .distance = dist[t * nd + k].distance, .end = dist[t * nd + k].end};
             lm_eval_result *r = &res[p->query];
             r->rank = lm_eval_rank(all, nd, p->doc);
             r->distance = all[p->doc].distance;
             r->n_top = select_top(all, nd, r->top, n_top);
         }
     }
+    free(all);
     free(dist);
     lm_progress_end(&progress);
     for (size_t t = 0; t < n_todo; t++) free(todo[t].chroma);
