@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "common/error.h"
 #include "common/fileio.h"
@@ -23,22 +24,18 @@ const int lm_tensor_shapes[LM_MODEL_NTENSORS][4] = {
 const size_t lm_tensor_counts[LM_MODEL_NTENSORS] = {3456, 64, 18432, 32, 9216, 32, 9216, 32,
                                                     32256, 8, 8, 1, 2592, 216, 1};
 
-/* Standard CRC-32 (IEEE 802.3, reflected), table-driven. */
+/* Standard CRC-32 (IEEE 802.3) from zlib, whose sliced implementation checks a
+ * 350 MB feature database in a fraction of a second. */
 uint32_t lm_crc32(uint32_t crc, const void *data, size_t n) {
-    static uint32_t table[256];
-    static int ready = 0;
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
     const unsigned char *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    uLong c = crc;
+    while (n > 0) { /* zlib takes a uInt length */
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)c;
 }
 
 void lm_model_set_pointers(lm_model *m) {
