@@ -3,11 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cli/cli.h"
 #include "common/error.h"
-#include "common/fileio.h"
 #include "eval/json.h"
 #include "index/db.h"
 #include "index/search.h"
@@ -38,11 +36,6 @@ static void search_help(FILE *f) {
             "distance along the best alignment: 0 is a perfect match, 1 no similarity) and the matched\n"
             "passage start-end in seconds. The match can compress or stretch the theme by at most a\n"
             "factor of 2; recordings too short for the theme are not ranked.\n");
-}
-
-static int is_midi_name(const char *s) {
-    const char *dot = strrchr(s, '.');
-    return dot && (!strcasecmp(dot, ".mid") || !strcasecmp(dot, ".midi"));
 }
 
 static void print_text(const lm_db *db, const lm_match *m, size_t n) {
@@ -116,12 +109,11 @@ int cmd_search(int argc, char **argv) {
     }
 
     lm_theme theme;
-    int from_midi = is_midi_name(theme_text) || (lm_file_exists(theme_text) && !lm_is_directory(theme_text));
-    if (from_midi) {
-        if (tempo > 0) return lm_cli_fail("search: --tempo applies to note lists; use --duration for a MIDI theme");
-        if (lm_midi_read_theme(theme_text, &theme) != 0) return lm_cli_fail_lib();
-    } else if (lm_notelist_parse(theme_text, tempo > 0 ? tempo : 120, &theme) != 0) {
-        return lm_cli_fail_lib();
+    int from_midi;
+    if (lm_theme_load(theme_text, tempo, &theme, &from_midi) != 0) return lm_cli_fail_lib();
+    if (from_midi && tempo > 0) {
+        lm_theme_free(&theme);
+        return lm_cli_fail("search: --tempo applies to note lists; use --duration for a MIDI theme");
     }
     size_t N = 0;
     float *query = lm_theme_to_chroma(&theme, duration, (int)transpose, &N);

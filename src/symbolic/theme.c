@@ -3,8 +3,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "symbolic/theme.h"
 
 #define QUERY_RATE 25.0          /* frames per second, as the audio features */
@@ -207,4 +209,12 @@ float *lm_theme_to_chroma(const lm_theme *t, double duration_sec, int transpose,
     }
     *n_frames = N;
     return chroma;
+}
+
+int lm_theme_load(const char *spec, double bpm, lm_theme *out, int *from_midi) {
+    const char *dot = strrchr(spec, '.');
+    int midi = (dot && (!strcasecmp(dot, ".mid") || !strcasecmp(dot, ".midi"))) ||
+               (lm_file_exists(spec) && !lm_is_directory(spec));
+    if (from_midi) *from_midi = midi;
+    return midi ? lm_midi_read_theme(spec, out) : lm_notelist_parse(spec, bpm > 0 ? bpm : 120, out);
 }

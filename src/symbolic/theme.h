@@ -24,6 +24,9 @@ int lm_midi_parse_theme(const unsigned char *data, size_t n, lm_theme *out);
  * octave (C4 = MIDI 60), optional ":beats" (default 1); "r" is a rest. bpm > 0. */
 int lm_notelist_parse(const char *text, double bpm, lm_theme *out);
 void lm_theme_free(lm_theme *t);
+/* A theme given as text: a MIDI file path (name ending in .mid/.midi, or an existing file) or
+ * a note list at `bpm` (<= 0: 120). Sets *from_midi (may be NULL) to say which it was. */
+int lm_theme_load(const char *spec, double bpm, lm_theme *out, int *from_midi);
 /* Pitch-class sequence of the sounding notes (rests skipped), length returned. */
 size_t lm_theme_pitch_classes(const lm_theme *t, int *pcs, size_t cap);
 
