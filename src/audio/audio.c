@@ -121,15 +121,3 @@ void lm_audio_free(lm_audio *a) {
     a->samples = NULL;
     a->n = 0;
 }
-
-double lm_audio_probe_duration(const char *path) {
-    SF_INFO info;
-    memset(&info, 0, sizeof info);
-    SNDFILE *sf = sf_open(path, SFM_READ, &info);
-    if (!sf) {
-        lm_set_error("%s: not a readable audio file (%s)", path, sf_strerror(NULL));
-        return -1;
-    }
-    sf_close(sf);
-    return info.samplerate > 0 ? (double)info.frames / info.samplerate : -1;
-}

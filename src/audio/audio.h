@@ -20,6 +20,4 @@ int lm_audio_load(const char *path, lm_audio *out);
 void lm_audio_free(lm_audio *a);
 /* Resamples mono float audio from rate `from` to LM_SAMPLE_RATE (new buffer). */
 float *lm_resample_to_22050(const float *x, size_t n, int from, size_t *n_out);
-/* Duration in seconds of the decoded file without decoding it fully (-1 on error). */
-double lm_audio_probe_duration(const char *path);
 #endif

@@ -276,6 +276,7 @@ static int cmp_kernel_cost(const void *a, const void *b) {
 }
 
 static lm_cqt_bank *bank_build(void) {
+    int ok = 0;
     lm_cqt_bank *bank = lm_calloc(1, sizeof *bank);
     sparse_kernel *sparse = lm_calloc(N_KERNELS, sizeof *sparse);
     interp_tables tab = {
@@ -373,17 +374,8 @@ static lm_cqt_bank *bank_build(void) {
         lm_set_error("could not plan the CQT FFTs");
         goto fail;
     }
-    for (int u = 0; u < N_KERNELS; u++) {
-        free(sparse[u].q);
-        free(sparse[u].b);
-    }
-    free(sparse);
-    free(tab.inv_sin);
-    free(tab.shift);
-    free(tab.sin_up);
-    return bank;
-
-fail:
+    ok = 1;
+fail: /* also the success path: the build-time tables are freed either way */
     if (sparse)
         for (int u = 0; u < N_KERNELS; u++) {
             free(sparse[u].q);
@@ -393,14 +385,14 @@ fail:
     free(tab.inv_sin);
     free(tab.shift);
     free(tab.sin_up);
-    if (bank) {
+    if (!ok && bank) {
         if (bank->forward) fftwf_destroy_plan(bank->forward);
         if (bank->inverse) fftwf_destroy_plan(bank->inverse);
         free(bank->pool);
         free(bank->kernels);
         free(bank);
     }
-    return NULL;
+    return ok ? bank : NULL;
 }
 
 const lm_cqt_bank *lm_cqt_bank_get(void) {
