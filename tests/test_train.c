@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sndfile.h>
+
 #include "common/error.h"
 #include "common/fileio.h"
 #include "nn/cnn_train.h"
@@ -189,6 +191,31 @@ static void test_bad_training_data(void **state) {
     assert_memory_equal(e[0].hcqt, again[0].hcqt, e[0].T * 216 * 6 * sizeof(uint16_t));
     lm_excerpts_free(e, 2);
     lm_excerpts_free(again, 2);
+    lm_pairs_free(&p);
+    /* NaN/Inf samples in a float WAV never reach the network: the loader zeroes them, so the
+     * excerpt is finite and training proceeds on it. */
+    char nanwav[512];
+    snprintf(nanwav, sizeof nanwav, "%s/nan.wav", d);
+    {
+        SF_INFO info = {.samplerate = 22050, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+        SNDFILE *sf = sf_open(nanwav, SFM_WRITE, &info);
+        assert_non_null(sf);
+        float buf[22050];
+        for (int i = 0; i < 22050; i++) buf[i] = (i % 100 == 0) ? NAN : (i % 333 == 0 ? INFINITY : 0.2f * sinf(i * 0.1f));
+        for (int k = 0; k < 2; k++) assert_int_equal(sf_writef_float(sf, buf, 22050), 22050);
+        sf_close(sf);
+    }
+    f = fopen(csv, "w");
+    fprintf(f, "theme_id,audio,start_sec,end_sec,pitch_classes,fold\nnan,nan.wav,0.2,1.5,A A,1\n");
+    fclose(f);
+    assert_int_equal(lm_pairs_load(csv, NULL, &p), 0);
+    lm_excerpt ne[1];
+    assert_int_equal(lm_excerpts_load(&p, cache, ne), 1);
+    float *x = malloc(ne[0].T * 216 * 6 * sizeof *x);
+    lm_excerpt_input(&ne[0], 2, x);
+    for (size_t i = 0; i < ne[0].T * 216 * 6; i++) assert_true(isfinite(x[i]));
+    free(x);
+    lm_excerpts_free(ne, 1);
     lm_pairs_free(&p);
     /* No validation examples: a clear error, no model written. */
     char model[512], ckpt[512];
