@@ -166,6 +166,81 @@ static void test_conv_layer_gradients(void **state) {
     }
 }
 
+/* Every entry of the kernel, bias and input gradients of each conv layer against the adjoint
+ * written out naively in double, over 5 output frames with the smallest column buffer each
+ * layer accepts, so that both the forward and the transposed convolution run in several
+ * frame batches and every pitch and frame boundary is exercised. */
+static void test_conv_backward_all_entries(void **state) {
+    (void)state;
+    const int shapes[5][4] = {{3, 3, 6, 64}, {3, 3, 64, 32}, {3, 3, 32, 32}, {3, 3, 32, 32}, {3, 42, 32, 8}};
+    unsigned seed = 5;
+    const size_t n_out = 5, n_in = n_out + 2;
+    for (int l = 0; l < 5; l++) {
+        lm_conv_spec L = {shapes[l][0], shapes[l][1], shapes[l][2], shapes[l][3], NULL, NULL};
+        size_t kh = 3, kw = (size_t)L.kw, cin = (size_t)L.cin, cout = (size_t)L.cout;
+        int pp = (L.kw - 1) / 2;
+        size_t nk = kh * kw * cin * cout, nin = n_in * 216 * cin, nout = n_out * 216 * cout;
+        float *k = malloc(nk * sizeof *k), *b = malloc(cout * sizeof *b), *in = malloc(nin * sizeof *in);
+        float *out = malloc(nout * sizeof *out), *dout = malloc(nout * sizeof *dout);
+        float *dk = calloc(nk, sizeof *dk), *db = calloc(cout, sizeof *db), *din = malloc(nin * sizeof *din);
+        double *gz = malloc(nout * sizeof *gz), *dk_ref = calloc(nk, sizeof *dk_ref);
+        double *db_ref = calloc(cout, sizeof *db_ref), *din_ref = calloc(nin, sizeof *din_ref);
+        for (size_t i = 0; i < nk; i++) k[i] = (float)(urand(&seed) * 0.3);
+        for (size_t i = 0; i < cout; i++) b[i] = (float)(urand(&seed) * 0.3);
+        for (size_t i = 0; i < nin; i++) in[i] = (float)urand(&seed);
+        for (size_t i = 0; i < nin; i++) din[i] = 1e30f; /* must be overwritten */
+        L.k = k;
+        L.b = b;
+        size_t row = kw * cin > kw * cout ? kw * cin : kw * cout, cap = kh * 216 * row;
+        if (cap < nk) cap = nk;
+        float *col = malloc(cap * sizeof *col), *dcol = malloc(cap * sizeof *dcol);
+        lm_conv_forward(&L, in, n_in, out, col, cap);
+        for (size_t t = 0; t < n_out; t++)
+            for (int p = 0; p < 216; p++)
+                for (size_t o = 0; o < cout; o++) {
+                    double z = b[o];
+                    for (size_t i = 0; i < kh; i++)
+                        for (size_t j = 0; j < kw; j++) {
+                            int q = p + (int)j - pp;
+                            if (q < 0 || q >= 216) continue;
+                            for (size_t c = 0; c < cin; c++)
+                                z += (double)in[((t + i) * 216 + (size_t)q) * cin + c] * k[((i * kw + j) * cin + c) * cout + o];
+                        }
+                    size_t r = (t * 216 + (size_t)p) * cout + o;
+                    double a = z > 0 ? z : 0.3 * z;
+                    assert_true(fabs(a - out[r]) < 1e-4 * (1 + fabs(a)));
+                    dout[r] = (float)urand(&seed);
+                    gz[r] = dout[r] * (z > 0 ? 1.0 : 0.3);
+                    db_ref[o] += gz[r];
+                    for (size_t i = 0; i < kh; i++)
+                        for (size_t j = 0; j < kw; j++) {
+                            int q = p + (int)j - pp;
+                            if (q < 0 || q >= 216) continue;
+                            for (size_t c = 0; c < cin; c++) {
+                                size_t ii = ((t + i) * 216 + (size_t)q) * cin + c, kk = ((i * kw + j) * cin + c) * cout + o;
+                                dk_ref[kk] += gz[r] * in[ii];
+                                din_ref[ii] += gz[r] * k[kk];
+                            }
+                        }
+                }
+        lm_conv_backward(&L, in, out, dout, n_out, dk, db, din, col, dcol, cap);
+        const float *got[3] = {dk, db, din};
+        const double *want[3] = {dk_ref, db_ref, din_ref};
+        size_t sizes[3] = {nk, cout, nin};
+        for (int v = 0; v < 3; v++) {
+            double scale = 0, worst = 0;
+            for (size_t i = 0; i < sizes[v]; i++) scale = fmax(scale, fabs(want[v][i]));
+            for (size_t i = 0; i < sizes[v]; i++) worst = fmax(worst, fabs(got[v][i] - want[v][i]));
+            print_message("conv %dx%d %d->%d: %s gradient max abs. error %.1e (scale %.2f)\n", L.kh, L.kw, L.cin, L.cout,
+                          v == 0 ? "kernel" : v == 1 ? "bias" : "input", worst, scale);
+            assert_true(scale > 0);
+            assert_true(worst <= 1e-5 * scale);
+        }
+        free(k), free(b), free(in), free(out), free(dout), free(dk), free(db), free(din);
+        free(gz), free(dk_ref), free(db_ref), free(din_ref), free(col), free(dcol);
+    }
+}
+
 static void test_network_ctc_gradients(void **state) {
     (void)state;
     lm_model m, g;
@@ -196,6 +271,7 @@ static void test_network_ctc_gradients(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_layer_gradients),
+        cmocka_unit_test(test_conv_backward_all_entries),
         cmocka_unit_test(test_network_ctc_gradients),
     };
     (void)0;

@@ -91,10 +91,7 @@ void lm_cnn_train_backward(const lm_model *m, lm_train_ws *ws, const double *dlo
     for (int l = LM_NCONV - 1; l >= 0; l--) {
         const float *out = l == LM_NCONV - 1 ? ws->act[5] : ws->act[l + 1] + LM_NB * (size_t)layer_cout[l + 1];
         float *din = NULL;
-        if (l > 0) {
-            din = ws->grad[1 - cur];
-            memset(din, 0, (T + 2) * LM_NB * (size_t)L[l].cin * sizeof(float));
-        }
+        if (l > 0) din = ws->grad[1 - cur];
         lm_conv_backward(&L[l], ws->act[l], out, dout, T, g->t[kid[l]], g->t[kid[l] + 1], din, ws->col, ws->dcol,
                          ws->col_cap);
         if (l > 0) {

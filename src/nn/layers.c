@@ -17,22 +17,27 @@ void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
 
 size_t lm_conv_min_col(void) { return (size_t)3 * LM_NB * 42 * 32; }
 
-/* Frames per GEMM batch so that (sub + kh - 1) frames of columns fit in col_cap. */
-static size_t sub_frames(const lm_conv_spec *L, size_t col_cap) {
-    size_t row = (size_t)L->kw * (size_t)L->cin;
+/* Frames per GEMM batch so that (sub + kh - 1) frames of columns with rows of row floats fit
+ * in col_cap. */
+static size_t sub_frames(size_t row, int kh, size_t col_cap) {
     size_t sub = col_cap / ((size_t)LM_NB * row);
-    return sub > (size_t)L->kh ? sub - (size_t)L->kh + 1 : 1;
+    return sub > (size_t)kh ? sub - (size_t)kh + 1 : 1;
 }
 
-/* Unrolls the pitch axis: col[f][p][j][c] = in[f][p + j - pp][c] (zero outside the bins). */
-static void im2col_pitch(const lm_conv_spec *L, const float *in, size_t nf, float *col) {
-    size_t row = (size_t)L->kw * (size_t)L->cin, cin = (size_t)L->cin;
-    int pp = (L->kw - 1) / 2;
+/* Unrolls the pitch axis of frames f0 .. f0+nf-1 of in (n_valid frames; frames outside are
+ * zero): col[f][p][j][c] = in[f0 + f][p + j - pp][c] (zero outside the bins). */
+static void im2col_pitch(int kw, size_t cin, int pp, const float *in, long f0, size_t nf, size_t n_valid, float *col) {
+    size_t row = (size_t)kw * cin;
     for (size_t f = 0; f < nf; f++) {
-        const float *src = in + f * LM_NB * cin;
+        long sf = f0 + (long)f;
         float *dst = col + f * LM_NB * row;
+        if (sf < 0 || sf >= (long)n_valid) {
+            memset(dst, 0, LM_NB * row * sizeof *dst);
+            continue;
+        }
+        const float *src = in + (size_t)sf * LM_NB * cin;
         for (int p = 0; p < LM_NB; p++) {
-            int lo = p - pp, hi = p - pp + L->kw; /* source bins [lo, hi) */
+            int lo = p - pp, hi = p - pp + kw; /* source bins [lo, hi) */
             float *d = dst + (size_t)p * row;
             int a = lo < 0 ? 0 : lo, b = hi > LM_NB ? LM_NB : hi;
             if (a > lo) memset(d, 0, (size_t)(a - lo) * cin * sizeof *d);
@@ -42,33 +47,13 @@ static void im2col_pitch(const lm_conv_spec *L, const float *in, size_t nf, floa
     }
 }
 
-/* Adjoint of im2col_pitch: din[f][q][c] += sum_j dcol[f][q - j + pp][j][c]. */
-static void col2im_pitch_add(const lm_conv_spec *L, const float *dcol, size_t nf, float *din) {
-    size_t row = (size_t)L->kw * (size_t)L->cin, cin = (size_t)L->cin;
-    int pp = (L->kw - 1) / 2;
-    for (size_t f = 0; f < nf; f++) {
-        const float *src = dcol + f * LM_NB * row;
-        float *dst = din + f * LM_NB * cin;
-        for (int p = 0; p < LM_NB; p++) {
-            int lo = p - pp;
-            int j0 = lo < 0 ? -lo : 0, j1 = lo + L->kw > LM_NB ? LM_NB - lo : L->kw;
-            const float *s = src + (size_t)p * row;
-            for (int j = j0; j < j1; j++) {
-                float *d = dst + (size_t)(lo + j) * cin;
-                const float *sj = s + (size_t)j * cin;
-                for (size_t c = 0; c < cin; c++) d[c] += sj[c];
-            }
-        }
-    }
-}
-
 void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
     size_t n_out = n_in - (size_t)L->kh + 1;
     size_t row = (size_t)L->kw * (size_t)L->cin, cout = (size_t)L->cout;
-    size_t sub = sub_frames(L, col_cap);
+    size_t sub = sub_frames(row, L->kh, col_cap);
     for (size_t s = 0; s < n_out; s += sub) {
         size_t S = n_out - s < sub ? n_out - s : sub;
-        im2col_pitch(L, in + s * LM_NB * (size_t)L->cin, S + (size_t)L->kh - 1, col);
+        im2col_pitch(L->kw, (size_t)L->cin, (L->kw - 1) / 2, in, (long)s, S + (size_t)L->kh - 1, n_in, col);
         float *o = out + s * LM_NB * cout;
         size_t M = S * LM_NB;
         for (size_t r = 0; r < M; r++) memcpy(o + r * cout, L->b, cout * sizeof *o);
@@ -85,28 +70,44 @@ void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float 
 void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, float *dout, size_t n_out, float *dk,
                       float *db, float *din, float *col, float *dcol, size_t col_cap) {
     size_t row = (size_t)L->kw * (size_t)L->cin, cout = (size_t)L->cout, cin = (size_t)L->cin;
+    size_t kh = (size_t)L->kh, kw = (size_t)L->kw, n_in = n_out + kh - 1;
+    int pp = (L->kw - 1) / 2;
     /* Through the leaky ReLU: the output's sign equals the pre-activation's sign. */
     for (size_t r = 0; r < n_out * LM_NB * cout; r++)
         if (out[r] <= 0) dout[r] *= LM_LEAKY_ALPHA;
     for (size_t r = 0; r < n_out * LM_NB; r++)
         for (size_t o = 0; o < cout; o++) db[o] += dout[r * cout + o];
-    size_t sub = sub_frames(L, col_cap);
+    size_t sub = sub_frames(row, L->kh, col_cap);
     for (size_t s = 0; s < n_out; s += sub) {
         size_t S = n_out - s < sub ? n_out - s : sub;
-        size_t nf = S + (size_t)L->kh - 1;
         size_t M = S * LM_NB;
         const float *g = dout + s * LM_NB * cout;
-        im2col_pitch(L, in + s * LM_NB * cin, nf, col);
-        for (int i = 0; i < L->kh; i++)
+        im2col_pitch(L->kw, cin, pp, in, (long)s, S + kh - 1, n_in, col);
+        for (size_t i = 0; i < kh; i++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)row, (int)cout, (int)M, 1.0f,
-                        col + (size_t)i * LM_NB * row, (int)row, g, (int)cout, 1.0f, dk + (size_t)i * row * cout,
-                        (int)cout);
-        if (!din) continue;
-        memset(dcol, 0, nf * LM_NB * row * sizeof *dcol);
-        for (int i = 0; i < L->kh; i++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)row, (int)cout, 1.0f, g, (int)cout,
-                        L->k + (size_t)i * row * cout, (int)cout, 1.0f, dcol + (size_t)i * LM_NB * row, (int)row);
-        col2im_pitch_add(L, dcol, nf, din + s * LM_NB * cin);
+                        col + i * LM_NB * row, (int)row, g, (int)cout, 1.0f, dk + i * row * cout, (int)cout);
+    }
+    if (!din) return;
+    /* The input gradient is itself a 'same' convolution: of dout (zero beyond its n_out frames)
+     * with the kernel flipped in time and pitch and its channels swapped,
+     * kt[i][j][o][c] = k[kh-1-i][kw-1-j][c][o], whose pitch offset is kw-1-pp. This keeps every
+     * GEMM's inner dimension at kw*cout instead of cout (8 for the last layer). */
+    float *kt = dcol;
+    for (size_t i = 0; i < kh; i++)
+        for (size_t j = 0; j < kw; j++)
+            for (size_t c = 0; c < cin; c++)
+                for (size_t o = 0; o < cout; o++)
+                    kt[((i * kw + j) * cout + o) * cin + c] = L->k[(((kh - 1 - i) * kw + (kw - 1 - j)) * cin + c) * cout + o];
+    size_t rowt = kw * cout;
+    size_t subt = sub_frames(rowt, L->kh, col_cap);
+    for (size_t s = 0; s < n_in; s += subt) {
+        size_t S = n_in - s < subt ? n_in - s : subt;
+        size_t M = S * LM_NB;
+        im2col_pitch(L->kw, cout, L->kw - 1 - pp, dout, (long)s - (long)(kh - 1), S + kh - 1, n_out, col);
+        for (size_t i = 0; i < kh; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)cin, (int)rowt, 1.0f,
+                        col + i * LM_NB * rowt, (int)rowt, kt + i * rowt * cin, (int)cin, i ? 1.0f : 0.0f, din + s * LM_NB * cin,
+                        (int)cin);
     }
 }
 

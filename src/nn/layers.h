@@ -26,8 +26,9 @@ void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float 
 
 /* Backward of lm_conv_forward. out: the layer's (post-activation) output, n_out frames;
  * dout: gradient w.r.t. out, overwritten with the gradient w.r.t. the pre-activation.
- * Accumulates dk [kh][kw][cin][cout] and db [cout]; if din is not NULL, accumulates the
- * gradient w.r.t. in (n_out + kh - 1 frames). col, dcol: scratch of col_cap floats each. */
+ * Accumulates dk [kh][kw][cin][cout] and db [cout]; if din is not NULL, writes the gradient
+ * w.r.t. in into it (n_out + kh - 1 frames, overwritten). col, dcol: scratch of col_cap floats
+ * each (dcol holds the transposed kernel). */
 void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, float *dout, size_t n_out, float *dk,
                       float *db, float *din, float *col, float *dcol, size_t col_cap);
 
