@@ -8,7 +8,6 @@ pkgs=(build-essential cmake pkg-config
       libsndfile1-dev      # audio decoding (WAV/FLAC/OGG/MP3)
       libsamplerate0-dev   # resampling to 22050 Hz
       libfftw3-dev         # FFTs for the CQT and the STFT chroma
-      libopenblas-dev      # SGEMM for the CNN
       libpng-dev           # loss-curve plots
       zlib1g-dev           # CRC-32 checksums of databases, models and caches
       libcmocka-dev)       # unit tests

@@ -3,8 +3,6 @@
 #include <omp.h>
 #include <stdlib.h>
 
-void openblas_set_num_threads(int);
-
 static int lm_nthreads = 0;
 
 void lm_threads_init(int requested) {
@@ -17,7 +15,6 @@ void lm_threads_init(int requested) {
     if (n > 256) n = 256;
     lm_nthreads = n;
     omp_set_num_threads(n);
-    openblas_set_num_threads(1);
 }
 
 int lm_threads(void) {

@@ -1,6 +1,5 @@
 #include "nn/cnn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -14,7 +13,7 @@
 #define NH LM_HCQT_NHARM
 #define CHUNK 64 /* output frames per chunk */
 #define HALO 5   /* five 3-frame convolutions: 5 frames of context on each side */
-#define IM2COL_BUDGET (8u << 20) /* bytes of pitch-im2col buffer per thread */
+#define IM2COL_BUDGET (8u << 20) /* bytes of convolution scratch (padded layer input) per thread */
 
 /* Inverse l2 norms of the (frame, harmonic) columns; 0 marks an all-zero column, which
  * librosa.util.normalize(fill=True) turns into the uniform value 1/sqrt(216). */
