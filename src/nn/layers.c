@@ -27,6 +27,12 @@ void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
 typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
 static inline v16 vld(const float *p) { return *(const v16 *)p; }
 static inline void vst(float *p, v16 v) { *(v16 *)p = v; }
+typedef int v16i __attribute__((vector_size(64), aligned(4), may_alias));
+/* Leaky ReLU lane by lane, without leaving the vector registers. */
+static inline v16 leaky(v16 y) {
+    v16i neg = y < (v16){0};
+    return (v16)(((v16i)(y * LM_LEAKY_ALPHA) & neg) | ((v16i)y & ~neg));
+}
 static inline float hsum(v16 v) {
     float s = 0;
     for (int i = 0; i < 16; i++) s += v[i];
@@ -66,7 +72,8 @@ static void pad_pitch(const float *x, long f0, size_t nf, size_t n_valid, size_t
                     for (int j = 0; j < kw; j++) {                                                                \
                         const float *x = xp + ((f + (size_t)i) * PW + (size_t)(PAD + p0 + j - off)) * cin;        \
                         const float *wt = w + ((size_t)i * (size_t)kw + (size_t)j) * cin * co;                    \
-                        for (size_t c = 0; c < cin; c++) {                                                        \
+                        /* not unrolled: with a known cin GCC would, and spill the accumulators */                \
+                        _Pragma("GCC unroll 1") for (size_t c = 0; c < cin; c++) {                                \
                             v16 wv[NV];                                                                           \
                             for (int v = 0; v < NV; v++) wv[v] = vld(wt + c * co + 16 * (size_t)v);               \
                             for (int r = 0; r < RB; r++) {                                                        \
@@ -79,8 +86,7 @@ static void pad_pitch(const float *x, long f0, size_t nf, size_t n_valid, size_t
                 for (int r = 0; r < RB; r++)                                                                      \
                     for (int v = 0; v < NV; v++) {                                                                \
                         v16 y = acc[r][v];                                                                        \
-                        if (relu)                                                                                 \
-                            for (int e = 0; e < 16; e++) y[e] = y[e] < 0 ? y[e] * LM_LEAKY_ALPHA : y[e];          \
+                        if (relu) y = leaky(y);                                                                   \
                         vst(o + (size_t)r * co + 16 * (size_t)v, y);                                              \
                     }                                                                                             \
             }                                                                                                     \
@@ -92,7 +98,7 @@ DEFINE_CONV_OUTVEC(4, 6)
  * wt: kernel as [i][j][o][c]; cin a multiple of 32. */
 static void conv_out8(const float *xp, size_t cin, int kh, int kw, int off, const float *wt, const float *bias,
                       int relu, size_t n_out, float *out) {
-    enum { RB = 3 };
+    enum { RB = 2 }; /* 16 accumulators + 4 inputs + 2 weights fit the 32 vector registers */
     for (size_t f = 0; f < n_out; f++)
         for (int p0 = 0; p0 < LM_NB; p0 += RB) {
             v16 acc[RB][8];
@@ -102,6 +108,7 @@ static void conv_out8(const float *xp, size_t cin, int kh, int kw, int off, cons
                 for (int j = 0; j < kw; j++) {
                     const float *x = xp + ((f + (size_t)i) * PW + (size_t)(PAD + p0 + j - off)) * cin;
                     const float *w = wt + ((size_t)i * (size_t)kw + (size_t)j) * 8 * cin;
+#pragma GCC unroll 1
                     for (size_t c = 0; c < cin; c += 32) {
                         v16 a0[RB], a1[RB];
                         for (int r = 0; r < RB; r++) {
@@ -110,7 +117,10 @@ static void conv_out8(const float *xp, size_t cin, int kh, int kw, int off, cons
                         }
                         for (int o = 0; o < 8; o++) {
                             v16 w0 = vld(w + (size_t)o * cin + c), w1 = vld(w + (size_t)o * cin + c + 16);
-                            for (int r = 0; r < RB; r++) acc[r][o] += a0[r] * w0 + a1[r] * w1;
+                            for (int r = 0; r < RB; r++) {
+                                acc[r][o] += a0[r] * w0;
+                                acc[r][o] += a1[r] * w1;
+                            }
                         }
                     }
                 }
