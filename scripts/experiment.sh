@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The required experiment of docs/training.md: train on the CC0 pieces of folds 1-3, validate
+# on the CC0 pieces of fold 4, test with every theme of fold 5 against a database of the whole
+# corpus, for our CTC model, our CCE baseline, the stft chroma and the authors' v1 model.
+#
+# Usage: scripts/experiment.sh DATA_DIR [STEP...]
+#   steps, in order (default: all): render train-ctc train-cce index eval realaudio tables
+#   DATA_DIR holds what is not committed: rendered audio, HCQT excerpt cache, databases,
+#   and a copy of the leitmotif binary (so that rebuilding never disturbs a running step).
+# Every step resumes where an interrupted run stopped: rendering skips finished pieces,
+# training continues from the checkpoints in models/training/, indexing from the last
+# committed database state. Results go to docs/results/experiment_*.json.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+shared="${LM_SHARED_DIR:-$here/../shared}"
+[ $# -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+data="$1"; shift
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render train-ctc train-cce index eval realaudio tables)
+[ -d "$shared/corpus" ] || { echo "experiment: $shared/corpus not found" >&2; exit 1; }
+mkdir -p "$data/bin" "$data/db" "$here/docs/results"
+cli="$data/bin/leitmotif"
+if [ ! -x "$cli" ] || [ "$here/build/leitmotif" -nt "$cli" ]; then
+  "$here/scripts/setup.sh" "$here/build" >&2
+  cp "$here/build/leitmotif" "$cli.tmp" && mv "$cli.tmp" "$cli"
+fi
+audio="$data/full/audio"
+models="$here/models/training"
+ctc_model="$models/leitmotif_ctc_train123valid4.bin"
+cce_model="$models/leitmotif_cce_train123valid4.bin"
+v1_model="$shared/reference/models/v1_ctc_train345valid1.bin"
+
+train() { # LOSS OUT
+  "$cli" train --pairs "$shared/corpus/themes.csv" --audio-dir "$audio" --pieces "$shared/corpus/pieces.csv" \
+    --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 1 --loss "$1" --cache "$data/excache" \
+    --out "$2" --checkpoint "${2%.bin}.ckpt" --plot "$here/docs/results/${2##*/}.png" --resume
+}
+
+for step in "${steps[@]}"; do
+  echo "experiment: $step" >&2
+  case "$step" in
+    render)
+      missing="$(python3 - "$shared/corpus/pieces.csv" "$audio" <<'EOF'
+import csv, os, sys
+rows = csv.DictReader(open(sys.argv[1]))
+print(",".join(r["piece_id"] for r in rows if not os.path.exists(os.path.join(sys.argv[2], r["piece_id"] + ".flac"))))
+EOF
+)"
+      if [ -n "$missing" ]; then "$shared/corpus/render" --pieces "$missing" --out "$data/full" --jobs 2 >&2; fi ;;
+    train-ctc) train ctc "$ctc_model" ;;
+    train-cce) train cce "$cce_model" ;;
+    index)
+      "$cli" index "$data/db/stft.lmdb" "$audio" --features stft
+      "$cli" index "$data/db/v1.lmdb" "$audio" --features ctc --model "$v1_model"
+      "$cli" index "$data/db/ctc.lmdb" "$audio" --features ctc --model "$ctc_model"
+      "$cli" index "$data/db/cce.lmdb" "$audio" --features ctc --model "$cce_model" ;;
+    eval)
+      for name in ctc cce stft v1; do
+        for q in annotation score; do
+          out="$here/docs/results/experiment_${name}_${q}.json"
+          "$cli" eval "$data/db/$name.lmdb" --themes "$shared/corpus/themes.csv" --folds 5 --queries-from "$q" --json \
+            >"$out.tmp" && mv "$out.tmp" "$out"
+        done
+      done ;;
+    realaudio)
+      [ -d "$shared/realaudio" ] || { echo "experiment: no $shared/realaudio; skipped" >&2; continue; }
+      # The whole corpus plus the real recordings, searched with the shipped (CTC) model.
+      cp "$data/db/ctc.lmdb" "$data/db/ctc_real.lmdb.tmp" && mv "$data/db/ctc_real.lmdb.tmp" "$data/db/ctc_real.lmdb"
+      "$cli" index "$data/db/ctc_real.lmdb" "$shared/realaudio/audio"
+      python3 - "$shared/realaudio" "$data/realaudio_themes.csv" <<'EOF'
+import csv, os, sys
+src, out = sys.argv[1], sys.argv[2]
+with open(out, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["theme_id", "piece_id", "fold", "start_sec", "end_sec", "query_midi"])
+    for r in csv.DictReader(open(os.path.join(src, "themes.csv"))):
+        piece = os.path.splitext(os.path.basename(r["audio_file"]))[0]
+        w.writerow([r["theme_id"], piece, 0, r["start_sec"], r["end_sec"], os.path.join(src, r["theme_midi"])])
+EOF
+      for q in annotation score; do
+        out="$here/docs/results/experiment_realaudio_${q}.json"
+        "$cli" eval "$data/db/ctc_real.lmdb" --themes "$data/realaudio_themes.csv" --queries-from "$q" --json \
+          >"$out.tmp" && mv "$out.tmp" "$out"
+      done ;;
+    tables) python3 "$here/scripts/experiment_tables.py" "$here/docs/results" ;;
+    *) echo "experiment: unknown step '$step'" >&2; exit 2 ;;
+  esac
+done
