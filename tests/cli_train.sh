@@ -17,7 +17,7 @@ expect_error() {
 }
 command -v sox >/dev/null || { echo "cli_train: sox not installed (scripts/setup.sh installs it)"; exit 1; }
 
-# 36 s of a melody in four-second phrases: C E G C' / D F A D' / ..., pure tones with overtones.
+# 18 s of a melody in two-second phrases: C E G C' / D F A D' / ..., pure tones with overtones.
 names=(C C# D D# E F F# G G# A A# B)
 notes=""
 for phrase in 0 2 4 5 7 9 11 0 2; do
@@ -27,7 +27,7 @@ for phrase in 0 2 4 5 7 9 11 0 2; do
 done
 args=()
 for p in $notes; do args+=("$tmp/n$p.wav"); [ -f "$tmp/n$p.wav" ] || \
-  sox -n -r 22050 -c 1 -b 16 "$tmp/n$p.wav" synth 1 pluck "%$((p - 69))" 2>/dev/null; done
+  sox -n -r 22050 -c 1 -b 16 "$tmp/n$p.wav" synth 0.5 pluck "%$((p - 69))" 2>/dev/null; done
 sox "${args[@]}" "$tmp/melody.wav" pad 0 1 2>/dev/null || { fail "could not synthesise audio"; exit 1; }
 {
   echo "audio,start_sec,end_sec,pitch_classes,fold"
@@ -36,18 +36,18 @@ sox "${args[@]}" "$tmp/melody.wav" pad 0 1 2>/dev/null || { fail "could not synt
     pcs=""
     for step in 0 4 7 12; do pcs="$pcs ${names[$(((phrase + step) % 12))]}"; done
     fold=1; [ $i -ge 7 ] && fold=2
-    echo "melody.wav,$((i * 4)).000,$((i * 4 + 4)).000,${pcs# },$fold"
+    echo "melody.wav,$((i * 2)).000,$((i * 2 + 2)).000,${pcs# },$fold"
     i=$((i + 1))
   done
 } >"$tmp/pairs.csv"
 
-run=("$cli" train --pairs "$tmp/pairs.csv" --train-folds 1 --valid-fold 2 --batch 2 --max-epochs 4 --threads 2)
+run=("$cli" train --pairs "$tmp/pairs.csv" --train-folds 1 --valid-fold 2 --batch 2 --max-epochs 3 --threads 2)
 train() { "${run[@]}" "$@"; }
 
 # Uninterrupted reference run.
 if train --out "$tmp/a.bin" --cache "$tmp/cache" 2>"$tmp/a.log" && [ -s "$tmp/a.bin" ]; then ok "training run"
 else fail "training run: $(tail -n 1 "$tmp/a.log")"; fi
-grep -q "epoch   4" "$tmp/a.log" && ok "progress line per epoch" || fail "no epoch lines: $(cat "$tmp/a.log")"
+grep -q "epoch   3" "$tmp/a.log" && ok "progress line per epoch" || fail "no epoch lines: $(cat "$tmp/a.log")"
 [ -s "$tmp/a.bin.png" ] && ok "loss plot written" || fail "no loss plot"
 
 # The same run, killed with SIGKILL once its first checkpoint exists, then resumed.
@@ -56,7 +56,7 @@ pid=$!
 for _ in $(seq 1 4000); do [ -f "$tmp/b.bin.ckpt" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.005; done
 if kill -9 $pid 2>/dev/null; then
   wait $pid 2>/dev/null
-  if grep -q "epoch   4" "$tmp/b.log"; then fail "the run finished before it could be killed"
+  if grep -q "epoch   3" "$tmp/b.log"; then fail "the run finished before it could be killed"
   else ok "killed during training"; fi
   ls "$tmp"/b.bin.ckpt.tmp.* >/dev/null 2>&1 && rm -f "$tmp"/b.bin.ckpt.tmp.*
   if train --out "$tmp/b.bin" --cache "$tmp/cache" --resume 2>>"$tmp/b.log"; then
@@ -83,9 +83,9 @@ printf 'audio,start_sec\nmelody.wav,0\n' >"$tmp/nocols.csv"
 expect_error "pairs file without the theme column" "column" "$cli" train --pairs "$tmp/nocols.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
 sed 's/,2$/,1/' "$tmp/pairs.csv" >"$tmp/onefold.csv"
 expect_error "empty validation fold" "validation fold has no usable pairs" "$cli" train --pairs "$tmp/onefold.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2 --cache "$tmp/cache"
-printf 'audio,start_sec,end_sec,pitch_classes,fold\nmelody.wav,30,99,C D E,1\nmelody.wav,0,4,C E G C,2\n' >"$tmp/beyond.csv"
+printf 'audio,start_sec,end_sec,pitch_classes,fold\nmelody.wav,15,99,C D E,1\nmelody.wav,0,2,C E G C,2\n' >"$tmp/beyond.csv"
 expect_error "only excerpt ends beyond the audio" "training fold has no usable pairs" "$cli" train --pairs "$tmp/beyond.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2 --cache "$tmp/cache"
-printf 'audio,start_sec,end_sec,pitch_classes,fold\nmelody.wav,0,4,,1\n' >"$tmp/nonotes.csv"
+printf 'audio,start_sec,end_sec,pitch_classes,fold\nmelody.wav,0,2,,1\n' >"$tmp/nonotes.csv"
 expect_error "theme with no notes" "no notes|empty|pitch" "$cli" train --pairs "$tmp/nonotes.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
 expect_error "absurd batch size" "batch" train --out "$tmp/x.bin" --batch 0
 expect_error "missing pairs file" "no such file|cannot open" "$cli" train --pairs "$tmp/none.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
