@@ -14,8 +14,10 @@ expect_error() {
   if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qiE "$pat" "$tmp/err"; then ok "$name"
   else fail "$name (rc=$rc): $(cat "$tmp/err")"; fi
 }
-py() { python3 -c "$@"; }
-have_numpy=0; python3 -c 'import numpy' 2>/dev/null && have_numpy=1
+# Prefer the system interpreter (python3-numpy) over one earlier on PATH without numpy.
+pybin=python3; /usr/bin/python3 -c 'import numpy' 2>/dev/null && pybin=/usr/bin/python3
+py() { "$pybin" -c "$@"; }
+have_numpy=0; "$pybin" -c 'import numpy' 2>/dev/null && have_numpy=1
 
 # Bad audio inputs.
 expect_error "missing file" "no such file" "$cli" chroma "$tmp/nope.wav" -o "$tmp/o.npy" --features stft
@@ -39,7 +41,7 @@ echo keep >"$tmp/keep.npy"
 sox -n -r 22050 -c 1 -b 16 "$tmp/zero.wav" trim 0 3 2>/dev/null
 if "$cli" hcqt "$tmp/zero.wav" -o "$tmp/z.npy" 2>"$tmp/err" && "$cli" chroma "$tmp/zero.wav" -o "$tmp/zc.npy" --features stft 2>>"$tmp/err"; then
   if [ $have_numpy = 1 ]; then
-    py "import numpy as n,sys; a=n.load('$tmp/z.npy'); b=n.load('$tmp/zc.npy'); sys.exit(0 if a.shape==(6,216,76) and n.isfinite(a).all() and n.isfinite(b).all() else 1)" \
+    py "import numpy as n,sys; a=n.load('$tmp/z.npy'); b=n.load('$tmp/zc.npy'); sys.exit(0 if a.shape==(6,216,75) and b.shape==(12,76) and n.isfinite(a).all() and n.isfinite(b).all() else 1)" \
       && ok "all-zero audio gives finite features" || fail "all-zero audio: non-finite or wrong shape"
   else ok "all-zero audio accepted (numpy absent: values not checked)"; fi
 else fail "all-zero audio: $(cat "$tmp/err")"; fi
@@ -67,5 +69,22 @@ if [ -f "$shared/reference/models/v1_ctc_train345valid1.bin" ]; then
   else fail "chroma --csv: $(cat "$tmp/err")"; fi
 else
   echo "SKIP model checks: $shared/reference/models not found"
+fi
+# The shipped default model: used without --model, and the same as naming it.
+src="$3"
+if [ -f "$src/models/leitmotif_default.bin" ]; then
+  sox -n -r 22050 -c 1 -b 16 "$tmp/tone.wav" synth 3 pluck G3 2>/dev/null
+  if "$cli" chroma "$tmp/tone.wav" -o "$tmp/d1.npy" 2>"$tmp/err" &&
+     "$cli" chroma "$tmp/tone.wav" -o "$tmp/d2.npy" --model "$src/models/leitmotif_default.bin" 2>>"$tmp/err"; then
+    cmp -s "$tmp/d1.npy" "$tmp/d2.npy" && ok "default model used without --model" || fail "default model: outputs differ"
+    if [ $have_numpy = 1 ]; then
+      py "import numpy as n,sys; a=n.load('$tmp/d1.npy'); sys.exit(0 if a.shape[0]==12 and n.isfinite(a).all() and n.bincount(a.argmax(0)[5:-5], minlength=12).argmax()==7 else 1)" \
+        && ok "default model: a plucked G3 reads as G" || fail "default model: plucked G3 does not read as G"
+    fi
+  else fail "default model: $(cat "$tmp/err")"; fi
+  LEITMOTIF_MODEL="$tmp/none.bin" "$cli" chroma "$tmp/tone.wav" -o "$tmp/d3.npy" 2>"$tmp/err"
+  [ $? -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok "missing \$LEITMOTIF_MODEL: one-line error" || fail "missing \$LEITMOTIF_MODEL: $(cat "$tmp/err")"
+else
+  fail "models/leitmotif_default.bin missing from the source tree"
 fi
 exit $fails

@@ -28,7 +28,13 @@ float *lm_resample_to_22050(const float *x, size_t n, int from, size_t *n_out) {
         free(out);
         return NULL;
     }
-    *n_out = (size_t)d.output_frames_gen;
+    /* libsamplerate may stop a sample or two short of n * ratio; the reference pipeline
+     * (librosa) makes the output exactly ceil(n * ratio) samples long, so the frame count of
+     * the features depends only on the duration. */
+    size_t want = (size_t)ceil((double)n * ratio - 1e-9);
+    size_t got = (size_t)d.output_frames_gen;
+    if (got < want) memset(out + got, 0, (want - got) * sizeof *out);
+    *n_out = want;
     return out;
 }
 
