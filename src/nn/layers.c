@@ -23,6 +23,10 @@ void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
 #define PAD 21                  /* >= pitch reach of every kernel and of its transpose (kw=42) */
 #define PW (LM_NB + 2 * PAD)    /* padded rows per frame */
 #define KT_MAX (3 * 42 * 32 * 8) /* largest kernel (distribute) */
+/* Channel-major layout of the distribute layer's input (see conv_out8). */
+#define PADT 21
+#define NVP 14                          /* 16-bin vectors per frame: 224 >= LM_NB */
+#define PWT (PADT + NVP * 16 + 42 - 14) /* 273 > the last row a tap reads, PADT + 223 + 41 - 20 */
 
 typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
 static inline v16 vld(const float *p) { return *(const v16 *)p; }
@@ -39,7 +43,11 @@ static inline float hsum(v16 v) {
     return s;
 }
 
-size_t lm_conv_min_col(void) { return (size_t)(3 + 2) * PW * 64 + KT_MAX; }
+size_t lm_conv_min_col(void) {
+    /* one batch of one output frame for every layer, and the distribute layer's kernel */
+    size_t a = (size_t)3 * PW * 64, b = (size_t)3 * PWT * 32, k = KT_MAX;
+    return a > b ? (a > k ? a : k) : (b > k ? b : k);
+}
 
 /* Frames [f0, f0 + nf) of x (n_valid frames of LM_NB x ch; frames outside are zero) into xp,
  * PW rows per frame with the LM_NB bins at rows PAD .. PAD + LM_NB - 1. */
@@ -94,47 +102,55 @@ static void pad_pitch(const float *x, long f0, size_t nf, size_t n_valid, size_t
 DEFINE_CONV_OUTVEC(2, 12)
 DEFINE_CONV_OUTVEC(4, 6)
 
-/* Eight output channels (distribute): the input channels are the vector lanes.
- * wt: kernel as [i][j][o][c]; cin a multiple of 32. */
-static void conv_out8(const float *xp, size_t cin, int kh, int kw, int off, const float *wt, const float *bias,
+/* Eight output channels (the distribute layer, 3x42 over 32 channels, 45% of the network's
+ * work): pitch positions are the vector lanes, so that each weight is loaded once per 32
+ * output bins instead of once per 2 (the kernel, 129 KB, does not fit in L1). xt holds the
+ * input channel-major, [frame][c][PWT] with bin p at PADT + p and zeros around it. */
+static void pad_pitch_t(const float *x, long f0, size_t nf, size_t n_valid, size_t ch, float *xt) {
+    for (size_t f = 0; f < nf; f++) {
+        long sf = f0 + (long)f;
+        float *d = xt + f * ch * PWT;
+        memset(d, 0, ch * PWT * sizeof *d);
+        if (sf < 0 || sf >= (long)n_valid) continue;
+        const float *src = x + (size_t)sf * LM_NB * ch;
+        for (int p = 0; p < LM_NB; p++)
+            for (size_t c = 0; c < ch; c++) d[c * PWT + PADT + (size_t)p] = src[(size_t)p * ch + c];
+    }
+}
+
+static void conv_out8(const float *xt, size_t cin, int kh, int kw, int off, const float *w, const float *bias,
                       int relu, size_t n_out, float *out) {
-    enum { RB = 2 }; /* 16 accumulators + 4 inputs + 2 weights fit the 32 vector registers */
     for (size_t f = 0; f < n_out; f++)
-        for (int p0 = 0; p0 < LM_NB; p0 += RB) {
-            v16 acc[RB][8];
-            for (int r = 0; r < RB; r++)
-                for (int o = 0; o < 8; o++) acc[r][o] = (v16){0};
+        for (int pb = 0; pb < NVP; pb += 2) {
+            v16 acc[8][2];
+            for (int o = 0; o < 8; o++) acc[o][0] = acc[o][1] = (v16){0};
             for (int i = 0; i < kh; i++)
                 for (int j = 0; j < kw; j++) {
-                    const float *x = xp + ((f + (size_t)i) * PW + (size_t)(PAD + p0 + j - off)) * cin;
-                    const float *w = wt + ((size_t)i * (size_t)kw + (size_t)j) * 8 * cin;
+                    const float *x = xt + (f + (size_t)i) * cin * PWT + (size_t)(PADT + pb * 16 + j - off);
+                    const float *wk = w + ((size_t)i * (size_t)kw + (size_t)j) * cin * 8;
 #pragma GCC unroll 1
-                    for (size_t c = 0; c < cin; c += 32) {
-                        v16 a0[RB], a1[RB];
-                        for (int r = 0; r < RB; r++) {
-                            a0[r] = vld(x + (size_t)r * cin + c);
-                            a1[r] = vld(x + (size_t)r * cin + c + 16);
-                        }
+                    for (size_t c = 0; c < cin; c++) {
+                        v16 x0 = vld(x + c * PWT), x1 = vld(x + c * PWT + 16);
                         for (int o = 0; o < 8; o++) {
-                            v16 w0 = vld(w + (size_t)o * cin + c), w1 = vld(w + (size_t)o * cin + c + 16);
-                            for (int r = 0; r < RB; r++) {
-                                acc[r][o] += a0[r] * w0;
-                                acc[r][o] += a1[r] * w1;
-                            }
+                            float k = wk[c * 8 + (size_t)o];
+                            acc[o][0] += k * x0;
+                            acc[o][1] += k * x1;
                         }
                     }
                 }
-            float *o = out + (f * LM_NB + (size_t)p0) * 8;
-            for (int r = 0; r < RB; r++)
-                for (int k = 0; k < 8; k++) {
-                    float y = hsum(acc[r][k]) + (bias ? bias[k] : 0.0f);
-                    o[r * 8 + k] = relu && y < 0 ? y * LM_LEAKY_ALPHA : y;
+            for (int v = 0; v < 2; v++)
+                for (int e = 0; e < 16; e++) {
+                    int p = (pb + v) * 16 + e;
+                    if (p >= LM_NB) break;
+                    float *o8 = out + (f * LM_NB + (size_t)p) * 8;
+                    for (int o = 0; o < 8; o++) {
+                        float y = acc[o][v][e] + (bias ? bias[o] : 0.0f);
+                        o8[o] = relu && y < 0 ? y * LM_LEAKY_ALPHA : y;
+                    }
                 }
         }
 }
 
-/* out (n_out frames) = conv of xp (n_out + kh - 1 padded frames) with w [i][j][cin][cout];
- * scratch: KT_MAX floats for the distribute layer's reordered kernel. */
 /* Any other shape (only the input gradient of the first layer, which training never needs). */
 static void conv_scalar(const float *xp, size_t cin, size_t cout, int kh, int kw, int off, const float *w,
                         const float *bias, int relu, size_t n_out, float *out) {
@@ -152,33 +168,34 @@ static void conv_scalar(const float *xp, size_t cin, size_t cout, int kh, int kw
             }
 }
 
+/* out (n_out frames) = conv of xp (n_out + kh - 1 padded frames) with w [i][j][cin][cout]. */
 static void conv_direct(const float *xp, size_t cin, size_t cout, int kh, int kw, int off, const float *w,
-                        const float *bias, int relu, size_t n_out, float *out, float *scratch) {
+                        const float *bias, int relu, size_t n_out, float *out) {
     if (cout == 32) conv_outvec_2(xp, cin, kh, kw, off, w, bias, relu, n_out, out);
     else if (cout == 64) conv_outvec_4(xp, cin, kh, kw, off, w, bias, relu, n_out, out);
-    else if (cout != 8 || cin % 32 != 0) conv_scalar(xp, cin, cout, kh, kw, off, w, bias, relu, n_out, out);
-    else {
-        for (size_t t = 0; t < (size_t)kh * (size_t)kw; t++)
-            for (size_t c = 0; c < cin; c++)
-                for (size_t o = 0; o < 8; o++) scratch[(t * 8 + o) * cin + c] = w[(t * cin + c) * 8 + o];
-        conv_out8(xp, cin, kh, kw, off, scratch, bias, relu, n_out, out);
-    }
+    else conv_scalar(xp, cin, cout, kh, kw, off, w, bias, relu, n_out, out);
 }
 
-/* Output frames per batch so that (sub + kh - 1) padded frames of ch channels fit in cap. */
-static size_t batch_frames(size_t ch, int kh, size_t cap) {
-    size_t sub = cap / (PW * ch);
+/* Output frames per batch so that (sub + kh - 1) input frames of frame_floats each fit in cap. */
+static size_t batch_frames(size_t frame_floats, int kh, size_t cap) {
+    size_t sub = cap / frame_floats;
     return sub > (size_t)kh ? sub - (size_t)kh + 1 : 1;
 }
 
 void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
     size_t n_out = n_in - (size_t)L->kh + 1, cin = (size_t)L->cin, cout = (size_t)L->cout;
-    float *scratch = col + col_cap - KT_MAX;
-    size_t sub = batch_frames(cin, L->kh, col_cap - KT_MAX);
+    int pitch_lanes = cout == 8;
+    size_t sub = batch_frames((pitch_lanes ? PWT : PW) * cin, L->kh, col_cap);
     for (size_t s = 0; s < n_out; s += sub) {
-        size_t S = n_out - s < sub ? n_out - s : sub;
-        pad_pitch(in, (long)s, S + (size_t)L->kh - 1, n_in, cin, col);
-        conv_direct(col, cin, cout, L->kh, L->kw, (L->kw - 1) / 2, L->k, L->b, 1, S, out + s * LM_NB * cout, scratch);
+        size_t S = n_out - s < sub ? n_out - s : sub, nf = S + (size_t)L->kh - 1;
+        float *o = out + s * LM_NB * cout;
+        if (pitch_lanes) {
+            pad_pitch_t(in, (long)s, nf, n_in, cin, col);
+            conv_out8(col, cin, L->kh, L->kw, (L->kw - 1) / 2, L->k, L->b, 1, S, o);
+        } else {
+            pad_pitch(in, (long)s, nf, n_in, cin, col);
+            conv_direct(col, cin, cout, L->kh, L->kw, (L->kw - 1) / 2, L->k, L->b, 1, S, o);
+        }
     }
 }
 
@@ -264,7 +281,7 @@ void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, 
         for (size_t o = 0; o < cout; o++) db[o] += dout[r * cout + o];
     float *dkt = dcol; /* distribute: kernel gradient as [i][j][o][c] */
     if (cout == 8) memset(dkt, 0, nk * sizeof *dkt);
-    size_t sub = batch_frames(cin, L->kh, col_cap);
+    size_t sub = batch_frames(PW * cin, L->kh, col_cap);
     for (size_t s = 0; s < n_out; s += sub) {
         size_t S = n_out - s < sub ? n_out - s : sub;
         pad_pitch(in, (long)s, S + kh - 1, n_in, cin, col);
@@ -287,12 +304,11 @@ void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, 
             for (size_t c = 0; c < cin; c++)
                 for (size_t o = 0; o < cout; o++)
                     kt[((i * kw + j) * cout + o) * cin + c] = L->k[(((kh - 1 - i) * kw + (kw - 1 - j)) * cin + c) * cout + o];
-    float *scratch = col + col_cap - KT_MAX;
-    size_t subt = batch_frames(cout, L->kh, col_cap - KT_MAX);
+    size_t subt = batch_frames(PW * cout, L->kh, col_cap);
     for (size_t s = 0; s < n_in; s += subt) {
         size_t S = n_in - s < subt ? n_in - s : subt;
         pad_pitch(dout, (long)s - (long)(kh - 1), S + kh - 1, n_out, cout, col);
-        conv_direct(col, cout, cin, L->kh, L->kw, L->kw - 1 - pp, kt, NULL, 0, S, din + s * LM_NB * cin, scratch);
+        conv_direct(col, cout, cin, L->kh, L->kw, L->kw - 1 - pp, kt, NULL, 0, S, din + s * LM_NB * cin);
     }
 }
 
