@@ -32,7 +32,7 @@ v1_model="$shared/reference/models/v1_ctc_train345valid1.bin"
 train() { # LOSS OUT
   "$cli" train --pairs "$shared/corpus/themes.csv" --audio-dir "$audio" --pieces "$shared/corpus/pieces.csv" \
     --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 1 --loss "$1" --cache "$data/excache" \
-    --out "$2" --checkpoint "${2%.bin}.ckpt" --plot "$here/docs/results/${2##*/}.png" --resume
+    --out "$2" --checkpoint "${2%.bin}.ckpt" --plot "$here/docs/results/$(basename "$2" .bin)_loss.png" --resume
 }
 
 for step in "${steps[@]}"; do
@@ -65,7 +65,7 @@ EOF
       [ -d "$shared/realaudio" ] || { echo "experiment: no $shared/realaudio; skipped" >&2; continue; }
       # The whole corpus plus the real recordings, searched with the shipped (CTC) model.
       cp "$data/db/ctc.lmdb" "$data/db/ctc_real.lmdb.tmp" && mv "$data/db/ctc_real.lmdb.tmp" "$data/db/ctc_real.lmdb"
-      "$cli" index "$data/db/ctc_real.lmdb" "$shared/realaudio/audio"
+      "$cli" index "$data/db/ctc_real.lmdb" "$shared/realaudio/audio" --model "$ctc_model"
       python3 - "$shared/realaudio" "$data/realaudio_themes.csv" <<'EOF'
 import csv, os, sys
 src, out = sys.argv[1], sys.argv[2]
