@@ -259,14 +259,16 @@ static double validate(const lm_train_config *cfg, const lm_model *w, const lm_t
     return n ? sum / (double)n : NAN;
 }
 
-static void print_epoch(const trainer *tr, int epochs_planned, double ex_per_s, double epoch_s) {
+/* The time left is a bound: with --max-epochs at most that many epochs remain; without it,
+ * every remaining annealing phase lasts at least `patience` epochs, so at least those remain. */
+static void print_epoch(const trainer *tr, int epochs_left, int at_least, double ex_per_s, double epoch_s) {
     const train_state *s = &tr->s;
-    double eta = epochs_planned > s->epoch ? (epochs_planned - s->epoch) * epoch_s : 0;
+    double eta = epochs_left > 0 ? epochs_left * epoch_s : 0;
     fprintf(stderr,
             "epoch %3d  train %.4f  valid %.4f  best %.4f  lr %.2e  phase %d  %.1f ex/s  %.0f s/epoch  "
-            "eta <= %.0f min%s\n",
+            "eta %s %.0f min%s\n",
             s->epoch, s->hist_train[s->n_hist - 1], s->hist_val[s->n_hist - 1], s->best_val, s->hist_lr[s->n_hist - 1],
-            s->phase + 1, ex_per_s, epoch_s, eta / 60, s->since_best == 0 ? "  *" : "");
+            s->phase + 1, ex_per_s, epoch_s, at_least ? ">=" : "<=", eta / 60, s->since_best == 0 ? "  *" : "");
 }
 
 static int save_best(const lm_train_config *cfg, const trainer *tr) {
@@ -394,8 +396,10 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
             tr.s.adam_t = 0;
         }
         if (checkpoint_save(cfg->checkpoint, &tr) != 0) goto done;
-        int planned = cfg->max_epochs > 0 ? cfg->max_epochs : epoch + (cfg->phases - tr.s.phase) * cfg->patience;
-        print_epoch(&tr, planned, (double)n_train / secs, secs);
+        int left = tr.s.finished ? 0
+                   : cfg->max_epochs > 0 ? cfg->max_epochs - epoch
+                                         : (cfg->phases - tr.s.phase - 1) * cfg->patience + cfg->patience - tr.s.since_best;
+        print_epoch(&tr, left, cfg->max_epochs <= 0, (double)n_train / secs, secs);
     }
     if (!lm_file_exists(cfg->out_model) && save_best(cfg, &tr) != 0) goto done;
     if (cfg->plot_png &&
