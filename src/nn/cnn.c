@@ -13,7 +13,7 @@
 #define NH LM_HCQT_NHARM
 #define CHUNK 64 /* output frames per chunk */
 #define HALO 5   /* five 3-frame convolutions: 5 frames of context on each side */
-#define IM2COL_BUDGET (8u << 20) /* bytes of convolution scratch (padded layer input) per thread */
+#define CONV_SCRATCH_BUDGET (8u << 20) /* bytes of convolution scratch (padded layer input) per thread */
 
 /* Inverse l2 norms of the (frame, harmonic) columns; 0 marks an all-zero column, which
  * librosa.util.normalize(fill=True) turns into the uniform value 1/sqrt(216). */
@@ -90,7 +90,7 @@ static int forward(const lm_model *m, const input_source *src, size_t T, float *
     lm_conv_specs(m, layers);
     size_t n_chunks = (T + CHUNK - 1) / CHUNK;
     size_t buf_floats = (size_t)(CHUNK + 2 * HALO) * NB * 64;
-    size_t col_cap = IM2COL_BUDGET / sizeof(float);
+    size_t col_cap = CONV_SCRATCH_BUDGET / sizeof(float);
     if (col_cap < lm_conv_min_col()) col_cap = lm_conv_min_col();
     int failed = 0;
 #pragma omp parallel num_threads(lm_threads())

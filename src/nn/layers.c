@@ -37,11 +37,6 @@ static inline v16 leaky(v16 y) {
     v16i neg = y < (v16){0};
     return (v16)(((v16i)(y * LM_LEAKY_ALPHA) & neg) | ((v16i)y & ~neg));
 }
-static inline float hsum(v16 v) {
-    float s = 0;
-    for (int i = 0; i < 16; i++) s += v[i];
-    return s;
-}
 
 size_t lm_conv_min_col(void) {
     /* one batch of one output frame for every layer, and the distribute layer's kernel */
