@@ -237,6 +237,18 @@ static int example_shift(const lm_train_config *cfg, int epoch, size_t idx) {
     return (int)(h % (uint64_t)(2 * cfg->max_shift + 1)) - cfg->max_shift;
 }
 
+/* order[0..n) = 0..n-1 sorted by the excerpt length of ex[idx[k]] (idx NULL: ex[k]), longest
+ * first, ties in index order. Scheduling the longest first lets the threads finish together
+ * (excerpts differ up to 8x in length); every example writes its own slot, so the results do not
+ * depend on the order. Insertion sort: n is a batch or a validation set. */
+static void longest_first(const lm_train_example *ex, const size_t *idx, size_t n, size_t *order) {
+    for (size_t k = 0; k < n; k++) {
+        size_t T = ex[idx ? idx[k] : k].ex->T, q = k;
+        for (; q > 0 && ex[idx ? idx[order[q - 1]] : order[q - 1]].ex->T < T; q--) order[q] = order[q - 1];
+        order[q] = k;
+    }
+}
+
 static double validate(const lm_train_config *cfg, const lm_model *w, const lm_train_example *va, size_t nv,
                        worker *workers, int *fatal) {
     double *losses = malloc((nv ? nv : 1) * sizeof *losses);
@@ -244,8 +256,18 @@ static double validate(const lm_train_config *cfg, const lm_model *w, const lm_t
         *fatal = 1;
         return NAN;
     }
+    /* losses are summed in the pairs' order */
+    size_t *order = malloc((nv ? nv : 1) * sizeof *order);
+    if (!order) {
+        free(losses);
+        *fatal = 1;
+        return NAN;
+    }
+    longest_first(va, NULL, nv, order);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (size_t i = 0; i < nv; i++) losses[i] = run_example(w, &va[i], 0, cfg->loss, &workers[omp_get_thread_num()], NULL);
+    for (size_t q = 0; q < nv; q++)
+        losses[order[q]] = run_example(w, &va[order[q]], 0, cfg->loss, &workers[omp_get_thread_num()], NULL);
+    free(order);
     double sum = 0;
     size_t n = 0;
     for (size_t i = 0; i < nv; i++) {
@@ -293,7 +315,8 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
     float *gsum = malloc(LM_MODEL_NFLOATS * sizeof(float));
     size_t *perm = malloc(n_train * sizeof *perm);
     double *bloss = malloc((size_t)cfg->batch * sizeof *bloss);
-    if (!workers || !gbuf || !gsum || !perm || !bloss || lm_model_alloc(&tr.w, cfg->model_id) != 0 ||
+    size_t *order = malloc((size_t)cfg->batch * sizeof *order);
+    if (!workers || !gbuf || !gsum || !perm || !bloss || !order || lm_model_alloc(&tr.w, cfg->model_id) != 0 ||
         lm_model_alloc(&tr.best, cfg->model_id) != 0 || !(tr.m = calloc(LM_MODEL_NFLOATS, sizeof(float))) ||
         !(tr.v = calloc(LM_MODEL_NFLOATS, sizeof(float)))) {
         lm_set_error("out of memory setting up training");
@@ -330,8 +353,10 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
         lm_progress_start(&prog, "epoch", n_train);
         for (size_t b0 = 0; b0 < n_train && !fatal; b0 += (size_t)cfg->batch) {
             size_t nb = n_train - b0 < (size_t)cfg->batch ? n_train - b0 : (size_t)cfg->batch;
+            longest_first(tr_ex, perm + b0, nb, order);
 #pragma omp parallel for schedule(dynamic, 1)
-            for (size_t k = 0; k < nb; k++) {
+            for (size_t q = 0; q < nb; q++) {
+                size_t k = order[q];
                 lm_model g = {.w = gbuf + k * LM_MODEL_NFLOATS};
                 lm_model_set_pointers(&g);
                 memset(g.w, 0, LM_MODEL_NFLOATS * sizeof(float));
@@ -421,6 +446,7 @@ done:
     free(gsum);
     free(perm);
     free(bloss);
+    free(order);
     lm_model_free(&tr.w);
     lm_model_free(&tr.best);
     free(tr.m);
