@@ -4,16 +4,7 @@
 set -u
 cli="$1"; shared="$2"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok()   { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails+1)); }
-# expect_error NAME PATTERN CMD... : non-zero exit, exactly one stderr line matching PATTERN, no crash
-expect_error() {
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qiE "$pat" "$tmp/err"; then ok "$name"
-  else fail "$name (rc=$rc): $(cat "$tmp/err")"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli_common.sh"
 # Prefer the system interpreter (python3-numpy) over one earlier on PATH without numpy.
 pybin=python3; /usr/bin/python3 -c 'import numpy' 2>/dev/null && pybin=/usr/bin/python3
 py() { "$pybin" -c "$@"; }

@@ -6,15 +6,7 @@
 set -u
 cli="$1"
 tmp="$(mktemp -d)"; [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT; echo "tmp $tmp"
-fails=0
-ok()   { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails+1)); }
-expect_error() {
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(tail -n 1 "$tmp/err" | grep -ciE "$pat")" -eq 1 ]; then ok "$name"
-  else fail "$name (rc=$rc): $(tail -n 1 "$tmp/err")"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli_common.sh"
 command -v sox >/dev/null || { echo "cli_train: sox not installed (scripts/setup.sh installs it)"; exit 1; }
 
 # 18 s of a melody in two-second phrases: C E G C' / D F A D' / ..., pure tones with overtones.
@@ -75,20 +67,20 @@ fi
 # A damaged checkpoint is refused with a clear message; the model is left alone.
 cp "$tmp/b.bin" "$tmp/b.keep"
 head -c 1000 "$tmp/b.bin.ckpt" >"$tmp/c.bin.ckpt"; cp "$tmp/b.bin" "$tmp/c.bin"
-expect_error "truncated checkpoint" "truncated|not a leitmotif checkpoint" train --out "$tmp/c.bin" --cache "$tmp/cache" --resume
+expect_error_last "truncated checkpoint" "truncated|not a leitmotif checkpoint" train --out "$tmp/c.bin" --cache "$tmp/cache" --resume
 cmp -s "$tmp/c.bin" "$tmp/b.keep" && ok "model untouched after a refused resume" || fail "model changed"
 
 # Bad pairs files and options.
 printf 'audio,start_sec\nmelody.wav,0\n' >"$tmp/nocols.csv"
-expect_error "pairs file without the theme column" "column" "$cli" train --pairs "$tmp/nocols.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
+expect_error_last "pairs file without the theme column" "column" "$cli" train --pairs "$tmp/nocols.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
 sed 's/,2$/,1/' "$tmp/pairs.csv" >"$tmp/onefold.csv"
-expect_error "empty validation fold" "validation fold has no usable pairs" "$cli" train --pairs "$tmp/onefold.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2 --cache "$tmp/cache"
+expect_error_last "empty validation fold" "validation fold has no usable pairs" "$cli" train --pairs "$tmp/onefold.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2 --cache "$tmp/cache"
 printf 'audio,start_sec,end_sec,pitch_classes,fold\nmelody.wav,15,99,C D E,1\nmelody.wav,0,2,C E G C,2\n' >"$tmp/beyond.csv"
-expect_error "only excerpt ends beyond the audio" "training fold has no usable pairs" "$cli" train --pairs "$tmp/beyond.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2 --cache "$tmp/cache"
+expect_error_last "only excerpt ends beyond the audio" "training fold has no usable pairs" "$cli" train --pairs "$tmp/beyond.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2 --cache "$tmp/cache"
 printf 'audio,start_sec,end_sec,pitch_classes,fold\nmelody.wav,0,2,,1\n' >"$tmp/nonotes.csv"
-expect_error "theme with no notes" "no notes|empty|pitch" "$cli" train --pairs "$tmp/nonotes.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
-expect_error "absurd batch size" "batch" train --out "$tmp/x.bin" --batch 0
-expect_error "missing pairs file" "no such file|cannot open" "$cli" train --pairs "$tmp/none.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
+expect_error_last "theme with no notes" "no notes|empty|pitch" "$cli" train --pairs "$tmp/nonotes.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
+expect_error_last "absurd batch size" "batch" train --out "$tmp/x.bin" --batch 0
+expect_error_last "missing pairs file" "no such file|cannot open" "$cli" train --pairs "$tmp/none.csv" --out "$tmp/x.bin" --train-folds 1 --valid-fold 2
 [ ! -e "$tmp/x.bin" ] && ok "no model written by failed runs" || fail "a failed run wrote a model"
 
 [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
