@@ -40,14 +40,17 @@ for q, title in settings:
         lines.append("| %s | %d | %s |" % (label, row["queries"], " | ".join("%.3f" % row[k] for k in keys)))
     lines.append("")
 for q, title in settings:
-    r = load("realaudio_%s" % q)
-    if r is None:
+    real = [(m, label, load("realaudio_%s_%s" % (m, q))) for m, label in methods]
+    real = [(m, label, r) for m, label, r in real if r is not None]
+    if not real:
         continue
-    lines += ["## Real recordings (../shared/realaudio), CTC model, %s" % title, "",
+    themes = sorted(set().union(*(r["ranks"].keys() for _, _, r in real)))
+    lines += ["## Real recordings (../shared/realaudio), %s" % title, "",
               "Rank of each theme's recording in a database of the whole corpus plus the real recordings.", "",
-              "| theme | rank |", "|---|---:|"]
-    for theme, rank in sorted(r["ranks"].items()):
-        lines.append("| %s | %s |" % (theme, rank))
+              "| theme | " + " | ".join(m for m, _, _ in real) + " |",
+              "|---|" + "---:|" * len(real)]
+    for t in themes:
+        lines.append("| %s | %s |" % (t, " | ".join(str(r["ranks"].get(t, "-")) for _, _, r in real)))
     lines.append("")
 out = os.path.join(results, "experiment.md")
 with open(out + ".tmp", "w") as f:
