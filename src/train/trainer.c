@@ -282,15 +282,17 @@ static double validate(const lm_train_config *cfg, const lm_model *w, const lm_t
 }
 
 /* The time left is a bound: with --max-epochs at most that many epochs remain; without it,
- * every remaining annealing phase lasts at least `patience` epochs, so at least those remain. */
-static void print_epoch(const trainer *tr, int epochs_left, int at_least, double ex_per_s, double epoch_s) {
+ * every remaining annealing phase lasts at least `patience` epochs, so at least those remain.
+ * mark: "*" when the epoch improved the best validation loss, an anneal note when it ended a phase. */
+static void print_epoch(const trainer *tr, int epochs_left, int at_least, double ex_per_s, double epoch_s,
+                        const char *mark) {
     const train_state *s = &tr->s;
     double eta = epochs_left > 0 ? epochs_left * epoch_s : 0;
     fprintf(stderr,
             "epoch %3d  train %.4f  valid %.4f  best %.4f  lr %.2e  phase %d  %.1f ex/s  %.0f s/epoch  "
-            "eta %s %.0f min%s\n",
+            "eta %s %.0f min%s%s\n",
             s->epoch, s->hist_train[s->n_hist - 1], s->hist_val[s->n_hist - 1], s->best_val, s->hist_lr[s->n_hist - 1],
-            s->phase + 1, ex_per_s, epoch_s, at_least ? ">=" : "<=", eta / 60, s->since_best == 0 ? "  *" : "");
+            s->phase + 1, ex_per_s, epoch_s, at_least ? ">=" : "<=", eta / 60, *mark ? "  " : "", mark);
 }
 
 static int save_best(const lm_train_config *cfg, const trainer *tr) {
@@ -405,13 +407,16 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
             tr.s.hist_lr[tr.s.n_hist] = tr.s.lr;
             tr.s.n_hist++;
         }
+        const char *mark = "";
         if (val < tr.s.best_val) {
+            mark = "*";
             tr.s.best_val = val;
             tr.s.since_best = 0;
             memcpy(tr.best.w, tr.w.w, LM_MODEL_NFLOATS * sizeof(float));
             if (save_best(cfg, &tr) != 0) goto done;
         } else if (++tr.s.since_best >= cfg->patience) {
             /* Anneal: halve the rate and continue from the best model with fresh moments. */
+            mark = "anneal: lr halved, back to the best model";
             if (++tr.s.phase >= cfg->phases) tr.s.finished = 1;
             tr.s.lr *= 0.5;
             tr.s.since_best = 0;
@@ -424,7 +429,7 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
         int left = tr.s.finished ? 0
                    : cfg->max_epochs > 0 ? cfg->max_epochs - epoch
                                          : (cfg->phases - tr.s.phase - 1) * cfg->patience + cfg->patience - tr.s.since_best;
-        print_epoch(&tr, left, cfg->max_epochs <= 0, (double)n_train / secs, secs);
+        print_epoch(&tr, left, cfg->max_epochs <= 0, (double)n_train / secs, secs, mark);
     }
     if (!lm_file_exists(cfg->out_model) && save_best(cfg, &tr) != 0) goto done;
     if (cfg->plot_png &&
