@@ -84,11 +84,19 @@ if [ -s "$tmp/t1.bin" ] && cmp -s <(tail -c +4097 "$tmp/t1.bin") <(tail -c +4097
   ok "1 and 2 threads give the same weights (mixed excerpt lengths)"
 else fail "the model depends on the number of threads"; fi
 
+# The checkpoint's history: one CSV row per epoch, the state on stderr.
+if "$cli" train --history "$tmp/b.bin.ckpt" >"$tmp/hist.csv" 2>"$tmp/hist.err" &&
+   [ "$(head -n 1 "$tmp/hist.csv")" = "epoch,train_loss,valid_loss,lr,improved" ] &&
+   [ "$(wc -l <"$tmp/hist.csv")" -eq 4 ] && [ "$(tail -n 1 "$tmp/hist.csv" | cut -d, -f1)" = 3 ] &&
+   grep -q "after epoch 3" "$tmp/hist.err"; then ok "checkpoint history as CSV"
+else fail "checkpoint history: $(cat "$tmp/hist.csv" "$tmp/hist.err")"; fi
+
 # A damaged checkpoint is refused with a clear message; the model is left alone.
 cp "$tmp/b.bin" "$tmp/b.keep"
 head -c 1000 "$tmp/b.bin.ckpt" >"$tmp/c.bin.ckpt"; cp "$tmp/b.bin" "$tmp/c.bin"
 expect_error_last "truncated checkpoint" "truncated|not a leitmotif checkpoint" train --out "$tmp/c.bin" --cache "$tmp/cache" --resume
 cmp -s "$tmp/c.bin" "$tmp/b.keep" && ok "model untouched after a refused resume" || fail "model changed"
+expect_error "history of a truncated checkpoint" "truncated" "$cli" train --history "$tmp/c.bin.ckpt"
 
 # Bad pairs files and options.
 printf 'audio,start_sec\nmelody.wav,0\n' >"$tmp/nocols.csv"

@@ -33,7 +33,9 @@ static void train_help(FILE *f) {
             "  --seed N (1)  --batch N (8)  --lr X (1e-3)  --patience N (5)  --phases N (10)\n"
             "  --max-shift N (3)   transposition augmentation in semitones\n"
             "  --max-epochs N      stop after N epochs (default: when annealing ends)\n"
-            "  --threads N\n");
+            "  --threads N\n\n"
+            "leitmotif train --history CHECKPOINT  prints a checkpoint's per-epoch losses as CSV on stdout\n"
+            "(epoch,train_loss,valid_loss,lr,improved) and its state on stderr, without any training data.\n");
 }
 
 static int parse_folds(const char *s, int *folds, size_t *n) {
@@ -94,6 +96,13 @@ int cmd_train(int argc, char **argv) {
             train_help(stdout);
             return 0;
         } else if (!strcmp(a, "--resume")) cfg.resume = 1;
+        else if (!strcmp(a, "--history") && v) {
+            char summary[512];
+            if (lm_train_checkpoint_history(v, stdout, summary, sizeof summary) != 0)
+                return lm_cli_fail("train: %s", lm_last_error());
+            fprintf(stderr, "leitmotif: %s: %s\n", v, summary);
+            return fflush(stdout) == 0 ? 0 : lm_cli_fail("train: cannot write the history");
+        }
         else if (!v) return lm_cli_fail("train: %s needs a value (or is unknown)", a);
         else if (!strcmp(a, "--pairs")) pairs_csv = v, i++;
         else if (!strcmp(a, "--audio-dir")) audio_dir = v, i++;

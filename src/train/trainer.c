@@ -130,23 +130,31 @@ static int checkpoint_save(const char *path, const trainer *tr) {
     return lm_atomic_commit(&af);
 }
 
-static int checkpoint_load(const char *path, trainer *tr, uint64_t fp) {
+/* The checkpoint file's bytes after checking its size, magic and checksum (NULL: error set). */
+static char *checkpoint_read(const char *path) {
     size_t n;
     char *buf = lm_read_file(path, &n);
-    if (!buf) return -1;
-    size_t nf = LM_MODEL_NFLOATS, want = 8 + sizeof tr->s + 4 * nf * sizeof(float) + 4;
+    if (!buf) return NULL;
+    size_t want = 8 + sizeof(train_state) + 4 * LM_MODEL_NFLOATS * sizeof(float) + 4;
     if (n != want || memcmp(buf, CKPT_MAGIC, 8) != 0) {
         lm_set_error("%s: not a leitmotif checkpoint, or truncated", path);
         free(buf);
-        return -1;
+        return NULL;
     }
     uint32_t crc;
     memcpy(&crc, buf + n - 4, 4);
     if (lm_crc32(0, buf + 8, n - 12) != crc) {
         lm_set_error("%s: checkpoint is corrupted (checksum mismatch)", path);
         free(buf);
-        return -1;
+        return NULL;
     }
+    return buf;
+}
+
+static int checkpoint_load(const char *path, trainer *tr, uint64_t fp) {
+    char *buf = checkpoint_read(path);
+    if (!buf) return -1;
+    size_t nf = LM_MODEL_NFLOATS;
     const char *p = buf + 8;
     memcpy(&tr->s, p, sizeof tr->s);
     p += sizeof tr->s;
@@ -162,6 +170,34 @@ static int checkpoint_load(const char *path, trainer *tr, uint64_t fp) {
         lm_set_error("%s: checkpoint was made with other training data or settings; cannot resume", path);
         return -1;
     }
+    return 0;
+}
+
+int lm_train_checkpoint_history(const char *path, FILE *csv, char *summary, size_t summary_size) {
+    char *buf = checkpoint_read(path);
+    if (!buf) return -1;
+    train_state *s = malloc(sizeof *s);
+    if (!s) {
+        free(buf);
+        lm_set_error("out of memory");
+        return -1;
+    }
+    memcpy(s, buf + 8, sizeof *s);
+    free(buf);
+    int best_epoch = 0;
+    double best = INFINITY;
+    fprintf(csv, "epoch,train_loss,valid_loss,lr,improved\n");
+    for (int32_t e = 0; e < s->n_hist; e++) {
+        int improved = s->hist_val[e] < best;
+        if (improved) best = s->hist_val[e], best_epoch = e + 1;
+        fprintf(csv, "%d,%.6f,%.6f,%.6g,%d\n", e + 1, s->hist_train[e], s->hist_val[e], s->hist_lr[e], improved);
+    }
+    snprintf(summary, summary_size,
+             "%s after epoch %d (annealing phase %d), learning rate %.3g, best validation loss %.6f (epoch %d), "
+             "%.1f min of training",
+             s->finished ? "finished" : "stopped", s->epoch, s->phase + 1, s->lr, s->best_val, best_epoch,
+             s->train_seconds / 60);
+    free(s);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef LM_TRAIN_TRAINER_H
 #define LM_TRAIN_TRAINER_H
 #include <stddef.h>
+#include <stdio.h>
 
 #include "nn/model.h"
 #include "train/excerpts.h"
@@ -38,6 +39,11 @@ typedef struct {
 /* Runs (or resumes) training; returns 0 when finished. */
 int lm_train(const lm_train_config *cfg, const lm_train_example *train, size_t n_train,
              const lm_train_example *valid, size_t n_valid);
+
+/* A checkpoint's per-epoch history as CSV (epoch,train_loss,valid_loss,lr,improved) on csv and a
+ * one-line summary of its state (epoch, phase, learning rate, best loss, training time) in
+ * summary. Needs no training data; checks the file's size and checksum. Returns 0 or -1. */
+int lm_train_checkpoint_history(const char *path, FILE *csv, char *summary, size_t summary_size);
 
 /* Loss and gradient of one example (exposed for tests). logits: T x 13. For CTC, infeasible
  * examples give +INFINITY. grad (T x 13) may be NULL. */
