@@ -138,7 +138,7 @@ static void test_conv_layer_gradients(void **state) {
         L.k = k;
         L.b = b;
         size_t cap = lm_conv_min_col();
-        float *col = malloc(cap * sizeof *col), *dcol = malloc(cap * sizeof *dcol);
+        float *col = malloc(cap * sizeof *col), *dcol = malloc(lm_conv_max_kernel() * sizeof *dcol);
         lm_conv_forward(&L, in, n_out + 2, out, col, cap);
         lm_conv_backward(&L, in, out, dout, n_out, dk, db, din, col, dcol, cap);
         double worst = 0;
@@ -195,7 +195,7 @@ static void test_conv_backward_all_entries(void **state) {
         L.k = k;
         L.b = b;
         size_t cap = lm_conv_min_col();
-        float *col = malloc(cap * sizeof *col), *dcol = malloc(cap * sizeof *dcol);
+        float *col = malloc(cap * sizeof *col), *dcol = malloc(lm_conv_max_kernel() * sizeof *dcol);
         lm_conv_forward(&L, in, n_in, out, col, cap);
         for (size_t t = 0; t < n_out; t++)
             for (int p = 0; p < 216; p++)

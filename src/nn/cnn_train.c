@@ -37,7 +37,7 @@ static int ws_reserve(lm_train_ws *ws, size_t T) {
     fresh.grad[1] = malloc((cap + 2) * LM_NB * 64 * sizeof(float));
     fresh.col_cap = COL_BUDGET > lm_conv_min_col() ? COL_BUDGET : lm_conv_min_col();
     fresh.col = malloc(fresh.col_cap * sizeof(float));
-    fresh.dcol = malloc(fresh.col_cap * sizeof(float));
+    fresh.dcol = malloc(lm_conv_max_kernel() * sizeof(float));
     ok = ok && fresh.sal && fresh.grad[0] && fresh.grad[1] && fresh.col && fresh.dcol;
     if (!ok) {
         lm_train_ws_free(&fresh);

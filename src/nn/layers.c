@@ -39,10 +39,12 @@ static inline v16 leaky(v16 y) {
 }
 
 size_t lm_conv_min_col(void) {
-    /* one batch of one output frame for every layer, and the distribute layer's kernel */
-    size_t a = (size_t)3 * PW * 64, b = (size_t)3 * PWT * 32, k = KT_MAX;
-    return a > b ? (a > k ? a : k) : (b > k ? b : k);
+    /* one batch of one output frame for every layer */
+    size_t a = (size_t)3 * PW * 64, b = (size_t)3 * PWT * 32;
+    return a > b ? a : b;
 }
+
+size_t lm_conv_max_kernel(void) { return KT_MAX; }
 
 /* Frames [f0, f0 + nf) of x (n_valid frames of LM_NB x ch; frames outside are zero) into xp,
  * PW rows per frame with the LM_NB bins at rows PAD .. PAD + LM_NB - 1. */

@@ -27,13 +27,15 @@ void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float 
 /* Backward of lm_conv_forward. out: the layer's (post-activation) output, n_out frames;
  * dout: gradient w.r.t. out, overwritten with the gradient w.r.t. the pre-activation.
  * Accumulates dk [kh][kw][cin][cout] and db [cout]; if din is not NULL, writes the gradient
- * w.r.t. in into it (n_out + kh - 1 frames, overwritten). col, dcol: scratch of col_cap floats
- * each (dcol holds the transposed kernel). */
+ * w.r.t. in into it (n_out + kh - 1 frames, overwritten). col: scratch of col_cap floats;
+ * dcol: scratch of lm_conv_max_kernel() floats (a transposed kernel or kernel gradient). */
 void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, float *dout, size_t n_out, float *dk,
                       float *db, float *din, float *col, float *dcol, size_t col_cap);
 
-/* Smallest scratch size that works for every layer. */
+/* Smallest scratch size (col) that works for every layer. */
 size_t lm_conv_min_col(void);
+/* Floats in the largest kernel (the 3x42x32x8 distribute layer): the size of dcol. */
+size_t lm_conv_max_kernel(void);
 
 /* Head: salience s[p] = sigmoid(squishy(a5[p])), logits z[0..11] = chroma pooling of s,
  * z[12] = eps_pool(s). a5: LM_NB x 8 for one frame. */
