@@ -285,25 +285,18 @@ static void longest_first(const lm_train_example *ex, const size_t *idx, size_t 
     }
 }
 
+/* order: the validation examples longest first (longest_first), fixed for the run. */
 static double validate(const lm_train_config *cfg, const lm_model *w, const lm_train_example *va, size_t nv,
-                       worker *workers, int *fatal) {
+                       const size_t *order, worker *workers, int *fatal) {
     double *losses = malloc((nv ? nv : 1) * sizeof *losses);
     if (!losses) {
         *fatal = 1;
         return NAN;
     }
     /* losses are summed in the pairs' order */
-    size_t *order = malloc((nv ? nv : 1) * sizeof *order);
-    if (!order) {
-        free(losses);
-        *fatal = 1;
-        return NAN;
-    }
-    longest_first(va, NULL, nv, order);
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t q = 0; q < nv; q++)
         losses[order[q]] = run_example(w, &va[order[q]], 0, cfg->loss, &workers[omp_get_thread_num()], NULL);
-    free(order);
     double sum = 0;
     size_t n = 0;
     for (size_t i = 0; i < nv; i++) {
@@ -354,13 +347,15 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
     size_t *perm = malloc(n_train * sizeof *perm);
     double *bloss = malloc((size_t)cfg->batch * sizeof *bloss);
     size_t *order = malloc((size_t)cfg->batch * sizeof *order);
-    if (!workers || !gbuf || !gsum || !perm || !bloss || !order || lm_model_alloc(&tr.w, cfg->model_id) != 0 ||
+    size_t *va_order = malloc((n_valid ? n_valid : 1) * sizeof *va_order);
+    if (!workers || !gbuf || !gsum || !perm || !bloss || !order || !va_order || lm_model_alloc(&tr.w, cfg->model_id) != 0 ||
         lm_model_alloc(&tr.best, cfg->model_id) != 0 || !(tr.m = calloc(LM_MODEL_NFLOATS, sizeof(float))) ||
         !(tr.v = calloc(LM_MODEL_NFLOATS, sizeof(float)))) {
         lm_set_error("out of memory setting up training");
         goto done;
     }
     for (int i = 0; i < nthreads; i++) lm_train_ws_init(&workers[i].ws);
+    longest_first(va, NULL, n_valid, va_order);
     uint64_t fp = fingerprint(cfg, tr_ex, n_train, va, n_valid);
     if (cfg->resume && lm_file_exists(cfg->checkpoint)) {
         if (checkpoint_load(cfg->checkpoint, &tr, fp) != 0) goto done;
@@ -425,7 +420,7 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
         lm_progress_end(&prog);
         for (size_t i = 0; i < LM_MODEL_NFLOATS && !fatal; i++)
             if (!isfinite(tr.w.w[i])) fatal = 1;
-        double val = fatal ? NAN : validate(cfg, &tr.w, va, n_valid, workers, &fatal);
+        double val = fatal ? NAN : validate(cfg, &tr.w, va, n_valid, va_order, workers, &fatal);
         if (fatal || !isfinite(val)) {
             lm_set_error("non-finite values in training (NaN in the input data, or the training diverged) in epoch %d; "
                          "stopped without writing a model from this epoch",
@@ -488,6 +483,7 @@ done:
     free(perm);
     free(bloss);
     free(order);
+    free(va_order);
     lm_model_free(&tr.w);
     lm_model_free(&tr.best);
     free(tr.m);
