@@ -7,6 +7,7 @@
 
 #include "ctc/ctc.h"
 #include "nn/cnn_train.h"
+#include "nn/conv_fft.h"
 #include "nn/layers.h"
 #include "nn/model.h"
 #include "testutil.h"
@@ -172,12 +173,16 @@ static void test_conv_layer_gradients(void **state) {
 /* Every entry of the kernel, bias and input gradients of each conv layer against the adjoint
  * written out naively in double, over 5 output frames with the smallest scratch buffer the
  * layers accept (several frame batches for the wider layers), so that every pitch and frame
- * boundary is exercised. */
+ * boundary is exercised. Twice: with lm_conv_min_col() (the distribute layer through FFTs,
+ * conv_fft.c) and with a scratch too small for the FFTs (its direct loops, the fallback). */
 static void test_conv_backward_all_entries(void **state) {
     (void)state;
     const int shapes[5][4] = {{3, 3, 6, 64}, {3, 3, 64, 32}, {3, 3, 32, 32}, {3, 3, 32, 32}, {3, 42, 32, 8}};
     unsigned seed = 5;
     const size_t n_out = 5, n_in = n_out + 2;
+    const size_t direct_cap = (size_t)3 * 258 * 64; /* three padded frames of 64 channels */
+    assert_true(direct_cap < lm_convfft_min_scratch() && direct_cap <= lm_conv_min_col());
+    for (int pass = 0; pass < 2; pass++)
     for (int l = 0; l < 5; l++) {
         lm_conv_spec L = {shapes[l][0], shapes[l][1], shapes[l][2], shapes[l][3], NULL, NULL};
         size_t kh = 3, kw = (size_t)L.kw, cin = (size_t)L.cin, cout = (size_t)L.cout;
@@ -194,7 +199,7 @@ static void test_conv_backward_all_entries(void **state) {
         for (size_t i = 0; i < nin; i++) din[i] = 1e30f; /* must be overwritten */
         L.k = k;
         L.b = b;
-        size_t cap = lm_conv_min_col();
+        size_t cap = pass == 0 ? lm_conv_min_col() : direct_cap;
         float *col = malloc(cap * sizeof *col), *dcol = malloc(lm_conv_max_kernel() * sizeof *dcol);
         lm_conv_forward(&L, in, n_in, out, col, cap);
         for (size_t t = 0; t < n_out; t++)
@@ -233,8 +238,9 @@ static void test_conv_backward_all_entries(void **state) {
             double scale = 0, worst = 0;
             for (size_t i = 0; i < sizes[v]; i++) scale = fmax(scale, fabs(want[v][i]));
             for (size_t i = 0; i < sizes[v]; i++) worst = fmax(worst, fabs(got[v][i] - want[v][i]));
-            print_message("conv %dx%d %d->%d: %s gradient max abs. error %.1e (scale %.2f)\n", L.kh, L.kw, L.cin, L.cout,
-                          v == 0 ? "kernel" : v == 1 ? "bias" : "input", worst, scale);
+            print_message("conv %dx%d %d->%d (%s scratch): %s gradient max abs. error %.1e (scale %.2f)\n", L.kh, L.kw,
+                          L.cin, L.cout, pass == 0 ? "default" : "small", v == 0 ? "kernel" : v == 1 ? "bias" : "input",
+                          worst, scale);
             assert_true(scale > 0);
             assert_true(worst <= 1e-5 * scale);
         }

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/conv_fft.h"
+
 void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
     const lm_conv_spec specs[LM_NCONV] = {
         {3, 3, 6, 64, m->t[LM_T_BENDY1_K], m->t[LM_T_BENDY1_B]},
@@ -40,8 +42,9 @@ static inline v16 leaky(v16 y) {
 
 size_t lm_conv_min_col(void) {
     /* one batch of one output frame for every layer */
-    size_t a = (size_t)3 * PW * 64, b = (size_t)3 * PWT * 32;
-    return a > b ? a : b;
+    size_t a = (size_t)3 * PW * 64, b = (size_t)3 * PWT * 32, c = lm_convfft_min_scratch();
+    a = a > b ? a : b;
+    return a > c ? a : c;
 }
 
 size_t lm_conv_max_kernel(void) { return KT_MAX; }
@@ -180,6 +183,7 @@ static size_t batch_frames(size_t frame_floats, int kh, size_t cap) {
 }
 
 void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
+    if (lm_convfft_applies(L) && lm_convfft_forward(L, in, n_in, out, col, col_cap) == 0) return;
     size_t n_out = n_in - (size_t)L->kh + 1, cin = (size_t)L->cin, cout = (size_t)L->cout;
     int pitch_lanes = cout == 8;
     size_t sub = batch_frames((pitch_lanes ? PWT : PW) * cin, L->kh, col_cap);
@@ -276,6 +280,7 @@ void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, 
         if (out[r] <= 0) dout[r] *= LM_LEAKY_ALPHA;
     for (size_t r = 0; r < n_out * LM_NB; r++)
         for (size_t o = 0; o < cout; o++) db[o] += dout[r * cout + o];
+    if (lm_convfft_applies(L) && lm_convfft_backward(L, in, dout, n_out, dk, din, col, col_cap) == 0) return;
     float *dkt = dcol; /* distribute: kernel gradient as [i][j][o][c] */
     if (cout == 8) memset(dkt, 0, nk * sizeof *dkt);
     size_t sub = batch_frames(PW * cin, L->kh, col_cap);
