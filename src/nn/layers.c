@@ -275,11 +275,28 @@ void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, 
     size_t cout = (size_t)L->cout, cin = (size_t)L->cin;
     size_t kh = (size_t)L->kh, kw = (size_t)L->kw, n_in = n_out + kh - 1, nk = kh * kw * cin * cout;
     int pp = (L->kw - 1) / 2;
-    /* Through the leaky ReLU: the output's sign equals the pre-activation's sign. */
-    for (size_t r = 0; r < n_out * LM_NB * cout; r++)
-        if (out[r] <= 0) dout[r] *= LM_LEAKY_ALPHA;
-    for (size_t r = 0; r < n_out * LM_NB; r++)
-        for (size_t o = 0; o < cout; o++) db[o] += dout[r * cout + o];
+    /* Through the leaky ReLU (the output's sign equals the pre-activation's sign), and the
+     * bias gradient, in one pass; per channel the sum runs in the same order either way. */
+    if (cout % 16 == 0 && cout <= 64) {
+        size_t nv = cout / 16;
+        v16 acc[4];
+        for (size_t v = 0; v < nv; v++) acc[v] = vld(db + 16 * v);
+        for (size_t r = 0; r < n_out * LM_NB; r++)
+            for (size_t v = 0; v < nv; v++) {
+                float *d = dout + r * cout + 16 * v;
+                v16i neg = vld(out + r * cout + 16 * v) <= (v16){0};
+                v16 g = vld(d);
+                g = (v16)(((v16i)(g * LM_LEAKY_ALPHA) & neg) | ((v16i)g & ~neg));
+                vst(d, g);
+                acc[v] += g;
+            }
+        for (size_t v = 0; v < nv; v++) vst(db + 16 * v, acc[v]);
+    } else {
+        for (size_t r = 0; r < n_out * LM_NB * cout; r++)
+            if (out[r] <= 0) dout[r] *= LM_LEAKY_ALPHA;
+        for (size_t r = 0; r < n_out * LM_NB; r++)
+            for (size_t o = 0; o < cout; o++) db[o] += dout[r * cout + o];
+    }
     if (lm_convfft_applies(L) && lm_convfft_backward(L, in, dout, n_out, dk, din, col, col_cap) == 0) return;
     float *dkt = dcol; /* distribute: kernel gradient as [i][j][o][c] */
     if (cout == 8) memset(dkt, 0, nk * sizeof *dkt);
