@@ -69,31 +69,32 @@ static void pad_pitch(const float *x, long f0, size_t nf, size_t n_valid, size_t
     static void conv_outvec_##NV(const float *xp, size_t cin, int kh, int kw, int off, const float *w,            \
                                  const float *bias, int relu, size_t n_out, float *out) {                         \
         const size_t co = 16 * NV;                                                                                \
-        v16 b[NV];                                                                                                \
-        for (int v = 0; v < NV; v++) b[v] = bias ? vld(bias + 16 * v) : (v16){0};                                 \
         for (size_t f = 0; f < n_out; f++)                                                                        \
             for (int p0 = 0; p0 < LM_NB; p0 += RB) {                                                              \
+                /* the bias is added at the end: kept in registers through the loop it made GCC  \
+                 * spill a weight vector to the stack */                                          \
                 v16 acc[RB][NV];                                                                                  \
                 for (int r = 0; r < RB; r++)                                                                      \
-                    for (int v = 0; v < NV; v++) acc[r][v] = b[v];                                                \
-                for (int i = 0; i < kh; i++)                                                                      \
-                    for (int j = 0; j < kw; j++) {                                                                \
-                        const float *x = xp + ((f + (size_t)i) * PW + (size_t)(PAD + p0 + j - off)) * cin;        \
-                        const float *wt = w + ((size_t)i * (size_t)kw + (size_t)j) * cin * co;                    \
-                        /* not unrolled: with a known cin GCC would, and spill the accumulators */                \
-                        _Pragma("GCC unroll 1") for (size_t c = 0; c < cin; c++) {                                \
-                            v16 wv[NV];                                                                           \
-                            for (int v = 0; v < NV; v++) wv[v] = vld(wt + c * co + 16 * (size_t)v);               \
-                            for (int r = 0; r < RB; r++) {                                                        \
-                                float a = x[(size_t)r * cin + c];                                                 \
-                                for (int v = 0; v < NV; v++) acc[r][v] += a * wv[v];                              \
-                            }                                                                                     \
+                    for (int v = 0; v < NV; v++) acc[r][v] = (v16){0};                                            \
+                /* the kw taps of a row are consecutive rows of xp and of w: one loop over kw * cin */  \
+                for (int i = 0; i < kh; i++) {                                                                    \
+                    const float *x = xp + ((f + (size_t)i) * PW + (size_t)(PAD + p0 - off)) * cin;                \
+                    const float *wt = w + (size_t)i * (size_t)kw * cin * co;                                      \
+                    /* not unrolled: with a known cin GCC would, and spill the accumulators */                    \
+                    _Pragma("GCC unroll 1") for (size_t c = 0; c < (size_t)kw * cin; c++) {                       \
+                        v16 wv[NV];                                                                               \
+                        for (int v = 0; v < NV; v++) wv[v] = vld(wt + c * co + 16 * (size_t)v);                   \
+                        for (int r = 0; r < RB; r++) {                                                            \
+                            float a = x[(size_t)r * cin + c];                                                     \
+                            for (int v = 0; v < NV; v++) acc[r][v] += a * wv[v];                                  \
                         }                                                                                         \
                     }                                                                                             \
+                }                                                                                                 \
                 float *o = out + (f * LM_NB + (size_t)p0) * co;                                                   \
                 for (int r = 0; r < RB; r++)                                                                      \
                     for (int v = 0; v < NV; v++) {                                                                \
                         v16 y = acc[r][v];                                                                        \
+                        if (bias) y += vld(bias + 16 * (size_t)v);                                                \
                         if (relu) y = leaky(y);                                                                   \
                         vst(o + (size_t)r * co + 16 * (size_t)v, y);                                              \
                     }                                                                                             \
