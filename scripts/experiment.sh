@@ -4,8 +4,11 @@
 # corpus, for our CTC model, our CCE baseline, the stft chroma and the authors' v1 model.
 #
 # Usage: scripts/experiment.sh DATA_DIR [STEP...]
-#   steps, in order (default: all): render train-ctc train-cce index eval realaudio tables
-#   (index-baselines, not in the default list, also indexes stft and v1; see below)
+#   steps, in order (default: all): render-train train-ctc train-cce render index eval realaudio tables
+#   render-train renders what training needs (the CC0 pieces of folds 1-4), render the rest;
+#   index-baselines, not in the default list, also indexes stft and v1 (see below).
+#   EXPERIMENT_MODELS (default "ctc cce") names our models that index and realaudio process,
+#   e.g. EXPERIMENT_MODELS=cce when the CTC results are already in docs/results.
 #   DATA_DIR holds what is not committed: rendered audio, HCQT excerpt cache, databases,
 #   and a copy of the leitmotif binary (so that rebuilding never disturbs a running step).
 # Every step resumes where an interrupted run stopped: rendering skips finished pieces,
@@ -14,9 +17,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 data="$1"; shift
-steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render train-ctc train-cce index eval realaudio tables)
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render-train train-ctc train-cce render index eval realaudio tables)
+ours="${EXPERIMENT_MODELS:-ctc cce}"
 [ -d "$shared/corpus" ] || { echo "experiment: $shared/corpus not found" >&2; exit 1; }
 mkdir -p "$data/bin" "$data/db" "$here/docs/results"
 cli="$data/bin/leitmotif"
@@ -39,10 +43,13 @@ train() { # LOSS OUT
 for step in "${steps[@]}"; do
   echo "experiment: $step" >&2
   case "$step" in
-    render)
-      missing="$(python3 - "$shared/corpus/pieces.csv" "$audio" <<'EOF'
+    render|render-train)
+      # The renderer does not skip finished pieces: name the missing ones.
+      missing="$(python3 - "$shared/corpus/pieces.csv" "$audio" "$step" <<'EOF'
 import csv, os, sys
 rows = csv.DictReader(open(sys.argv[1]))
+if sys.argv[3] == "render-train":
+    rows = [r for r in rows if r["license"] == "CC0-1.0" and r["fold"] in ("1", "2", "3", "4")]
 print(",".join(r["piece_id"] for r in rows if not os.path.exists(os.path.join(sys.argv[2], r["piece_id"] + ".flac"))))
 EOF
 )"
@@ -50,7 +57,7 @@ EOF
     train-ctc) train ctc "$ctc_model" ;;
     train-cce) train cce "$cce_model" ;;
     index)
-      for name in ctc cce; do
+      for name in $ours; do
         model="$models/leitmotif_${name}_train123valid4.bin"
         [ -f "$model" ] || { echo "experiment: $model not trained yet; $name not indexed" >&2; continue; }
         "$cli" index "$data/db/$name.lmdb" "$audio" --features ctc --model "$model"
@@ -85,6 +92,7 @@ EOF
       # the shipped CTC model; the others show what its ranks are worth).
       for spec in "ctc --model $ctc_model" "cce --model $cce_model" "stft" "v1 --model $v1_model"; do
         set -- $spec; name="$1"; shift
+        case "$name" in ctc|cce) [[ " $ours " == *" $name "* ]] || continue ;; esac
         [ -f "$data/db/$name.lmdb" ] || { echo "experiment: no $data/db/$name.lmdb; $name skipped" >&2; continue; }
         cp "$data/db/$name.lmdb" "$data/db/${name}_real.lmdb.tmp" && mv "$data/db/${name}_real.lmdb.tmp" "$data/db/${name}_real.lmdb"
         "$cli" index "$data/db/${name}_real.lmdb" "$shared/realaudio/audio" "$@"
