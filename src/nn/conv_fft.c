@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "nn/vec16.h"
+
 /* The distribute layer convolves 32 channels with a 3 x 42 kernel into 8 channels: 42 taps
  * along the 216 pitch bins. Done directly that is 7 million multiply-adds per frame, 45% of
  * the network's work. Along pitch it is a correlation, so it is done here with 256-point
@@ -34,10 +36,6 @@
 #define KBUF_FLOATS ((size_t)N * NCO)
 #define FRAME_FLOATS ((size_t)CIN * SPEC + (size_t)COUT * SPEC) /* X and G spectra of one frame */
 #define RBUF_FLOATS ((size_t)N * CIN)
-
-typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
-static inline v16 vld(const float *p) { return *(const v16 *)p; }
-static inline void vst(float *p, v16 v) { *(v16 *)p = v; }
 
 /* Plans for batches of 8, 32 and 256 transforms: real data [256][H] (channels contiguous),
  * spectra [H][SPEC]. */
@@ -151,7 +149,7 @@ int lm_convfft_forward(const lm_conv_spec *L, const float *in, size_t n_in, floa
     /* frames of X spectra per block; each output frame of the block needs KH of them, and
      * one frame slot holds the output spectra */
     size_t per = s.n_frames * FRAME_FLOATS / ((size_t)CIN * SPEC);
-    size_t sub = per - KH + 1 - 1;
+    size_t sub = per - KH; /* sub + KH - 1 slots of X, one of Y */
     float *X = s.frames, *Y = s.frames + (sub + KH - 1) * CIN * SPEC;
     for (size_t f0 = 0; f0 < n_out; f0 += sub) {
         size_t S = n_out - f0 < sub ? n_out - f0 : sub;

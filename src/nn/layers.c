@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nn/conv_fft.h"
+#include "nn/vec16.h"
 
 void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
     const lm_conv_spec specs[LM_NCONV] = {
@@ -29,16 +30,6 @@ void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
 #define PADT 21
 #define NVP 14                          /* 16-bin vectors per frame: 224 >= LM_NB */
 #define PWT (PADT + NVP * 16 + 42 - 14) /* 273 > the last row a tap reads, PADT + 223 + 41 - 20 */
-
-typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
-static inline v16 vld(const float *p) { return *(const v16 *)p; }
-static inline void vst(float *p, v16 v) { *(v16 *)p = v; }
-typedef int v16i __attribute__((vector_size(64), aligned(4), may_alias));
-/* Leaky ReLU lane by lane, without leaving the vector registers. */
-static inline v16 leaky(v16 y) {
-    v16i neg = y < (v16){0};
-    return (v16)(((v16i)(y * LM_LEAKY_ALPHA) & neg) | ((v16i)y & ~neg));
-}
 
 size_t lm_conv_min_col(void) {
     /* one batch of one output frame for every layer */
@@ -184,7 +175,7 @@ static size_t batch_frames(size_t frame_floats, int kh, size_t cap) {
 }
 
 void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
-    if (lm_convfft_applies(L) && lm_convfft_forward(L, in, n_in, out, col, col_cap) == 0) return;
+    if (lm_convfft_forward(L, in, n_in, out, col, col_cap) == 0) return; /* the distribute layer */
     size_t n_out = n_in - (size_t)L->kh + 1, cin = (size_t)L->cin, cout = (size_t)L->cout;
     int pitch_lanes = cout == 8;
     size_t sub = batch_frames((pitch_lanes ? PWT : PW) * cin, L->kh, col_cap);
@@ -298,7 +289,7 @@ void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, 
         for (size_t r = 0; r < n_out * LM_NB; r++)
             for (size_t o = 0; o < cout; o++) db[o] += dout[r * cout + o];
     }
-    if (lm_convfft_applies(L) && lm_convfft_backward(L, in, dout, n_out, dk, din, col, col_cap) == 0) return;
+    if (lm_convfft_backward(L, in, dout, n_out, dk, din, col, col_cap) == 0) return; /* the distribute layer */
     float *dkt = dcol; /* distribute: kernel gradient as [i][j][o][c] */
     if (cout == 8) memset(dkt, 0, nk * sizeof *dkt);
     size_t sub = batch_frames(PW * cin, L->kh, col_cap);
