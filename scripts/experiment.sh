@@ -7,8 +7,9 @@
 #   steps, in order (default: all): render-train train-ctc train-cce render index eval realaudio tables
 #   render-train renders what training needs (the CC0 pieces of folds 1-4), render the rest;
 #   index-baselines, not in the default list, also indexes stft and v1 (see below).
-#   EXPERIMENT_MODELS (default "ctc cce") names our models that index and realaudio process,
-#   e.g. EXPERIMENT_MODELS=cce when the CTC results are already in docs/results.
+#   EXPERIMENT_MODELS (default "ctc cce") names our models that index, eval and realaudio
+#   process, e.g. EXPERIMENT_MODELS=cce when the CTC results are already in docs/results
+#   (stft and v1 are processed whenever their databases exist).
 #   DATA_DIR holds what is not committed: rendered audio, HCQT excerpt cache, databases,
 #   and a copy of the leitmotif binary (so that rebuilding never disturbs a running step).
 # Every step resumes where an interrupted run stopped: rendering skips finished pieces,
@@ -17,7 +18,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render-train train-ctc train-cce render index eval realaudio tables)
 ours="${EXPERIMENT_MODELS:-ctc cce}"
@@ -69,6 +70,7 @@ EOF
       "$cli" index "$data/db/v1.lmdb" "$audio" --features ctc --model "$v1_model" ;;
     eval)
       for name in ctc cce stft v1; do
+        case "$name" in ctc|cce) [[ " $ours " == *" $name "* ]] || continue ;; esac
         [ -f "$data/db/$name.lmdb" ] || continue
         for q in annotation score; do
           out="$here/docs/results/experiment_${name}_${q}.json"
