@@ -84,6 +84,25 @@ if [ -s "$tmp/t1.bin" ] && cmp -s <(tail -c +4097 "$tmp/t1.bin") <(tail -c +4097
   ok "1 and 2 threads give the same weights (mixed excerpt lengths)"
 else fail "the model depends on the number of threads"; fi
 
+# Waveform augmentation is on by default (the runs above): it changes what the network hears.
+# --augment none is the training without augmentation: the HCQT excerpt cache, deterministic.
+for r in n1 n2; do
+  "$cli" train --pairs "$tmp/mixed.csv" --train-folds 1 --valid-fold 2 --batch 5 --max-epochs 2 --threads 2 \
+    --augment none --out "$tmp/$r.bin" --cache "$tmp/cache_none" 2>"$tmp/$r.log" || fail "--augment none: $(tail -n 1 "$tmp/$r.log")"
+done
+ls "$tmp"/cache_none/*.exc >/dev/null 2>&1 && ok "--augment none reads the HCQT excerpt cache" || fail "--augment none made no HCQT cache"
+if cmp -s <(tail -c +4097 "$tmp/n1.bin") <(tail -c +4097 "$tmp/n2.bin") && ! cmp -s <(tail -c +4097 "$tmp/n1.bin") <(tail -c +4097 "$tmp/t2.bin"); then
+  ok "--augment none is deterministic and differs from augmented training"
+else fail "--augment none: not deterministic, or the same as augmented training"; fi
+expect_error_last "bad --augment item" "augment.*reverb=7" train --out "$tmp/x.bin" --augment reverb=7
+
+# Fine-tuning: --init starts from a model; its validation loss is the first best.
+if "$cli" train --pairs "$tmp/mixed.csv" --train-folds 1 --valid-fold 2 --batch 5 --max-epochs 1 --threads 2 \
+     --init "$tmp/t2.bin" --out "$tmp/ft.bin" 2>"$tmp/ft.log" && grep -q "starting model: validation loss" "$tmp/ft.log" &&
+   [ -s "$tmp/ft.bin" ] && grep -aq "^init .*t2.bin" <(head -c 4096 "$tmp/ft.bin"); then ok "--init fine-tunes from a model"
+else fail "--init: $(tail -n 2 "$tmp/ft.log")"; fi
+expect_error_last "--init with a missing model" "no such file|cannot open" train --out "$tmp/x.bin" --init "$tmp/none.bin"
+
 # The checkpoint's history: one CSV row per epoch, the state on stderr.
 if "$cli" train --history "$tmp/b.bin.ckpt" >"$tmp/hist.csv" 2>"$tmp/hist.err" &&
    [ "$(head -n 1 "$tmp/hist.csv")" = "epoch,train_loss,valid_loss,lr,improved" ] &&

@@ -28,7 +28,12 @@ static void train_help(FILE *f) {
             "                      stretched linearly over the excerpt (needs query_midi / MIDI themes)\n"
             "  --out FILE          best model (FLATWEIGHTS 1); --checkpoint FILE (default OUT.ckpt)\n"
             "  --resume            continue from the checkpoint exactly where it stopped\n"
-            "  --cache DIR         HCQT excerpt cache (default OUT.cache)\n"
+            "  --cache DIR         HCQT excerpt cache (default OUT.cache; only with --augment none)\n"
+            "  --augment SPEC      waveform augmentation before the HCQT, drawn anew per example and epoch from\n"
+            "                      the seed: default (on), none (exactly the training without augmentation), or\n"
+            "                      step=probability items such as default,codec=0.3,reverb=0; steps: mix detune\n"
+            "                      reverb eq compress noise codec (docs/training.md)\n"
+            "  --init MODEL.bin    start from these weights (fine-tuning) instead of a random initialisation\n"
             "  --plot FILE.png     loss curves (default OUT.png)\n"
             "  --seed N (1)  --batch N (8)  --lr X (1e-3)  --patience N (5)  --phases N (10)\n"
             "  --max-shift N (3)   transposition augmentation in semitones\n"
@@ -79,7 +84,7 @@ static int *linear_frame_labels(const lm_pair *p, size_t T) {
 
 int cmd_train(int argc, char **argv) {
     const char *pairs_csv = NULL, *audio_dir = NULL, *pieces = NULL, *license = NULL, *out = NULL;
-    const char *ckpt = NULL, *cache = NULL, *plot = NULL;
+    const char *ckpt = NULL, *cache = NULL, *plot = NULL, *augment = "default", *init_path = NULL;
     int train_folds[16];
     size_t n_train_folds = 0;
     long valid_fold = -1;
@@ -112,6 +117,8 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--checkpoint")) ckpt = v, i++;
         else if (!strcmp(a, "--cache")) cache = v, i++;
         else if (!strcmp(a, "--plot")) plot = v, i++;
+        else if (!strcmp(a, "--augment")) augment = v, i++;
+        else if (!strcmp(a, "--init")) init_path = v, i++;
         else if (!strcmp(a, "--train-folds")) {
             if (parse_folds(v, train_folds, &n_train_folds) != 0) return lm_cli_fail("train: bad --train-folds '%s'", v);
             i++;
@@ -161,6 +168,12 @@ int cmd_train(int argc, char **argv) {
     char *dot = strrchr(id_buf, '.');
     if (dot) *dot = '\0';
 
+    lm_augment_config aug;
+    if (lm_augment_parse(augment, &aug) != 0) return lm_cli_fail("train: %s", lm_last_error());
+    int audio_mode = lm_augment_enabled(&aug);
+    lm_model init = {0};
+    if (init_path && lm_model_load(init_path, &init) != 0) return lm_cli_fail("train: %s", lm_last_error());
+
     lm_pairs_options opt = {audio_dir, pieces};
     lm_pairs all;
     if (lm_pairs_load(pairs_csv, &opt, &all) != 0) return lm_cli_fail_lib();
@@ -179,8 +192,15 @@ int cmd_train(int argc, char **argv) {
     lm_excerpt *ex = calloc(all.n, sizeof *ex);
     lm_train_example *tr = calloc(all.n, sizeof *tr), *va = calloc(all.n, sizeof *va);
     if (!ex || !tr || !va) return lm_cli_fail("train: out of memory");
-    fprintf(stderr, "leitmotif: %zu pairs; computing/caching HCQT excerpts in %s\n", all.n, cache);
-    long usable = lm_excerpts_load(&all, cache, ex);
+    long usable;
+    if (audio_mode) {
+        /* 1.5 s of context: the lowest HCQT bins' kernels are about 3 s long. */
+        fprintf(stderr, "leitmotif: %zu pairs; reading their audio (augmentation: %s)\n", all.n, augment);
+        usable = lm_excerpts_load_audio(&all, 1.5, ex);
+    } else {
+        fprintf(stderr, "leitmotif: %zu pairs; computing/caching HCQT excerpts in %s\n", all.n, cache);
+        usable = lm_excerpts_load(&all, cache, ex);
+    }
     int rc = 1;
     size_t nt = 0, nv = 0;
     if (usable < 0) {
@@ -215,13 +235,16 @@ int cmd_train(int argc, char **argv) {
     char info[1024];
     snprintf(info, sizeof info,
              "trained_by leitmotif train\npairs %s\nlicense_filter %s\ntrain_folds %s\nvalid_fold %ld\n"
-             "train_examples %zu\nvalid_examples %zu\nseed %lu\n",
-             pairs_csv, license ? license : "(none)", folds_txt, valid_fold, nt, nv, cfg.seed);
+             "train_examples %zu\nvalid_examples %zu\nseed %lu\naugment %s\ninit %s\n",
+             pairs_csv, license ? license : "(none)", folds_txt, valid_fold, nt, nv, cfg.seed, augment,
+             init_path ? init_path : "(random)");
     cfg.out_model = out;
     cfg.checkpoint = ckpt;
     cfg.plot_png = plot;
     cfg.model_id = id_buf;
     cfg.info = info;
+    cfg.augment = audio_mode ? &aug : NULL;
+    cfg.init = init_path ? &init : NULL;
     rc = lm_train(&cfg, tr, nt, va, nv) == 0 ? 0 : lm_cli_fail_lib();
 out:
     for (size_t i = 0; i < nt; i++) free(tr[i].frame_labels);
@@ -231,5 +254,6 @@ out:
     free(tr);
     free(va);
     lm_pairs_free(&all);
+    lm_model_free(&init);
     return rc;
 }

@@ -188,7 +188,97 @@ long lm_excerpts_load(const lm_pairs *p, const char *cache_dir, lm_excerpt *ex) 
 }
 
 void lm_excerpts_free(lm_excerpt *ex, size_t n) {
-    for (size_t i = 0; i < n; i++) free(ex[i].hcqt);
+    for (size_t i = 0; i < n; i++) {
+        free(ex[i].hcqt);
+        free(ex[i].audio);
+    }
+}
+
+long lm_excerpts_load_audio(const lm_pairs *p, double margin_sec, lm_excerpt *ex) {
+    memset(ex, 0, p->n * sizeof *ex);
+    size_t *idx = lm_malloc(p->n ? p->n : 1, sizeof *idx);
+    size_t *group_start = lm_malloc(p->n + 1, sizeof *group_start);
+    if (!idx || !group_start) {
+        free(idx);
+        free(group_start);
+        return -1;
+    }
+    for (size_t i = 0; i < p->n; i++) idx[i] = i;
+    sort_indices(idx, p->n, p);
+    size_t n_groups = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (i == 0 || strcmp(p->items[idx[i]].audio_path, p->items[idx[i - 1]].audio_path) != 0) group_start[n_groups++] = i;
+    group_start[n_groups] = p->n;
+    lm_progress prog;
+    lm_progress_start(&prog, "excerpt audio", n_groups);
+    size_t done = 0;
+    long usable = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : usable)
+    for (size_t g = 0; g < n_groups; g++) {
+        const char *path = p->items[idx[group_start[g]]].audio_path;
+        lm_audio a = {0};
+        if (lm_audio_load(path, &a) != 0) {
+            fprintf(stderr, "leitmotif: warning: %s: %s; its %zu pair(s) skipped\n", path, lm_last_error(),
+                    group_start[g + 1] - group_start[g]);
+        } else {
+            for (size_t k = group_start[g]; k < group_start[g + 1]; k++) {
+                const lm_pair *pr = &p->items[idx[k]];
+                long i0, i1;
+                excerpt_frames(pr->start_sec, pr->end_sec, &i0, &i1);
+                size_t T = i1 >= i0 ? (size_t)(i1 - i0 + 1) : 0;
+                double dur = (double)a.n / LM_SAMPLE_RATE;
+                if (T < 2 || pr->end_sec > dur + 0.04) {
+                    fprintf(stderr, "leitmotif: warning: %s: excerpt %.3f-%.3f s %s; pair skipped\n", pr->theme_id,
+                            pr->start_sec, pr->end_sec, T < 2 ? "is shorter than 2 frames" : "ends beyond the audio");
+                    continue;
+                }
+                double from = fmax(0.0, pr->start_sec - margin_sec), to = fmin(dur, pr->end_sec + margin_sec);
+                size_t s0 = (size_t)floor(from * LM_SAMPLE_RATE), s1 = (size_t)ceil(to * LM_SAMPLE_RATE);
+                if (s1 > a.n) s1 = a.n;
+                lm_excerpt *e = &ex[idx[k]];
+                e->audio = malloc((s1 - s0) * sizeof *e->audio);
+                if (!e->audio) continue;
+                for (size_t i = s0; i < s1; i++) {
+                    float v = a.samples[i];
+                    v = v < -1 ? -1 : v > 1 ? 1 : v;
+                    e->audio[i - s0] = (int16_t)lrintf(v * 32767.0f);
+                }
+                e->n_audio = s1 - s0;
+                e->t0 = pr->start_sec - (double)s0 / LM_SAMPLE_RATE;
+                e->t1 = pr->end_sec - (double)s0 / LM_SAMPLE_RATE;
+                e->T = T;
+                usable++;
+            }
+        }
+        lm_audio_free(&a);
+#pragma omp critical(lm_excerpt_progress)
+        lm_progress_update(&prog, ++done);
+    }
+    lm_progress_end(&prog);
+    free(idx);
+    free(group_start);
+    return usable;
+}
+
+float *lm_excerpt_audio_float(const lm_excerpt *ex) {
+    float *y = lm_malloc(ex->n_audio ? ex->n_audio : 1, sizeof *y);
+    if (!y) return NULL;
+    for (size_t i = 0; i < ex->n_audio; i++) y[i] = ex->audio[i] * (1.0f / 32767.0f);
+    return y;
+}
+
+/* As at inference: l2 over pitch per harmonic, an all-zero column becomes uniform. */
+static void normalise_columns(float *x, size_t T) {
+    for (size_t t = 0; t < T; t++) {
+        float *xt = x + t * NB * NH;
+        for (int h = 0; h < NH; h++) {
+            double ss = 0;
+            for (int p = 0; p < NB; p++) ss += (double)xt[(size_t)p * NH + (size_t)h] * xt[(size_t)p * NH + (size_t)h];
+            float inv = ss < 1e-30 ? 0.0f : (float)(1.0 / sqrt(ss));
+            for (int p = 0; p < NB; p++)
+                xt[(size_t)p * NH + (size_t)h] = inv > 0 ? xt[(size_t)p * NH + (size_t)h] * inv : (float)(1.0 / sqrt((double)NB));
+        }
+    }
 }
 
 void lm_excerpt_input(const lm_excerpt *ex, int semitones, float *x) {
@@ -197,18 +287,38 @@ void lm_excerpt_input(const lm_excerpt *ex, int semitones, float *x) {
     const float scale = 1.0f / 65535.0f;
     for (size_t t = 0; t < T; t++) {
         float *xt = x + t * NB * NH;
-        for (int h = 0; h < NH; h++) {
-            double ss = 0;
+        for (int h = 0; h < NH; h++)
             for (int p = 0; p < NB; p++) {
                 int q = p - shift;
-                float v = (q < 0 || q >= NB) ? 0.0f : ex->hcqt[((size_t)h * NB + (size_t)q) * T + t] * scale;
-                xt[(size_t)p * NH + (size_t)h] = v;
-                ss += (double)v * v;
+                xt[(size_t)p * NH + (size_t)h] =
+                    (q < 0 || q >= NB) ? 0.0f : ex->hcqt[((size_t)h * NB + (size_t)q) * T + t] * scale;
             }
-            /* As at inference: l2 over pitch, an all-zero column becomes uniform. */
-            float inv = ss < 1e-30 ? 0.0f : (float)(1.0 / sqrt(ss));
-            for (int p = 0; p < NB; p++)
-                xt[(size_t)p * NH + (size_t)h] = inv > 0 ? xt[(size_t)p * NH + (size_t)h] * inv : (float)(1.0 / sqrt((double)NB));
-        }
     }
+    normalise_columns(x, T);
+}
+
+int lm_excerpt_input_from_audio(const float *y, size_t n, double t0, double t1, int semitones, float *x, size_t cap,
+                                size_t *T) {
+    long i0, i1;
+    excerpt_frames(t0, t1, &i0, &i1);
+    lm_hcqt h = {0, NULL};
+    if (lm_hcqt25(y, n, &h) != 0) return -1;
+    if (i0 < 0) i0 = 0;
+    if (i1 >= (long)h.n_frames) i1 = (long)h.n_frames - 1;
+    size_t nT = i1 >= i0 ? (size_t)(i1 - i0 + 1) : 0;
+    if (nT > cap) nT = cap;
+    int shift = 3 * semitones;
+    for (size_t t = 0; t < nT; t++) {
+        float *xt = x + t * NB * NH;
+        for (int hh = 0; hh < NH; hh++)
+            for (int p = 0; p < NB; p++) {
+                int q = p - shift;
+                float v = (q < 0 || q >= NB) ? 0.0f : h.data[((size_t)hh * NB + (size_t)q) * h.n_frames + (size_t)i0 + t];
+                xt[(size_t)p * NH + (size_t)hh] = v < 0 ? 0 : v > 1 ? 1 : v;
+            }
+    }
+    lm_hcqt_free(&h);
+    normalise_columns(x, nT);
+    *T = nT;
+    return 0;
 }

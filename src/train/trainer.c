@@ -13,6 +13,7 @@
 #include "common/threads.h"
 #include "ctc/ctc.h"
 #include "nn/cnn_train.h"
+#include "train/excerpts.h"
 #include "train/plot.h"
 
 #define NB 216
@@ -100,10 +101,15 @@ typedef struct {
     float *m, *v;
 } trainer;
 
+static int augmenting(const lm_train_config *cfg) { return cfg->augment && lm_augment_enabled(cfg->augment); }
+
 static uint64_t fingerprint(const lm_train_config *cfg, const lm_train_example *tr, size_t nt, const lm_train_example *va,
                             size_t nv) {
     uint64_t h = hash3((uint64_t)cfg->loss, (uint64_t)cfg->batch, cfg->seed);
     h = hash3(h, (uint64_t)cfg->max_shift, (uint64_t)llround(cfg->lr * 1e9));
+    /* Only runs with augmentation or a starting model hash them: older checkpoints still resume. */
+    if (augmenting(cfg)) h = hash3(h, lm_augment_hash(cfg->augment), 0xa06);
+    if (cfg->init) h = hash3(h, cfg->init->checksum, 0x1417);
     for (size_t i = 0; i < nt; i++) h = hash3(h, tr[i].ex->T, tr[i].pair->n_labels);
     for (size_t i = 0; i < nv; i++) h = hash3(h, va[i].ex->T, va[i].pair->n_labels + 1000003u);
     return h;
@@ -254,15 +260,50 @@ static int all_finite_d(const double *a, size_t n) {
     return 1;
 }
 
-/* Forward (and, with g, backward) of one example. Returns its loss; NAN on a fatal problem. */
+/* Network input of an audio-mode example: augmented with draw `aug_seed` (aug NULL: clean).
+ * `other` is the unrelated excerpt for the mix step. Returns the frame count, 0 on failure. */
+static size_t audio_input(const lm_train_example *e, const lm_augment_config *aug, uint64_t aug_seed,
+                          const lm_excerpt *other, int shift, size_t cap, worker *wk) {
+    size_t T = 0;
+    if (worker_reserve(wk, cap) != 0) return 0;
+    float *y = lm_excerpt_audio_float(e->ex), *yo = NULL, *ya = NULL;
+    size_t ny = e->ex->n_audio;
+    double scale = 1;
+    int ok = y != NULL;
+    if (ok && aug) {
+        if (other && other->audio) yo = lm_excerpt_audio_float(other);
+        ok = lm_augment_apply(aug, aug_seed, y, ny, yo, yo ? other->n_audio : 0, &ya, &ny, &scale, NULL) == 0;
+        free(y);
+        y = ya;
+    }
+    ok = ok && lm_excerpt_input_from_audio(y, ny, e->ex->t0 * scale, e->ex->t1 * scale, shift, wk->x, cap, &T) == 0;
+    free(y);
+    free(yo);
+    return ok ? T : 0;
+}
+
+/* Forward (and, with g, backward) of one example. Returns its loss; NAN on a fatal problem.
+ * Audio-mode examples are augmented with draw aug_seed when aug is not NULL. */
 static double run_example(const lm_model *w, const lm_train_example *e, int shift, enum lm_loss_type loss, worker *wk,
-                           lm_model *g) {
+                           lm_model *g, const lm_augment_config *aug, uint64_t aug_seed, const lm_excerpt *other) {
     size_t T = e->ex->T;
-    if (worker_reserve(wk, T) != 0) return NAN;
-    lm_excerpt_input(e->ex, shift, wk->x);
+    if (e->ex->audio) {
+        /* Detuning stretches the excerpt by up to 3 %; the CCE targets exist for the nominal
+         * frames only, so its excerpts are cut there. */
+        size_t cap = loss == LM_LOSS_CCE ? T : T + T / 16 + 4;
+        T = audio_input(e, aug, aug_seed, other, shift, cap, wk);
+        if (T == 0) return NAN;
+    } else {
+        if (worker_reserve(wk, T) != 0) return NAN;
+        lm_excerpt_input(e->ex, shift, wk->x);
+    }
     if (lm_cnn_train_forward(w, wk->x, T, &wk->ws, wk->logits) != 0) return NAN;
     if (!all_finite_d(wk->logits, T * NC)) return NAN;
-    double l = lm_example_loss(loss, e, shift, wk->logits, T, g ? wk->dlogits : NULL);
+    lm_train_example eT = *e; /* the frame count of an augmented excerpt may differ */
+    lm_excerpt exT = *e->ex;
+    exT.T = T;
+    eT.ex = &exT;
+    double l = lm_example_loss(loss, &eT, shift, wk->logits, T, g ? wk->dlogits : NULL);
     if (g && isfinite(l)) lm_cnn_train_backward(w, &wk->ws, wk->dlogits, g);
     return l;
 }
@@ -295,8 +336,12 @@ static double validate(const lm_train_config *cfg, const lm_model *w, const lm_t
     }
     /* losses are summed in the pairs' order */
 #pragma omp parallel for schedule(dynamic, 1)
-    for (size_t q = 0; q < nv; q++)
-        losses[order[q]] = run_example(w, &va[order[q]], 0, cfg->loss, &workers[omp_get_thread_num()], NULL);
+    for (size_t q = 0; q < nv; q++) {
+        size_t i = order[q];
+        const lm_augment_config *aug = augmenting(cfg) ? cfg->augment : NULL;
+        losses[i] = run_example(w, &va[i], 0, cfg->loss, &workers[omp_get_thread_num()], NULL, aug,
+                                hash3(cfg->seed ^ 0x7a11dull, 0, i), va[(i * 7919 + 13) % nv].ex);
+    }
     double sum = 0;
     size_t n = 0;
     for (size_t i = 0; i < nv; i++) {
@@ -362,13 +407,24 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
         fprintf(stderr, "leitmotif: resuming after epoch %d (phase %d, lr %.2e, best valid %.4f)\n", tr.s.epoch,
                 tr.s.phase + 1, tr.s.lr, tr.s.best_val);
     } else {
-        lm_model_init_random(&tr.w, cfg->seed);
+        if (cfg->init) memcpy(tr.w.w, cfg->init->w, LM_MODEL_NFLOATS * sizeof(float));
+        else lm_model_init_random(&tr.w, cfg->seed);
         memcpy(tr.best.w, tr.w.w, LM_MODEL_NFLOATS * sizeof(float));
         tr.s.fingerprint = fp;
         tr.s.lr = cfg->lr;
         tr.s.best_val = INFINITY;
     }
     int fatal = 0;
+    if (cfg->init && tr.s.epoch == 0 && isinf(tr.s.best_val)) {
+        double v0 = validate(cfg, &tr.w, va, n_valid, va_order, workers, &fatal);
+        if (fatal || !isfinite(v0)) {
+            lm_set_error("the starting model gives non-finite validation losses");
+            goto done;
+        }
+        tr.s.best_val = v0;
+        fprintf(stderr, "leitmotif: starting model: validation loss %.4f\n", v0);
+        if (save_best(cfg, &tr) != 0) goto done;
+    }
     while (!tr.s.finished && !(cfg->max_epochs > 0 && tr.s.epoch >= cfg->max_epochs)) {
         int epoch = tr.s.epoch + 1;
         double t0 = lm_now();
@@ -394,8 +450,12 @@ int lm_train(const lm_train_config *cfg, const lm_train_example *tr_ex, size_t n
                 lm_model_set_pointers(&g);
                 memset(g.w, 0, LM_MODEL_NFLOATS * sizeof(float));
                 size_t idx = perm[b0 + k];
+                const lm_augment_config *aug = augmenting(cfg) ? cfg->augment : NULL;
+                /* the unrelated excerpt of the mix step: another training example, drawn per epoch */
+                size_t other = (size_t)(hash3(cfg->seed ^ 0x0febull, (uint64_t)epoch, idx) % n_train);
                 bloss[k] = run_example(&tr.w, &tr_ex[idx], example_shift(cfg, epoch, idx), cfg->loss,
-                                       &workers[omp_get_thread_num()], &g);
+                                       &workers[omp_get_thread_num()], &g, aug, hash3(cfg->seed ^ 0xa06ull, (uint64_t)epoch, idx),
+                                       other == idx ? NULL : tr_ex[other].ex);
             }
             /* Mean over the usable examples of the batch, summed in a fixed order (determinism). */
             memset(gsum, 0, LM_MODEL_NFLOATS * sizeof(float));

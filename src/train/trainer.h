@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "augment/augment.h"
 #include "nn/model.h"
 #include "train/excerpts.h"
 #include "train/pairs.h"
@@ -28,6 +29,16 @@ typedef struct {
     const char *model_id;
     const char *info;       /* extra header lines for the model file (data, folds, ...) */
     int resume;
+    /* Waveform augmentation (NULL or all rates 0: none; then the examples may come from the
+     * HCQT cache, and training is exactly what it was before augmentation existed). With it,
+     * every example needs audio (lm_excerpts_load_audio): training examples are augmented
+     * anew in each epoch, validation examples once with a fixed draw, so the validation loss
+     * measures robustness and stays comparable between epochs. */
+    const lm_augment_config *augment;
+    /* Start from these weights instead of a random initialisation (fine-tuning); NULL: random.
+     * The starting model's validation loss is the first best, so a run that only gets worse
+     * keeps the starting model. */
+    const lm_model *init;
 } lm_train_config;
 
 typedef struct {

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Robustness evaluation (issue: deep chroma that holds up on real recordings).
+# Usage: scripts/robustness.sh DATA_DIR [STEP...]
+#   steps (default: all): render index eval realaudio tables
+#   render    fold 5 with the corpus' default render (DATA/fold5_default) and with the held-out
+#             timbre source (csound's sf_GMbank, never used in training) plus degradations
+#             (20-35 dB noise, detune up to 50 cents, more reverb, tempo 0.75-1.35;
+#             scripts/eval_configs/heldout_csound.json) in DATA/fold5_heldout
+#   index     one database per feature type and render; the default-render databases also
+#             hold the real recordings of ../shared/realaudio
+#   eval      the fold-5 themes against each database, both query-duration settings
+#   realaudio every real theme against the default-render database (fold 5 + the 4 real
+#             recordings): the rank of its recording
+#   tables    docs/results/robustness.md from the JSON files
+# ROBUST_MODELS lists "name=model.bin" pairs (default: the shipped model, the previous default,
+# the authors' v1 and v2); stft is always evaluated. Every step skips what is already done.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+shared="${LM_SHARED_DIR:-$here/../shared}"
+[ $# -ge 1 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
+data="$1"; shift
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render index eval realaudio tables)
+models="${ROBUST_MODELS:-new=$here/models/leitmotif_default.bin prev=$here/models/training/leitmotif_ctc_train123valid4.bin v1=$shared/reference/models/v1_ctc_train345valid1.bin v2=$shared/reference/models/v2_ctc_train345valid1.bin}"
+out="$here/docs/results"
+mkdir -p "$data/bin" "$data/db" "$out"
+cli="$data/bin/leitmotif"
+if [ ! -x "$cli" ] || [ "$here/build/leitmotif" -nt "$cli" ]; then
+  "$here/scripts/setup.sh" "$here/build" >&2
+  cp "$here/build/leitmotif" "$cli.tmp" && mv "$cli.tmp" "$cli"
+fi
+specs=("stft=")
+for m in $models; do specs+=("$m"); done
+
+for step in "${steps[@]}"; do
+  echo "robustness: $step" >&2
+  case "$step" in
+    render)
+      [ -f "$data/fold5_default/annotations.csv" ] ||
+        "$shared/corpus/render" --fold 5 --out "$data/fold5_default" --jobs 2
+      [ -f "$data/fold5_heldout/annotations.csv" ] ||
+        "$shared/corpus/render" --fold 5 --config "$here/scripts/eval_configs/heldout_csound.json" \
+          --out "$data/fold5_heldout" --jobs 2
+      # annotations.csv names query_midi relative to its folder
+      for r in fold5_default fold5_heldout; do ln -sfn "$shared/corpus/themes" "$data/$r/themes"; done ;;
+    index)
+      for spec in "${specs[@]}"; do
+        name="${spec%%=*}"; model="${spec#*=}"
+        if [ "$name" = stft ]; then opt=(--features stft); else [ -f "$model" ] || { echo "robustness: no $model; $name skipped" >&2; continue; }; opt=(--model "$model"); fi
+        for r in default heldout; do
+          db="$data/db/${name}_$r.lmdb"
+          [ -f "$db.done" ] && [ "$db.done" -nt "$model" ] 2>/dev/null && continue
+          rm -f "$db" "$db.done"
+          extra=(); [ "$r" = default ] && [ -d "$shared/realaudio/audio" ] && extra=("$shared/realaudio/audio")
+          "$cli" index "$db" "$data/fold5_$r/audio" "${extra[@]}" "${opt[@]}" && touch "$db.done"
+        done
+      done ;;
+    eval)
+      for spec in "${specs[@]}"; do
+        name="${spec%%=*}"
+        for r in default heldout; do
+          db="$data/db/${name}_$r.lmdb"; [ -f "$db.done" ] || continue
+          for q in annotation score; do
+            f="$out/robustness_${name}_${r}_${q}.json"
+            "$cli" eval "$db" --themes "$data/fold5_$r/annotations.csv" --queries-from "$q" --json >"$f.tmp" && mv "$f.tmp" "$f"
+          done
+        done
+      done ;;
+    realaudio)
+      [ -d "$shared/realaudio" ] || { echo "robustness: no $shared/realaudio; skipped" >&2; continue; }
+      python3 - "$shared/realaudio" "$data/realaudio_themes.csv" <<'EOF'
+import csv, os, sys
+src, out = sys.argv[1], sys.argv[2]
+with open(out, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["theme_id", "piece_id", "fold", "start_sec", "end_sec", "query_midi"])
+    for r in csv.DictReader(open(os.path.join(src, "themes.csv"))):
+        piece = os.path.splitext(os.path.basename(r["audio_file"]))[0]
+        w.writerow([r["theme_id"], piece, 0, r["start_sec"], r["end_sec"], os.path.join(src, r["theme_midi"])])
+EOF
+      for spec in "${specs[@]}"; do
+        name="${spec%%=*}"; db="$data/db/${name}_default.lmdb"; [ -f "$db.done" ] || continue
+        for q in annotation score; do
+          f="$out/robustness_realaudio_${name}_${q}.json"
+          "$cli" eval "$db" --themes "$data/realaudio_themes.csv" --queries-from "$q" --json >"$f.tmp" && mv "$f.tmp" "$f"
+        done
+      done ;;
+    tables) python3 "$here/scripts/robustness_tables.py" "$out" >"$out/robustness.md.tmp" && mv "$out/robustness.md.tmp" "$out/robustness.md" ;;
+    *) echo "robustness: unknown step '$step'" >&2; exit 2 ;;
+  esac
+done
