@@ -1,12 +1,17 @@
 #include "audio/audio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <samplerate.h>
 #include <sndfile.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 
@@ -38,71 +43,351 @@ float *lm_resample_to_22050(const float *x, size_t n, int from, size_t *n_out) {
     return out;
 }
 
+/* ------------------------------------------------------------ quieting libmpg123 */
+
+static pthread_mutex_t stderr_mutex = PTHREAD_MUTEX_INITIALIZER;
+static FILE *capture_file; /* unlinked temporary file; guarded by stderr_mutex */
+
+void lm_audio_stderr_lock(void) { pthread_mutex_lock(&stderr_mutex); }
+void lm_audio_stderr_unlock(void) { pthread_mutex_unlock(&stderr_mutex); }
+
+typedef struct {
+    int saved_fd; /* the real fd 2 while redirected, else -1 */
+    char text[1024];
+    size_t len;   /* bytes kept in text */
+    size_t lines; /* decoder lines captured in all */
+} quiet_state;
+
+/* Takes the lock and points fd 2 at the capture file. A temporary file, not a pipe: a pipe
+ * would block a chatty decoder once full. Without a capture file, runs unredirected. */
+static void quiet_begin(quiet_state *q) {
+    pthread_mutex_lock(&stderr_mutex);
+    q->saved_fd = -1;
+    if (!capture_file) {
+        capture_file = tmpfile();
+        /* Children forked meanwhile (popen, system) must not inherit these descriptors. */
+        if (capture_file) fcntl(fileno(capture_file), F_SETFD, FD_CLOEXEC);
+    }
+    if (!capture_file) return;
+    int fd = fileno(capture_file);
+    fflush(stderr);
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) return;
+    q->saved_fd = fcntl(2, F_DUPFD_CLOEXEC, 0);
+    if (q->saved_fd >= 0 && dup2(fd, 2) < 0) {
+        close(q->saved_fd);
+        q->saved_fd = -1;
+    }
+}
+
+/* Restores fd 2, keeps the decoder's text in q and passes through our own messages that
+ * other threads wrote meanwhile; then releases the lock. */
+static void quiet_end(quiet_state *q) {
+    if (q->saved_fd >= 0) {
+        fflush(stderr);
+        dup2(q->saved_fd, 2);
+        close(q->saved_fd);
+        q->saved_fd = -1;
+        /* Read it all (up to 1 MiB): other threads' lines may come after a long decoder log. */
+        int fd = fileno(capture_file);
+        off_t size = lseek(fd, 0, SEEK_END);
+        size_t cap = size > 0 ? (size < (1 << 20) ? (size_t)size : (size_t)1 << 20) : 0;
+        char *buf = cap ? malloc(cap + 1) : NULL;
+        ssize_t n = buf ? pread(fd, buf, cap, 0) : 0;
+        if (buf) buf[n > 0 ? n : 0] = '\0';
+        for (char *line = buf, *next; line && *line; line = next) {
+            next = strchr(line, '\n');
+            next = next ? next + 1 : line + strlen(line);
+            size_t len = (size_t)(next - line);
+            if (!strncmp(line, "leitmotif:", 10)) {
+                fwrite(line, 1, len, stderr);
+                continue;
+            }
+            if (len <= 1) continue;
+            q->lines++;
+            if (q->len + len < sizeof q->text) {
+                memcpy(q->text + q->len, line, len);
+                q->len += len;
+                q->text[q->len] = '\0';
+            }
+        }
+        free(buf);
+    }
+    pthread_mutex_unlock(&stderr_mutex);
+}
+
+/* The first captured decoder line without its source-location prefix and trailing dots,
+ * e.g. "Illegal Audio-MPEG-Header 0x00000000 at offset 2". */
+static void first_decoder_line(const quiet_state *q, char *out, size_t cap) {
+    const char *s = q->text;
+    if (s[0] == '[') { /* "[src/libmpg123/parse.c:do_readahead():1140] warning: ..." */
+        const char *e = strstr(s, "] ");
+        if (e) s = e + 2;
+    }
+    static const char *const prefixes[] = {"Note: ", "Warning: ", "warning: ", "error: ", "Error: ", "note: ", NULL};
+    for (int i = 0; prefixes[i]; i++)
+        if (!strncmp(s, prefixes[i], strlen(prefixes[i]))) s += strlen(prefixes[i]);
+    size_t n = strcspn(s, "\n");
+    while (n > 0 && (s[n - 1] == '.' || s[n - 1] == ' ' || s[n - 1] == '!')) n--;
+    snprintf(out, cap, "%.*s", (int)n, s);
+}
+
+/* ------------------------------------------------------------------- loading */
+
+static _Thread_local int last_partial;
+
+int lm_audio_last_partial(void) { return last_partial; }
+
+static int is_mpeg(const SF_INFO *info) {
+    int sub = info->format & SF_FORMAT_SUBMASK;
+    return (info->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG || sub == SF_FORMAT_MPEG_LAYER_I ||
+           sub == SF_FORMAT_MPEG_LAYER_II || sub == SF_FORMAT_MPEG_LAYER_III;
+}
+
+/* Up to `cap` leading bytes of the file, for recognising what it is when libsndfile cannot. */
+static size_t read_head(const char *path, unsigned char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static int looks_like_text(const unsigned char *b, size_t n) {
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x20 && b[i] != '\n' && b[i] != '\r' && b[i] != '\t') return 0;
+    return 1;
+}
+
+/* One-line error for a file libsndfile would not open, in the user's terms. */
+static void open_error(const char *path, int code, const char *sftext, const quiet_state *q) {
+    unsigned char head[256];
+    size_t n = read_head(path, head, sizeof head);
+    if (looks_like_text(head, n)) {
+        size_t k = 0;
+        while (k < n && k < 40 && head[k] != '\n' && head[k] != '\r') k++;
+        lm_set_error("%s: is a text file (it starts with \"%.*s\"), not audio", path, (int)k, (const char *)head);
+        return;
+    }
+    char dec[200] = "";
+    if (q->len) {
+        char line[160];
+        first_decoder_line(q, line, sizeof line);
+        snprintf(dec, sizeof dec, "; MP3 decoder: %s", line);
+    }
+    if (code == SF_ERR_UNRECOGNISED_FORMAT)
+        lm_set_error("%s: not an audio format leitmotif can read (libsndfile: %s)", path, sftext);
+    else if (code == SF_ERR_MALFORMED_FILE)
+        lm_set_error("%s: damaged or truncated audio file: its header cannot be read (libsndfile: %s)", path, sftext);
+    else if (code == SF_ERR_UNSUPPORTED_ENCODING)
+        lm_set_error("%s: uses an audio encoding leitmotif cannot decode (libsndfile: %s)", path, sftext);
+    else if (!strncmp(sftext, "File does not exist", 19))
+        /* The file exists (checked before): libsndfile says this when a decoder (e.g. MP3's)
+         * finds no valid audio frame in it. */
+        lm_set_error("%s: no valid audio data found: the file is damaged, truncated or not really in the format "
+                     "its name says%s",
+                     path, dec);
+    else if (!strncmp(sftext, "Unspecified internal error", 26))
+        lm_set_error("%s: the decoder gave up on this file; it is probably damaged or truncated%s", path, dec);
+    else lm_set_error("%s: cannot be read as audio (libsndfile: %s%s)", path, sftext, dec);
+}
+
+/* Data chunk size announced by a WAV/AIFF header and the size actually present: libsndfile
+ * silently shortens a truncated file's frame count and only logs "data : A (should be B)". */
+static int header_claims_more(SNDFILE *sf, double *ratio) {
+    char log[8192];
+    sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+    static const char *const tags[] = {"\ndata : ", "\n SSND : ", "\nSSND : ", NULL};
+    for (int i = 0; tags[i]; i++) {
+        const char *p = strstr(log, tags[i]);
+        long long a, b;
+        if (p && sscanf(p + strlen(tags[i]), "%lld (should be %lld)", &a, &b) == 2 && b > 0 && a > b &&
+            a != 0xffffffffLL && a != 0x7fffffffLL) { /* placeholders of streaming writers */
+            *ratio = (double)a / (double)b;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Appends one clause to the file's warning (clauses joined by "; "). */
+static void add_warning(lm_audio *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_warning(lm_audio *a, const char *fmt, ...) {
+    size_t len = strlen(a->warning);
+    if (len + 3 >= sizeof a->warning) return;
+    if (len) {
+        memcpy(a->warning + len, "; ", 3);
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->warning + len, sizeof a->warning - len, fmt, ap);
+    va_end(ap);
+}
+
 int lm_audio_load(const char *path, lm_audio *out) {
     memset(out, 0, sizeof *out);
+    last_partial = 0;
     struct stat st;
     if (stat(path, &st) != 0) {
         lm_set_error("%s: %s", path, strerror(errno));
         return -1;
     }
+    if (S_ISDIR(st.st_mode)) {
+        lm_set_error("%s: is a directory, not an audio file", path);
+        return -1;
+    }
     if (!S_ISREG(st.st_mode)) {
-        lm_set_error("%s: not a regular file", path);
+        lm_set_error("%s: not a regular file (a pipe or device?); leitmotif reads audio files only", path);
         return -1;
     }
     if (st.st_size == 0) {
-        lm_set_error("%s: empty file", path);
+        lm_set_error("%s: is empty (0 bytes), not audio", path);
         return -1;
     }
+    unsigned char head[64];
+    size_t n_head = read_head(path, head, sizeof head);
+    static const char lfs[] = "version https://git-lfs";
+    if (n_head >= sizeof lfs - 1 && !memcmp(head, lfs, sizeof lfs - 1)) {
+        lm_set_error("%s: is a Git LFS pointer (a small text file standing for the audio), not audio; fetch the "
+                     "real file with `git lfs pull`",
+                     path);
+        return -1;
+    }
+
+    /* Any file may end up with the MP3 decoder (libsndfile also guesses by extension), so
+     * opening is always quieted; reading only for MPEG audio. */
+    quiet_state q;
+    memset(&q, 0, sizeof q);
     SF_INFO info;
     memset(&info, 0, sizeof info);
+    quiet_begin(&q);
     SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    int open_code = sf ? 0 : sf_error(NULL);
+    char open_text[256];
+    snprintf(open_text, sizeof open_text, "%s", sf ? "" : sf_strerror(NULL));
+    quiet_end(&q);
     if (!sf) {
-        lm_set_error("%s: not a readable audio file (%s)", path, sf_strerror(NULL));
+        open_error(path, open_code, open_text, &q);
         return -1;
     }
-    if (info.channels <= 0 || info.samplerate <= 0 || info.samplerate > 1000000) {
-        lm_set_error("%s: invalid audio header (%d channels, %d Hz)", path, info.channels, info.samplerate);
+    if (info.channels <= 0 || info.channels > 1024 || info.samplerate <= 0 || info.samplerate > 1000000) {
+        lm_set_error("%s: damaged audio header (it claims %d channels at %d Hz)", path, info.channels,
+                     info.samplerate);
         sf_close(sf);
         return -1;
     }
-    if (info.frames <= 0) {
-        lm_set_error("%s: audio file contains no samples", path);
-        sf_close(sf);
-        return -1;
-    }
-    /* Read in blocks and mix down as we go, so an 8-channel file never needs 8x memory. */
-    size_t frames = (size_t)info.frames;
-    float *mono = lm_malloc(frames, sizeof *mono);
-    const size_t block = 8192;
-    float *buf = lm_malloc(block * (size_t)info.channels, sizeof *buf);
+    /* SF_COUNT_MAX: length unknown (e.g. an Ogg file whose last page is missing). */
+    int known = info.frames > 0 && info.frames < SF_COUNT_MAX;
+    double claim_ratio = 1.0;
+    int header_long = known && header_claims_more(sf, &claim_ratio);
+    int mpeg = is_mpeg(&info);
+
+    /* Decode in blocks into a growing buffer, mixing down as we go: the announced length may
+     * be unknown or wrong, and an 8-channel file never needs 8x memory. */
+    const size_t block = 65536;
+    const size_t ch = (size_t)info.channels;
+    size_t cap = known && (size_t)info.frames < ((size_t)1 << 24) ? (size_t)info.frames : ((size_t)1 << 20);
+    float *mono = lm_malloc(cap, sizeof *mono);
+    float *buf = lm_malloc(block * ch, sizeof *buf);
+    int rc = 0;
     if (!mono || !buf) {
-        free(mono);
-        free(buf);
-        sf_close(sf);
-        return -1;
+        lm_set_error("%s: out of memory", path);
+        rc = -1;
     }
     size_t got = 0;
-    while (got < frames) {
-        sf_count_t want = (sf_count_t)((frames - got) < block ? (frames - got) : block);
-        sf_count_t r = sf_readf_float(sf, buf, want);
+    if (mpeg) quiet_begin(&q);
+    while (rc == 0) {
+        sf_count_t r = sf_readf_float(sf, buf, (sf_count_t)block);
         if (r <= 0) break;
-        for (sf_count_t i = 0; i < r; i++) {
+        if (got + (size_t)r > cap) {
+            size_t ncap = 2 * cap > got + (size_t)r ? 2 * cap : got + (size_t)r;
+            float *m = realloc(mono, ncap * sizeof *m);
+            if (!m) {
+                lm_set_error("%s: out of memory after decoding %.0f s of audio", path, (double)got / info.samplerate);
+                rc = -1;
+                break;
+            }
+            mono = m;
+            cap = ncap;
+        }
+        for (size_t i = 0; i < (size_t)r; i++) {
             double s = 0;
-            for (int c = 0; c < info.channels; c++) s += buf[(size_t)i * (size_t)info.channels + (size_t)c];
-            mono[got + (size_t)i] = (float)(s / info.channels);
+            for (size_t c = 0; c < ch; c++) s += buf[i * ch + c];
+            mono[got + i] = (float)(s / (double)ch);
         }
         got += (size_t)r;
     }
+    if (mpeg) quiet_end(&q);
     int sferr = sf_error(sf);
+    char sftext[256];
+    snprintf(sftext, sizeof sftext, "%s", sf_strerror(sf));
     free(buf);
     sf_close(sf);
-    if (got == 0 || (sferr != SF_ERR_NO_ERROR && got < frames / 2)) {
-        lm_set_error("%s: cannot decode audio data", path);
+    if (rc != 0) {
         free(mono);
         return -1;
     }
+    const double rate = info.samplerate;
+    if (got == 0) {
+        char dec[200] = "";
+        if (q.len) {
+            char line[160];
+            first_decoder_line(&q, line, sizeof line);
+            snprintf(dec, sizeof dec, " (MP3 decoder: %s)", line);
+        }
+        if (sferr) lm_set_error("%s: no audio could be decoded (libsndfile: %s)%s", path, sftext, dec);
+        else if (!known && info.frames != 0)
+            lm_set_error("%s: no audio could be decoded: the file ends before its first complete block of audio "
+                         "(truncated?)%s",
+                         path, dec);
+        else if (info.frames == 0) lm_set_error("%s: contains no audio samples%s", path, dec);
+        else lm_set_error("%s: no audio could be decoded (damaged data?)%s", path, dec);
+        free(mono);
+        return -1;
+    }
+
+    /* Problems that leave usable audio: one warning line per file. */
+    double announced = known ? (double)info.frames * claim_ratio : 0;
+    /* Lossy codecs may announce their encoder padding: an MP3 without a gapless (LAME) tag
+     * is up to ~3 frames of 1152 samples longer than it decodes. */
+    int sub = info.format & SF_FORMAT_SUBMASK;
+    int lossy = mpeg || sub == SF_FORMAT_VORBIS || sub == SF_FORMAT_OPUS;
+    double tol = rate / 100 + (lossy ? 3 * 1152 : 0);
+    if (sferr) {
+        add_warning(out, "decoding failed at %.2f s (libsndfile: %s); using what was decoded", (double)got / rate,
+                    sftext);
+        out->partial = 1;
+    } else if (header_long && (double)got + tol < announced) {
+        add_warning(out,
+                    "the file is shorter than its header says (truncated?): decoding stopped at %.2f s of %.2f s; "
+                    "using what was decoded",
+                    (double)got / rate, announced / rate);
+        out->partial = 1;
+    } else if (known && (double)got + tol < announced) {
+        add_warning(out, "decoding stopped at %.2f s of %.2f s (corrupt data?); using what was decoded",
+                    (double)got / rate, announced / rate);
+        out->partial = 1;
+    } else if (!known) {
+        /* Chained Ogg streams are valid and have no stated length either: a note, not a failure. */
+        add_warning(out, "the file does not state its length (a chained or truncated stream?); decoded %.2f s",
+                    (double)got / rate);
+    }
+    if (q.lines) {
+        char line[160];
+        first_decoder_line(&q, line, sizeof line);
+        if (q.lines > 1)
+            add_warning(out, "the MP3 decoder reported damaged data: %s (and %zu more messages)", line, q.lines - 1);
+        else add_warning(out, "the MP3 decoder reported damaged data: %s", line);
+    }
+    size_t bad = 0;
     for (size_t i = 0; i < got; i++)
-        if (!isfinite(mono[i])) mono[i] = 0.0f; /* float files may carry NaN/Inf; never let them poison features */
+        if (!isfinite(mono[i])) { /* float files may carry NaN/Inf; never let them poison features */
+            mono[i] = 0.0f;
+            bad++;
+        }
+    if (bad) add_warning(out, "%zu samples were NaN or infinite and were set to 0", bad);
+
     out->orig_rate = info.samplerate;
     out->orig_channels = info.channels;
     if (info.samplerate == LM_SAMPLE_RATE) {
@@ -111,14 +396,25 @@ int lm_audio_load(const char *path, lm_audio *out) {
     } else {
         out->samples = lm_resample_to_22050(mono, got, info.samplerate, &out->n);
         free(mono);
-        if (!out->samples) return -1;
+        if (!out->samples) {
+            char err[512];
+            snprintf(err, sizeof err, "%s", lm_last_error());
+            lm_set_error("%s: %s", path, err);
+            return -1;
+        }
     }
     if (out->n < LM_MIN_SAMPLES) {
-        lm_set_error("%s: audio too short (%.4f s; need at least %.2f s)", path, (double)out->n / LM_SAMPLE_RATE,
-                     (double)LM_MIN_SAMPLES / LM_SAMPLE_RATE);
+        lm_set_error("%s: audio too short (%.4f s%s; need at least %.2f s)", path, (double)out->n / LM_SAMPLE_RATE,
+                     out->partial ? " could be decoded" : "", (double)LM_MIN_SAMPLES / LM_SAMPLE_RATE);
         lm_audio_free(out);
         return -1;
     }
+    if (out->warning[0]) {
+        lm_audio_stderr_lock();
+        fprintf(stderr, "leitmotif: warning: %s: %s\n", path, out->warning);
+        lm_audio_stderr_unlock();
+    }
+    last_partial = out->partial;
     return 0;
 }
 

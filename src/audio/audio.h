@@ -1,4 +1,4 @@
-/* Audio input: any file libsndfile decodes (WAV, FLAC, OGG/Vorbis, Opus, MP3 with
+/* Audio input: any file libsndfile decodes (WAV, AIFF, FLAC, OGG/Vorbis, Opus, MP3 with
  * libsndfile >= 1.1), mixed down to mono and resampled to 22050 Hz with libsamplerate's
  * best sinc converter. */
 #ifndef LM_AUDIO_AUDIO_H
@@ -14,10 +14,26 @@ typedef struct {
     size_t n;
     int orig_rate;
     int orig_channels;
+    int partial;       /* decoding stopped before the end the file announces: only a part is here */
+    char warning[512]; /* "" or the warning printed for this file (it names the file) */
 } lm_audio;
 
+/* Decodes a whole file. Fatal problems (no audio, unknown format, too short) return -1 with a
+ * one-line error naming the file; recoverable ones (decoding stopped early, damaged data the
+ * decoder skipped, NaN/Inf samples) print one "leitmotif: warning: FILE: ..." line on stderr
+ * and keep what was decoded. */
 int lm_audio_load(const char *path, lm_audio *out);
 void lm_audio_free(lm_audio *a);
+/* Of the last lm_audio_load on the calling thread: 1 if it kept only part of the file. */
+int lm_audio_last_partial(void);
 /* Resamples mono float audio from rate `from` to LM_SAMPLE_RATE (new buffer). */
 float *lm_resample_to_22050(const float *x, size_t n, int from, size_t *n_out);
+
+/* libsndfile's MP3 decoder (libmpg123) prints its notes straight to file descriptor 2, and
+ * libsndfile offers no way to quiet it; lm_audio_load therefore points fd 2 at a capture
+ * file while such a decoder runs, under this process-wide lock. Code that writes to stderr
+ * while other threads may be loading audio should hold it, or its text may be captured
+ * (lines starting with "leitmotif:" are passed through, but out of order). */
+void lm_audio_stderr_lock(void);
+void lm_audio_stderr_unlock(void);
 #endif

@@ -20,7 +20,8 @@ static void index_help(FILE *f) {
             "Computes the chroma features of recordings into the database file DB, creating it or adding\n"
             "to it (format: docs/database.md).\n"
             "  AUDIO_OR_DIR     audio files (any format libsndfile decodes) or directories, scanned\n"
-            "                   recursively for .wav .flac .ogg .mp3 .opus .aiff .aif, in name order\n"
+            "                   recursively for .wav .flac .ogg .oga .mp3 .opus .aiff .aif .aifc .w64 .caf\n"
+            "                   .au, in name order; other files there are listed as not indexed\n"
             "  --features TYPE  ctc: deep chroma of the CNN model (default for a new database);\n"
             "                   stft: the standard chroma baseline. An existing database keeps its type.\n"
             "  --model FILE     model for ctc (default: the shipped model or $LEITMOTIF_MODEL); adding to\n"
@@ -28,12 +29,28 @@ static void index_help(FILE *f) {
             "  --commit-every SEC  write the database every SEC seconds during a run, so an interrupted\n"
             "                   run loses little (default 120; 0: only at the end)\n"
             "  --threads N      worker threads (default: all cores)\n\n"
-            "The document id is the file name without extension; ids must be unique (two files with the\n"
-            "same id are an error). Files already in the database (same id and same absolute path) are\n"
-            "not recomputed. The database file is always replaced atomically: an interrupted run leaves\n"
-            "the last committed version.\n\n"
-            "Exit status: 0 all files indexed; 1 error (database unchanged); 3 some files could not be\n"
-            "decoded: each is reported on stderr and skipped, the others are indexed.\n");
+            "The document id is the file name without extension and must be unique. When several files\n"
+            "have the same id (music.flac beside music.wav), the one whose path comes first in byte order\n"
+            "is indexed (music.flac) and the others are skipped with a warning naming them all; a file\n"
+            "whose id the database already gives to another path is skipped too. Files already in the\n"
+            "database (same id and same absolute path) are not recomputed.\n"
+            "A file that cannot be decoded is named on stderr and skipped; one that decodes only in part\n"
+            "(damaged or truncated) is indexed from what was decoded, with a warning. The database file\n"
+            "is always replaced atomically: an interrupted run leaves the last committed version.\n\n"
+            "Exit status: 0 all files indexed; 1 error, or no file could be indexed (database unchanged);\n"
+            "3 the others were indexed, but some files were skipped (undecodable, or their id was taken)\n"
+            "or only partly decoded: each is named on stderr. Files that are not audio by their name\n"
+            "do not change the exit status.\n");
+}
+
+/* One line for the files of scanned directories that were not indexed (not audio by name). */
+static void report_ignored(char **ignored, size_t n) {
+    enum { SHOWN = 5 };
+    fprintf(stderr, "leitmotif: %zu file%s not indexed (not an audio format leitmotif reads, by name): ", n,
+            n == 1 ? "" : "s");
+    for (size_t i = 0; i < n && i < SHOWN; i++) fprintf(stderr, "%s%s", i ? ", " : "", ignored[i]);
+    if (n > SHOWN) fprintf(stderr, " and %zu more", n - SHOWN);
+    fputc('\n', stderr);
 }
 
 int cmd_index(int argc, char **argv) {
@@ -88,19 +105,28 @@ int cmd_index(int argc, char **argv) {
         else have_model = 1;
         opt.model = have_model ? &model : NULL;
     }
-    char **paths = NULL;
-    size_t n_paths = 0;
-    if (rc == 0 && lm_index_collect(inputs, n_inputs, &paths, &n_paths) != 0) rc = lm_cli_fail_lib();
+    char **paths = NULL, **ignored = NULL;
+    size_t n_paths = 0, n_ignored = 0;
+    if (rc == 0 && lm_index_collect_ex(inputs, n_inputs, &paths, &n_paths, &ignored, &n_ignored) != 0)
+        rc = lm_cli_fail_lib();
+    if (rc == 0 && n_ignored) report_ignored(ignored, n_ignored);
+    opt.skip_id_clashes = 1;
     lm_index_stats st;
     if (rc == 0 && lm_index_update(db_path, have_db ? &existing : NULL, paths, n_paths, &opt, &st) != 0)
         rc = lm_cli_fail_lib();
     if (rc == 0) {
         size_t total = st.existing + st.added;
-        fprintf(stderr, "leitmotif: %s: %zu added, %zu already there, %zu skipped; %zu documents\n", db_path,
-                st.added, st.kept, st.failed, total);
-        if (st.failed) rc = EXIT_SOME_SKIPPED;
+        char partial[64] = "", clashes[64] = "";
+        if (st.partial) snprintf(partial, sizeof partial, " (%zu only partly decoded)", st.partial);
+        if (st.clashes) snprintf(clashes, sizeof clashes, " (%zu for their id)", st.clashes);
+        fprintf(stderr, "leitmotif: %s: %zu added%s, %zu already there, %zu skipped%s; %zu documents\n", db_path,
+                st.added, partial, st.kept, st.failed + st.clashes, clashes, total);
+        if (st.added == 0 && st.kept == 0 && st.failed + st.clashes > 0)
+            rc = lm_cli_fail("no file could be indexed; %s not changed", db_path);
+        else if (st.failed || st.clashes || st.partial) rc = EXIT_SOME_SKIPPED;
     }
     lm_index_free_paths(paths, n_paths);
+    lm_index_free_paths(ignored, n_ignored);
     if (have_model) lm_model_free(&model);
     if (have_db) lm_db_close(&existing);
     free(inputs);

@@ -3,16 +3,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "audio/audio.h"
 #include "common/error.h"
 #include "common/progress.h"
 
-const char *const lm_audio_extensions[] = {"wav", "flac", "ogg", "mp3", "opus", "aiff", "aif", NULL};
+/* Formats libsndfile reads; others (e.g. .spx Speex, which it cannot decode) are listed as ignored. */
+const char *const lm_audio_extensions[] = {"wav", "flac", "ogg",  "oga", "mp3", "opus", "aiff",
+                                           "aif", "aifc", "w64",  "caf", "au",  NULL};
 
 typedef struct {
     char **items;
@@ -61,10 +65,18 @@ static int has_audio_extension(const char *name) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Depth-first, names sorted per directory; symbolic links to directories are not
- * followed (no loops), hidden entries are skipped. */
-static int scan_dir(const char *dir, str_list *out) {
+ * followed (no loops), hidden entries are skipped. Files that are not audio by their
+ * extension go to `ignored` (when given). A subdirectory that cannot be read is reported
+ * and skipped: one bad folder must not stop the indexing of the rest. */
+static int scan_dir(const char *dir, int top, str_list *out, str_list *ignored) {
     DIR *d = opendir(dir);
     if (!d) {
+        if (!top) {
+            lm_audio_stderr_lock();
+            fprintf(stderr, "leitmotif: warning: cannot read directory %s: %s; skipped\n", dir, strerror(errno));
+            lm_audio_stderr_unlock();
+            return 0;
+        }
         lm_set_error("cannot read directory %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -81,9 +93,12 @@ static int scan_dir(const char *dir, str_list *out) {
         if (!path) {
             rc = -1;
         } else if (lstat(path, &lst) == 0 && S_ISDIR(lst.st_mode)) {
-            rc = scan_dir(path, out);
+            rc = scan_dir(path, 0, out, ignored);
         } else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && has_audio_extension(names.items[i])) {
             rc = list_push(out, path);
+            path = NULL;
+        } else if (ignored) {
+            rc = list_push(ignored, path);
             path = NULL;
         }
         free(path);
@@ -92,8 +107,9 @@ static int scan_dir(const char *dir, str_list *out) {
     return rc;
 }
 
-int lm_index_collect(char *const *inputs, size_t n_inputs, char ***paths, size_t *n_paths) {
-    str_list out = {0};
+int lm_index_collect_ex(char *const *inputs, size_t n_inputs, char ***paths, size_t *n_paths, char ***ignored,
+                        size_t *n_ignored) {
+    str_list out = {0}, skipped = {0};
     int rc = 0;
     for (size_t i = 0; i < n_inputs && rc == 0; i++) {
         struct stat st;
@@ -101,18 +117,27 @@ int lm_index_collect(char *const *inputs, size_t n_inputs, char ***paths, size_t
             lm_set_error("%s: %s", inputs[i], strerror(errno));
             rc = -1;
         } else if (S_ISDIR(st.st_mode)) {
-            rc = scan_dir(inputs[i], &out);
+            rc = scan_dir(inputs[i], 1, &out, ignored ? &skipped : NULL);
         } else {
             rc = list_push(&out, dup_str(inputs[i]));
         }
     }
     if (rc != 0) {
         lm_index_free_paths(out.items, out.n);
+        lm_index_free_paths(skipped.items, skipped.n);
         return -1;
     }
     *paths = out.items;
     *n_paths = out.n;
+    if (ignored) {
+        *ignored = skipped.items;
+        *n_ignored = skipped.n;
+    }
     return 0;
+}
+
+int lm_index_collect(char *const *inputs, size_t n_inputs, char ***paths, size_t *n_paths) {
+    return lm_index_collect_ex(inputs, n_inputs, paths, n_paths, NULL, NULL);
 }
 
 void lm_index_free_paths(char **paths, size_t n) {
@@ -142,7 +167,8 @@ typedef struct {
     float *chroma;
     size_t T;
     double duration;
-    int state; /* 0 to do, 1 computed, -1 failed, 2 already in the database, 3 repeated input */
+    int state; /* 0 to do, 1 computed, -1 failed, 2 already in the database, 3 repeated input,
+                  4 skipped: id clash */
 } job;
 
 typedef struct {
@@ -173,26 +199,61 @@ static int commit(update_ctx *c) {
     return rc;
 }
 
-/* Job pointers by path, then by position (= input order), or by id. */
+/* Job pointers by path, then by position (= input order), or by id then given path. */
 static int cmp_job_ptr_path(const void *a, const void *b) {
     const job *x = *(job *const *)a, *y = *(job *const *)b;
     int c = strcmp(x->abs_path, y->abs_path);
     return c ? c : (x > y) - (x < y);
 }
 static int cmp_job_ptr_id(const void *a, const void *b) {
-    return strcmp((*(job *const *)a)->id, (*(job *const *)b)->id);
+    const job *x = *(job *const *)a, *y = *(job *const *)b;
+    int c = strcmp(x->id, y->id);
+    if (!c) c = strcmp(x->given_path, y->given_path);
+    return c ? c : (x > y) - (x < y);
+}
+
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    lm_audio_stderr_lock();
+    fputs("leitmotif: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    lm_audio_stderr_unlock();
+    va_end(ap);
+}
+
+/* One warning per id shared by several inputs: group[0] is kept, the others are skipped. */
+static void warn_clash(job **group, size_t n) {
+    char list[2048] = "";
+    size_t len = 0;
+    for (size_t k = 1; k < n && len < sizeof list; k++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k > 1 ? ", " : "", group[k]->given_path);
+    warn("%zu files have the document id '%s': indexing %s, skipping %s (ids are file names without extension; "
+         "rename files to index them all)",
+         n, group[0]->id, group[0]->given_path, list);
 }
 
 /* Resolves paths, drops repeats of the same file and inputs already in the database, and
- * rejects id clashes. Jobs keep the input order. */
+ * rejects (or, with skip_id_clashes, skips) id clashes. Jobs keep the input order. */
 static int plan_jobs(update_ctx *c, char *const *paths, size_t n_paths) {
+    const int skip = c->opt->skip_id_clashes;
     c->jobs = lm_calloc(n_paths ? n_paths : 1, sizeof *c->jobs);
     if (!c->jobs) return -1;
     for (size_t i = 0; i < n_paths; i++) {
         char *abs = realpath(paths[i], NULL);
         if (!abs) {
-            lm_set_error("%s: %s", paths[i], strerror(errno));
-            return -1;
+            if (!skip) {
+                lm_set_error("%s: %s", paths[i], strerror(errno));
+                return -1;
+            }
+            /* Gone since it was listed: one bad input does not stop the others. */
+            lm_audio_stderr_lock();
+            fprintf(stderr, "leitmotif: skipping %s: %s\n", paths[i], strerror(errno));
+            lm_audio_stderr_unlock();
+            c->stats->failed++;
+            continue;
         }
         job *jb = &c->jobs[c->n_jobs];
         jb->abs_path = abs;
@@ -202,13 +263,19 @@ static int plan_jobs(update_ctx *c, char *const *paths, size_t n_paths) {
         c->n_jobs++;
         long k = c->existing ? lm_db_find(c->existing, jb->id) : -1;
         if (k >= 0) {
-            if (strcmp(c->existing->docs[k].path, abs) != 0) {
+            if (strcmp(c->existing->docs[k].path, abs) == 0) {
+                jb->state = 2; /* already indexed */
+            } else if (skip) {
+                warn("document id '%s' of %s is already used in the database by %s; %s skipped (ids are file "
+                     "names without extension; rename it to index it)",
+                     jb->id, paths[i], c->existing->docs[k].path, paths[i]);
+                jb->state = 4;
+            } else {
                 lm_set_error("document id '%s' of %s is already used in the database by %s (ids are file names "
                              "without extension and must be unique)",
                              jb->id, paths[i], c->existing->docs[k].path);
                 return -1;
             }
-            jb->state = 2; /* already indexed */
         }
     }
     /* The same file named twice (e.g. directly and through its directory) counts once. */
@@ -220,17 +287,28 @@ static int plan_jobs(update_ctx *c, char *const *paths, size_t n_paths) {
         if (!strcmp(sorted[i - 1]->abs_path, sorted[i]->abs_path)) sorted[i]->state = 3;
     size_t n = 0;
     for (size_t i = 0; i < c->n_jobs; i++)
-        if (c->jobs[i].state != 3) sorted[n++] = &c->jobs[i];
+        if (c->jobs[i].state != 3 && c->jobs[i].state != 4) sorted[n++] = &c->jobs[i];
     job **by_id = sorted;
     qsort(by_id, n, sizeof *by_id, cmp_job_ptr_id);
     int rc = 0;
-    for (size_t i = 1; i < n && rc == 0; i++)
-        if (!strcmp(by_id[i - 1]->id, by_id[i]->id)) {
-            lm_set_error("two inputs have the document id '%s': %s and %s (ids are file names without extension "
-                         "and must be unique; rename one)",
-                         by_id[i]->id, by_id[i - 1]->given_path, by_id[i]->given_path);
-            rc = -1;
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t j = i + 1;
+        while (j < n && !strcmp(by_id[i]->id, by_id[j]->id)) j++;
+        if (j - i > 1) {
+            if (!skip) {
+                lm_set_error("two inputs have the document id '%s': %s and %s (ids are file names without "
+                             "extension and must be unique; rename one)",
+                             by_id[i]->id, by_id[i]->given_path, by_id[i + 1]->given_path);
+                rc = -1;
+            } else {
+                warn_clash(by_id + i, j - i);
+                for (size_t k = i + 1; k < j; k++) by_id[k]->state = 4;
+            }
         }
+        i = j;
+    }
+    for (size_t i = 0; i < c->n_jobs; i++)
+        if (c->jobs[i].state == 4) c->stats->clashes++;
     free(by_id);
     return rc;
 }
@@ -295,14 +373,18 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
         skip = commit_failed;
         if (skip) continue;
         int rc = lm_features_from_file(jb->given_path, opt->type, opt->model, &jb->chroma, &jb->T, &jb->duration);
+        int partial = rc == 0 && lm_audio_last_partial(); /* same thread as the decoding */
         char err[1024] = "";
         if (rc != 0) snprintf(err, sizeof err, "%s", lm_last_error());
 #pragma omp critical(lm_index_commit)
         {
+            /* Other threads may be decoding MP3s with fd 2 redirected (audio.h). */
+            lm_audio_stderr_lock();
             done++;
             if (rc == 0 && jb->T > 0) {
                 jb->state = 1;
                 stats->added++;
+                if (partial) stats->partial++;
             } else {
                 jb->state = -1;
                 stats->failed++;
@@ -314,6 +396,7 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
                     fprintf(stderr, "leitmotif: skipping %s: %s\n", jb->given_path, rc ? err : "no audio frames");
             }
             lm_progress_update(&progress, done);
+            lm_audio_stderr_unlock(); /* not held while writing: decoders wait for it */
             if (!commit_failed && opt->commit_interval > 0 && lm_now() - last_commit >= opt->commit_interval &&
                 stats->added > 0 && done < n_todo) {
                 if (commit(&c) != 0) {

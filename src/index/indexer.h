@@ -11,8 +11,13 @@ extern const char *const lm_audio_extensions[];
 
 /* Expands files and directories (scanned recursively for audio files, sorted by name)
  * into a list of paths; explicitly named files are taken whatever their extension.
- * Returns 0, or -1 if an input does not exist or cannot be read. */
+ * Returns 0, or -1 if an input does not exist or cannot be read. A subdirectory that cannot
+ * be read is reported on stderr and skipped. */
 int lm_index_collect(char *const *inputs, size_t n_inputs, char ***paths, size_t *n_paths);
+/* The same, and also lists the files found in directories that are not audio by their
+ * extension (hidden files aside), for telling the user; free with lm_index_free_paths. */
+int lm_index_collect_ex(char *const *inputs, size_t n_inputs, char ***paths, size_t *n_paths, char ***ignored,
+                        size_t *n_ignored);
 void lm_index_free_paths(char **paths, size_t n);
 
 /* Document id of a path: its file name without the last extension. Caller frees. */
@@ -22,6 +27,10 @@ typedef struct {
     enum lm_feature_type type;
     const lm_model *model;  /* required for LM_FEAT_CTC */
     double commit_interval; /* seconds between intermediate commits; <= 0: only at the end */
+    /* Nonzero: of the inputs sharing a document id, index the one whose path sorts first
+     * (strcmp) and skip the others, and skip inputs whose id the database already gives to
+     * another path, naming each in a warning. 0: such clashes are errors before any work. */
+    int skip_id_clashes;
 } lm_index_options;
 
 typedef struct {
@@ -29,13 +38,16 @@ typedef struct {
     size_t kept;     /* inputs already in the database (same id and path), not recomputed */
     size_t added;    /* documents computed and added */
     size_t failed;   /* inputs that could not be decoded: reported on stderr and skipped */
+    size_t clashes;  /* inputs skipped because their id was taken (skip_id_clashes) */
+    size_t partial;  /* of `added`: files only partly decoded (damaged or truncated; warned) */
     size_t commits;  /* times the database file was written */
 } lm_index_stats;
 
 /* Adds the audio files `paths` to the database at db_path. `existing` is the open database
  * at db_path, or NULL to start a new one. Files already there (same id and same absolute
- * path) are not recomputed; an id already used by another path, or features/model other
- * than the database's, are errors before any work. Documents are computed in parallel
+ * path) are not recomputed; an id already used by another path (see skip_id_clashes), or
+ * features/model other than the database's, are errors before any work. A file that
+ * cannot be decoded is reported on stderr and skipped; the others are indexed. Documents are computed in parallel
  * (OpenMP) and the file is rewritten atomically every commit_interval seconds and at the
  * end, so an interrupted run keeps everything committed so far. */
 int lm_index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
