@@ -7,16 +7,16 @@ set -u
 cli="$1"; shared="${2:-}"
 corpus="$shared/corpus"
 if [ ! -x "$corpus/render" ] || [ ! -f "$corpus/themes.csv" ]; then
-  echo "SKIP: $corpus not found (needs ../shared)"; exit 0
+  echo "SKIP: $corpus not found (needs ../shared)"; exit 77
 fi
 for tool in fluidsynth sox; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (scripts/setup.sh installs it)"; exit 0; }
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (scripts/setup.sh installs it)"; exit 77; }
 done
 py=""  # the renderer's own choice: a python3 with mido and numpy
 for cand in ${PYTHON:-} /usr/bin/python3 python3; do
   if command -v "$cand" >/dev/null && "$cand" -c 'import mido, numpy' 2>/dev/null; then py="$cand"; break; fi
 done
-[ -n "$py" ] || { echo "SKIP: python3-mido/python3-numpy not installed"; exit 0; }
+[ -n "$py" ] || { echo "SKIP: python3-mido/python3-numpy not installed"; exit 77; }
 
 work="$(mktemp -d /tmp/lm_corpus_small.XXXXXX)"
 trap 'rm -rf "$work"' EXIT

@@ -19,6 +19,7 @@ static const struct {
     {"search", cmd_search, "rank the recordings of a database for a theme"},
     {"eval", cmd_eval, "evaluate retrieval on a themes CSV (top-k, MRR per fold)"},
     {"train", cmd_train, "train a deep chroma model on weakly aligned pairs (CTC)"},
+    {"align", cmd_align, "synchronise a score (MIDI) with a recording; map its themes (DTW)"},
 };
 
 static void usage(FILE *f) {
