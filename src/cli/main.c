@@ -20,6 +20,7 @@ static const struct {
     {"eval", cmd_eval, "evaluate retrieval on a themes CSV (top-k, MRR per fold)"},
     {"train", cmd_train, "train a deep chroma model on weakly aligned pairs (CTC)"},
     {"align", cmd_align, "synchronise a score (MIDI) with a recording; map its themes (DTW)"},
+    {"augment", cmd_augment, "apply one draw of the training augmentation to an audio file"},
 };
 
 static void usage(FILE *f) {
