@@ -108,26 +108,37 @@ static void sort_indices(size_t *idx, size_t n, const lm_pairs *p) {
     }
 }
 
+/* The pairs grouped by recording, so that each recording is decoded (and transformed) at most
+ * once: *idx gets the pair indices sorted by audio path, *group_start the first position of each
+ * group in idx (plus p->n at the end). Returns the number of groups, or -1. */
+static long group_by_audio(const lm_pairs *p, size_t **idx, size_t **group_start) {
+    *idx = lm_malloc(p->n ? p->n : 1, sizeof **idx);
+    *group_start = lm_malloc(p->n + 1, sizeof **group_start);
+    if (!*idx || !*group_start) {
+        free(*idx);
+        free(*group_start);
+        return -1;
+    }
+    for (size_t i = 0; i < p->n; i++) (*idx)[i] = i;
+    sort_indices(*idx, p->n, p);
+    size_t n_groups = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (i == 0 || strcmp(p->items[(*idx)[i]].audio_path, p->items[(*idx)[i - 1]].audio_path) != 0)
+            (*group_start)[n_groups++] = i;
+    (*group_start)[n_groups] = p->n;
+    return (long)n_groups;
+}
+
 long lm_excerpts_load(const lm_pairs *p, const char *cache_dir, lm_excerpt *ex) {
     if (mkdir(cache_dir, 0755) != 0 && errno != EEXIST) {
         lm_set_error("cannot create cache directory %s: %s", cache_dir, strerror(errno));
         return -1;
     }
     memset(ex, 0, p->n * sizeof *ex);
-    size_t *idx = lm_malloc(p->n ? p->n : 1, sizeof *idx);
-    if (!idx) return -1;
-    for (size_t i = 0; i < p->n; i++) idx[i] = i;
-    sort_indices(idx, p->n, p);
-    /* Group the pairs by recording: each recording is decoded and transformed at most once. */
-    size_t n_groups = 0;
-    size_t *group_start = lm_malloc(p->n + 1, sizeof *group_start);
-    if (!group_start) {
-        free(idx);
-        return -1;
-    }
-    for (size_t i = 0; i < p->n; i++)
-        if (i == 0 || strcmp(p->items[idx[i]].audio_path, p->items[idx[i - 1]].audio_path) != 0) group_start[n_groups++] = i;
-    group_start[n_groups] = p->n;
+    size_t *idx, *group_start;
+    long ng = group_by_audio(p, &idx, &group_start);
+    if (ng < 0) return -1;
+    size_t n_groups = (size_t)ng;
     lm_progress prog;
     lm_progress_start(&prog, "excerpts", n_groups);
     size_t done = 0;
@@ -196,19 +207,10 @@ void lm_excerpts_free(lm_excerpt *ex, size_t n) {
 
 long lm_excerpts_load_audio(const lm_pairs *p, double margin_sec, lm_excerpt *ex) {
     memset(ex, 0, p->n * sizeof *ex);
-    size_t *idx = lm_malloc(p->n ? p->n : 1, sizeof *idx);
-    size_t *group_start = lm_malloc(p->n + 1, sizeof *group_start);
-    if (!idx || !group_start) {
-        free(idx);
-        free(group_start);
-        return -1;
-    }
-    for (size_t i = 0; i < p->n; i++) idx[i] = i;
-    sort_indices(idx, p->n, p);
-    size_t n_groups = 0;
-    for (size_t i = 0; i < p->n; i++)
-        if (i == 0 || strcmp(p->items[idx[i]].audio_path, p->items[idx[i - 1]].audio_path) != 0) group_start[n_groups++] = i;
-    group_start[n_groups] = p->n;
+    size_t *idx, *group_start;
+    long ng = group_by_audio(p, &idx, &group_start);
+    if (ng < 0) return -1;
+    size_t n_groups = (size_t)ng;
     lm_progress prog;
     lm_progress_start(&prog, "excerpt audio", n_groups);
     size_t done = 0;
