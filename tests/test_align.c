@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "align/align.h"
+#include "common/error.h"
 
 static unsigned long long rng = 0x243F6A8885A308D3ULL;
 static double uniform(void) {
@@ -236,11 +237,40 @@ static void test_midi_tempo_map(void **state) {
     /* Garbage is an error, not a crash. */
     assert_int_equal(lm_score_parse_midi(midi_bytes, 20, &s), -1);
     assert_int_equal(lm_score_parse_midi((const unsigned char *)"RIFF....", 8, &s), -1);
+    /* Only drums: no score. */
+    static const unsigned char drums[] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0x01, 0xE0,
+                                          'M', 'T', 'r', 'k', 0, 0, 0, 12, 0x00, 0x99, 36, 90,
+                                          0x60, 0x89, 36, 0, 0x00, 0xFF, 0x2F, 0x00};
+    assert_int_equal(lm_score_parse_midi(drums, sizeof drums, &s), -1);
+    assert_non_null(strstr(lm_last_error(), "no pitched notes"));
+    assert_null(s.notes);
+}
+
+/* Format 1: the notes of all tracks, sorted by onset (then pitch) across tracks. */
+static void test_score_sorted_across_tracks(void **state) {
+    (void)state;
+    static const unsigned char two_tracks[] = {
+        'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1, 0, 2, 0x01, 0xE0,
+        'M', 'T', 'r', 'k', 0, 0, 0, 13, 0x83, 0x60, 0x90, 67, 80, 0x83, 0x60, 67, 0, /* G4 480-960 */
+        0x00, 0xFF, 0x2F, 0x00,
+        'M', 'T', 'r', 'k', 0, 0, 0, 18, 0x00, 0x91, 64, 70, 0x00, 60, 70,            /* E4, C4 0-960 */
+        0x87, 0x40, 64, 0, 0x00, 60, 0, 0x00, 0xFF, 0x2F, 0x00};
+    lm_score s;
+    assert_int_equal(lm_score_parse_midi(two_tracks, sizeof two_tracks, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.notes[0].pitch, 60);
+    assert_int_equal(s.notes[1].pitch, 64);
+    assert_int_equal(s.notes[2].pitch, 67);
+    assert_int_equal(s.notes[2].track, 1);
+    assert_int_equal(s.notes[0].channel, 1);
+    assert_true(fabs(s.notes[2].onset - 0.5) < 1e-9 && fabs(s.duration - 1.0) < 1e-9);
+    lm_score_free(&s);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_midi_tempo_map),
+        cmocka_unit_test(test_score_sorted_across_tracks),
         cmocka_unit_test(test_dtw_identity_and_band),
         cmocka_unit_test(test_warp_single_level),
         cmocka_unit_test(test_warp_multiscale),

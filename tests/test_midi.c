@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "symbolic/midi.h"
 #include "symbolic/theme.h"
 
 typedef struct {
@@ -254,6 +255,75 @@ static void test_bad_files(void **state) {
     assert_non_null(strstr(lm_last_error(), "/nonexistent/theme.mid"));
 }
 
+/* The notes reader under the theme: every pitched note of every track in read order, with
+ * velocity, track and channel; drums counted, not listed; the tempo map in quarter notes. */
+static void test_notes_all_tracks(void **state) {
+    (void)state;
+    track_bytes tracks[3] = {
+        TRACK(0x00, 0xFF, 0x51, 0x03, 0x07, 0xA1, 0x20,             /* 500000 us/qn */
+              0x83, 0x60, 0xFF, 0x51, 0x03, 0x03, 0xD0, 0x90,        /* tick 480: 250000 */
+              0x00, 0xFF, 0x2F, 0x00),
+        TRACK(0x00, 0x90, 72, 100, 0x87, 0x40, 0x80, 72, 0,          /* C5 ticks 0-960 */
+              0x00, 0x99, 36, 90, 0x00, 0x89, 36, 0,                 /* drum (counted only) */
+              0x00, 0xFF, 0x2F, 0x00),
+        TRACK(0x83, 0x60, 0x93, 60, 50, 0x00, 64, 40,                /* C4, E4 on channel 4 at 480 */
+              0x83, 0x60, 60, 0, 0x00, 0x90, 67, 30,                 /* C4 off at 960; G4 on, never off */
+              0x83, 0x60, 0x83, 64, 0, 0x00, 0xFF, 0x2F, 0x00),      /* E4 off at 1440; G4 ends there */
+    };
+    size_t n = make_midi(filebuf, 1, 480, 3, tracks);
+    lm_midi_notes m;
+    int rc = lm_midi_parse_notes(filebuf, n, &m);
+    if (rc != 0) print_message("unexpected error: %s\n", lm_last_error());
+    assert_int_equal(rc, 0);
+    assert_int_equal(m.n, 4);
+    assert_int_equal(m.n_drum_notes, 1);
+    const int pitch[4] = {72, 60, 64, 67}, velocity[4] = {100, 50, 40, 30}, track[4] = {2, 3, 3, 3};
+    const int channel[4] = {0, 3, 3, 0};
+    const double onset[4] = {0, 0.5, 0.5, 0.75}, offset[4] = {0.75, 0.75, 1.0, 1.0};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(m.notes[i].pitch, pitch[i]);
+        assert_int_equal(m.notes[i].velocity, velocity[i]);
+        assert_int_equal(m.notes[i].track, track[i]);
+        assert_int_equal(m.notes[i].channel, channel[i]);
+        assert_true(fabs(m.notes[i].onset - onset[i]) < 1e-9);
+        assert_true(fabs(m.notes[i].offset - offset[i]) < 1e-9);
+    }
+    assert_true(m.notes[3].on_tick == 960 && m.notes[3].off_tick == 1440);
+    assert_true(fabs(m.duration - 1.0) < 1e-9);
+    assert_true(m.ticks_per_qn == 480.0);
+    assert_int_equal(m.n_seg, 2);
+    assert_true(fabs(lm_midi_qn_to_sec(&m, 0.5) - 0.25) < 1e-9);
+    assert_true(fabs(lm_midi_qn_to_sec(&m, 2.0) - 0.75) < 1e-9);
+    assert_true(fabs(lm_midi_qn_to_sec(&m, 4.0) - 1.25) < 1e-9); /* the last tempo goes on */
+    lm_midi_notes_free(&m);
+    assert_null(m.notes);
+
+    /* No pitched notes is not an error for the notes reader (the theme reader says which). */
+    track_bytes drums = TRACK(0x00, 0x99, 36, 90, 0x60, 0x89, 36, 0, 0x00, 0xFF, 0x2F, 0x00);
+    n = make_midi(filebuf, 0, 480, 1, &drums);
+    assert_int_equal(lm_midi_parse_notes(filebuf, n, &m), 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(m.n_drum_notes, 1);
+    lm_midi_notes_free(&m);
+
+    /* SMPTE: 1000 ticks per second; a nominal quarter note per half second. */
+    track_bytes smpte = TRACK(0x00, 0x90, 60, 90, 0x83, 0x74, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00);
+    n = make_midi(filebuf, 0, 0xE728, 1, &smpte);
+    assert_int_equal(lm_midi_parse_notes(filebuf, n, &m), 0);
+    assert_true(m.n == 1 && fabs(m.notes[0].offset - 0.5) < 1e-9);
+    assert_true(fabs(m.ticks_per_qn - 500.0) < 1e-9);
+    assert_true(fabs(lm_midi_qn_to_sec(&m, 3.0) - 1.5) < 1e-9);
+    lm_midi_notes_free(&m);
+
+    /* Errors: as for the theme, the struct left empty; the path is named. */
+    n = make_midi(filebuf, 0, 480, 1, &smpte);
+    assert_int_equal(lm_midi_parse_notes(filebuf, n - 3, &m), -1);
+    assert_non_null(strstr(lm_last_error(), "truncated MIDI chunk"));
+    assert_true(m.notes == NULL && m.n == 0 && m.seg_qn == NULL);
+    assert_int_equal(lm_midi_read_notes("/nonexistent/score.mid", &m), -1);
+    assert_non_null(strstr(lm_last_error(), "/nonexistent/score.mid"));
+}
+
 /* Splits a CSV line in place (quoted fields may contain commas); returns the field count. */
 static int split_csv(char *line, char **fields, int max) {
     int n = 0, quoted = 0;
@@ -305,7 +375,7 @@ int main(void) {
         cmocka_unit_test(test_tempo_map_across_tracks), cmocka_unit_test(test_skyline_chords),
         cmocka_unit_test(test_restruck_notes),         cmocka_unit_test(test_skipped_events_and_drums),
         cmocka_unit_test(test_smpte_division),         cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_corpus_themes),
+        cmocka_unit_test(test_corpus_themes),          cmocka_unit_test(test_notes_all_tracks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

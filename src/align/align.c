@@ -1,4 +1,4 @@
-/* Score-to-audio synchronisation (see align.h): a polyphonic MIDI reader with the tempo map,
+/* Score-to-audio synchronisation (see align.h): the score (the notes of symbolic/midi.h),
  * piano-roll chroma, and multiscale banded DTW with a rotation-null confidence. */
 #include "align/align.h"
 
@@ -9,333 +9,46 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/fileio.h"
 #include "common/threads.h"
 
 #define FRAME_SEC 0.04
-#define DRUM_CHANNEL 9
-#define DEFAULT_US_PER_QN 500000.0
 
-/* ======================================================================== MIDI */
+/* ======================================================================== score */
 
-typedef struct {
-    uint64_t on, off;
-    int pitch, velocity;
-} raw_note;
-
-typedef struct {
-    uint64_t tick;
-    double us_per_qn;
-    size_t seq;
-} tempo_ev;
-
-typedef struct {
-    raw_note *notes;
-    size_t n_notes, cap_notes;
-    tempo_ev *tempos;
-    size_t n_tempos, cap_tempos;
-    size_t *next_open;
-    size_t cap_next;
-    size_t head[16][128], tail[16][128];
-} mstate;
-
-#define NONE SIZE_MAX
-
-static int grow(void **a, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? 2 * *cap : 256;
-    while (nc < need) nc *= 2;
-    void *p = realloc(*a, nc * elem);
-    if (!p) {
-        lm_set_error("out of memory reading MIDI file");
-        return -1;
-    }
-    *a = p;
-    *cap = nc;
-    return 0;
-}
-
-static int vlq(const unsigned char *p, size_t end, size_t *pos, uint32_t *v) {
-    uint32_t x = 0;
-    for (int i = 0; i < 4; i++) {
-        if (*pos >= end) break;
-        unsigned char b = p[(*pos)++];
-        x = x << 7 | (b & 0x7F);
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    lm_set_error("malformed MIDI file (bad or truncated variable-length number)");
-    return -1;
-}
-
-static void end_note(mstate *st, int ch, int key, uint64_t tick) {
-    size_t id = st->head[ch][key];
-    if (id == NONE) return;
-    st->notes[id].off = tick;
-    st->head[ch][key] = st->next_open[id];
-    if (st->head[ch][key] == NONE) st->tail[ch][key] = NONE;
-}
-
-static int parse_track(mstate *st, const unsigned char *p, size_t pos, size_t end) {
-    uint64_t tick = 0;
-    int running = 0;
-    while (pos < end) {
-        uint32_t delta;
-        if (vlq(p, end, &pos, &delta) < 0) return -1;
-        tick += delta;
-        if (pos >= end) break;
-        unsigned char status = p[pos];
-        if (status == 0xFF) {
-            if (pos + 1 >= end) break;
-            unsigned char type = p[pos + 1];
-            uint32_t len;
-            pos += 2;
-            if (vlq(p, end, &pos, &len) < 0) return -1;
-            if (len > end - pos) {
-                lm_set_error("malformed MIDI file (truncated meta event)");
-                return -1;
-            }
-            if (type == 0x2F) break;
-            if (type == 0x51 && len == 3) {
-                uint32_t us = (uint32_t)p[pos] << 16 | (uint32_t)p[pos + 1] << 8 | p[pos + 2];
-                if (us > 0) {
-                    if (grow((void **)&st->tempos, &st->cap_tempos, st->n_tempos + 1, sizeof *st->tempos) < 0)
-                        return -1;
-                    st->tempos[st->n_tempos] = (tempo_ev){tick, (double)us, st->n_tempos};
-                    st->n_tempos++;
-                }
-            }
-            pos += len;
-            continue;
-        }
-        if (status == 0xF0 || status == 0xF7) {
-            uint32_t len;
-            pos++;
-            if (vlq(p, end, &pos, &len) < 0) return -1;
-            if (len > end - pos) {
-                lm_set_error("malformed MIDI file (truncated sysex event)");
-                return -1;
-            }
-            pos += len;
-            continue;
-        }
-        if (status > 0xF0) {
-            lm_set_error("malformed MIDI file (system message 0x%02X in a track)", status);
-            return -1;
-        }
-        if (status & 0x80) {
-            running = status;
-            pos++;
-        } else if (!running) {
-            lm_set_error("malformed MIDI file (data byte without status)");
-            return -1;
-        }
-        int kind = running & 0xF0, ch = running & 0x0F;
-        size_t nd = (kind == 0xC0 || kind == 0xD0) ? 1 : 2;
-        if (nd > end - pos) {
-            lm_set_error("malformed MIDI file (truncated channel message)");
-            return -1;
-        }
-        int key = p[pos] & 0x7F, vel = nd == 2 ? (p[pos + 1] & 0x7F) : 0;
-        pos += nd;
-        if ((kind != 0x80 && kind != 0x90) || ch == DRUM_CHANNEL) continue;
-        if (kind == 0x90 && vel > 0) {
-            if (grow((void **)&st->notes, &st->cap_notes, st->n_notes + 1, sizeof *st->notes) < 0 ||
-                grow((void **)&st->next_open, &st->cap_next, st->n_notes + 1, sizeof *st->next_open) < 0)
-                return -1;
-            size_t id = st->n_notes++;
-            st->notes[id] = (raw_note){tick, UINT64_MAX, key, vel};
-            st->next_open[id] = NONE;
-            if (st->tail[ch][key] == NONE) st->head[ch][key] = id;
-            else st->next_open[st->tail[ch][key]] = id;
-            st->tail[ch][key] = id;
-        } else {
-            end_note(st, ch, key, tick);
-        }
-    }
-    for (int c = 0; c < 16; c++)
-        for (int k = 0; k < 128; k++)
-            while (st->head[c][k] != NONE) end_note(st, c, k, tick);
-    return 0;
-}
-
-static int cmp_tempo(const void *a, const void *b) {
-    const tempo_ev *x = a, *y = b;
-    if (x->tick != y->tick) return (x->tick > y->tick) - (x->tick < y->tick);
-    return (x->seq > y->seq) - (x->seq < y->seq);
-}
-
+/* The notes come from the MIDI reader of symbolic/midi.h in read order; the score has them by
+ * onset (then pitch). */
 static int cmp_note(const void *a, const void *b) {
     const lm_score_note *x = a, *y = b;
     if (x->onset != y->onset) return (x->onset > y->onset) - (x->onset < y->onset);
     return (x->pitch > y->pitch) - (x->pitch < y->pitch);
 }
 
-static uint32_t be32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+static int finish_score(lm_score *s, const char *path) {
+    if (s->n == 0) {
+        if (path)
+            lm_set_error("%s: MIDI file has no pitched notes", path);
+        else
+            lm_set_error("MIDI file has no pitched notes");
+        lm_midi_notes_free(s);
+        return -1;
+    }
+    qsort(s->notes, s->n, sizeof *s->notes, cmp_note);
+    return 0;
 }
 
 int lm_score_parse_midi(const unsigned char *data, size_t n, lm_score *out) {
-    memset(out, 0, sizeof *out);
-    if (n < 14 || memcmp(data, "MThd", 4) != 0) {
-        lm_set_error("not a MIDI file (no MThd header)");
-        return -1;
-    }
-    uint32_t hlen = be32(data + 4);
-    if (hlen < 6 || hlen > n - 8) {
-        lm_set_error("malformed MIDI header");
-        return -1;
-    }
-    int format = data[8] << 8 | data[9], n_tracks = data[10] << 8 | data[11], division = data[12] << 8 | data[13];
-    if (format > 1) {
-        lm_set_error("MIDI format %d is not supported (use format 0 or 1)", format);
-        return -1;
-    }
-    int smpte = (division & 0x8000) != 0;
-    double sec_per_tick = 0, tpq = division;
-    if (smpte) {
-        int fps = -(int)(int8_t)(division >> 8), tpf = division & 0xFF;
-        if ((fps != 24 && fps != 25 && fps != 29 && fps != 30) || tpf == 0) {
-            lm_set_error("bad SMPTE time division");
-            return -1;
-        }
-        sec_per_tick = 1.0 / ((fps == 29 ? 30000.0 / 1001.0 : fps) * tpf);
-    } else if (division == 0) {
-        lm_set_error("MIDI time division of 0 ticks per quarter note");
-        return -1;
-    }
-    mstate *st = calloc(1, sizeof *st);
-    if (!st) {
-        lm_set_error("out of memory reading MIDI file");
-        return -1;
-    }
-    memset(st->head, 0xFF, sizeof st->head);
-    memset(st->tail, 0xFF, sizeof st->tail);
-    int rc = -1;
-    size_t pos = 8 + (size_t)hlen;
-    for (int track = 0; track < n_tracks;) {
-        if (n - pos < 8) {
-            lm_set_error("MIDI file ends after %d of %d tracks", track, n_tracks);
-            goto done;
-        }
-        uint32_t len = be32(data + pos + 4);
-        if (len > n - pos - 8) {
-            lm_set_error("truncated MIDI chunk");
-            goto done;
-        }
-        if (memcmp(data + pos, "MTrk", 4) == 0) {
-            track++;
-            if (parse_track(st, data, pos + 8, pos + 8 + len) < 0) goto done;
-        }
-        pos += 8 + (size_t)len;
-    }
-    /* Tempo map over ticks: one segment per distinct tempo tick (the last event at a tick wins). */
-    size_t nt = st->n_tempos;
-    tempo_ev *t = malloc((nt + 1) * sizeof *t);
-    double *tsec = malloc((nt + 1) * sizeof *tsec);
-    out->seg_qn = malloc((nt + 1) * sizeof *out->seg_qn);
-    out->seg_sec = malloc((nt + 1) * sizeof *out->seg_sec);
-    out->seg_sec_per_qn = malloc((nt + 1) * sizeof *out->seg_sec_per_qn);
-    if (!t || !tsec || !out->seg_qn || !out->seg_sec || !out->seg_sec_per_qn) {
-        free(t);
-        free(tsec);
-        lm_set_error("out of memory reading MIDI file");
-        goto done;
-    }
-    size_t m = 1;
-    if (smpte) {
-        t[0] = (tempo_ev){0, DEFAULT_US_PER_QN, 0};
-        tsec[0] = 0;
-        tpq = 0.5 / sec_per_tick; /* nominal: a quarter note per half second */
-    } else {
-        t[0] = (tempo_ev){0, DEFAULT_US_PER_QN, 0};
-        for (size_t i = 0; i < nt; i++) t[i + 1] = st->tempos[i], t[i + 1].seq = i + 1;
-        qsort(t, nt + 1, sizeof *t, cmp_tempo);
-        m = 0;
-        for (size_t i = 0; i <= nt; i++) {
-            if (m > 0 && t[m - 1].tick == t[i].tick) t[m - 1] = t[i];
-            else t[m++] = t[i];
-        }
-        tsec[0] = 0;
-        for (size_t i = 1; i < m; i++)
-            tsec[i] = tsec[i - 1] + (double)(t[i].tick - t[i - 1].tick) * t[i - 1].us_per_qn / (1e6 * tpq);
-    }
-    out->n_seg = m;
-    for (size_t i = 0; i < m; i++) {
-        out->seg_qn[i] = (double)t[i].tick / tpq;
-        out->seg_sec[i] = tsec[i];
-        out->seg_sec_per_qn[i] = smpte ? 0.5 : t[i].us_per_qn / 1e6;
-    }
-    free(t);
-    free(tsec);
-    size_t kept = 0;
-    for (size_t i = 0; i < st->n_notes; i++)
-        if (st->notes[i].off > st->notes[i].on) kept++;
-    if (kept == 0) {
-        lm_set_error("MIDI file has no pitched notes");
-        goto done;
-    }
-    out->notes = malloc(kept * sizeof *out->notes);
-    if (!out->notes) {
-        lm_set_error("out of memory reading MIDI file");
-        goto done;
-    }
-    for (size_t i = 0; i < st->n_notes; i++) {
-        const raw_note *r = &st->notes[i];
-        if (r->off <= r->on) continue;
-        lm_score_note *s = &out->notes[out->n++];
-        s->onset = lm_score_qn_to_sec(out, (double)r->on / tpq);
-        s->offset = lm_score_qn_to_sec(out, (double)r->off / tpq);
-        s->pitch = r->pitch;
-        s->velocity = r->velocity;
-        if (s->offset > out->duration) out->duration = s->offset;
-    }
-    qsort(out->notes, out->n, sizeof *out->notes, cmp_note);
-    rc = 0;
-done:
-    free(st->notes);
-    free(st->tempos);
-    free(st->next_open);
-    free(st);
-    if (rc != 0) lm_score_free(out);
-    return rc;
+    if (lm_midi_parse_notes(data, n, out) < 0) return -1;
+    return finish_score(out, NULL);
 }
 
 int lm_score_read_midi(const char *path, lm_score *out) {
-    memset(out, 0, sizeof *out);
-    size_t n = 0;
-    unsigned char *data = (unsigned char *)lm_read_file(path, &n);
-    if (!data) return -1;
-    int rc = lm_score_parse_midi(data, n, out);
-    free(data);
-    if (rc < 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", lm_last_error());
-        lm_set_error("%s: %s", path, msg);
-    }
-    return rc;
+    if (lm_midi_read_notes(path, out) < 0) return -1;
+    return finish_score(out, path);
 }
 
-void lm_score_free(lm_score *s) {
-    free(s->notes);
-    free(s->seg_qn);
-    free(s->seg_sec);
-    free(s->seg_sec_per_qn);
-    memset(s, 0, sizeof *s);
-}
+void lm_score_free(lm_score *s) { lm_midi_notes_free(s); }
 
-double lm_score_qn_to_sec(const lm_score *s, double qn) {
-    if (!s->n_seg) return qn * 0.5;
-    size_t lo = 0, hi = s->n_seg;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (s->seg_qn[mid] <= qn) lo = mid;
-        else hi = mid;
-    }
-    return s->seg_sec[lo] + (qn - s->seg_qn[lo]) * s->seg_sec_per_qn[lo];
-}
+double lm_score_qn_to_sec(const lm_score *s, double qn) { return lm_midi_qn_to_sec(s, qn); }
 
 float *lm_score_chroma(const lm_score *s, double decay_sec, size_t *n_frames) {
     size_t N = (size_t)ceil(s->duration / FRAME_SEC) + 1;

@@ -27,23 +27,15 @@
 #define LM_ALIGN_ALIGN_H
 #include <stddef.h>
 
+#include "symbolic/midi.h"
+
 /* ---- the score: every note of every track of a Standard MIDI File ---- */
 
-typedef struct {
-    double onset, offset; /* seconds from the start of the file (tick 0) */
-    int pitch;            /* MIDI pitch */
-    int velocity;         /* 1..127 */
-} lm_score_note;
-
-typedef struct {
-    lm_score_note *notes; /* sorted by onset */
-    size_t n;
-    double duration; /* offset of the last note, seconds */
-    /* Tempo map: piecewise linear quarter notes -> seconds; seg_qn[0] = 0. SMPTE files have
-     * one segment with the rate that 120 bpm would have (their quarter notes are nominal). */
-    double *seg_qn, *seg_sec, *seg_sec_per_qn;
-    size_t n_seg;
-} lm_score;
+/* The notes and tempo map of symbolic/midi.h (onset, offset in seconds from tick 0, pitch,
+ * velocity, ...; duration = latest offset; seg_* = the tempo map), with the notes sorted by
+ * onset, then pitch. */
+typedef lm_midi_note lm_score_note;
+typedef lm_midi_notes lm_score;
 
 /* Format 0/1 files; channel 10 (drums) is ignored; error if no pitched notes. */
 int lm_score_read_midi(const char *path, lm_score *out);

@@ -1,6 +1,8 @@
-/* Standard MIDI File -> monophonic theme (skyline). A small bounds-checked parser: every read
- * goes through the reader below, so malformed input yields an error, never a bad access
- * (fuzzed with fuzz/fuzz_midi.c). */
+/* Standard MIDI File reader (symbolic/midi.h) and the monophonic theme taken from it (skyline).
+ * A small bounds-checked parser: every read goes through the reader below, so malformed input
+ * yields an error, never a bad access (fuzzed with fuzz/fuzz_midi.c). */
+#include "symbolic/midi.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,18 +16,13 @@
 #define DEFAULT_TEMPO 500000.0   /* microseconds per quarter note (120 bpm) until a tempo event */
 
 typedef struct {
-    uint64_t on, off; /* ticks */
-    int pitch;
-} raw_note;
-
-typedef struct {
     uint64_t tick;
     double us_per_qn;
     size_t seq; /* read order, to keep the last of several changes at one tick */
 } tempo_change;
 
 typedef struct {
-    raw_note *notes;
+    lm_midi_note *notes; /* ticks, pitch, velocity, track, channel; seconds filled in at the end */
     size_t n_notes, cap_notes;
     tempo_change *tempos;
     size_t n_tempos, cap_tempos;
@@ -75,13 +72,14 @@ static int read_vlq(const unsigned char *p, size_t end, size_t *pos, uint32_t *v
     return -1;
 }
 
-static int note_on(midi_state *st, int channel, int pitch, uint64_t tick) {
+static int note_on(midi_state *st, int track, int channel, int pitch, int velocity, uint64_t tick) {
     if (grow((void **)&st->notes, &st->cap_notes, st->n_notes + 1, sizeof *st->notes) < 0 ||
         grow((void **)&st->next_open, &st->cap_next_open, st->n_notes + 1, sizeof *st->next_open) < 0)
         return -1;
     size_t *next = st->next_open;
     size_t id = st->n_notes++;
-    st->notes[id] = (raw_note){tick, UINT64_MAX, pitch};
+    st->notes[id] = (lm_midi_note){.on_tick = tick, .off_tick = UINT64_MAX, .pitch = pitch, .velocity = velocity,
+                                   .track = track, .channel = channel};
     next[id] = NONE;
     if (st->open_tail[channel][pitch] == NONE)
         st->open_head[channel][pitch] = id;
@@ -94,7 +92,7 @@ static int note_on(midi_state *st, int channel, int pitch, uint64_t tick) {
 static void note_off(midi_state *st, int channel, int pitch, uint64_t tick) {
     size_t id = st->open_head[channel][pitch];
     if (id == NONE) return; /* a note-off without a sounding note: nothing to end */
-    st->notes[id].off = tick;
+    st->notes[id].off_tick = tick;
     st->open_head[channel][pitch] = st->next_open[id];
     if (st->open_head[channel][pitch] == NONE) st->open_tail[channel][pitch] = NONE;
 }
@@ -185,7 +183,7 @@ static int parse_track(midi_state *st, const unsigned char *p, size_t pos, size_
             continue;
         }
         if (kind == 0x90 && velocity > 0) {
-            if (note_on(st, channel, key, tick) < 0) return -1;
+            if (note_on(st, track, channel, key, velocity, tick) < 0) return -1;
         } else { /* note-off, or note-on with velocity 0 */
             note_off(st, channel, key, tick);
         }
@@ -260,105 +258,9 @@ static double tick_to_sec(const time_map *tm, uint64_t tick) {
     return tm->sec_at[lo] + (double)(tick - tm->tempos[lo].tick) * tm->tempos[lo].us_per_qn / (1e6 * tm->ticks_per_qn);
 }
 
-/* ---- skyline ---- */
+/* ---- the notes ---- */
 
-/* Priority of sounding notes: the highest pitch; of equal pitches the latest onset (a re-struck
- * note takes over), then the longest. */
-static int above(const raw_note *a, size_t ia, const raw_note *b, size_t ib) {
-    if (a->pitch != b->pitch) return a->pitch > b->pitch;
-    if (a->on != b->on) return a->on > b->on;
-    if (a->off != b->off) return a->off > b->off;
-    return ia > ib;
-}
-
-typedef struct {
-    size_t *ids;
-    size_t n;
-    const raw_note *notes;
-} note_heap;
-
-static void heap_push(note_heap *h, size_t id) {
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!above(&h->notes[id], id, &h->notes[h->ids[parent]], h->ids[parent])) break;
-        h->ids[i] = h->ids[parent];
-        i = parent;
-    }
-    h->ids[i] = id;
-}
-
-static void heap_pop(note_heap *h) {
-    size_t last = h->ids[--h->n], i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->n) break;
-        if (child + 1 < h->n && above(&h->notes[h->ids[child + 1]], h->ids[child + 1], &h->notes[h->ids[child]],
-                                      h->ids[child]))
-            child++;
-        if (!above(&h->notes[h->ids[child]], h->ids[child], &h->notes[last], last)) break;
-        h->ids[i] = h->ids[child];
-        i = child;
-    }
-    h->ids[i] = last;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmp_note_on(const void *a, const void *b) {
-    const raw_note *x = a, *y = b;
-    return (x->on > y->on) - (x->on < y->on);
-}
-
-/* Segments between consecutive note boundaries take the top sounding note (or a rest);
- * neighbouring segments of the same note are joined, so a re-struck pitch stays two notes. */
-static int skyline(raw_note *notes, size_t n, const time_map *tm, lm_theme *out) {
-    qsort(notes, n, sizeof *notes, cmp_note_on);
-    uint64_t *bounds = malloc(2 * n * sizeof *bounds);
-    size_t *heap_ids = malloc(n * sizeof *heap_ids);
-    lm_note *res = malloc(2 * n * sizeof *res);
-    if (!bounds || !heap_ids || !res) {
-        free(bounds), free(heap_ids), free(res);
-        lm_set_error("out of memory reading MIDI file");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) bounds[2 * i] = notes[i].on, bounds[2 * i + 1] = notes[i].off;
-    qsort(bounds, 2 * n, sizeof *bounds, cmp_u64);
-    size_t n_bounds = 0;
-    for (size_t i = 0; i < 2 * n; i++)
-        if (n_bounds == 0 || bounds[n_bounds - 1] != bounds[i]) bounds[n_bounds++] = bounds[i];
-
-    note_heap heap = {heap_ids, 0, notes};
-    size_t next_note = 0, n_out = 0;
-    size_t cur_id = NONE; /* note of the last output entry (NONE for a rest) */
-    double t0 = tick_to_sec(tm, bounds[0]);
-    for (size_t k = 0; k + 1 < n_bounds; k++) {
-        uint64_t t = bounds[k];
-        while (next_note < n && notes[next_note].on <= t) heap_push(&heap, next_note++);
-        while (heap.n > 0 && notes[heap.ids[0]].off <= t) heap_pop(&heap);
-        size_t top = heap.n > 0 ? heap.ids[0] : NONE;
-        if (k > 0 && top == cur_id) continue; /* same note (or rest) goes on */
-        if (k > 0) res[n_out - 1].duration = tick_to_sec(tm, t) - t0 - res[n_out - 1].onset;
-        res[n_out].onset = tick_to_sec(tm, t) - t0;
-        res[n_out].pitch = top == NONE ? -1 : notes[top].pitch;
-        res[n_out].duration = 0.0;
-        n_out++;
-        cur_id = top;
-    }
-    double end = tick_to_sec(tm, bounds[n_bounds - 1]) - t0;
-    res[n_out - 1].duration = end - res[n_out - 1].onset;
-    free(bounds);
-    free(heap_ids);
-    out->notes = res;
-    out->n = n_out;
-    out->duration = end;
-    return 0;
-}
-
-int lm_midi_parse_theme(const unsigned char *data, size_t n, lm_theme *out) {
+int lm_midi_parse_notes(const unsigned char *data, size_t n, lm_midi_notes *out) {
     memset(out, 0, sizeof *out);
     if (n == 0) {
         lm_set_error("empty MIDI file");
@@ -434,16 +336,40 @@ int lm_midi_parse_theme(const unsigned char *data, size_t n, lm_theme *out) {
     }
     size_t kept = 0; /* notes that start and end at the same tick do not sound */
     for (size_t i = 0; i < st->n_notes; i++)
-        if (st->notes[i].off > st->notes[i].on) st->notes[kept++] = st->notes[i];
-    if (kept == 0) {
-        if (st->n_drum_notes > 0)
-            lm_set_error("MIDI file has only drum notes (channel 10), no pitched notes");
-        else
-            lm_set_error("MIDI file has no notes");
+        if (st->notes[i].off_tick > st->notes[i].on_tick) st->notes[kept++] = st->notes[i];
+    if (build_time_map(st, &tm) < 0) goto done;
+    size_t n_seg = tm.smpte ? 1 : tm.n;
+    out->seg_qn = malloc(n_seg * sizeof *out->seg_qn);
+    out->seg_sec = malloc(n_seg * sizeof *out->seg_sec);
+    out->seg_sec_per_qn = malloc(n_seg * sizeof *out->seg_sec_per_qn);
+    if (!out->seg_qn || !out->seg_sec || !out->seg_sec_per_qn) {
+        lm_set_error("out of memory reading MIDI file");
         goto done;
     }
-    if (build_time_map(st, &tm) < 0) goto done;
-    rc = skyline(st->notes, kept, &tm, out);
+    out->n_seg = n_seg;
+    if (tm.smpte) {
+        out->ticks_per_qn = 0.5 / tm.sec_per_tick; /* nominal: a quarter note per half second */
+        out->seg_qn[0] = out->seg_sec[0] = 0.0;
+        out->seg_sec_per_qn[0] = 0.5;
+    } else {
+        out->ticks_per_qn = tm.ticks_per_qn;
+        for (size_t i = 0; i < n_seg; i++) {
+            out->seg_qn[i] = (double)tm.tempos[i].tick / tm.ticks_per_qn;
+            out->seg_sec[i] = tm.sec_at[i];
+            out->seg_sec_per_qn[i] = tm.tempos[i].us_per_qn / 1e6;
+        }
+    }
+    for (size_t i = 0; i < kept; i++) {
+        lm_midi_note *note = &st->notes[i];
+        note->onset = tick_to_sec(&tm, note->on_tick);
+        note->offset = tick_to_sec(&tm, note->off_tick);
+        if (note->offset > out->duration) out->duration = note->offset;
+    }
+    out->notes = st->notes; /* handed over */
+    out->n = kept;
+    out->n_drum_notes = st->n_drum_notes;
+    st->notes = NULL;
+    rc = 0;
 done:
     free(tm.tempos);
     free(tm.sec_at);
@@ -451,6 +377,169 @@ done:
     free(st->tempos);
     free(st->next_open);
     free(st);
+    if (rc != 0) lm_midi_notes_free(out);
+    return rc;
+}
+
+int lm_midi_read_notes(const char *path, lm_midi_notes *out) {
+    memset(out, 0, sizeof *out);
+    size_t n = 0;
+    unsigned char *data = (unsigned char *)lm_read_file(path, &n);
+    if (!data) return -1;
+    int rc = lm_midi_parse_notes(data, n, out);
+    free(data);
+    if (rc < 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", lm_last_error());
+        lm_set_error("%s: %s", path, msg);
+    }
+    return rc;
+}
+
+void lm_midi_notes_free(lm_midi_notes *m) {
+    free(m->notes);
+    free(m->seg_qn);
+    free(m->seg_sec);
+    free(m->seg_sec_per_qn);
+    memset(m, 0, sizeof *m);
+}
+
+double lm_midi_qn_to_sec(const lm_midi_notes *m, double qn) {
+    if (!m->n_seg) return qn * 0.5;
+    size_t lo = 0, hi = m->n_seg; /* last segment starting at or before qn */
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (m->seg_qn[mid] <= qn)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return m->seg_sec[lo] + (qn - m->seg_qn[lo]) * m->seg_sec_per_qn[lo];
+}
+
+/* ---- skyline ---- */
+
+/* Priority of sounding notes: the highest pitch; of equal pitches the latest onset (a re-struck
+ * note takes over), then the longest. */
+static int above(const lm_midi_note *a, size_t ia, const lm_midi_note *b, size_t ib) {
+    if (a->pitch != b->pitch) return a->pitch > b->pitch;
+    if (a->on_tick != b->on_tick) return a->on_tick > b->on_tick;
+    if (a->off_tick != b->off_tick) return a->off_tick > b->off_tick;
+    return ia > ib;
+}
+
+typedef struct {
+    size_t *ids;
+    size_t n;
+    const lm_midi_note *notes;
+} note_heap;
+
+static void heap_push(note_heap *h, size_t id) {
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!above(&h->notes[id], id, &h->notes[h->ids[parent]], h->ids[parent])) break;
+        h->ids[i] = h->ids[parent];
+        i = parent;
+    }
+    h->ids[i] = id;
+}
+
+static void heap_pop(note_heap *h) {
+    size_t last = h->ids[--h->n], i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= h->n) break;
+        if (child + 1 < h->n && above(&h->notes[h->ids[child + 1]], h->ids[child + 1], &h->notes[h->ids[child]],
+                                      h->ids[child]))
+            child++;
+        if (!above(&h->notes[h->ids[child]], h->ids[child], &h->notes[last], last)) break;
+        h->ids[i] = h->ids[child];
+        i = child;
+    }
+    h->ids[i] = last;
+}
+
+typedef struct {
+    uint64_t tick;
+    double sec;
+} bound;
+
+static int cmp_bound(const void *a, const void *b) {
+    uint64_t x = ((const bound *)a)->tick, y = ((const bound *)b)->tick;
+    return (x > y) - (x < y);
+}
+
+static int cmp_note_on(const void *a, const void *b) {
+    const lm_midi_note *x = a, *y = b;
+    return (x->on_tick > y->on_tick) - (x->on_tick < y->on_tick);
+}
+
+/* Segments between consecutive note boundaries take the top sounding note (or a rest);
+ * neighbouring segments of the same note are joined, so a re-struck pitch stays two notes. */
+static int skyline(lm_midi_note *notes, size_t n, lm_theme *out) {
+    qsort(notes, n, sizeof *notes, cmp_note_on);
+    bound *bounds = malloc(2 * n * sizeof *bounds);
+    size_t *heap_ids = malloc(n * sizeof *heap_ids);
+    lm_note *res = malloc(2 * n * sizeof *res);
+    if (!bounds || !heap_ids || !res) {
+        free(bounds), free(heap_ids), free(res);
+        lm_set_error("out of memory reading MIDI file");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bounds[2 * i] = (bound){notes[i].on_tick, notes[i].onset};
+        bounds[2 * i + 1] = (bound){notes[i].off_tick, notes[i].offset};
+    }
+    qsort(bounds, 2 * n, sizeof *bounds, cmp_bound);
+    size_t n_bounds = 0;
+    for (size_t i = 0; i < 2 * n; i++)
+        if (n_bounds == 0 || bounds[n_bounds - 1].tick != bounds[i].tick) bounds[n_bounds++] = bounds[i];
+
+    note_heap heap = {heap_ids, 0, notes};
+    size_t next_note = 0, n_out = 0;
+    size_t cur_id = NONE; /* note of the last output entry (NONE for a rest) */
+    double t0 = bounds[0].sec;
+    for (size_t k = 0; k + 1 < n_bounds; k++) {
+        uint64_t t = bounds[k].tick;
+        double t_sec = bounds[k].sec;
+        while (next_note < n && notes[next_note].on_tick <= t) heap_push(&heap, next_note++);
+        while (heap.n > 0 && notes[heap.ids[0]].off_tick <= t) heap_pop(&heap);
+        size_t top = heap.n > 0 ? heap.ids[0] : NONE;
+        if (k > 0 && top == cur_id) continue; /* same note (or rest) goes on */
+        if (k > 0) res[n_out - 1].duration = t_sec - t0 - res[n_out - 1].onset;
+        res[n_out].onset = t_sec - t0;
+        res[n_out].pitch = top == NONE ? -1 : notes[top].pitch;
+        res[n_out].duration = 0.0;
+        n_out++;
+        cur_id = top;
+    }
+    double end = bounds[n_bounds - 1].sec - t0;
+    res[n_out - 1].duration = end - res[n_out - 1].onset;
+    free(bounds);
+    free(heap_ids);
+    out->notes = res;
+    out->n = n_out;
+    out->duration = end;
+    return 0;
+}
+
+/* ---- the theme ---- */
+
+int lm_midi_parse_theme(const unsigned char *data, size_t n, lm_theme *out) {
+    memset(out, 0, sizeof *out);
+    lm_midi_notes m;
+    if (lm_midi_parse_notes(data, n, &m) < 0) return -1;
+    int rc = -1;
+    if (m.n == 0) {
+        if (m.n_drum_notes > 0)
+            lm_set_error("MIDI file has only drum notes (channel 10), no pitched notes");
+        else
+            lm_set_error("MIDI file has no notes");
+    } else {
+        rc = skyline(m.notes, m.n, out);
+    }
+    lm_midi_notes_free(&m);
     return rc;
 }
 
