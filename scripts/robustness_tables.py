@@ -6,9 +6,11 @@ import os
 import sys
 
 results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "docs", "results")
-methods = [("new", "leitmotif, shipped default (fine-tuned on varied renders + waveform augmentation)"),
-           ("ft_v1", "v1 weights fine-tuned the same way (not shipped)"),
-           ("prev", "leitmotif, previous default (two GM soundfonts, no augmentation)"),
+# The shipped default is named in models/leitmotif_default.md; both fine-tuned models are listed.
+methods = [("ft_ours", "ours fine-tuned: previous default + varied renders + waveform augmentation"),
+           ("ft_v1", "v1 fine-tuned: authors' v1 weights + the same data and augmentation"),
+           ("wiseft", "0.5 x previous default + 0.5 x ours fine-tuned (weight interpolation)"),
+           ("prev", "leitmotif default (unchanged: two GM soundfonts, no augmentation)"),
            ("v1", "authors' v1 (their commercial recordings)"),
            ("v2", "authors' v2"),
            ("stft", "standard chroma (stft)")]
@@ -62,5 +64,17 @@ for t in themes or []:
             continue
         row.append("%s (%s)" % (a["ranks"].get(t, "-"), s["ranks"].get(t, "-") if s else "-"))
     out.append("| %s | %s |" % (t, " | ".join(row)))
+out.append("")
+
+# One line per model: MRR of (a) and (b) at the annotated duration, and of the real themes.
+out += ["## Summary (annotated duration)", "", "| features | (a) MRR | (b) MRR | (c) MRR over the 4 real themes | (c) ranks |",
+        "|---|---:|---:|---:|---|"]
+for m, label in methods:
+    a, b, c = load("%s_default_annotation" % m), load("%s_heldout_annotation" % m), load("realaudio_%s_annotation" % m)
+    if not (a and b and c):
+        continue
+    ranks = list(c["ranks"].values())
+    out.append("| %s | %.3f | %.3f | %.3f | %s |" % (label, a["average"]["mrr"], b["average"]["mrr"],
+                                                   sum(1.0 / r for r in ranks) / len(ranks), " / ".join(map(str, ranks))))
 out.append("")
 print("\n".join(out))
