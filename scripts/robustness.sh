@@ -36,6 +36,10 @@ for step in "${steps[@]}"; do
   echo "robustness: $step" >&2
   case "$step" in
     render)
+      # the held-out timbre source (never used in training)
+      dpkg -s csound-soundfont >/dev/null 2>&1 || {
+        s=""; [ "$(id -u)" -ne 0 ] && s=sudo
+        $s apt-get install -y -q csound-soundfont >&2; }
       [ -f "$data/fold5_default/annotations.csv" ] ||
         "$shared/corpus/render" --fold 5 --out "$data/fold5_default" --jobs 2
       [ -f "$data/fold5_heldout/annotations.csv" ] ||
