@@ -80,16 +80,7 @@ EOF
       done ;;
     realaudio)
       [ -d "$shared/realaudio" ] || { echo "experiment: no $shared/realaudio; skipped" >&2; continue; }
-      python3 - "$shared/realaudio" "$data/realaudio_themes.csv" <<'EOF'
-import csv, os, sys
-src, out = sys.argv[1], sys.argv[2]
-with open(out, "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["theme_id", "piece_id", "fold", "start_sec", "end_sec", "query_midi"])
-    for r in csv.DictReader(open(os.path.join(src, "themes.csv"))):
-        piece = os.path.splitext(os.path.basename(r["audio_file"]))[0]
-        w.writerow([r["theme_id"], piece, 0, r["start_sec"], r["end_sec"], os.path.join(src, r["theme_midi"])])
-EOF
+      python3 "$here/scripts/realaudio_themes.py" "$shared/realaudio" "$data/realaudio_themes.csv"
       # The whole corpus plus the real recordings, for every feature type (the issue asks for
       # the shipped CTC model; the others show what its ranks are worth).
       for spec in "ctc --model $ctc_model" "cce --model $cce_model" "stft" "v1 --model $v1_model"; do

@@ -73,16 +73,7 @@ for step in "${steps[@]}"; do
       done ;;
     realaudio)
       [ -d "$shared/realaudio" ] || { echo "robustness: no $shared/realaudio; skipped" >&2; continue; }
-      python3 - "$shared/realaudio" "$data/realaudio_themes.csv" <<'EOF'
-import csv, os, sys
-src, out = sys.argv[1], sys.argv[2]
-with open(out, "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["theme_id", "piece_id", "fold", "start_sec", "end_sec", "query_midi"])
-    for r in csv.DictReader(open(os.path.join(src, "themes.csv"))):
-        piece = os.path.splitext(os.path.basename(r["audio_file"]))[0]
-        w.writerow([r["theme_id"], piece, 0, r["start_sec"], r["end_sec"], os.path.join(src, r["theme_midi"])])
-EOF
+      python3 "$here/scripts/realaudio_themes.py" "$shared/realaudio" "$data/realaudio_themes.csv"
       for spec in "${specs[@]}"; do
         name="${spec%%=*}"; db="$data/db/${name}_default.lmdb"; [ -f "$db.done" ] || continue
         for q in annotation score; do

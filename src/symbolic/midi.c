@@ -381,12 +381,12 @@ done:
     return rc;
 }
 
-int lm_midi_read_notes(const char *path, lm_midi_notes *out) {
-    memset(out, 0, sizeof *out);
+/* Reads a file and parses it with parse; errors are prefixed with the path. */
+static int read_and_parse(const char *path, int (*parse)(const unsigned char *, size_t, void *), void *out) {
     size_t n = 0;
     unsigned char *data = (unsigned char *)lm_read_file(path, &n);
     if (!data) return -1;
-    int rc = lm_midi_parse_notes(data, n, out);
+    int rc = parse(data, n, out);
     free(data);
     if (rc < 0) {
         char msg[512];
@@ -394,6 +394,13 @@ int lm_midi_read_notes(const char *path, lm_midi_notes *out) {
         lm_set_error("%s: %s", path, msg);
     }
     return rc;
+}
+
+static int parse_notes_any(const unsigned char *d, size_t n, void *out) { return lm_midi_parse_notes(d, n, out); }
+
+int lm_midi_read_notes(const char *path, lm_midi_notes *out) {
+    memset(out, 0, sizeof *out);
+    return read_and_parse(path, parse_notes_any, out);
 }
 
 void lm_midi_notes_free(lm_midi_notes *m) {
@@ -543,17 +550,9 @@ int lm_midi_parse_theme(const unsigned char *data, size_t n, lm_theme *out) {
     return rc;
 }
 
+static int parse_theme_any(const unsigned char *d, size_t n, void *out) { return lm_midi_parse_theme(d, n, out); }
+
 int lm_midi_read_theme(const char *path, lm_theme *out) {
     memset(out, 0, sizeof *out);
-    size_t n = 0;
-    unsigned char *data = (unsigned char *)lm_read_file(path, &n);
-    if (!data) return -1;
-    int rc = lm_midi_parse_theme(data, n, out);
-    free(data);
-    if (rc < 0) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", lm_last_error());
-        lm_set_error("%s: %s", path, msg);
-    }
-    return rc;
+    return read_and_parse(path, parse_theme_any, out);
 }
