@@ -68,6 +68,17 @@ for p in problems: print("problem: " + p)
 sys.exit(1 if problems else 0)
 EOF
 
+# The themes output is training data: `train --pairs` reads it (its rows as the training fold,
+# the same rows again as a validation fold) and fine-tunes one epoch.
+if [ -s "$tmp/pairs.csv" ]; then
+  { cat "$tmp/pairs.csv"; tail -n +2 "$tmp/pairs.csv" | awk -F, -v OFS=, '{$7 = 99; print}'; } >"$tmp/pairs2.csv"
+  fold=$(sed -n 2p "$tmp/pairs.csv" | cut -d, -f7)
+  if head -n 1 "$tmp/pairs.csv" | cut -d, -f7 | grep -qx fold &&
+     "$cli" train --pairs "$tmp/pairs2.csv" --train-folds "$fold" --valid-fold 99 --max-epochs 1 --augment none \
+       --threads 2 --out "$tmp/ft.bin" 2>"$tmp/train.err" && [ -s "$tmp/ft.bin" ]; then ok "train --pairs reads align's themes output"
+  else fail "train on align's output: $(tail -n 2 "$tmp/train.err" 2>/dev/null)"; fi
+fi
+
 # Another piece's score: a clear warning on stderr (and low_confidence in the JSON).
 "$cli" align "$corpus/midi/$other.mid" "$tmp/fast.wav" --features stft -o "$tmp/map2.csv" --json >"$tmp/wrong.json" 2>"$tmp/wrong.err"
 if grep -qi "warning: low alignment confidence" "$tmp/wrong.err" && grep -q '"low_confidence": true' "$tmp/wrong.json"; then
