@@ -277,5 +277,5 @@ int main(void) {
         cmocka_unit_test(test_excerpt_subsequence),
         cmocka_unit_test(test_mismatched_score_low_confidence),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -311,8 +311,7 @@ static void test_decoder_chatter_is_captured(void **state) {
     (void)state;
     const char *good = tmp_path("chatter.mp3"), *bad = tmp_path("chatter_flipped.mp3");
     if (write_sine(good, SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100, 2, 3.0) != 0) {
-        print_message("SKIP: libsndfile cannot write MP3 here\n");
-        skip();
+        LM_SKIP("libsndfile cannot write MP3 here\n");
     }
     flip_copy(good, bad);
     const char *log = tmp_path("stderr.txt");
@@ -360,5 +359,5 @@ int main(void) {
         cmocka_unit_test(test_nan_samples),
         cmocka_unit_test(test_decoder_chatter_is_captured),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -218,5 +218,5 @@ int main(void) {
         cmocka_unit_test(test_codec_keeps_alignment),
         cmocka_unit_test(test_parse),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

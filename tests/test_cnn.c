@@ -241,5 +241,5 @@ int main(void) {
         cmocka_unit_test(test_input_normalisation), cmocka_unit_test(test_forward_equals_naive),
         cmocka_unit_test(test_bad_model_files),   cmocka_unit_test(test_model_roundtrip),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

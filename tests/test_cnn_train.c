@@ -283,5 +283,5 @@ int main(void) {
         cmocka_unit_test(test_network_ctc_gradients),
     };
     (void)0;
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

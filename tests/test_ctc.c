@@ -264,5 +264,5 @@ int main(void) {
         cmocka_unit_test(test_long_and_extreme),  cmocka_unit_test(test_concurrent_calls),
         cmocka_unit_test(test_bad_arguments),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -442,5 +442,5 @@ int main(void) {
         cmocka_unit_test(test_duplicate_ids),
         cmocka_unit_test(test_feature_and_model_mismatch),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

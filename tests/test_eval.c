@@ -311,5 +311,5 @@ int main(void) {
         cmocka_unit_test(test_read_themes),
         cmocka_unit_test(test_run_synthetic),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

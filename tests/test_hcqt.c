@@ -321,5 +321,5 @@ int main(void) {
         cmocka_unit_test(test_zero_audio),         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_median_matches_full), cmocka_unit_test(test_block_seams),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

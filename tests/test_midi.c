@@ -377,5 +377,5 @@ int main(void) {
         cmocka_unit_test(test_smpte_division),         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_corpus_themes),          cmocka_unit_test(test_notes_all_tracks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -295,5 +295,5 @@ int main(void) {
         cmocka_unit_test(test_fold_filter),         cmocka_unit_test(test_pieces_join),
         cmocka_unit_test(test_midi_theme),          cmocka_unit_test(test_corpus_themes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

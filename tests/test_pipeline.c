@@ -67,5 +67,5 @@ static void test_v2_end_to_end(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_v1_end_to_end), cmocka_unit_test(test_v2_end_to_end)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -284,5 +284,5 @@ int main(void) {
         cmocka_unit_test(test_hand_example),     cmocka_unit_test(test_query_too_long),
         cmocka_unit_test(test_bad_input),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -222,5 +222,5 @@ int main(void) {
         cmocka_unit_test(test_detuned_tone),     cmocka_unit_test(test_silence),
         cmocka_unit_test(test_short_signals),    cmocka_unit_test(test_bad_input),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

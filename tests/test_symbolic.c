@@ -194,5 +194,5 @@ int main(void) {
         cmocka_unit_test(test_notelist_durations_and_rests), cmocka_unit_test(test_notelist_errors),
         cmocka_unit_test(test_chroma_frames),        cmocka_unit_test(test_chroma_rounding),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -233,5 +233,5 @@ int main(void) {
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_bad_training_data),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lm_test_result(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -9,14 +9,24 @@
 
 /* Path under ../shared, or NULL when ../shared (or that file) is absent. */
 const char *lm_test_shared(const char *rel);
-/* Skips the current test with a message when ../shared is absent. */
-#define LM_REQUIRE_SHARED(rel)                                                                   \
-    do {                                                                                          \
-        if (!lm_test_shared(rel)) {                                                               \
-            print_message("SKIP: ../shared/%s not found; tests against the reference need it\n", rel); \
-            skip();                                                                               \
-        }                                                                                         \
+/* Tests skipped so far (LM_SKIP); lm_test_result turns them into ctest's "skipped". */
+extern int lm_test_skipped;
+/* Skips the current test with a message (a file or tool it needs is missing). */
+#define LM_SKIP(...)                   \
+    do {                               \
+        print_message("SKIP: " __VA_ARGS__); \
+        lm_test_skipped++;             \
+        skip();                        \
     } while (0)
+/* Skips the current test with a message when ../shared is absent. */
+#define LM_REQUIRE_SHARED(rel)                                                                 \
+    do {                                                                                        \
+        if (!lm_test_shared(rel)) LM_SKIP("../shared/%s not found; tests against the reference need it\n", rel); \
+    } while (0)
+/* The exit status of a test program: cmocka's (failures) first; else 77, which ctest reports as
+ * skipped (SKIP_RETURN_CODE), when any test was skipped, so a run without ../shared does not
+ * read as a pass; else 0. */
+int lm_test_result(int cmocka_status);
 /* A fresh temporary directory for the test (removed at exit). */
 const char *lm_test_tmpdir(void);
 /* Runs a shell command, returns its exit status. */
