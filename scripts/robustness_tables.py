@@ -7,8 +7,9 @@ import sys
 
 results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "docs", "results")
 # The shipped default is named in models/leitmotif_default.md; both fine-tuned models are listed.
-methods = [("ft_ours", "ours fine-tuned: previous default + varied renders + waveform augmentation"),
-           ("ft_v1", "v1 fine-tuned: authors' v1 weights + the same data and augmentation"),
+methods = [("ft_ours", "ours fine-tuned (epoch 8): previous default + varied renders + waveform augmentation"),
+           ("ft_v1", "v1 fine-tuned (epoch 8): authors' v1 weights + the same data and augmentation"),
+           ("ftv1e11", "v1 fine-tuned, continued to epoch 11 (ROBUST_MAX_EPOCHS=11; model not stored)"),
            ("wiseft", "0.5 x previous default + 0.5 x ours fine-tuned (weight interpolation)"),
            ("prev", "leitmotif default (unchanged: two GM soundfonts, no augmentation)"),
            ("v1", "authors' v1 (their commercial recordings)"),
