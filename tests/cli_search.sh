@@ -5,7 +5,7 @@ set -u
 cli="$1"; shared="${2:-}"
 audio="$shared/reference/audio"
 if [ ! -f "$audio/Beethoven_Op067-01_DavidHighSchool.wav" ]; then
-  echo "SKIP: $audio not found (needs ../shared)"; exit 0
+  echo "SKIP: $audio not found (needs ../shared)"; exit 77
 fi
 work="$(mktemp -d /tmp/lm_cli_search.XXXXXX)"
 trap 'rm -rf "$work"' EXIT

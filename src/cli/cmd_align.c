@@ -72,19 +72,6 @@ static char *base_name_no_ext(const char *path) {
     return s;
 }
 
-static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_map(const char *path, const lm_align_result *r) {
     lm_atomic_file af;
     if (lm_atomic_open(&af, path) != 0) return -1;
@@ -257,18 +244,18 @@ int cmd_align(int argc, char **argv) {
                 n_inside++;
                 t->start_sec = lm_align_map(&res, ss);
                 t->end_sec = lm_align_map_end(&res, &score, es);
-                csv_field(af.fp, f[c_id]);
+                lm_csv_write_field(af.fp, f[c_id]);
                 fputc(',', af.fp);
-                csv_field(af.fp, piece_id);
+                lm_csv_write_field(af.fp, piece_id);
                 fputc(',', af.fp);
-                csv_field(af.fp, audio_abs);
+                lm_csv_write_field(af.fp, audio_abs);
                 fprintf(af.fp, ",%.3f,%.3f,", t->start_sec, t->end_sec);
-                csv_field(af.fp, f[c_pcs]);
+                lm_csv_write_field(af.fp, f[c_pcs]);
                 fputc(',', af.fp);
-                csv_field(af.fp, c_fold >= 0 ? f[c_fold] : "");
+                lm_csv_write_field(af.fp, c_fold >= 0 ? f[c_fold] : "");
                 if (c_lic >= 0) {
                     fputc(',', af.fp);
-                    csv_field(af.fp, f[c_lic]);
+                    lm_csv_write_field(af.fp, f[c_lic]);
                 }
                 fprintf(af.fp, ",%.3f,%.3f,%.4f,%.4f\n", ss, es, res.cost, res.confidence);
             }

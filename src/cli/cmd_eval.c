@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/csv.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "eval/eval.h"
@@ -112,20 +113,6 @@ static void print_json(const lm_eval_summary *folds, size_t n_folds, const lm_ev
     printf("}}\n");
 }
 
-/* CSV field, quoted when it holds a separator, quote or line break (RFC 4180). */
-static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_top_ranks(const char *path, const lm_db *db, const lm_eval_query *q, const lm_eval_result *res,
                            size_t n) {
     lm_atomic_file af;
@@ -135,13 +122,13 @@ static int write_top_ranks(const char *path, const lm_db *db, const lm_eval_quer
     fputc('\n', af.fp);
     for (size_t i = 0; i < n; i++) {
         if (res[i].rank == 0) continue;
-        csv_field(af.fp, q[i].theme_id);
+        lm_csv_write_field(af.fp, q[i].theme_id);
         fputc(',', af.fp);
-        csv_field(af.fp, q[i].piece_id);
+        lm_csv_write_field(af.fp, q[i].piece_id);
         fprintf(af.fp, ",%d,%zu,%.6g", q[i].fold, res[i].rank, res[i].distance);
         for (size_t k = 0; k < LM_EVAL_MAX_TOP; k++) {
             fputc(',', af.fp);
-            if (k < res[i].n_top) csv_field(af.fp, db->docs[res[i].top[k].doc].id);
+            if (k < res[i].n_top) lm_csv_write_field(af.fp, db->docs[res[i].top[k].doc].id);
         }
         fputc('\n', af.fp);
     }

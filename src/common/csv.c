@@ -197,3 +197,16 @@ int lm_csv_read(const char *path, lm_csv_row **rows_out, size_t *n_out) {
     *n_out = n;
     return 0;
 }
+
+void lm_csv_write_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}

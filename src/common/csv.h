@@ -3,6 +3,7 @@
 #ifndef LM_COMMON_CSV_H
 #define LM_COMMON_CSV_H
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     char **fields;
@@ -17,4 +18,6 @@ int lm_csv_read(const char *path, lm_csv_row **rows, size_t *n_rows);
 /* Index of a header column, or -1. */
 int lm_csv_column(const lm_csv_row *header, const char *name);
 void lm_csv_free(lm_csv_row *rows, size_t n_rows);
+/* Writes one field, quoted when it holds a separator, quote or line break (RFC 4180). */
+void lm_csv_write_field(FILE *f, const char *s);
 #endif
