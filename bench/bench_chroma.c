@@ -14,6 +14,7 @@
 #include "nn/cnn.h"
 
 #define TARGET_SECONDS 600.0
+#define BASELINE_SECONDS 120.0
 
 /* Best of `reps` runs, to damp noise from other processes. */
 #define TIME_BEST(reps, best, stmt)                 \
@@ -72,7 +73,7 @@ int main(int argc, char **argv) {
     float *c;
     size_t T;
     TIME_BEST(2, t_all, {
-        if (lm_features_from_signal(y, n, LM_FEAT_CTC, &model, &c, &T) != 0) return 1;
+        if (lm_features_from_signal(y, n, LM_FEAT_CTC, &model, NULL, &c, &T) != 0) return 1;
         free(c);
     });
     lm_threads_init(1);
@@ -80,11 +81,32 @@ int main(int argc, char **argv) {
         if (lm_chroma_stft(y, n, &c, &T) != 0) return 1;
         free(c);
     });
+    /* The baselines of the paper's Table 3b, on the first BASELINE_SECONDS (they are slower). */
+    size_t nb = n < (size_t)(BASELINE_SECONDS * LM_SAMPLE_RATE) ? n : (size_t)(BASELINE_SECONDS * LM_SAMPLE_RATE);
+    double dur_b = (double)nb / LM_SAMPLE_RATE, t_bit = -1, t_bg1 = -1;
+    lm_threads_init(2);
+    const char *sal_path = lm_default_salience_path();
+    lm_salience_model sal;
+    if (sal_path && lm_salience_model_load(sal_path, &sal) == 0) {
+        TIME_BEST(1, t_bit, {
+            if (lm_features_from_signal(y, nb, LM_FEAT_BITTNER, NULL, &sal, &c, &T) != 0) return 1;
+            free(c);
+        });
+        lm_salience_model_free(&sal);
+    } else {
+        fprintf(stderr, "bench_chroma: bittner_rt_2t skipped: %s\n", lm_last_error());
+    }
+    TIME_BEST(2, t_bg1, {
+        if (lm_features_from_signal(y, nb, LM_FEAT_BG1, NULL, NULL, &c, &T) != 0) return 1;
+        free(c);
+    });
     printf("hcqt_rt_1t %.1f x_realtime\n", dur / t_h1);
     printf("hcqt_rt_2t %.1f x_realtime\n", dur / t_h2);
     printf("cnn_rt_2t %.1f x_realtime\n", dur / t_cnn);
     printf("chroma_rt_2t %.1f x_realtime\n", dur / t_all);
     printf("stft_rt_1t %.1f x_realtime\n", dur / t_stft);
+    if (t_bit > 0) printf("bittner_rt_2t %.1f x_realtime\n", dur_b / t_bit);
+    printf("bg1_rt_2t %.1f x_realtime\n", dur_b / t_bg1);
     free(y);
     lm_model_free(&model);
     return 0;

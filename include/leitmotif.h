@@ -50,6 +50,14 @@ typedef struct {
  * number to *n_hits. opt may be NULL (defaults). */
 int leitmotif_search(const leitmotif_db *db, const char *theme, const leitmotif_query_options *opt,
                      leitmotif_hit *hits, size_t max_hits, size_t *n_hits);
+/* The same over two databases of the same recordings (same document ids) with different
+ * features, fused in the matching: the DTW cost is (1 - w) x db's cosine cost + w x db2's,
+ * w in [0, 1] (0: db alone, 1: db2 alone). Recordings in only one database, or whose frame
+ * counts differ by more than 1 s between them, are not ranked; it fails when none is in both.
+ * doc_id points into db. */
+int leitmotif_search_fused(const leitmotif_db *db, const leitmotif_db *db2, double w, const char *theme,
+                           const leitmotif_query_options *opt, leitmotif_hit *hits, size_t max_hits,
+                           size_t *n_hits);
 
 #ifdef __cplusplus
 }

@@ -77,7 +77,7 @@ static void test_input_normalisation(void **state) {
     float *gold = lm_npy_read_f32(lm_test_shared("reference/golden/Beethoven_Op067-01_DavidHighSchool_hcqt25_norm.npy"), &nd, sn);
     assert_non_null(h);
     assert_non_null(gold);
-    lm_hcqt hc = {s[2], h};
+    lm_hcqt hc = {s[2], h, LM_HCQT_NBINS};
     float *x = lm_cnn_input(&hc);
     assert_non_null(x);
     double maxd = 0;

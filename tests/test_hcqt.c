@@ -215,7 +215,7 @@ static void test_zero_audio(void **state) {
 static void test_bad_input(void **state) {
     (void)state;
     float y[1000] = {0};
-    lm_hcqt x = {7, NULL};
+    lm_hcqt x = {7, NULL, 0};
     lm_clear_error();
     assert_int_equal(lm_hcqt25(y, 0, &x), -1);
     assert_non_null(strstr(lm_last_error(), "empty"));

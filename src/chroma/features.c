@@ -1,5 +1,6 @@
 #include "chroma/features.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +11,24 @@
 #include "common/error.h"
 #include "hcqt/hcqt.h"
 #include "nn/cnn.h"
+#include "salience/bg1.h"
 
 #define DEFAULT_MODEL_NAME "leitmotif_default.bin"
 
-const char *lm_feature_name(enum lm_feature_type t) { return t == LM_FEAT_STFT ? "stft" : "ctc"; }
+static const char *const feature_names[LM_FEAT_COUNT] = {"ctc", "stft", "bittner", "bg1"};
+
+const char *lm_feature_name(enum lm_feature_type t) {
+    return (unsigned)t < LM_FEAT_COUNT ? feature_names[t] : "unknown";
+}
 
 int lm_feature_parse(const char *name, enum lm_feature_type *t) {
-    if (name && !strcmp(name, "ctc")) *t = LM_FEAT_CTC;
-    else if (name && !strcmp(name, "stft")) *t = LM_FEAT_STFT;
-    else {
-        lm_set_error("unknown feature type '%s' (use ctc or stft)", name ? name : "");
-        return -1;
-    }
-    return 0;
+    for (int i = 0; name && i < LM_FEAT_COUNT; i++)
+        if (!strcmp(name, feature_names[i])) {
+            *t = (enum lm_feature_type)i;
+            return 0;
+        }
+    lm_set_error("unknown feature type '%s' (use ctc, stft, bittner or bg1)", name ? name : "");
+    return -1;
 }
 
 int lm_deep_chroma(const float *y, size_t n, const lm_model *model, float **chroma, float **probs_out, size_t *T) {
@@ -46,9 +52,69 @@ int lm_deep_chroma(const float *y, size_t n, const lm_model *model, float **chro
     return 0;
 }
 
-int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type, const lm_model *model, float **chroma,
-                            size_t *T) {
+/* Pitch class of bin p of the 60-bins-per-octave grid (bin 0 = C1): the five bins within
+ * +-40 cents of a semitone belong to it. */
+static int salience_pitch_class(int p) { return ((p + 2) / 5) % 12; }
+
+int lm_bittner_chroma_ex(const float *y, size_t n, const lm_salience_model *m, int full_rate, float **chroma,
+                         size_t *T, float **salience_out, size_t *n_sal) {
+    lm_hcqt h;
+    int rc = full_rate ? lm_hcqt_full_grid(y, n, &lm_hcqt_grid_salience, &h)
+                       : lm_hcqt25_grid(y, n, &lm_hcqt_grid_salience, &h);
+    if (rc != 0) return -1;
+    size_t nf = h.n_frames, *bounds = NULL;
+    float *sal = lm_malloc(nf * LM_SAL_NBINS, sizeof *sal);
+    rc = sal ? lm_salience_forward(m, &h, sal) : -1;
+    lm_hcqt_free(&h);
+    size_t nt = 0;
+    if (rc == 0 && full_rate) {
+        nt = lm_median_boundaries(nf, &bounds); /* 0.04 s segments of full-rate frames */
+    } else if (rc == 0 && (bounds = lm_malloc(nf + 1, sizeof *bounds)) != NULL) {
+        nt = nf; /* the network already ran at 25 Hz: one frame per segment */
+        for (size_t i = 0; i <= nt; i++) bounds[i] = i;
+    }
+    float *c = nt ? lm_calloc(nt * 12, sizeof *c) : NULL;
+    if (!c) {
+        free(sal);
+        free(bounds);
+        return -1;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        double acc[12] = {0}, ss = 0;
+        for (size_t k = bounds[i]; k < bounds[i + 1]; k++)
+            for (int p = 0; p < LM_SAL_NBINS; p++) acc[salience_pitch_class(p)] += sal[k * LM_SAL_NBINS + (size_t)p];
+        for (int q = 0; q < 12; q++) ss += acc[q] * acc[q];
+        for (int q = 0; q < 12; q++)
+            c[(size_t)q * nt + i] = ss > 1e-30 ? (float)(acc[q] / sqrt(ss)) : (float)(1.0 / sqrt(12.0));
+    }
+    size_t n_salience = bounds[nt];
+    free(bounds);
+    if (salience_out) {
+        *salience_out = sal;
+        if (n_sal) *n_sal = n_salience;
+    } else {
+        free(sal);
+    }
+    *chroma = c;
+    *T = nt;
+    return 0;
+}
+
+int lm_bittner_chroma(const float *y, size_t n, const lm_salience_model *m, float **chroma, size_t *T) {
+    return lm_bittner_chroma_ex(y, n, m, 0, chroma, T, NULL, NULL);
+}
+
+int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
+                            const lm_salience_model *salience, float **chroma, size_t *T) {
     if (type == LM_FEAT_STFT) return lm_chroma_stft(y, n, chroma, T);
+    if (type == LM_FEAT_BG1) return lm_bg1_chroma(y, n, chroma, T);
+    if (type == LM_FEAT_BITTNER) {
+        if (!salience) {
+            lm_set_error("bittner features need the deep salience model");
+            return -1;
+        }
+        return lm_bittner_chroma(y, n, salience, chroma, T);
+    }
     if (!model) {
         lm_set_error("deep chroma features need a model");
         return -1;
@@ -56,11 +122,11 @@ int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type,
     return lm_deep_chroma(y, n, model, chroma, NULL, T);
 }
 
-int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_model *model, float **chroma,
-                          size_t *T, double *duration_sec) {
+int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_model *model,
+                          const lm_salience_model *salience, float **chroma, size_t *T, double *duration_sec) {
     lm_audio a;
     if (lm_audio_load(path, &a) != 0) return -1;
-    int rc = lm_features_from_signal(a.samples, a.n, type, model, chroma, T);
+    int rc = lm_features_from_signal(a.samples, a.n, type, model, salience, chroma, T);
     if (rc == 0 && duration_sec) *duration_sec = (double)a.n / LM_SAMPLE_RATE;
     lm_audio_free(&a);
     return rc;
@@ -76,4 +142,59 @@ const char *lm_default_model_path(void) {
                  "../shared/reference/models/v1_ctc_train345valid1.bin",
                  path);
     return NULL;
+}
+
+const char *lm_default_salience_path(void) {
+    static char path[4096];
+    const char *env = getenv("LEITMOTIF_SALIENCE_MODEL");
+    if (env && *env) return env;
+    snprintf(path, sizeof path, "%s/../../shared/reference/models/bittner_melody2.bin", LM_MODEL_DIR);
+    if (access(path, R_OK) == 0) return path;
+    lm_set_error("no deep salience model found (%s); pass --model FILE (Bittner et al.'s melody2 weights in "
+                 "FLATWEIGHTS format) or set LEITMOTIF_SALIENCE_MODEL",
+                 path);
+    return NULL;
+}
+
+int lm_feature_weights_load(lm_feature_weights *w, enum lm_feature_type type, const char *path) {
+    memset(w, 0, sizeof *w);
+    w->type = type;
+    if (type == LM_FEAT_CTC) {
+        if (!path) path = lm_default_model_path();
+        if (!path || lm_model_load(path, &w->chroma) != 0) return -1;
+        w->loaded = 1;
+    } else if (type == LM_FEAT_BITTNER) {
+        if (!path) path = lm_default_salience_path();
+        if (!path || lm_salience_model_load(path, &w->salience) != 0) return -1;
+        w->loaded = 1;
+    } else if (path) {
+        lm_set_error("%s features take no model (--model applies to ctc and bittner)", lm_feature_name(type));
+        return -1;
+    }
+    return 0;
+}
+
+void lm_feature_weights_free(lm_feature_weights *w) {
+    if (!w || !w->loaded) return;
+    if (w->type == LM_FEAT_CTC) lm_model_free(&w->chroma);
+    else lm_salience_model_free(&w->salience);
+    w->loaded = 0;
+}
+
+const lm_model *lm_feature_weights_chroma(const lm_feature_weights *w) {
+    return w->loaded && w->type == LM_FEAT_CTC ? &w->chroma : NULL;
+}
+
+const lm_salience_model *lm_feature_weights_salience(const lm_feature_weights *w) {
+    return w->loaded && w->type == LM_FEAT_BITTNER ? &w->salience : NULL;
+}
+
+const char *lm_feature_weights_id(const lm_feature_weights *w) {
+    if (!w->loaded) return "";
+    return w->type == LM_FEAT_CTC ? w->chroma.id : w->salience.id;
+}
+
+uint32_t lm_feature_weights_checksum(const lm_feature_weights *w) {
+    if (!w->loaded) return 0;
+    return w->type == LM_FEAT_CTC ? w->chroma.checksum : w->salience.checksum;
 }

@@ -26,7 +26,7 @@
 static void align_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif align SCORE.mid AUDIO -o MAP.csv [--themes THEMES.csv --themes-out OUT.csv]\n"
-            "                       [--piece ID] [--features ctc|stft] [--model FILE] [--json]\n"
+            "                       [--piece ID] [--features ctc|stft|bittner|bg1] [--model FILE] [--json]\n"
             "                       [--subsequence | --full] [--steps classic|symmetric|slope] [--decay SEC]\n"
             "                       [--min-confidence X] [--threads N]\n\n"
             "Synchronises the score (all notes of all tracks of a MIDI file, as 25 Hz piano-roll chroma)\n"
@@ -98,16 +98,12 @@ static float *load_audio_features(const char *audio, enum lm_feature_type type, 
         *T = shape[1];
         return c;
     }
-    lm_model model;
-    int have = 0;
-    if (type == LM_FEAT_CTC) {
-        if (!model_path) model_path = lm_default_model_path();
-        if (!model_path || lm_model_load(model_path, &model) != 0) return NULL;
-        have = 1;
-    }
+    lm_feature_weights fw;
+    if (lm_feature_weights_load(&fw, type, model_path) != 0) return NULL;
     float *c = NULL;
-    int rc = lm_features_from_file(audio, type, have ? &model : NULL, &c, T, NULL);
-    if (have) lm_model_free(&model);
+    int rc = lm_features_from_file(audio, type, lm_feature_weights_chroma(&fw), lm_feature_weights_salience(&fw), &c,
+                                   T, NULL);
+    lm_feature_weights_free(&fw);
     return rc == 0 ? c : NULL;
 }
 
@@ -162,7 +158,8 @@ int cmd_align(int argc, char **argv) {
         return 2;
     }
     if ((themes != NULL) != (themes_out != NULL)) return lm_cli_fail("align: --themes and --themes-out go together");
-    if (type == LM_FEAT_STFT && model_path) return lm_cli_fail("align: --model applies to --features ctc only");
+    if ((type == LM_FEAT_STFT || type == LM_FEAT_BG1) && model_path)
+        return lm_cli_fail("align: --model applies to --features ctc and bittner only");
     (void)have_features;
 
     lm_score score;

@@ -15,7 +15,8 @@
 static void eval_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif eval DB --themes THEMES.csv [--json] [--queries-from annotation|score]\n"
-            "                      [--folds 1,2,...] [--top-ranks-out FILE] [--threads N]\n\n"
+            "                      [--folds 1,2,...] [--top-ranks-out FILE] [--threads N]\n"
+            "                      [--oracle DB2 | --fuse DB2 [--fuse-weight W]]\n\n"
             "Every theme of THEMES.csv is a query against all recordings of DB; the rank of its own\n"
             "recording (document id = piece_id) gives the top-1/5/10/20/50 rates and the mean reciprocal\n"
             "rank (MRR), per fold and averaged over folds weighted by their number of queries (Zalkow &\n"
@@ -31,8 +32,17 @@ static void eval_help(FILE *f) {
             "  --top-ranks-out FILE  write a CSV per query: theme_id, piece_id, fold, rank, distance and\n"
             "                   the ids of the 10 best recordings (top1..top10)\n"
             "  --json           print {\"folds\": [...], \"average\": {...}, \"ranks\": {theme_id: rank}}\n"
-            "  --threads N      worker threads (default: all cores)\n\n"
-            "Queries whose piece is not in the database are skipped with a warning (and counted).\n");
+            "  --threads N      worker threads (default: all cores)\n"
+            "  --oracle DB2     also evaluate DB2, a database of the same recordings with other features,\n"
+            "                   and report DB alone, DB2 alone and their oracle (per query the better of\n"
+            "                   the two ranks; Zalkow & Mueller 2020, Table 6), over the recordings of both\n"
+            "  --fuse DB2       evaluate the fusion of DB and DB2 (same recordings): one search whose DTW\n"
+            "                   cost is (1-W) x DB's cosine cost + W x DB2's\n"
+            "  --fuse-weight W  weight W of DB2 in [0, 1] (default %.2f; 0 = DB alone, 1 = DB2 alone)\n\n"
+            "Queries whose piece is not in the database are skipped with a warning (and counted). With\n"
+            "--oracle or --fuse, recordings in only one database, or whose frame counts differ by more than\n"
+            "1 s between them, are left out with a warning, and the header names each database's features.\n",
+            LM_FUSE_WEIGHT_DEFAULT);
 }
 
 static int parse_folds(const char *s, int **folds, size_t *n) {
@@ -91,9 +101,9 @@ static void json_summary(const lm_eval_summary *s) {
     lm_json_number(stdout, s->mrr);
 }
 
-static void print_json(const lm_eval_summary *folds, size_t n_folds, const lm_eval_summary *avg,
-                       const lm_eval_query *q, const lm_eval_result *res, size_t n, size_t skipped) {
-    printf("{\"folds\": [");
+/* "folds": [...], "average": {...} */
+static void json_folds(const lm_eval_summary *folds, size_t n_folds, const lm_eval_summary *avg) {
+    printf("\"folds\": [");
     for (size_t f = 0; f < n_folds; f++) {
         printf("%s\n  {\"fold\": %d, ", f ? "," : "", folds[f].fold);
         json_summary(&folds[f]);
@@ -101,7 +111,34 @@ static void print_json(const lm_eval_summary *folds, size_t n_folds, const lm_ev
     }
     printf("],\n \"average\": {");
     json_summary(avg);
-    printf("},\n \"skipped_queries\": %zu,\n \"ranks\": {", skipped);
+    printf("}");
+}
+
+/* What a database holds: {"path": ..., "features": ..., "model_id": ..., ...} */
+static void json_database(const char *path, const lm_db *db) {
+    printf("{\"path\": ");
+    lm_json_string(stdout, path);
+    printf(", \"features\": ");
+    lm_json_string(stdout, lm_feature_name(db->type));
+    printf(", \"model_id\": ");
+    lm_json_string(stdout, db->model_id);
+    printf(", \"model_checksum\": \"%08x\", \"recordings\": %zu}", (unsigned)db->model_checksum, db->n_docs);
+}
+
+/* Opening of the JSON document of a two-database run: {"databases": {...}, "recordings": n, */
+static void json_two_databases(const char *path, const lm_db *db, const char *path2, const lm_db *db2,
+                               const lm_fusion *f) {
+    printf("{\"databases\": {\"db\": ");
+    json_database(path, db);
+    printf(",\n  \"db2\": ");
+    json_database(path2, db2);
+    printf("},\n \"recordings\": %zu,\n ", f->n);
+}
+
+static void print_json(const lm_eval_summary *folds, size_t n_folds, const lm_eval_summary *avg,
+                       const lm_eval_query *q, const lm_eval_result *res, size_t n, size_t skipped) {
+    json_folds(folds, n_folds, avg);
+    printf(",\n \"skipped_queries\": %zu,\n \"ranks\": {", skipped);
     int first = 1;
     for (size_t i = 0; i < n; i++) {
         if (res[i].rank == 0) continue;
@@ -111,6 +148,27 @@ static void print_json(const lm_eval_summary *folds, size_t n_folds, const lm_ev
         first = 0;
     }
     printf("}}\n");
+}
+
+/* One header line naming what a database holds, e.g.
+ * "DB   x.lmdb: ctc features, model m (crc 1234abcd), 3 recordings". */
+static void print_database(const char *label, const char *path, const lm_db *db) {
+    printf("%-4s %s: %s features", label, path, lm_feature_name(db->type));
+    if (db->model_id[0] || db->model_checksum)
+        printf(", model %s (crc %08x)", db->model_id, (unsigned)db->model_checksum);
+    printf(", %zu recordings\n", db->n_docs);
+}
+
+static void print_oracle_table(const lm_eval_summary avg[3]) {
+    static const char *labels[3] = {"DB", "DB2", "Oracle"};
+    printf("%-6s %8s", "System", "Queries");
+    for (int j = 0; j < LM_EVAL_NK; j++) {
+        char h[16];
+        snprintf(h, sizeof h, "Top-%d", lm_eval_k[j]);
+        printf(" %7s", h);
+    }
+    printf(" %7s\n", "MRR");
+    for (int i = 0; i < 3; i++) print_row(labels[i], &avg[i]);
 }
 
 static int write_top_ranks(const char *path, const lm_db *db, const lm_eval_query *q, const lm_eval_result *res,
@@ -135,8 +193,42 @@ static int write_top_ranks(const char *path, const lm_db *db, const lm_eval_quer
     return lm_atomic_commit(&af);
 }
 
+/* Per-fold and average summaries of one set of ranks (rank 0: skipped). */
+static int summarize(const lm_eval_query *q, const size_t *ranks, size_t n, lm_eval_summary **per_fold,
+                     size_t *n_folds, lm_eval_summary *avg) {
+    int *fold_of = lm_malloc(n ? n : 1, sizeof *fold_of);
+    if (!fold_of) return -1;
+    for (size_t i = 0; i < n; i++) fold_of[i] = q[i].fold;
+    int rc = lm_eval_summarize(fold_of, ranks, n, per_fold, n_folds, avg);
+    free(fold_of);
+    return rc;
+}
+
+static void print_oracle_json(const lm_eval_summary *const per_fold[3], const size_t n_folds[3],
+                              const lm_eval_summary avg[3], const lm_eval_query *q, const size_t *const ranks[3],
+                              size_t n, size_t skipped) {
+    static const char *keys[3] = {"db", "db2", "oracle"};
+    printf("\"skipped_queries\": %zu", skipped);
+    for (int s = 0; s < 3; s++) {
+        printf(",\n \"%s\": {", keys[s]);
+        json_folds(per_fold[s], n_folds[s], &avg[s]);
+        printf("}");
+    }
+    printf(",\n \"ranks\": {");
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (ranks[2][i] == 0) continue;
+        printf("%s\n  ", first ? "" : ",");
+        lm_json_string(stdout, q[i].theme_id);
+        printf(": {\"db\": %zu, \"db2\": %zu, \"oracle\": %zu}", ranks[0][i], ranks[1][i], ranks[2][i]);
+        first = 0;
+    }
+    printf("}}\n");
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *db_path = NULL, *themes_path = NULL, *top_out = NULL, *folds_arg = NULL;
+    const char *oracle_path = NULL, *fuse_path = NULL, *weight_arg = NULL;
     int json = 0;
     lm_eval_options opt = {0};
     for (int i = 1; i < argc; i++) {
@@ -150,6 +242,9 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--themes") && i + 1 < argc) themes_path = argv[++i];
         else if (!strcmp(argv[i], "--top-ranks-out") && i + 1 < argc) top_out = argv[++i];
         else if (!strcmp(argv[i], "--folds") && i + 1 < argc) folds_arg = argv[++i];
+        else if (!strcmp(argv[i], "--oracle") && i + 1 < argc) oracle_path = argv[++i];
+        else if (!strcmp(argv[i], "--fuse") && i + 1 < argc) fuse_path = argv[++i];
+        else if (!strcmp(argv[i], "--fuse-weight") && i + 1 < argc) weight_arg = argv[++i];
         else if (!strcmp(argv[i], "--queries-from") && i + 1 < argc) {
             const char *v = argv[++i];
             if (!strcmp(v, "annotation")) opt.from_score = 0;
@@ -164,6 +259,23 @@ int cmd_eval(int argc, char **argv) {
         eval_help(stderr);
         return 2;
     }
+    double weight = LM_FUSE_WEIGHT_DEFAULT;
+    if (weight_arg) {
+        if (!fuse_path) {
+            lm_cli_fail("eval: --fuse-weight needs --fuse DB2");
+            return 2;
+        }
+        if (lm_cli_parse_double("--fuse-weight", weight_arg, 0, 1, &weight) != 0) return 2;
+    }
+    if (oracle_path && fuse_path) {
+        lm_cli_fail("eval: --oracle and --fuse cannot be combined; run one at a time");
+        return 2;
+    }
+    if (oracle_path && top_out) {
+        lm_cli_fail("eval: --top-ranks-out is not available with --oracle; use it with one database or --fuse");
+        return 2;
+    }
+    const char *db2_path = oracle_path ? oracle_path : fuse_path;
     int *folds = NULL;
     size_t n_fold_filter = 0;
     if (folds_arg && parse_folds(folds_arg, &folds, &n_fold_filter) != 0) return lm_cli_fail_lib();
@@ -196,46 +308,108 @@ int cmd_eval(int argc, char **argv) {
         }
     }
 
-    lm_db db;
+    lm_db db, db2;
     if (lm_db_open(db_path, &db) != 0) {
         lm_eval_free_themes(q, n);
         return lm_cli_fail_lib();
     }
+    if (db2_path && lm_db_open(db2_path, &db2) != 0) {
+        lm_db_close(&db);
+        lm_eval_free_themes(q, n);
+        return lm_cli_fail_lib();
+    }
     int rc = 0;
-    size_t skipped = 0;
+    lm_fusion fusion = {0};
+    if (db2_path) {
+        if (lm_fusion_init(&fusion, &db, &db2, oracle_path ? 0.0 : weight) != 0)
+            rc = lm_cli_fail("%s and %s: %s", db_path, db2_path, lm_last_error());
+        else
+            lm_fusion_warn(&fusion, db_path, db2_path);
+    }
+    size_t skipped = 0, skipped2 = 0;
     lm_eval_result *res = lm_malloc(n ? n : 1, sizeof *res);
-    if (!res || lm_eval_run(&db, q, n, &opt, res, &skipped) != 0) rc = lm_cli_fail_lib();
+    lm_eval_result *res2 = oracle_path ? lm_malloc(n ? n : 1, sizeof *res2) : NULL;
+    size_t *ranks[3] = {NULL, NULL, NULL};
+    int n_sys = oracle_path ? 3 : 1;
+    for (int s = 0; s < n_sys; s++)
+        if (!(ranks[s] = lm_malloc(n ? n : 1, sizeof *ranks[s]))) rc = rc ? rc : lm_cli_fail_lib();
+    if (rc == 0 && (!res || (oracle_path && !res2))) rc = lm_cli_fail_lib();
+    if (rc == 0) {
+        int ok;
+        if (oracle_path) {
+            fusion.w = 0.0; /* DB alone, then DB2 alone, over the recordings of both */
+            ok = lm_eval_run_fused(&fusion, q, n, &opt, res, &skipped) == 0;
+            fusion.w = 1.0;
+            ok = ok && lm_eval_run_fused(&fusion, q, n, &opt, res2, &skipped2) == 0;
+        } else if (fuse_path) {
+            ok = lm_eval_run_fused(&fusion, q, n, &opt, res, &skipped) == 0;
+        } else {
+            ok = lm_eval_run(&db, q, n, &opt, res, &skipped) == 0;
+        }
+        if (!ok) rc = lm_cli_fail_lib();
+    }
     if (rc == 0 && skipped) {
         size_t first = 0;
         while (res[first].rank != 0) first++;
-        fprintf(stderr,
-                "leitmotif: warning: %zu of %zu queries skipped: their piece is not in the database (e.g. %s, "
-                "piece %s)\n",
-                skipped, n, q[first].theme_id, q[first].piece_id);
+        fprintf(stderr, "leitmotif: warning: %zu of %zu queries skipped: their piece is not %s (e.g. %s, piece %s)\n",
+                skipped, n, db2_path ? "ranked in both databases" : "in the database", q[first].theme_id,
+                q[first].piece_id);
     }
-    if (rc == 0 && skipped == n) rc = lm_cli_fail("no query's piece is in %s; nothing evaluated", db_path);
+    if (rc == 0 && skipped == n)
+        rc = db2_path ? lm_cli_fail("no query's piece is in both %s and %s; nothing evaluated", db_path, db2_path)
+                      : lm_cli_fail("no query's piece is in %s; nothing evaluated", db_path);
     if (rc == 0) {
-        int *fold_of = lm_malloc(n, sizeof *fold_of);
-        size_t *rank_of = lm_malloc(n, sizeof *rank_of);
-        lm_eval_summary *per_fold = NULL, avg;
-        size_t n_folds = 0;
-        if (!fold_of || !rank_of) rc = lm_cli_fail_lib();
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            fold_of[i] = q[i].fold;
-            rank_of[i] = res[i].rank;
+        for (size_t i = 0; i < n; i++) ranks[0][i] = res[i].rank;
+        if (oracle_path) {
+            for (size_t i = 0; i < n; i++) ranks[1][i] = res2[i].rank;
+            lm_eval_oracle(res, res2, n, ranks[2]);
         }
-        if (rc == 0 && lm_eval_summarize(fold_of, rank_of, n, &per_fold, &n_folds, &avg) != 0) rc = lm_cli_fail_lib();
+        lm_eval_summary *per_fold[3] = {NULL, NULL, NULL}, avg[3];
+        size_t n_folds[3] = {0, 0, 0};
+        for (int s = 0; s < n_sys && rc == 0; s++)
+            if (summarize(q, ranks[s], n, &per_fold[s], &n_folds[s], &avg[s]) != 0) rc = lm_cli_fail_lib();
         if (rc == 0) {
-            if (json) print_json(per_fold, n_folds, &avg, q, res, n, skipped);
-            else print_table(per_fold, n_folds, &avg);
+            if (json) {
+                if (db2_path) json_two_databases(db_path, &db, db2_path, &db2, &fusion);
+                else printf("{");
+                if (oracle_path) {
+                    print_oracle_json((const lm_eval_summary *const *)per_fold, n_folds, avg, q,
+                                      (const size_t *const *)ranks, n, skipped);
+                } else {
+                    if (fuse_path) {
+                        printf("\"fusion\": {\"weight\": ");
+                        lm_json_number(stdout, weight);
+                        printf("},\n ");
+                    }
+                    print_json(per_fold[0], n_folds[0], &avg[0], q, res, n, skipped);
+                }
+            } else {
+                if (db2_path) {
+                    print_database("DB", db_path, &db);
+                    print_database("DB2", db2_path, &db2);
+                }
+                if (oracle_path) {
+                    printf("Oracle: per query the better rank of DB and DB2, over the %zu recordings in both\n",
+                           fusion.n);
+                    print_oracle_table(avg);
+                } else {
+                    if (fuse_path)
+                        printf("Fusion: DTW cost %.3g x DB + %.3g x DB2 cosine costs, over the %zu recordings in "
+                               "both\n",
+                               1.0 - weight, weight, fusion.n);
+                    print_table(per_fold[0], n_folds[0], &avg[0]);
+                }
+            }
             if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");
         }
         if (rc == 0 && top_out && write_top_ranks(top_out, &db, q, res, n) != 0) rc = lm_cli_fail_lib();
-        free(per_fold);
-        free(fold_of);
-        free(rank_of);
+        for (int s = 0; s < 3; s++) free(per_fold[s]);
     }
+    for (int s = 0; s < 3; s++) free(ranks[s]);
     free(res);
+    free(res2);
+    lm_fusion_free(&fusion);
+    if (db2_path) lm_db_close(&db2);
     lm_db_close(&db);
     lm_eval_free_themes(q, n);
     return rc;

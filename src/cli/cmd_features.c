@@ -24,12 +24,16 @@ static void hcqt_help(FILE *f) {
 }
 
 static void chroma_help(FILE *f) {
-    fprintf(f, "usage: leitmotif chroma AUDIO -o OUT [--features ctc|stft] [--model FILE] [--csv]\n"
+    fprintf(f, "usage: leitmotif chroma AUDIO -o OUT [--features ctc|stft|bittner|bg1] [--model FILE] [--csv]\n"
                "                        [--times TIMES.npy] [--probs PROBS.npy] [--threads N]\n\n"
                "Chroma features of AUDIO at 25 Hz, each frame l2-normalised.\n"
                "  --features ctc   deep chroma of the CNN model (default)\n"
                "  --features stft  standard chroma baseline (librosa 0.7 chroma_stft, n_fft 4096, hop 882)\n"
-               "  --model FILE     model for ctc (default: the shipped model, or $LEITMOTIF_MODEL)\n"
+               "  --features bittner  Bittner et al.'s deep salience (melody2 weights) folded to 12 pitch classes\n"
+               "  --features bg1   Bosch-Gomez source-filter + harmonic-summation salience folded to chroma\n"
+               "  --model FILE     model for ctc (default: the shipped model, or $LEITMOTIF_MODEL) or for\n"
+               "                   bittner (default: ../shared/reference/models/bittner_melody2.bin, or\n"
+               "                   $LEITMOTIF_SALIENCE_MODEL)\n"
                "  -o OUT           float32 .npy [12][T] (rows C, C#, ..., B); with --csv a CSV file\n"
                "                   'time_s,C,...,B' (one row per frame); '-' writes the CSV to stdout\n"
                "  --times FILE     frame times t_i = 0.04*i s as float64 .npy [T]\n"
@@ -131,27 +135,21 @@ int cmd_chroma(int argc, char **argv) {
         return 2;
     }
     if (!csv && !strcmp(out, "-")) return lm_cli_fail("chroma: '-o -' (stdout) needs --csv");
-    if (type == LM_FEAT_STFT && (model_path || probs_out))
-        return lm_cli_fail("chroma: --model/--probs apply to --features ctc only");
-    lm_model model;
-    int have_model = 0;
-    if (type == LM_FEAT_CTC) {
-        if (!model_path) model_path = lm_default_model_path();
-        if (!model_path || lm_model_load(model_path, &model) != 0) return lm_cli_fail_lib();
-        have_model = 1;
-    }
+    if (type != LM_FEAT_CTC && probs_out) return lm_cli_fail("chroma: --probs applies to --features ctc only");
+    lm_feature_weights fw;
+    if (lm_feature_weights_load(&fw, type, model_path) != 0) return lm_cli_fail_lib();
     lm_audio a;
     if (lm_audio_load(in, &a) != 0) {
-        if (have_model) lm_model_free(&model);
+        lm_feature_weights_free(&fw);
         return lm_cli_fail_lib();
     }
     float *chroma = NULL, *probs = NULL;
     size_t T = 0;
     int rc;
-    if (type == LM_FEAT_CTC) rc = lm_deep_chroma(a.samples, a.n, &model, &chroma, &probs, &T);
-    else rc = lm_features_from_signal(a.samples, a.n, type, NULL, &chroma, &T);
+    if (type == LM_FEAT_CTC) rc = lm_deep_chroma(a.samples, a.n, &fw.chroma, &chroma, &probs, &T);
+    else rc = lm_features_from_signal(a.samples, a.n, type, NULL, lm_feature_weights_salience(&fw), &chroma, &T);
     lm_audio_free(&a);
-    if (have_model) lm_model_free(&model);
+    lm_feature_weights_free(&fw);
     if (rc == 0) {
         size_t shape[2] = {12, T};
         rc = csv ? write_csv(out, chroma, T) : lm_npy_write_f32(out, 2, shape, chroma);

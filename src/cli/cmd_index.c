@@ -15,7 +15,7 @@
 
 static void index_help(FILE *f) {
     fprintf(f,
-            "usage: leitmotif index DB AUDIO_OR_DIR... [--features ctc|stft] [--model FILE]\n"
+            "usage: leitmotif index DB AUDIO_OR_DIR... [--features ctc|stft|bittner|bg1] [--model FILE]\n"
             "                       [--commit-every SEC] [--threads N]\n\n"
             "Computes the chroma features of recordings into the database file DB, creating it or adding\n"
             "to it (format: docs/database.md).\n"
@@ -23,9 +23,12 @@ static void index_help(FILE *f) {
             "                   recursively for .wav .flac .ogg .oga .mp3 .opus .aiff .aif .aifc .w64 .caf\n"
             "                   .au, in name order; other files there are listed as not indexed\n"
             "  --features TYPE  ctc: deep chroma of the CNN model (default for a new database);\n"
-            "                   stft: the standard chroma baseline. An existing database keeps its type.\n"
-            "  --model FILE     model for ctc (default: the shipped model or $LEITMOTIF_MODEL); adding to\n"
-            "                   a database needs the model it was made with\n"
+            "                   stft: the standard chroma baseline; bittner: Bittner et al.'s deep salience\n"
+            "                   (melody2) folded to chroma; bg1: the Bosch-Gomez salience folded to chroma.\n"
+            "                   An existing database keeps its type.\n"
+            "  --model FILE     model for ctc (default: the shipped model or $LEITMOTIF_MODEL) or bittner\n"
+            "                   (default: ../shared/reference/models/bittner_melody2.bin or\n"
+            "                   $LEITMOTIF_SALIENCE_MODEL); adding to a database needs the model it was made with\n"
             "  --commit-every SEC  write the database every SEC seconds during a run, so an interrupted\n"
             "                   run loses little (default 120; 0: only at the end)\n"
             "  --threads N      worker threads (default: all cores)\n\n"
@@ -97,14 +100,10 @@ int cmd_index(int argc, char **argv) {
     if (have_db && !features) opt.type = existing.type;
 
     int rc = 0;
-    lm_model model;
-    int have_model = 0;
-    if (opt.type == LM_FEAT_CTC) {
-        if (!model_path) model_path = lm_default_model_path();
-        if (!model_path || lm_model_load(model_path, &model) != 0) rc = lm_cli_fail_lib();
-        else have_model = 1;
-        opt.model = have_model ? &model : NULL;
-    }
+    lm_feature_weights fw;
+    if (lm_feature_weights_load(&fw, opt.type, model_path) != 0) rc = lm_cli_fail_lib();
+    opt.model = lm_feature_weights_chroma(&fw);
+    opt.salience = lm_feature_weights_salience(&fw);
     char **paths = NULL, **ignored = NULL;
     size_t n_paths = 0, n_ignored = 0;
     if (rc == 0 && lm_index_collect_ex(inputs, n_inputs, &paths, &n_paths, &ignored, &n_ignored) != 0)
@@ -127,7 +126,7 @@ int cmd_index(int argc, char **argv) {
     }
     lm_index_free_paths(paths, n_paths);
     lm_index_free_paths(ignored, n_ignored);
-    if (have_model) lm_model_free(&model);
+    lm_feature_weights_free(&fw);
     if (have_db) lm_db_close(&existing);
     free(inputs);
     return rc;

@@ -16,7 +16,7 @@
 static void search_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif search DB THEME [--top K] [--json] [--duration SEC] [--transpose K]\n"
-            "                        [--tempo BPM] [--threads N]\n\n"
+            "                        [--tempo BPM] [--threads N] [--fuse DB2 [--fuse-weight W]]\n\n"
             "Ranks the recordings of the database DB by how well THEME matches a passage of them\n"
             "(subsequence DTW of the theme's binary chroma against the recordings' chroma features).\n\n"
             "THEME is a Standard MIDI File (.mid) or a quoted note list:\n"
@@ -31,11 +31,17 @@ static void search_help(FILE *f) {
             "                  recording (default: its own length at the MIDI or --tempo tempo)\n"
             "  --tempo BPM     tempo of a note list in beats per minute (default 120)\n"
             "  --transpose K   shift the theme by K semitones\n"
-            "  --threads N     worker threads (default: all cores)\n\n"
+            "  --threads N     worker threads (default: all cores)\n"
+            "  --fuse DB2      search DB and DB2, two databases of the same recordings (same document ids)\n"
+            "                  with different features, in one: the DTW cost is (1-W) x DB's cosine cost\n"
+            "                  + W x DB2's. Recordings in only one of them, or whose frame counts differ by\n"
+            "                  more than 1 s, are not ranked (with a warning)\n"
+            "  --fuse-weight W weight W of DB2 in [0, 1] (default %.2f; 0 = DB alone, 1 = DB2 alone)\n\n"
             "Output, one line per recording, best first: rank, document id, distance (mean cosine\n"
             "distance along the best alignment: 0 is a perfect match, 1 no similarity) and the matched\n"
             "passage start-end in seconds. The match can compress or stretch the theme by at most a\n"
-            "factor of 2; recordings too short for the theme are not ranked.\n");
+            "factor of 2; recordings too short for the theme are not ranked.\n",
+            LM_FUSE_WEIGHT_DEFAULT);
 }
 
 static void print_text(const lm_db *db, const lm_match *m, size_t n) {
@@ -49,10 +55,18 @@ static void print_text(const lm_db *db, const lm_match *m, size_t n) {
                FRAME_SEC * (double)m[i].start, FRAME_SEC * (double)(m[i].end + 1));
 }
 
-static void print_json(const lm_db *db, const char *db_path, const char *theme_text, size_t N, int transpose,
-                       const lm_match *m, size_t n, size_t unranked) {
+static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fusion, const char *db2_path,
+                       const char *theme_text, size_t N, int transpose, const lm_match *m, size_t n,
+                       size_t unranked) {
     printf("{\"database\": ");
     lm_json_string(stdout, db_path);
+    if (fusion) {
+        printf(", \"fuse\": {\"database\": ");
+        lm_json_string(stdout, db2_path);
+        printf(", \"weight\": ");
+        lm_json_number(stdout, fusion->w);
+        printf(", \"recordings\": %zu}", fusion->n);
+    }
     printf(", \"theme\": ");
     lm_json_string(stdout, theme_text);
     printf(", \"theme_frames\": %zu, \"theme_sec\": ", N);
@@ -77,7 +91,7 @@ static void print_json(const lm_db *db, const char *db_path, const char *theme_t
 }
 
 int cmd_search(int argc, char **argv) {
-    const char *db_path = NULL, *theme_text = NULL;
+    const char *db_path = NULL, *theme_text = NULL, *db2_path = NULL, *weight_arg = NULL;
     long top = 10, transpose = 0;
     double duration = 0, tempo = 0;
     int json = 0;
@@ -97,6 +111,10 @@ int cmd_search(int argc, char **argv) {
             if (lm_cli_parse_double("--tempo", argv[++i], 1, 2000, &tempo) != 0) return 1;
         } else if (!strcmp(argv[i], "--transpose") && i + 1 < argc) {
             if (lm_cli_parse_int("--transpose", argv[++i], -127, 127, &transpose) != 0) return 1;
+        } else if (!strcmp(argv[i], "--fuse") && i + 1 < argc) {
+            db2_path = argv[++i];
+        } else if (!strcmp(argv[i], "--fuse-weight") && i + 1 < argc) {
+            weight_arg = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return lm_cli_fail("search: unknown option or missing value: %s", argv[i]);
         } else if (!db_path) db_path = argv[i];
@@ -106,6 +124,14 @@ int cmd_search(int argc, char **argv) {
     if (!db_path || !theme_text) {
         search_help(stderr);
         return 2;
+    }
+    double weight = LM_FUSE_WEIGHT_DEFAULT;
+    if (weight_arg) {
+        if (!db2_path) {
+            lm_cli_fail("search: --fuse-weight needs --fuse DB2");
+            return 2;
+        }
+        if (lm_cli_parse_double("--fuse-weight", weight_arg, 0, 1, &weight) != 0) return 2;
     }
 
     lm_theme theme;
@@ -120,22 +146,35 @@ int cmd_search(int argc, char **argv) {
     lm_theme_free(&theme);
     if (!query) return lm_cli_fail_lib();
 
-    lm_db db;
+    lm_db db, db2;
     if (lm_db_open(db_path, &db) != 0) {
         free(query);
         return lm_cli_fail_lib();
     }
-    int rc = 0;
-    lm_match *m = lm_malloc(db.n_docs ? db.n_docs : 1, sizeof *m);
-    if (!m || db.n_docs == 0) {
-        rc = m ? lm_cli_fail("%s: the database has no documents", db_path) : lm_cli_fail_lib();
-    } else if (lm_search_all(&db, query, N, m, 1) != 0) {
-        rc = lm_cli_fail_lib();
+    if (db2_path && lm_db_open(db2_path, &db2) != 0) {
+        lm_db_close(&db);
+        free(query);
+        return lm_cli_fail_lib();
     }
+    int rc = 0;
+    lm_fusion fusion = {0};
+    if (db2_path && db.n_docs && db2.n_docs) {
+        if (lm_fusion_init(&fusion, &db, &db2, weight) != 0)
+            rc = lm_cli_fail("%s and %s: %s", db_path, db2_path, lm_last_error());
+        else
+            lm_fusion_warn(&fusion, db_path, db2_path);
+    }
+    /* The candidates: all recordings of DB, or those that the fusion ranks. */
+    size_t n_cand = db2_path ? fusion.n : db.n_docs;
+    lm_match *m = lm_malloc(db.n_docs ? db.n_docs : 1, sizeof *m);
+    if (rc == 0 && (!m || db.n_docs == 0 || (db2_path && db2.n_docs == 0)))
+        rc = m ? lm_cli_fail("%s: the database has no documents", db.n_docs ? db2_path : db_path) : lm_cli_fail_lib();
+    if (rc == 0 && (db2_path ? lm_search_fused(&fusion, query, N, m, 1) : lm_search_all(&db, query, N, m, 1)) != 0)
+        rc = lm_cli_fail_lib();
     if (rc == 0) {
-        lm_match_sort(m, db.n_docs);
+        lm_match_sort(m, n_cand);
         size_t ranked = 0;
-        while (ranked < db.n_docs && isfinite(m[ranked].distance)) ranked++;
+        while (ranked < n_cand && isfinite(m[ranked].distance)) ranked++;
         size_t shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
         if (ranked == 0) {
             double longest = 0;
@@ -145,17 +184,22 @@ int cmd_search(int argc, char **argv) {
                              "a match compresses the theme at most 2x); shorten it with --duration or --tempo",
                              FRAME_SEC * (double)N, longest);
         } else {
-            if (ranked < db.n_docs)
+            if (ranked < n_cand)
                 fprintf(stderr, "leitmotif: %zu recordings are too short for this theme (%.1f s) and are not ranked\n",
-                        db.n_docs - ranked, FRAME_SEC * (double)N);
-            lm_search_locate(&db, query, N, m, shown);
-            if (json) print_json(&db, db_path, theme_text, N, (int)transpose, m, shown, db.n_docs - ranked);
+                        n_cand - ranked, FRAME_SEC * (double)N);
+            if (db2_path) lm_search_locate_fused(&fusion, query, N, m, shown);
+            else lm_search_locate(&db, query, N, m, shown);
+            if (json)
+                print_json(&db, db_path, db2_path ? &fusion : NULL, db2_path, theme_text, N, (int)transpose, m, shown,
+                           db.n_docs - ranked);
             else print_text(&db, m, shown);
             if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");
         }
     }
     free(m);
     free(query);
+    lm_fusion_free(&fusion);
+    if (db2_path) lm_db_close(&db2);
     lm_db_close(&db);
     return rc;
 }

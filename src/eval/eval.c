@@ -98,7 +98,8 @@ static size_t select_top(const lm_match *all, size_t n, lm_match *top, size_t n_
 
 typedef struct {
     size_t query; /* index into the query list */
-    size_t doc;   /* its recording */
+    size_t doc;   /* its recording (index in the database) */
+    size_t pos;   /* and its position among the ranked recordings */
     float *chroma;
     size_t N;
 } prepared;
@@ -124,8 +125,9 @@ static int prepare(const lm_eval_query *q, const lm_eval_options *opt, prepared 
     return 0;
 }
 
-int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
-                lm_eval_result *res, size_t *skipped) {
+/* The ranked recordings: all of db, or those of a fusion (then f != NULL). */
+static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries, size_t n,
+               const lm_eval_options *opt, lm_eval_result *res, size_t *skipped) {
     memset(res, 0, n * sizeof *res);
     *skipped = 0;
     if (db->n_docs == 0) {
@@ -139,11 +141,12 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         long doc = lm_db_find(db, queries[i].piece_id);
-        if (doc < 0) {
+        size_t pos = doc < 0 ? SIZE_MAX : f ? f->index_of[doc] : (size_t)doc;
+        if (pos == SIZE_MAX) {
             (*skipped)++;
             continue;
         }
-        todo[n_todo] = (prepared){.query = i, .doc = (size_t)doc};
+        todo[n_todo] = (prepared){.query = i, .doc = (size_t)doc, .pos = pos};
         rc = prepare(&queries[i], opt, &todo[n_todo]);
         n_todo++;
     }
@@ -156,7 +159,8 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
         float distance;
         uint32_t end;
     } hit;
-    size_t nd = db->n_docs;
+    size_t nd = f ? f->n : db->n_docs;
+    int mixes = f && f->w > 0.0 && f->w < 1.0, out_of_memory = 0;
     hit *dist = rc == 0 ? lm_malloc(n_todo > 0 ? n_todo * nd : 1, sizeof *dist) : NULL;
     lm_match *all = rc == 0 ? lm_malloc(nd, sizeof *all) : NULL;
     if (rc == 0 && (!dist || !all)) rc = -1;
@@ -166,11 +170,23 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
     if (rc == 0) {
 #pragma omp parallel for schedule(dynamic, 1)
         for (size_t k = 0; k < nd; k++) {
-            const lm_db_doc *d = &db->docs[k];
+            /* A fusion mixes the two databases' features of this recording once for all queries. */
+            float *buf = mixes ? malloc(12 * f->docs[k].T * sizeof *buf) : NULL;
+            const float *x = NULL; /* stays NULL when out of memory (the run then fails) */
+            size_t T = 0;
+            if (!f) {
+                x = db->docs[k].chroma;
+                T = db->docs[k].T;
+            } else if (buf || !mixes) {
+                x = lm_fusion_features(f, k, buf, &T);
+            } else {
+#pragma omp atomic write
+                out_of_memory = 1;
+            }
             for (size_t t = 0; t < n_todo; t++) {
                 lm_sdtw_result r;
                 hit *h = &dist[t * nd + k];
-                if (lm_sdtw_scan(todo[t].chroma, todo[t].N, d->chroma, d->T, &r, NULL) == 0) {
+                if (x && lm_sdtw_scan(todo[t].chroma, todo[t].N, x, T, &r, NULL) == 0) {
                     h->distance = r.distance;
                     h->end = (uint32_t)r.end;
                 } else {
@@ -178,16 +194,22 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
                     h->end = 0;
                 }
             }
+            free(buf);
 #pragma omp critical(lm_eval_progress)
             lm_progress_update(&progress, ++done);
         }
-        for (size_t t = 0; t < n_todo; t++) {
+        if (out_of_memory) {
+            lm_set_error("eval: out of memory");
+            rc = -1;
+        }
+        for (size_t t = 0; rc == 0 && t < n_todo; t++) {
             const prepared *p = &todo[t];
             for (size_t k = 0; k < nd; k++)
-                all[k] = (lm_match){.doc = k, .distance = dist[t * nd + k].distance, .end = dist[t * nd + k].end};
+                all[k] = (lm_match){.doc = f ? f->docs[k].doc : k, .distance = dist[t * nd + k].distance,
+                                    .end = dist[t * nd + k].end};
             lm_eval_result *r = &res[p->query];
             r->rank = lm_eval_rank(all, nd, p->doc);
-            r->distance = all[p->doc].distance;
+            r->distance = all[p->pos].distance;
             r->n_top = select_top(all, nd, r->top, n_top);
         }
     }
@@ -197,4 +219,25 @@ int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const l
     for (size_t t = 0; t < n_todo; t++) free(todo[t].chroma);
     free(todo);
     return rc;
+}
+
+int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
+                lm_eval_result *res, size_t *skipped) {
+    return run(db, NULL, queries, n, opt, res, skipped);
+}
+
+int lm_eval_run_fused(const lm_fusion *f, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
+                      lm_eval_result *res, size_t *skipped) {
+    if (f->n == 0) {
+        lm_set_error("the fusion ranks no recording");
+        return -1;
+    }
+    return run(f->db, f, queries, n, opt, res, skipped);
+}
+
+void lm_eval_oracle(const lm_eval_result *a, const lm_eval_result *b, size_t n, size_t *ranks) {
+    for (size_t i = 0; i < n; i++) {
+        size_t x = a[i].rank, y = b[i].rank;
+        ranks[i] = (x == 0 || y == 0) ? 0 : x < y ? x : y;
+    }
 }

@@ -60,4 +60,13 @@ typedef struct {
  * res has n entries; *skipped counts the queries whose piece is not in the database. */
 int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
                 lm_eval_result *res, size_t *skipped);
+/* The same over a fusion of two databases (index/search.h: DTW cost (1 - w) C1 + w C2): the
+ * recordings it ranks are the candidates; a query whose recording it does not rank is skipped;
+ * top[].doc are indices in f->db. With f->w = 0 (1) this is f->db (f->db2) alone, restricted
+ * to the recordings of both. */
+int lm_eval_run_fused(const lm_fusion *f, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
+                      lm_eval_result *res, size_t *skipped);
+/* Oracle of two runs over the same queries (Zalkow & Mueller 2020, Table 6): per query the
+ * better (lower) of the two ranks; 0 (skipped) where either run skipped the query. */
+void lm_eval_oracle(const lm_eval_result *a, const lm_eval_result *b, size_t n, size_t *ranks);
 #endif

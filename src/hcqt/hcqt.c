@@ -24,6 +24,8 @@
 #define GAP_STEPS 256.0f   /* gap resolution: 1/256 dB, i.e. at most 2.5e-5 in the output */
 
 const double lm_hcqt_harmonics[LM_HCQT_NHARM] = {0.5, 1, 2, 3, 4, 5};
+const lm_hcqt_grid lm_hcqt_grid_chroma = {LM_HCQT_BPO, LM_HCQT_NBINS};
+const lm_hcqt_grid lm_hcqt_grid_salience = {60, 360};
 
 double lm_hcqt_bin_freq(int h, int p) {
     return LM_HCQT_FMIN * lm_hcqt_harmonics[h] * pow(2.0, p / (double)LM_HCQT_BPO);
@@ -34,6 +36,7 @@ void lm_hcqt_free(lm_hcqt *x) {
     free(x->data);
     x->data = NULL;
     x->n_frames = 0;
+    x->n_bins = 0;
 }
 
 static double frame_time(size_t k) { return (double)(k * LM_HCQT_HOP) / SR; }
@@ -246,6 +249,7 @@ static int check_input(const float *y, size_t n, lm_hcqt *out) {
         return -1;
     }
     out->n_frames = 0;
+    out->n_bins = 0;
     out->data = NULL;
     if (!y || n == 0) {
         lm_set_error("HCQT: empty audio signal");
@@ -260,16 +264,16 @@ static int check_input(const float *y, size_t n, lm_hcqt *out) {
     return 0;
 }
 
-static int hcqt_run(const float *y, size_t n, int median, lm_hcqt *out) {
+static int hcqt_run(const float *y, size_t n, const lm_hcqt_grid *grid, int median, lm_hcqt *out) {
     if (check_input(y, n, out) < 0) return -1;
-    const lm_cqt_bank *bank = lm_cqt_bank_get();
+    const lm_cqt_bank *bank = lm_cqt_bank_get(grid);
     if (!bank) return -1;
     size_t n_full = 1 + n / LM_HCQT_HOP, *bounds = NULL;
     size_t T = lm_median_boundaries(n_full, &bounds);
     if (!bounds) return -1;
     size_t n_out = median ? T : n_full;
     uint16_t *gap = median ? lm_cqt_alloc((size_t)bank->n_kernels * T, sizeof *gap) : NULL;
-    float *data = lm_cqt_alloc((size_t)LM_HCQT_NHARM * LM_HCQT_NBINS * n_out, sizeof *data);
+    float *data = lm_cqt_alloc((size_t)LM_HCQT_NHARM * (size_t)grid->n_bins * n_out, sizeof *data);
     int rc = -1;
     if (data && (gap || !median)) {
         double max_power = hcqt_blocks(bank, y, n, bounds, T, data, gap);
@@ -277,6 +281,7 @@ static int hcqt_run(const float *y, size_t n, int median, lm_hcqt *out) {
             finish(bank, data, gap, n_out, max_power);
             out->data = data;
             out->n_frames = n_out;
+            out->n_bins = grid->n_bins;
             data = NULL;
             rc = 0;
         }
@@ -287,6 +292,14 @@ static int hcqt_run(const float *y, size_t n, int median, lm_hcqt *out) {
     return rc;
 }
 
-int lm_hcqt_full(const float *y, size_t n, lm_hcqt *out) { return hcqt_run(y, n, 0, out); }
+int lm_hcqt_full(const float *y, size_t n, lm_hcqt *out) { return hcqt_run(y, n, &lm_hcqt_grid_chroma, 0, out); }
 
-int lm_hcqt25(const float *y, size_t n, lm_hcqt *out) { return hcqt_run(y, n, 1, out); }
+int lm_hcqt25(const float *y, size_t n, lm_hcqt *out) { return hcqt_run(y, n, &lm_hcqt_grid_chroma, 1, out); }
+
+int lm_hcqt_full_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcqt *out) {
+    return hcqt_run(y, n, grid, 0, out);
+}
+
+int lm_hcqt25_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcqt *out) {
+    return hcqt_run(y, n, grid, 1, out);
+}

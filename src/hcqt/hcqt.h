@@ -21,10 +21,19 @@
 
 extern const double lm_hcqt_harmonics[LM_HCQT_NHARM];
 
-/* data[(h * LM_HCQT_NBINS + p) * n_frames + t] */
+/* The frequency grid: bins_per_octave bins from fmin x h, n_bins of them. The deep chroma
+ * network takes 36/216 (LM_HCQT_BPO, LM_HCQT_NBINS); Bittner's deep salience network 60/360. */
+typedef struct {
+    int bins_per_octave, n_bins;
+} lm_hcqt_grid;
+extern const lm_hcqt_grid lm_hcqt_grid_chroma;   /* 36 bins/octave, 216 bins */
+extern const lm_hcqt_grid lm_hcqt_grid_salience; /* 60 bins/octave, 360 bins */
+
+/* data[(h * n_bins + p) * n_frames + t] */
 typedef struct {
     size_t n_frames;
     float *data;
+    int n_bins; /* bins per harmonic (LM_HCQT_NBINS unless made on another grid) */
 } lm_hcqt;
 
 /* Full-rate log-compressed HCQT, 1 + n/256 frames (golden *_hcqt_full.npy). */
@@ -32,11 +41,14 @@ int lm_hcqt_full(const float *y, size_t n, lm_hcqt *out);
 /* 25 Hz log-compressed HCQT (golden *_hcqt25.npy); equals the median of lm_hcqt_full's
  * frames over lm_median_boundaries (to 2e-5). */
 int lm_hcqt25(const float *y, size_t n, lm_hcqt *out);
+/* The same two on another grid (lm_hcqt_full/lm_hcqt25 use lm_hcqt_grid_chroma). */
+int lm_hcqt_full_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcqt *out);
+int lm_hcqt25_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcqt *out);
 /* 25 Hz frame boundaries for n_full full-rate frames: *bounds gets T+1 entries
  * (golden *_median_boundaries.npy; caller frees); returns T, or 0 with *bounds NULL on
  * error. Frame i of the 25 Hz output is at i * 0.04 s. */
 size_t lm_median_boundaries(size_t n_full, size_t **bounds);
-/* Centre frequency in Hz of bin p of harmonic index h. */
+/* Centre frequency in Hz of bin p of harmonic index h (on lm_hcqt_grid_chroma). */
 double lm_hcqt_bin_freq(int h, int p);
 void lm_hcqt_free(lm_hcqt *x);
 #endif

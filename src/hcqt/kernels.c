@@ -27,8 +27,10 @@
 #define SR 22050.0
 #define SPARSITY 0.01
 #define MARGIN 2     /* coarse (librosa) bins kept, tapered, beyond the sparse support */
-#define N_CHAIN_A 324 /* distinct frequencies of harmonics 0.5, 1, 2, 4: 9 octaves */
-#define N_KERNELS (N_CHAIN_A + 2 * LM_HCQT_NBINS)
+/* Distinct frequencies of harmonics 0.5, 1, 2, 4 (n_bins from 16.35 Hz plus three octaves),
+ * then those of harmonics 3 and 5. */
+static int n_chain_a(const lm_hcqt_grid *g) { return 3 * g->bins_per_octave + g->n_bins; }
+static int n_kernels(const lm_hcqt_grid *g) { return n_chain_a(g) + 2 * g->n_bins; }
 
 /* librosa's sparse FFT kernel for one frequency: coefficients b[i] at bins q[i] of n_fft. */
 typedef struct {
@@ -39,7 +41,7 @@ typedef struct {
     double complex *b;
 } sparse_kernel;
 
-static double cqt_quality(void) { return 1.0 / (pow(2.0, 1.0 / LM_HCQT_BPO) - 1.0); }
+static double cqt_quality(int bins_per_octave) { return 1.0 / (pow(2.0, 1.0 / bins_per_octave) - 1.0); }
 
 static size_t pow2_at_least(double x) {
     size_t n = 1;
@@ -130,8 +132,8 @@ static double sparsity_threshold(const double *mag, size_t n, double *scratch) {
     return scratch[n_cand - 1];
 }
 
-static int build_sparse(sparse_kernel *k, double freq, double group_freq, double *mag, double *scratch) {
-    double quality = cqt_quality();
+static int build_sparse(sparse_kernel *k, double freq, double group_freq, double quality, double *mag,
+                        double *scratch) {
     k->freq = freq;
     k->length = quality * SR / freq;
     k->n_fft = pow2_at_least(quality * SR / group_freq);
@@ -230,26 +232,27 @@ static void support(const sparse_kernel *k, lm_cqt_kernel *out) {
 }
 
 /* Distinct frequency u and the HCQT rows that share it. */
-static void kernel_rows(int u, lm_cqt_kernel *k, double *freq, double *group_freq) {
+static void kernel_rows(const lm_hcqt_grid *g, int u, lm_cqt_kernel *k, double *freq, double *group_freq) {
     static const int chain_a_harm[4] = {0, 1, 2, 4}; /* harmonic indices of 0.5, 1, 2, 4 */
+    const int bpo = g->bins_per_octave, nb = g->n_bins, na = n_chain_a(g);
     double base;
     int idx;
     k->n_rows = 0;
-    if (u < N_CHAIN_A) {
+    if (u < na) {
         idx = u;
         base = LM_HCQT_FMIN * 0.5;
         for (int c = 0; c < 4; c++) {
-            int p = u - 36 * c; /* harmonic 2^(c-1) starts c octaves above 16.35 Hz */
-            if (p >= 0 && p < LM_HCQT_NBINS) k->rows[k->n_rows++] = chain_a_harm[c] * LM_HCQT_NBINS + p;
+            int p = u - bpo * c; /* harmonic 2^(c-1) starts c octaves above 16.35 Hz */
+            if (p >= 0 && p < nb) k->rows[k->n_rows++] = chain_a_harm[c] * nb + p;
         }
     } else {
-        int h = u < N_CHAIN_A + LM_HCQT_NBINS ? 3 : 5;
-        idx = (u - N_CHAIN_A) % LM_HCQT_NBINS;
+        int h = u < na + nb ? 3 : 5;
+        idx = (u - na) % nb;
         base = LM_HCQT_FMIN * lm_hcqt_harmonics[h];
-        k->rows[k->n_rows++] = h * LM_HCQT_NBINS + idx;
+        k->rows[k->n_rows++] = h * nb + idx;
     }
-    *freq = base * pow(2.0, idx / (double)LM_HCQT_BPO);
-    *group_freq = base * pow(2.0, (double)(idx / LM_HCQT_BPO));
+    *freq = base * pow(2.0, idx / (double)bpo);
+    *group_freq = base * pow(2.0, (double)(idx / bpo));
 }
 
 void *lm_cqt_alloc(size_t n, size_t size) {
@@ -275,18 +278,22 @@ static int cmp_kernel_cost(const void *a, const void *b) {
     return (x->len < y->len) - (x->len > y->len);
 }
 
-static lm_cqt_bank *bank_build(void) {
+static lm_cqt_bank *bank_build(const lm_hcqt_grid *grid) {
     int ok = 0;
+    const int N_KERNELS = n_kernels(grid);
+    const double quality = cqt_quality(grid->bins_per_octave);
     lm_cqt_bank *bank = lm_calloc(1, sizeof *bank);
-    sparse_kernel *sparse = lm_calloc(N_KERNELS, sizeof *sparse);
+    sparse_kernel *sparse = lm_calloc((size_t)N_KERNELS, sizeof *sparse);
     interp_tables tab = {
         .inv_sin = lm_cqt_alloc(LM_CQT_BLOCK + 1, sizeof *tab.inv_sin),
         .shift = lm_cqt_alloc(LM_CQT_BLOCK / 2 + 1, sizeof *tab.shift),
         .sin_up = lm_malloc(2 * UP_MAX, sizeof *tab.sin_up),
     };
     if (!bank || !sparse || !tab.inv_sin || !tab.shift || !tab.sin_up) goto fail;
+    bank->bins_per_octave = grid->bins_per_octave;
+    bank->n_bins = grid->n_bins;
     bank->n_kernels = N_KERNELS;
-    bank->kernels = lm_calloc(N_KERNELS, sizeof *bank->kernels);
+    bank->kernels = lm_calloc((size_t)N_KERNELS, sizeof *bank->kernels);
     if (!bank->kernels) goto fail;
     const size_t N = LM_CQT_BLOCK;
     tab.inv_sin[N / 2] = 0;
@@ -301,7 +308,7 @@ static lm_cqt_bank *bank_build(void) {
     for (size_t r = 0; r < 2 * UP_MAX; r++) tab.sin_up[r] = sin(M_PI * (double)r / (double)UP_MAX);
 
     int failed = 0;
-    size_t max_half = pow2_at_least(cqt_quality() * SR / (LM_HCQT_FMIN * 0.5)) / 2 + 1;
+    size_t max_half = pow2_at_least(quality * SR / (LM_HCQT_FMIN * 0.5)) / 2 + 1;
 #pragma omp parallel num_threads(lm_threads())
     {
         double *mag = malloc(max_half * sizeof *mag), *scratch = malloc(max_half * sizeof *scratch);
@@ -310,8 +317,8 @@ static lm_cqt_bank *bank_build(void) {
         for (int u = 0; u < N_KERNELS; u++) {
             if (failed) continue;
             double freq, group_freq;
-            kernel_rows(u, &bank->kernels[u], &freq, &group_freq);
-            if (build_sparse(&sparse[u], freq, group_freq, mag, scratch) < 0) failed = 1;
+            kernel_rows(grid, u, &bank->kernels[u], &freq, &group_freq);
+            if (build_sparse(&sparse[u], freq, group_freq, quality, mag, scratch) < 0) failed = 1;
             else support(&sparse[u], &bank->kernels[u]);
         }
         free(mag);
@@ -352,7 +359,7 @@ static lm_cqt_bank *bank_build(void) {
         lm_set_error("out of memory building the CQT kernels");
         goto fail;
     }
-    qsort(bank->kernels, N_KERNELS, sizeof *bank->kernels, cmp_kernel_cost);
+    qsort(bank->kernels, (size_t)N_KERNELS, sizeof *bank->kernels, cmp_kernel_cost);
 
     /* FFTW's planner is not thread-safe: plans are made once, here, under the bank lock. */
     /* same allocator as the work buffers, so that the plans' alignment assumptions hold */
@@ -385,22 +392,40 @@ fail: /* also the success path: the build-time tables are freed either way */
     free(tab.inv_sin);
     free(tab.shift);
     free(tab.sin_up);
-    if (!ok && bank) {
+    if (ok) return bank;
+    if (bank) {
         if (bank->forward) fftwf_destroy_plan(bank->forward);
         if (bank->inverse) fftwf_destroy_plan(bank->inverse);
         free(bank->pool);
         free(bank->kernels);
         free(bank);
     }
-    return ok ? bank : NULL;
+    return NULL;
 }
 
-const lm_cqt_bank *lm_cqt_bank_get(void) {
+const lm_cqt_bank *lm_cqt_bank_get(const lm_hcqt_grid *grid) {
+    /* one bank per grid; leitmotif has two (the deep chroma's and the salience network's) */
+    enum { MAX_GRIDS = 4 };
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static lm_cqt_bank *bank;
+    static lm_cqt_bank *banks[MAX_GRIDS];
+    if (grid->bins_per_octave < 12 || grid->bins_per_octave > 120 || grid->n_bins < 1 ||
+        grid->n_bins > 6 * grid->bins_per_octave) {
+        lm_set_error("HCQT: unsupported grid (%d bins per octave, %d bins)", grid->bins_per_octave, grid->n_bins);
+        return NULL;
+    }
+    lm_cqt_bank *b = NULL;
     pthread_mutex_lock(&lock);
-    if (!bank) bank = bank_build();
-    lm_cqt_bank *b = bank;
+    for (int i = 0; i < MAX_GRIDS; i++) {
+        if (!banks[i]) {
+            b = banks[i] = bank_build(grid);
+            break;
+        }
+        if (banks[i]->bins_per_octave == grid->bins_per_octave && banks[i]->n_bins == grid->n_bins) {
+            b = banks[i];
+            break;
+        }
+    }
+    if (!b && banks[MAX_GRIDS - 1]) lm_set_error("HCQT: too many grids in one process");
     pthread_mutex_unlock(&lock);
     return b;
 }

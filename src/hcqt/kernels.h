@@ -7,14 +7,17 @@
  * folding X*K modulo M and one M-point inverse FFT give all M frames of the block at once.
  * Frames 0..LM_CQT_FRAMES-1 are exact; the rest see wrapped samples and are discarded.
  *
- * Harmonics 0.5, 1, 2 and 4 are octaves apart, so their 36-bins-per-octave grids coincide:
- * the bank holds each distinct frequency once (756 kernels for 1296 HCQT bins). */
+ * Harmonics 0.5, 1, 2 and 4 are octaves apart, so their grids coincide: the bank holds each
+ * distinct frequency once (756 kernels for the 1296 bins of the 36-bins-per-octave HCQT,
+ * 1260 for the 2160 of the 60-bins-per-octave one). */
 #ifndef LM_HCQT_KERNELS_H
 #define LM_HCQT_KERNELS_H
 #include <complex.h>
 #include <stddef.h>
 
 #include <fftw3.h>
+
+#include "hcqt/hcqt.h"
 
 #define LM_CQT_BLOCK ((size_t)1 << 19)
 /* Guard on each side of the exact frames: half of librosa's largest FFT frame (2^17), plus
@@ -25,7 +28,7 @@
 
 typedef struct {
     double freq;      /* centre frequency in Hz */
-    int n_rows;       /* HCQT rows (h * 216 + p) with this frequency, 1..4 */
+    int n_rows;       /* HCQT rows (h * n_bins + p) with this frequency, 1..4 */
     int rows[4];
     size_t j0;        /* first block-spectrum bin of the kernel's support */
     size_t len;       /* support length; may exceed LM_CQT_M (folded) */
@@ -33,6 +36,7 @@ typedef struct {
 } lm_cqt_kernel;
 
 typedef struct {
+    int bins_per_octave, n_bins; /* the grid (see lm_hcqt_grid) */
     int n_kernels;
     lm_cqt_kernel *kernels; /* most expensive first, for load balance */
     float complex *pool;    /* storage of all coefficients */
@@ -41,9 +45,9 @@ typedef struct {
     fftwf_plan inverse;     /* LM_CQT_M-point complex backward, in place */
 } lm_cqt_bank;
 
-/* The bank, built on first use (about 40 MB, kept for the life of the process).
- * Thread-safe; returns NULL with the error set when memory runs out. */
-const lm_cqt_bank *lm_cqt_bank_get(void);
+/* The bank of a grid, built on first use (about 40 MB each, kept for the life of the
+ * process). Thread-safe; returns NULL with the error set when memory runs out. */
+const lm_cqt_bank *lm_cqt_bank_get(const lm_hcqt_grid *grid);
 
 /* Aligned allocation for large buffers (free() releases it), on 2 MB pages where the system
  * allows: page faults are costly on virtual machines and these buffers are written once.

@@ -277,7 +277,7 @@ static int open_mapped(const char *path, const unsigned char *base, size_t size,
     }
     uint32_t type = get_u32(base + 16);
     if (get_u32(base + 12) != HEADER_BYTES || get_u32(base + 24) != NBINS || get_u32(base + 28) != FRAME_RATE ||
-        type > LM_FEAT_STFT || base[48 + LM_DB_MODEL_ID_MAX] != '\0')
+        type >= LM_FEAT_COUNT || base[48 + LM_DB_MODEL_ID_MAX] != '\0')
         return fail(path, "database header has unsupported values");
     db->type = (enum lm_feature_type)type;
     db->model_checksum = get_u32(base + 20);

@@ -180,20 +180,34 @@ typedef struct {
     lm_index_stats *stats;
 } update_ctx;
 
+/* Name and checksum of the weights behind the features ("" and 0 for stft and bg1). */
+static const char *weights_id(const lm_index_options *o) {
+    if (o->type == LM_FEAT_CTC && o->model) return o->model->id;
+    if (o->type == LM_FEAT_BITTNER && o->salience) return o->salience->id;
+    return "";
+}
+
+static uint32_t weights_checksum(const lm_index_options *o) {
+    if (o->type == LM_FEAT_CTC && o->model) return o->model->checksum;
+    if (o->type == LM_FEAT_BITTNER && o->salience) return o->salience->checksum;
+    return 0;
+}
+
 static int commit(update_ctx *c) {
     size_t n_old = c->existing ? c->existing->n_docs : 0, n = n_old;
     lm_db_doc *docs = lm_malloc(n_old + c->n_jobs, sizeof *docs);
     if (!docs) return -1;
     for (size_t k = 0; k < n_old; k++) docs[k] = c->existing->docs[k];
-    const lm_model *m = c->opt->type == LM_FEAT_CTC ? c->opt->model : NULL;
+    const char *model_id = weights_id(c->opt);
+    uint32_t checksum = weights_checksum(c->opt);
     for (size_t j = 0; j < c->n_jobs; j++) {
         const job *jb = &c->jobs[j];
         if (jb->state != 1) continue;
-        docs[n++] = (lm_db_doc){.id = jb->id, .path = jb->abs_path, .model_id = m ? m->id : "",
+        docs[n++] = (lm_db_doc){.id = jb->id, .path = jb->abs_path, .model_id = model_id,
                                 .duration = jb->duration, .type = c->opt->type,
-                                .model_checksum = m ? m->checksum : 0, .T = jb->T, .chroma = jb->chroma};
+                                .model_checksum = checksum, .T = jb->T, .chroma = jb->chroma};
     }
-    int rc = lm_db_write(c->db_path, c->opt->type, m ? m->checksum : 0, m ? m->id : "", docs, n);
+    int rc = lm_db_write(c->db_path, c->opt->type, checksum, model_id, docs, n);
     free(docs);
     if (rc == 0) c->stats->commits++;
     return rc;
@@ -329,7 +343,11 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
         lm_set_error("ctc features need a model");
         return -1;
     }
-    uint32_t checksum = opt->type == LM_FEAT_CTC ? opt->model->checksum : 0;
+    if (opt->type == LM_FEAT_BITTNER && !opt->salience) {
+        lm_set_error("bittner features need the deep salience model");
+        return -1;
+    }
+    uint32_t checksum = weights_checksum(opt);
     if (existing && (existing->type != opt->type || existing->model_checksum != checksum)) {
         if (existing->type != opt->type)
             lm_set_error("%s holds %s features, not %s: use another database file", db_path,
@@ -337,7 +355,7 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
         else
             lm_set_error("%s was made with model '%s' (checksum %08x), not '%s' (checksum %08x): use another "
                          "database file",
-                         db_path, existing->model_id, existing->model_checksum, opt->model->id, checksum);
+                         db_path, existing->model_id, existing->model_checksum, weights_id(opt), checksum);
         return -1;
     }
     stats->existing = existing ? existing->n_docs : 0;
@@ -372,7 +390,8 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
 #pragma omp atomic read
         skip = commit_failed;
         if (skip) continue;
-        int rc = lm_features_from_file(jb->given_path, opt->type, opt->model, &jb->chroma, &jb->T, &jb->duration);
+        int rc = lm_features_from_file(jb->given_path, opt->type, opt->model, opt->salience, &jb->chroma, &jb->T,
+                                       &jb->duration);
         int partial = rc == 0 && lm_audio_last_partial(); /* same thread as the decoding */
         char err[1024] = "";
         if (rc != 0) snprintf(err, sizeof err, "%s", lm_last_error());

@@ -13,7 +13,9 @@
 
 typedef struct {
     int kh, kw, cin, cout;
-    const float *k, *b; /* kernel [kh][kw][cin][cout], bias [cout] */
+    const float *k, *b; /* kernel [kh][kw][cin][cout] (kh along time, kw along pitch), bias [cout] */
+    float alpha;        /* activation's slope below zero: LM_LEAKY_ALPHA (chroma), 0 ReLU, 1 none */
+    const float *bn_scale, *bn_shift; /* NULL, or a per-channel y*scale+shift after the activation */
 } lm_conv_spec;
 
 /* The five convolutions of model m (bendy1, bendy2, smoothy1, smoothy2, distribute). */
@@ -23,6 +25,13 @@ void lm_conv_specs(const lm_model *m, lm_conv_spec specs[LM_NCONV]);
  * context/padding), out receives n_in - kh + 1 frames. col is scratch of col_cap floats
  * (at least kh * LM_NB * kw * cin). */
 void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap);
+
+/* The same on frames of nb pitch bins (any nb, kernels up to 84 bins wide; alpha and the
+ * affine map as the spec says); col must hold lm_conv_col_need(L, nb) floats at least. */
+void lm_conv_forward_nb(const lm_conv_spec *L, int nb, const float *in, size_t n_in, float *out, float *col,
+                        size_t col_cap);
+/* Scratch floats that lm_conv_forward_nb needs for a batch of one output frame. */
+size_t lm_conv_col_need(const lm_conv_spec *L, int nb);
 
 /* Backward of lm_conv_forward. out: the layer's (post-activation) output, n_out frames;
  * dout: gradient w.r.t. out, overwritten with the gradient w.r.t. the pre-activation.

@@ -46,14 +46,23 @@ void lm_model_set_pointers(lm_model *m) {
     }
 }
 
-static void shape_string(int i, char *buf, size_t n) {
+static void shape_string(const int shape[4], char *buf, size_t n) {
     int len = 0;
-    for (int d = 0; d < 4 && lm_tensor_shapes[i][d]; d++)
-        len += snprintf(buf + len, n - (size_t)len, d ? "x%d" : "%d", lm_tensor_shapes[i][d]);
+    buf[0] = '\0';
+    for (int d = 0; d < 4 && shape[d]; d++) len += snprintf(buf + len, n - (size_t)len, d ? "x%d" : "%d", shape[d]);
+}
+
+static const lm_flat_arch chroma_arch = {"deep chroma network", LM_MODEL_NTENSORS, lm_tensor_names, lm_tensor_shapes,
+                                         lm_tensor_counts};
+
+static size_t arch_floats(const lm_flat_arch *a) {
+    size_t n = 0;
+    for (int i = 0; i < a->n_tensors; i++) n += a->counts[i];
+    return n;
 }
 
 /* Parses and checks the header against the fixed architecture. */
-static int check_header(const char *path, char *hdr) {
+static int check_header(const char *path, const lm_flat_arch *arch, char *hdr) {
     if (strncmp(hdr, "FLATWEIGHTS 1\n", 14) != 0) {
         lm_set_error("%s: not a model file (missing 'FLATWEIGHTS 1' header)", path);
         return -1;
@@ -69,9 +78,9 @@ static int check_header(const char *path, char *hdr) {
             lm_set_error("%s: unsupported dtype '%s'", path, line + 6);
             return -1;
         }
-        if (!strncmp(line, "num_tensors ", 12) && atoi(line + 12) != LM_MODEL_NTENSORS) {
-            lm_set_error("%s: model has %d tensors, the deep chroma network needs %d (wrong architecture?)", path,
-                         atoi(line + 12), LM_MODEL_NTENSORS);
+        if (!strncmp(line, "num_tensors ", 12) && atoi(line + 12) != arch->n_tensors) {
+            lm_set_error("%s: model has %d tensors, the %s needs %d (wrong architecture?)", path, atoi(line + 12),
+                         arch->what, arch->n_tensors);
             return -1;
         }
         if (strncmp(line, "tensor ", 7) != 0) continue;
@@ -79,31 +88,33 @@ static int check_header(const char *path, char *hdr) {
         char name[64], shape[64];
         unsigned long long off, count;
         if (sscanf(line, "tensor %d %63s shape %63s offset %llu count %llu", &idx, name, shape, &off, &count) != 5 ||
-            idx != seen || idx >= LM_MODEL_NTENSORS) {
+            idx != seen || idx >= arch->n_tensors) {
             lm_set_error("%s: malformed tensor line '%s'", path, line);
             return -1;
         }
         char want[64];
-        shape_string(idx, want, sizeof want);
-        if (strcmp(name, lm_tensor_names[idx]) != 0 || strcmp(shape, want) != 0 || count != lm_tensor_counts[idx] ||
+        shape_string(arch->shapes[idx], want, sizeof want);
+        if (strcmp(name, arch->names[idx]) != 0 || strcmp(shape, want) != 0 || count != arch->counts[idx] ||
             off != expect_off) {
-            lm_set_error("%s: tensor %d is %s %s, expected %s %s (wrong architecture)", path, idx, name, shape,
-                         lm_tensor_names[idx], want);
+            lm_set_error("%s: tensor %d is %s %s, expected %s %s (not a %s)", path, idx, name, shape,
+                         arch->names[idx], want, arch->what);
             return -1;
         }
         expect_off += count * 4;
         seen++;
     }
-    if (!have_end || seen != LM_MODEL_NTENSORS) {
+    if (!have_end || seen != arch->n_tensors) {
         lm_set_error("%s: model header lists %d of %d tensors (wrong architecture or damaged header)", path, seen,
-                     LM_MODEL_NTENSORS);
+                     arch->n_tensors);
         return -1;
     }
     return 0;
 }
 
-int lm_model_load(const char *path, lm_model *m) {
-    memset(m, 0, sizeof *m);
+int lm_flat_load(const char *path, const lm_flat_arch *arch, float **w, char *id, size_t id_cap,
+                 uint32_t *checksum) {
+    *w = NULL;
+    if (id_cap) id[0] = '\0';
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         lm_set_error("cannot open model %s: %s", path, strerror(errno));
@@ -122,43 +133,52 @@ int lm_model_load(const char *path, lm_model *m) {
         fclose(fp);
         return -1;
     }
-    char *id = strstr(hdr, "\nmodel_id ");
-    if (id) {
-        id += 10;
-        size_t n = strcspn(id, "\n");
-        if (n >= sizeof m->id) n = sizeof m->id - 1;
-        memcpy(m->id, id, n);
+    char *idl = strstr(hdr, "\nmodel_id ");
+    if (idl && id_cap) {
+        idl += 10;
+        size_t n = strcspn(idl, "\n");
+        if (n >= id_cap) n = id_cap - 1;
+        memcpy(id, idl, n);
+        id[n] = '\0';
     }
-    if (check_header(path, hdr) != 0) {
+    if (check_header(path, arch, hdr) != 0) {
         fclose(fp);
         return -1;
     }
-    m->w = lm_malloc(LM_MODEL_NFLOATS, sizeof(float));
-    if (!m->w) {
+    size_t nf = arch_floats(arch);
+    float *data = lm_malloc(nf, sizeof(float));
+    if (!data) {
         fclose(fp);
         return -1;
     }
-    size_t nread = fread(m->w, sizeof(float), LM_MODEL_NFLOATS, fp);
+    size_t nread = fread(data, sizeof(float), nf, fp);
     int extra = fgetc(fp);
     fclose(fp);
-    if (nread != LM_MODEL_NFLOATS) {
-        lm_set_error("%s: truncated model file (%zu of %d weights)", path, nread, LM_MODEL_NFLOATS);
-        lm_model_free(m);
+    if (nread != nf) {
+        lm_set_error("%s: truncated model file (%zu of %zu weights)", path, nread, nf);
+        free(data);
         return -1;
     }
     if (extra != EOF) {
         lm_set_error("%s: unexpected data after the weights (wrong architecture?)", path);
-        lm_model_free(m);
+        free(data);
         return -1;
     }
-    for (size_t i = 0; i < LM_MODEL_NFLOATS; i++)
-        if (!isfinite(m->w[i])) {
+    for (size_t i = 0; i < nf; i++)
+        if (!isfinite(data[i])) {
             lm_set_error("%s: weight %zu is not finite (damaged model)", path, i);
-            lm_model_free(m);
+            free(data);
             return -1;
         }
+    if (checksum) *checksum = lm_crc32(0, data, nf * sizeof(float));
+    *w = data;
+    return 0;
+}
+
+int lm_model_load(const char *path, lm_model *m) {
+    memset(m, 0, sizeof *m);
+    if (lm_flat_load(path, &chroma_arch, &m->w, m->id, sizeof m->id, &m->checksum) != 0) return -1;
     lm_model_set_pointers(m);
-    m->checksum = lm_crc32(0, m->w, LM_MODEL_NFLOATS * sizeof(float));
     return 0;
 }
 
@@ -192,7 +212,7 @@ int lm_model_save(const char *path, const lm_model *m, const char *info) {
     size_t off = 0;
     for (int i = 0; i < LM_MODEL_NTENSORS; i++) {
         char shape[64];
-        shape_string(i, shape, sizeof shape);
+        shape_string(lm_tensor_shapes[i], shape, sizeof shape);
         len += snprintf(hdr + len, sizeof hdr - (size_t)len, "tensor %d %s shape %s offset %zu count %zu\n", i,
                         lm_tensor_names[i], shape, off, lm_tensor_counts[i]);
         off += lm_tensor_counts[i] * 4;

@@ -29,6 +29,20 @@ extern const int lm_tensor_shapes[LM_MODEL_NTENSORS][4]; /* unused dims are 0 */
 extern const size_t lm_tensor_counts[LM_MODEL_NTENSORS];
 
 int lm_model_load(const char *path, lm_model *m);
+
+/* A network's fixed list of tensors, which a FLATWEIGHTS file must match exactly. */
+typedef struct {
+    const char *what; /* "deep chroma network", in error messages */
+    int n_tensors;
+    const char *const *names;
+    const int (*shapes)[4]; /* unused dims are 0 */
+    const size_t *counts;
+} lm_flat_arch;
+/* Reads the weights of a FLATWEIGHTS file of architecture `arch` into *w (malloc'd, the
+ * tensors' floats in order); id (id_cap bytes) gets the model_id, *checksum the CRC-32 of
+ * the tensor bytes. Truncated, damaged or other-architecture files give a one-line error. */
+int lm_flat_load(const char *path, const lm_flat_arch *arch, float **w, char *id, size_t id_cap,
+                 uint32_t *checksum);
 /* Writes a model atomically; `info` lines (may be NULL) go into the header. */
 int lm_model_save(const char *path, const lm_model *m, const char *info);
 /* Allocates zeroed weights with the fixed chroma pooling matrix set. */

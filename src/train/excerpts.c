@@ -150,7 +150,7 @@ long lm_excerpts_load(const lm_pairs *p, const char *cache_dir, lm_excerpt *ex) 
         size_t size = 0;
         int have_key = content_key(audio, &crc, &size) == 0;
         lm_audio a = {0};
-        lm_hcqt h = {0, NULL};
+        lm_hcqt h = {0, NULL, 0};
         int computed = 0, failed = !have_key;
         for (size_t k = group_start[g]; k < group_start[g + 1] && !failed; k++) {
             const lm_pair *pr = &p->items[idx[k]];
@@ -303,7 +303,7 @@ int lm_excerpt_input_from_audio(const float *y, size_t n, double t0, double t1, 
                                 size_t *T) {
     long i0, i1;
     excerpt_frames(t0, t1, &i0, &i1);
-    lm_hcqt h = {0, NULL};
+    lm_hcqt h = {0, NULL, 0};
     if (lm_hcqt25(y, n, &h) != 0) return -1;
     if (i0 < 0) i0 = 0;
     if (i1 >= (long)h.n_frames) i1 = (long)h.n_frames - 1;
