@@ -10,6 +10,8 @@ pkgs=(build-essential cmake pkg-config
       libfftw3-dev         # FFTs for the CQT and the STFT chroma
       libpng-dev           # loss-curve plots
       zlib1g-dev           # CRC-32 checksums of databases, models and caches
+      libxml2-dev          # MusicXML themes
+      libzip-dev           # compressed MusicXML (.mxl) themes
       libcmocka-dev)       # unit tests
 # Rendering the shared corpus (tests, benchmarks) needs FluidSynth and its helpers.
 render_pkgs=(fluidsynth sox libsox-fmt-all python3-mido python3-numpy

@@ -32,6 +32,8 @@ typedef struct {
     size_t open_head[16][128], open_tail[16][128];
     size_t *next_open;
     size_t cap_next_open;
+    char **track_names; /* [track - 1] */
+    size_t cap_track_names;
 } midi_state;
 
 #define NONE SIZE_MAX
@@ -97,6 +99,24 @@ static void note_off(midi_state *st, int channel, int pitch, uint64_t tick) {
     if (st->open_head[channel][pitch] == NONE) st->open_tail[channel][pitch] = NONE;
 }
 
+/* A track name as text: control characters as spaces, runs of spaces as one, the ends trimmed,
+ * cut at a NUL; into buf (len + 1 bytes). */
+static void clean_name(char *buf, const unsigned char *s, size_t len) {
+    size_t n = 0;
+    int space = 1;
+    for (size_t i = 0; i < len && s[i]; i++) {
+        if (s[i] <= 0x20 || s[i] == 0x7F) {
+            if (!space) buf[n++] = ' ';
+            space = 1;
+        } else {
+            buf[n++] = (char)s[i];
+            space = 0;
+        }
+    }
+    while (n > 0 && buf[n - 1] == ' ') n--;
+    buf[n] = '\0';
+}
+
 static int parse_track(midi_state *st, const unsigned char *p, size_t pos, size_t end, int track) {
     uint64_t tick = 0;
     int running = 0; /* running status; meta and sysex events leave it as it is, as most readers do */
@@ -123,6 +143,15 @@ static int parse_track(midi_state *st, const unsigned char *p, size_t pos, size_
                 return -1;
             }
             if (type == 0x2F) break; /* end of track */
+            if (type == 0x03 && !st->track_names[track - 1]) { /* sequence/track name */
+                char *name = malloc((size_t)len + 1);
+                if (!name) {
+                    lm_set_error("out of memory reading MIDI file");
+                    return -1;
+                }
+                clean_name(name, p + pos, len);
+                st->track_names[track - 1] = name;
+            }
             if (type == 0x51) {
                 if (len != 3) {
                     lm_set_error("MIDI track %d has a tempo event of %u bytes (expected 3)", track, len);
@@ -330,6 +359,9 @@ int lm_midi_parse_notes(const unsigned char *data, size_t n, lm_midi_notes *out)
         }
         if (memcmp(data + pos, "MTrk", 4) == 0) { /* other chunk types are skipped, as the standard asks */
             track++;
+            if (grow((void **)&st->track_names, &st->cap_track_names, (size_t)track, sizeof *st->track_names) < 0)
+                goto done;
+            st->track_names[track - 1] = NULL;
             if (parse_track(st, data, pos + 8, pos + 8 + len, track) < 0) goto done;
         }
         pos += 8 + (size_t)len;
@@ -368,9 +400,15 @@ int lm_midi_parse_notes(const unsigned char *data, size_t n, lm_midi_notes *out)
     out->notes = st->notes; /* handed over */
     out->n = kept;
     out->n_drum_notes = st->n_drum_notes;
+    out->n_tracks = track;
+    out->track_names = st->track_names;
     st->notes = NULL;
+    st->track_names = NULL;
     rc = 0;
 done:
+    if (st->track_names)
+        for (int i = 0; i < track; i++) free(st->track_names[i]);
+    free(st->track_names);
     free(tm.tempos);
     free(tm.sec_at);
     free(st->notes);
@@ -404,6 +442,9 @@ int lm_midi_read_notes(const char *path, lm_midi_notes *out) {
 }
 
 void lm_midi_notes_free(lm_midi_notes *m) {
+    if (m->track_names)
+        for (int i = 0; i < m->n_tracks; i++) free(m->track_names[i]);
+    free(m->track_names);
     free(m->notes);
     free(m->seg_qn);
     free(m->seg_sec);
@@ -533,19 +574,45 @@ static int skyline(lm_midi_note *notes, size_t n, lm_theme *out) {
 
 /* ---- the theme ---- */
 
+int lm_midi_notes_theme(lm_midi_notes *m, int track, lm_theme *out) {
+    memset(out, 0, sizeof *out);
+    size_t kept = m->n;
+    if (track > 0) {
+        kept = 0;
+        for (size_t i = 0; i < m->n; i++)
+            if (m->notes[i].track == track) m->notes[kept++] = m->notes[i];
+    }
+    if (m->n == 0) {
+        if (m->n_drum_notes > 0)
+            lm_set_error("MIDI file has only drum notes (channel 10), no pitched notes");
+        else
+            lm_set_error("MIDI file has no notes");
+        return -1;
+    }
+    if (kept == 0) {
+        unsigned char *has = calloc((size_t)m->n_tracks + 1, 1);
+        if (!has) {
+            lm_set_error("out of memory reading MIDI file");
+            return -1;
+        }
+        for (size_t i = 0; i < m->n; i++)
+            if (m->notes[i].track >= 1 && m->notes[i].track <= m->n_tracks) has[m->notes[i].track] = 1;
+        char with[200] = "";
+        size_t len = 0;
+        for (int t = 1; t <= m->n_tracks && len + 12 < sizeof with; t++)
+            if (has[t]) len += (size_t)snprintf(with + len, sizeof with - len, "%s%d", len ? ", " : "", t);
+        free(has);
+        lm_set_error("MIDI track %d has no pitched notes (tracks with notes: %s)", track, with);
+        return -1;
+    }
+    return skyline(m->notes, kept, out);
+}
+
 int lm_midi_parse_theme(const unsigned char *data, size_t n, lm_theme *out) {
     memset(out, 0, sizeof *out);
     lm_midi_notes m;
     if (lm_midi_parse_notes(data, n, &m) < 0) return -1;
-    int rc = -1;
-    if (m.n == 0) {
-        if (m.n_drum_notes > 0)
-            lm_set_error("MIDI file has only drum notes (channel 10), no pitched notes");
-        else
-            lm_set_error("MIDI file has no notes");
-    } else {
-        rc = skyline(m.notes, m.n, out);
-    }
+    int rc = lm_midi_notes_theme(&m, 0, out);
     lm_midi_notes_free(&m);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "symbolic/theme.h"
+
 typedef struct {
     double onset, offset;       /* seconds from the start of the file (tick 0) */
     uint64_t on_tick, off_tick; /* the same in ticks; off_tick > on_tick */
@@ -30,6 +32,10 @@ typedef struct {
     double *seg_qn, *seg_sec, *seg_sec_per_qn;
     size_t n_seg;
     double ticks_per_qn;
+    /* MTrk chunks read, and each one's name (its first sequence/track name meta event, control
+     * characters as spaces; NULL when it has none). */
+    int n_tracks;
+    char **track_names;
 } lm_midi_notes;
 
 /* Format 0/1 files. A file without (pitched) notes is not an error here: n == 0. */
@@ -37,6 +43,10 @@ int lm_midi_parse_notes(const unsigned char *data, size_t n, lm_midi_notes *out)
 /* Errors are prefixed with the path. */
 int lm_midi_read_notes(const char *path, lm_midi_notes *out);
 void lm_midi_notes_free(lm_midi_notes *m);
+/* The theme of the notes of one track (1-based; 0 = all): polyphony reduced to the highest
+ * sounding note (skyline). Reorders m->notes (for a track, keeps only its notes there); errors
+ * when there are none, saying which tracks have some. */
+int lm_midi_notes_theme(lm_midi_notes *m, int track, lm_theme *out);
 /* Seconds at `qn` quarter notes from the start of the file (through the tempo map; the last
  * tempo goes on, and before the first segment the first tempo applies). */
 double lm_midi_qn_to_sec(const lm_midi_notes *m, double qn);

@@ -1,12 +1,10 @@
-/* Typed note lists, and themes -> binary query chroma. */
+/* Typed note lists, measure ranges, and themes -> binary query chroma. */
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/error.h"
-#include "common/fileio.h"
 #include "symbolic/theme.h"
 
 #define QUERY_RATE 25.0          /* frames per second, as the audio features */
@@ -211,10 +209,55 @@ float *lm_theme_to_chroma(const lm_theme *t, double duration_sec, int transpose,
     return chroma;
 }
 
-int lm_theme_load(const char *spec, double bpm, lm_theme *out, int *from_midi) {
-    const char *dot = strrchr(spec, '.');
-    int midi = (dot && (!strcasecmp(dot, ".mid") || !strcasecmp(dot, ".midi"))) ||
-               (lm_file_exists(spec) && !lm_is_directory(spec));
-    if (from_midi) *from_midi = midi;
-    return midi ? lm_midi_read_theme(spec, out) : lm_notelist_parse(spec, bpm > 0 ? bpm : 120, out);
+/* ---- measure ranges ---- */
+
+/* A measure number at text[*i] (spaces skipped before it): 0..999999; -1 when there is none. */
+static long range_number(const char *text, size_t *i) {
+    while (text[*i] == ' ' || text[*i] == '\t') (*i)++;
+    if (!isdigit((unsigned char)text[*i])) return -1;
+    long v = 0;
+    for (; isdigit((unsigned char)text[*i]); (*i)++)
+        if ((v = v * 10 + (text[*i] - '0')) > 999999) return -2;
+    return v;
+}
+
+int lm_measure_range_parse(const char *text, int *first, int *last) {
+    *first = *last = 0;
+    if (!text) {
+        lm_set_error("measure range is missing");
+        return -1;
+    }
+    size_t i = 0;
+    long a = range_number(text, &i), b = -1;
+    int dash = 0;
+    while (text[i] == ' ' || text[i] == '\t') i++;
+    if (text[i] == '-') {
+        dash = 1, i++;
+    } else if (!strncmp(text + i, "\xE2\x80\x93", 3)) { /* en dash, as printed */
+        dash = 1, i += 3;
+    }
+    if (dash) b = range_number(text, &i);
+    while (text[i] == ' ' || text[i] == '\t') i++;
+    /* Not: trailing text, a number too large, no number at all, a lone "0", "N-0", or "0-" (the
+     * whole piece, surely a mistake). */
+    int bad = text[i] != '\0' || a == -2 || b == -2 || (a < 0 && b < 0) || (!dash && a == 0) || (dash && b == 0) ||
+              (dash && a == 0 && b < 0);
+    if (bad) {
+        char shown[48];
+        size_t n = 0;
+        for (const char *p = text; *p && n + 1 < sizeof shown; p++) shown[n++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+        shown[n] = '\0';
+        lm_set_error("measure range \"%s\": expected N, N-M, N- or -M with measure numbers as printed (such as 5-9), "
+                     "from 1 to 999999",
+                     shown);
+        return -1;
+    }
+    if (!dash) b = a;
+    if (a > 0 && b > 0 && b < a) {
+        lm_set_error("measure range %ld-%ld: the last measure comes before the first", a, b);
+        return -1;
+    }
+    *first = a > 0 ? (int)a : 0;
+    *last = b > 0 ? (int)b : 0;
+    return 0;
 }

@@ -1,5 +1,5 @@
-/* Symbolic queries: a monophonic theme from a Standard MIDI File or a typed note list,
- * turned into a binary chroma sequence at 25 Hz. */
+/* Symbolic queries: a monophonic theme from a Standard MIDI File, a MusicXML or **kern score
+ * (musicxml.h, kern.h) or a typed note list, turned into a binary chroma sequence at 25 Hz. */
 #ifndef LM_SYMBOLIC_THEME_H
 #define LM_SYMBOLIC_THEME_H
 #include <stddef.h>
@@ -20,12 +20,52 @@ typedef struct {
  * (skyline); channel 10 (drums) ignored. Error if no notes. */
 int lm_midi_read_theme(const char *path, lm_theme *out);
 int lm_midi_parse_theme(const unsigned char *data, size_t n, lm_theme *out);
+/* Which part of a theme file to read; all zeros (or a NULL pointer) = the defaults. */
+typedef struct {
+    /* MusicXML part or **kern spine: a 1-based number ("2") or a name ("Violin I"; MusicXML
+     * part-name, part-abbreviation or id; kern *I"name, *I'abbreviation or *I instrument code),
+     * matched without regard to case or spacing. MIDI: a track number or track name. NULL or ""
+     * = every part, reduced to the top sounding note. */
+    const char *part;
+    /* Measures as printed (MusicXML measure@number, kern =N barlines), inclusive; 0 = from the
+     * start / to the end. Not for MIDI files (no printed measure numbers). */
+    int measure_first, measure_last;
+    /* MIDI track, 1-based (MTrk chunk); 0 = all tracks (skyline). MIDI only. */
+    int track;
+    /* MusicXML <voice> number / kern layer (the N-th sub-spine of a split spine, left to right,
+     * an unsplit spine being layer 1) of the chosen part; 0 = every voice, reduced to the top
+     * sounding note. */
+    int voice;
+} lm_theme_select;
+
+/* What a theme was read from (lm_theme_load_ex); non-zero = a file. */
+enum { LM_THEME_NOTELIST = 0, LM_THEME_MIDI = 1, LM_THEME_MUSICXML = 2, LM_THEME_MXL = 3, LM_THEME_KERN = 4 };
+
+/* Measure range as typed: "5-9", "5" (one measure), "5-" (to the end), "-9" (from the start),
+ * with optional spaces and an en dash allowed; numbers 1..999999 ("0-9" = "-9": a pickup measure 0
+ * is part of the start). Sets *first and *last (0 = open end); -1 with a one-line
+ * error on anything else or when last < first. */
+int lm_measure_range_parse(const char *text, int *first, int *last);
+
+/* Standard MIDI file with a selection: sel->track (or sel->part, a track number or name) picks
+ * one track (its notes reduced by the skyline, the file's tempo map applying); measure ranges
+ * and voices are errors for MIDI. */
+int lm_midi_read_theme_sel(const char *path, const lm_theme_select *sel, lm_theme *out);
+int lm_midi_parse_theme_sel(const unsigned char *data, size_t n, const lm_theme_select *sel, lm_theme *out);
+
 /* Note list such as "G4 G4 G4 Eb4:4 F4 F4 F4 D4:4 r:2": pitch letter, accidentals (#, b, x, bb),
  * octave (C4 = MIDI 60), optional ":beats" (default 1); "r" is a rest. bpm > 0. */
 int lm_notelist_parse(const char *text, double bpm, lm_theme *out);
 void lm_theme_free(lm_theme *t);
-/* A theme given as text: a MIDI file path (name ending in .mid/.midi, or an existing file) or
- * a note list at `bpm` (<= 0: 120). Sets *from_midi (may be NULL) to say which it was. */
+/* A theme given as text: a file path (a name ending in .mid/.midi, .musicxml/.xml, .mxl or .krn,
+ * or any existing file) or a note list at `bpm` (<= 0: 120). A file's format is recognised by
+ * its content (MThd, a zip archive, XML, Humdrum), else by its extension. MusicXML and kern files
+ * take their tempo from their tempo marks (<sound tempo>, <metronome>; *MM) and use `bpm` (<= 0:
+ * 120 quarter notes per minute) only when they have none. `sel` (may be NULL) picks a part,
+ * measures, track or voice; for a note list any selection is an error. Sets *from_file (may be
+ * NULL) to LM_THEME_NOTELIST or the file format. */
+int lm_theme_load_ex(const char *spec, double bpm, const lm_theme_select *sel, lm_theme *out, int *from_file);
+/* lm_theme_load_ex without a selection; *from_midi (may be NULL) is non-zero for any file. */
 int lm_theme_load(const char *spec, double bpm, lm_theme *out, int *from_midi);
 /* Pitch-class sequence of the sounding notes (rests skipped), length returned. */
 size_t lm_theme_pitch_classes(const lm_theme *t, int *pcs, size_t cap);
