@@ -2,13 +2,26 @@
  * 10 hours of l2-normalised chroma (900k frames at 25 Hz, in 120 five-minute documents), as in
  * a search over a database. Reports accumulated-cost cells per second for the ranking scan
  * (lm_sdtw_scan) on one thread and on two threads splitting the documents (OpenMP).
+ *
+ * Then the cost of the search modes against a plain search for the 10 best recordings, on one
+ * thread (index/search.h): sdtw_ti_cost_ratio (--transpose any) and sdtw_auto_cost_ratio
+ * (--duration auto), time of the pruned search / time of the plain one. They are measured on
+ * 120 five-minute recordings of music-like chroma (notes over chords of a key, changing every
+ * 4-16 frames), each query planted, transposed and time-warped, in three of them; with
+ * LM_BENCH_SDTW_DB=DB.lmdb and LM_BENCH_SDTW_THEMES=themes.csv (every 25th theme, at its
+ * annotated duration) also on that database, as sdtw_ti_cost_ratio_db / sdtw_auto_cost_ratio_db.
  * Usage: bench_sdtw [repetitions]   (best of the repetitions is reported) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/error.h"
 #include "common/progress.h"
+#include "eval/eval.h"
+#include "index/db.h"
+#include "index/search.h"
 #include "match/sdtw.h"
+#include "symbolic/theme.h"
 
 enum { N_QUERY = 225, N_DOCS = 120, DOC_FRAMES = 7500, N_QUERIES = 4 };
 
@@ -59,6 +72,153 @@ static double run(float **queries, float **docs, int threads, float *checksum) {
     return lm_now() - t0;
 }
 
+/* ---- search modes */
+
+enum { MODE_DOCS = 120, MODE_FRAMES = 7500, MODE_QUERIES = 6, MODE_TOP = 10 };
+
+/* Music-like chroma: segments of 4-16 frames, each a melody note over chord tones of a key
+ * and a noise floor; the key changes now and then. Recordings differ in texture as real ones
+ * do (solo voice to orchestra): each draws its number of chord tones (1-4), their strength,
+ * the melody's strength and the floor. */
+static void fill_music(float *doc, size_t M) {
+    static const int major[7] = {0, 2, 4, 5, 7, 9, 11};
+    int key = (int)(uniform() * 12), tones = 1 + (int)(uniform() * 4);
+    double chord = 0.2 + 0.6 * uniform(), melody = 0.3 + 0.7 * uniform(), floor = 0.02 + 0.3 * uniform() * uniform();
+    for (size_t m = 0; m < M;) {
+        if (uniform() < 0.02) key = (int)(uniform() * 12);
+        size_t len = 4 + (size_t)(uniform() * 13);
+        int root = (int)(uniform() * 7), mel = (int)(uniform() * 7);
+        float v[12];
+        for (int c = 0; c < 12; c++) v[c] = (float)(floor * uniform() * uniform());
+        for (int i = 0; i < tones; i++)
+            v[(key + major[(root + 2 * i) % 7]) % 12] += (float)(chord * (0.7 + 0.6 * uniform()));
+        v[(key + major[mel]) % 12] += (float)melody;
+        double sum = 0;
+        for (int c = 0; c < 12; c++) sum += (double)v[c] * v[c];
+        for (size_t k = 0; k < len && m < M; k++, m++)
+            for (int c = 0; c < 12; c++) doc[(size_t)c * M + m] = (float)(v[c] / sqrt(sum));
+    }
+}
+
+/* A melody in a key: notes of 4-16 frames, one in ten a rest. */
+static void fill_melody(float *q, size_t N) {
+    static const int major[7] = {0, 2, 4, 5, 7, 9, 11};
+    int key = (int)(uniform() * 12);
+    for (size_t i = 0; i < 12 * N; i++) q[i] = 0.0f;
+    for (size_t n = 0; n < N;) {
+        size_t len = 4 + (size_t)(uniform() * 13);
+        int pc = uniform() < 0.1 ? -1 : (key + major[(int)(uniform() * 7)]) % 12;
+        for (size_t k = 0; k < len && n < N; k++, n++)
+            if (pc >= 0) q[(size_t)pc * N + n] = 1.0f;
+    }
+}
+
+/* The query, shifted by `shift` and played at `speed` (frames of the query per document frame,
+ * wandering by +-20 %), mixed into the document from frame `at`. */
+static void plant_melody(const float *q, size_t N, int shift, double speed, float *doc, size_t M, size_t at) {
+    double pos = 0;
+    for (size_t m = at; m < M && pos < (double)N; m++) {
+        size_t n = (size_t)pos;
+        for (int c = 0; c < 12; c++) {
+            float v = q[(size_t)c * N + n];
+            if (v > 0) doc[(size_t)((c + shift) % 12) * M + m] += 1.2f * v;
+        }
+        double sum = 0;
+        for (int c = 0; c < 12; c++) sum += (double)doc[(size_t)c * M + m] * doc[(size_t)c * M + m];
+        for (int c = 0; c < 12; c++) doc[(size_t)c * M + m] = (float)(doc[(size_t)c * M + m] / sqrt(sum));
+        pos += speed * (0.8 + 0.4 * uniform());
+    }
+}
+
+/* Seconds of a plain search and of the search modes over `db` for one query (one thread). */
+static void time_modes(const lm_db *db, const float *q, size_t N, const lm_theme *theme, double duration,
+                       double *t_plain, double *t_ti, double *t_auto) {
+    lm_match *m = malloc(db->n_docs * sizeof *m);
+    lm_qset ti, au;
+    lm_variant_options o_ti = {.transpose_any = 1}, o_au = {.duration_auto = 1};
+    int rc = theme ? lm_qset_from_theme(&ti, theme, duration, 0, &o_ti) : lm_qset_from_chroma(&ti, q, N, &o_ti);
+    rc |= theme ? lm_qset_from_theme(&au, theme, duration, 0, &o_au) : lm_qset_from_chroma(&au, q, N, &o_au);
+    if (!m || rc) {
+        fprintf(stderr, "bench_sdtw: out of memory\n");
+        exit(1);
+    }
+    double t0 = lm_now();
+    lm_search_all(db, q, N, m, 0);
+    double t1 = lm_now();
+    lm_search_qset(db, NULL, &ti, NULL, MODE_TOP, -1, m, 0);
+    double t2 = lm_now();
+    lm_search_qset(db, NULL, &au, NULL, MODE_TOP, -1, m, 0);
+    double t3 = lm_now();
+    *t_plain += t1 - t0;
+    *t_ti += t2 - t1;
+    *t_auto += t3 - t2;
+    lm_qset_free(&ti);
+    lm_qset_free(&au);
+    free(m);
+}
+
+static void bench_modes_synthetic(int reps) {
+    lm_db db = {0};
+    db.n_docs = MODE_DOCS;
+    db.docs = calloc(MODE_DOCS, sizeof *db.docs);
+    float *queries[MODE_QUERIES];
+    for (int d = 0; d < MODE_DOCS; d++) {
+        float *x = malloc(12 * (size_t)MODE_FRAMES * sizeof *x);
+        if (!x) exit(1);
+        fill_music(x, MODE_FRAMES);
+        db.docs[d].chroma = x;
+        db.docs[d].T = MODE_FRAMES;
+        db.docs[d].id = "doc";
+    }
+    for (int qi = 0; qi < MODE_QUERIES; qi++) {
+        queries[qi] = malloc(12 * (size_t)N_QUERY * sizeof(float));
+        fill_melody(queries[qi], N_QUERY);
+        for (int k = 0; k < 3; k++) {
+            int d = (int)(uniform() * MODE_DOCS);
+            plant_melody(queries[qi], N_QUERY, (int)(uniform() * 12), 0.7 + 0.6 * uniform(), (float *)db.docs[d].chroma,
+                         MODE_FRAMES, (size_t)(uniform() * (MODE_FRAMES - 2 * N_QUERY)));
+        }
+    }
+    double best_ti = INFINITY, best_auto = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        double tp = 0, tt = 0, ta = 0;
+        for (int qi = 0; qi < MODE_QUERIES; qi++) time_modes(&db, queries[qi], N_QUERY, NULL, 0, &tp, &tt, &ta);
+        best_ti = fmin(best_ti, tt / tp);
+        best_auto = fmin(best_auto, ta / tp);
+    }
+    printf("sdtw_ti_cost_ratio %.3f x\n", best_ti);
+    printf("sdtw_auto_cost_ratio %.3f x\n", best_auto);
+    for (int d = 0; d < MODE_DOCS; d++) free((float *)db.docs[d].chroma);
+    for (int qi = 0; qi < MODE_QUERIES; qi++) free(queries[qi]);
+    free(db.docs);
+}
+
+/* The same on a real database and its themes (every 25th, at its annotated duration). */
+static void bench_modes_db(const char *db_path, const char *themes_path) {
+    lm_db db;
+    lm_eval_query *q;
+    size_t n;
+    if (lm_db_open(db_path, &db) != 0 || lm_eval_read_themes(themes_path, &q, &n) != 0) {
+        fprintf(stderr, "bench_sdtw: %s\n", lm_last_error());
+        return;
+    }
+    double tp = 0, tt = 0, ta = 0;
+    for (size_t t = 0; t < n; t += 25) {
+        lm_theme th;
+        if (lm_midi_read_theme(q[t].query_midi, &th) != 0) continue;
+        double dur = q[t].end_sec - q[t].start_sec;
+        size_t N;
+        float *x = lm_theme_to_chroma(&th, dur, q[t].transposition, &N);
+        if (x) time_modes(&db, x, N, &th, dur, &tp, &tt, &ta);
+        free(x);
+        lm_theme_free(&th);
+    }
+    printf("sdtw_ti_cost_ratio_db %.3f x\n", tt / tp);
+    printf("sdtw_auto_cost_ratio_db %.3f x\n", ta / tp);
+    lm_eval_free_themes(q, n);
+    lm_db_close(&db);
+}
+
 int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 3;
     if (reps < 1) reps = 1;
@@ -89,5 +249,8 @@ int main(int argc, char **argv) {
     printf("sdtw_cells_per_s_2t %.4g cells/s\n", cells / best2);
     for (int d = 0; d < N_DOCS; d++) free(docs[d]);
     for (int qi = 0; qi < N_QUERIES; qi++) free(queries[qi]);
+    bench_modes_synthetic(reps);
+    const char *db = getenv("LM_BENCH_SDTW_DB"), *themes = getenv("LM_BENCH_SDTW_THEMES");
+    if (db && *db && themes && *themes) bench_modes_db(db, themes);
     return 0;
 }

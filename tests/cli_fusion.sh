@@ -68,6 +68,8 @@ expect "JSON names the fusion" "$out" '"fuse": \{"database": ".*ctc\.lmdb", "wei
 if command -v python3 >/dev/null; then
   best=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["results"][0]["id"], len(d["results"]))' <<<"$out" 2>&1)
   expect "fused JSON parses" "$best" "^$op67 2$"
+else
+  expect "fused JSON best result" "$out" "\"rank\": 1, \"id\": \"$op67\""
 fi
 run "search help" 0 "$cli" search --help
 expect "help names --fuse" "$out" "--fuse-weight W"
@@ -151,7 +153,7 @@ fi
 
 run "eval --fuse" 0 "$cli" eval "$db" --fuse "$db2" --themes "$themes"
 printf '%s\n' "$out" | sed 's/^/     | /'
-expect "fusion line" "$(sed -n 3p <<<"$out")" "^Fusion: DTW cost 0\.5 x DB \+ 0\.5 x DB2 cosine costs, over the 2 recordings in both$"
+expect "fusion line" "$(sed -n 3p <<<"$out")" "^Fusion: features 0\.7 x DB \+ 0\.3 x DB2, l2-normalised per frame, over the 2 recordings in both$"
 expect "fused table header" "$(sed -n 4p <<<"$out")" "^Fold +Queries +Top-1 +Top-5 +Top-10 +Top-20 +Top-50 +MRR$"
 expect "fused average row" "$(tail -1 <<<"$out")" "^Avg +2 "
 run "eval --fuse --fuse-weight 0.3 --json" 0 "$cli" eval "$db" --fuse "$db2" --fuse-weight 0.3 --themes "$themes" --json

@@ -41,7 +41,7 @@ static void test_chroma_and_search(void **state) {
     assert_int_equal(leitmotif_db_size(d), 2);
     leitmotif_hit hits[2];
     size_t n;
-    leitmotif_query_options opt = {0, 108, 0};
+    leitmotif_query_options opt = {.tempo_bpm = 108};
     assert_int_equal(leitmotif_search(d, "G4:0.5 G4:0.5 G4:0.5 Eb4:4 F4:0.5 F4:0.5 F4:0.5 D4:4", &opt, hits, 2, &n), 0);
     assert_int_equal(n, 2);
     assert_string_equal(hits[0].doc_id, "Beethoven_Op067-01_DavidHighSchool");

@@ -1,4 +1,4 @@
-/* Fusion of two feature databases of the same recordings (DTW cost (1-W) C1 + W C2) and the
+/* Fusion of two feature databases of the same recordings (cosine cost against the normalised per-frame mix (1-W) x1 + W x2) and the
  * oracle of two databases (per query the better rank): hand-checked ranks on a tiny database,
  * W = 0 / W = 1 against the single databases bit for bit, the fused distances against an
  * explicit fused-cost DTW, pairing of the recordings by id, and the public API. */
@@ -17,15 +17,14 @@
 #include "symbolic/theme.h"
 #include "testutil.h"
 
-#define TOL 1e-6
+#define TOL 2e-6
 
 /* ---------------------------------------------------------------- the hand-built databases
  *
  * Four recordings r0..r3. Every frame of a recording holds the same chroma vector, and each
  * query is one held note (pitch class k on every frame). Then every cell of the DTW cost
  * matrix of a recording is the same, c = 1 - x[k], every path's weights add up to N (rows
- * 0..N-1), so the SDTW distance D[N-1, m] / N is exactly c, whatever the path. Fused:
- *   C = (1-W)(1 - x1[k]) + W (1 - x2[k]) = 1 - ((1-W) x1[k] + W x2[k]).
+ * 0..N-1), so the SDTW distance D[N-1, m] / N is exactly c, whatever the path.
  *
  * Pitch classes used: C = 0, E = 4, F# = 6, G = 7 (F# only pads vectors to unit length).
  *
@@ -45,16 +44,17 @@
  * Oracle (better rank of the two): q0 2, q1 1, q2 1. Both single databases fail q0: DB1 prefers
  * r3 (2/3 C), DB2 prefers r1 (.8 C).
  *
- * Fused, W = 0.5: C = 1 - (x1[k] + x2[k]) / 2
- *   q0: r0 1 - (.6+.6)/2 = .4   r1 1 - (0+.8)/2 = .6   r2 1   r3 1 - (2/3+0)/2 = 2/3  -> rank 1
- *   q1: r0 1   r1 1 - (1+.6)/2 = .2   r2 1 - (0+.8)/2 = .6   r3 1                      -> rank 1
- *   q2: r0 1   r1 1   r2 1 - (.6+.6)/2 = .4   r3 1 - (2/3+0)/2 = 2/3                   -> rank 1
+ * Fused: each frame is the mix (1-W) x1 + W x2, l2-normalised, and C = 1 - mix[k] / |mix|
+ * (dist_w05 and dist_w09 below hold the values).
+ * W = 0.5:
+ *   q0: r0 .4   r1 (C .4, E .8): 1 - .4/sqrt(.8) = .553   r2 1   r3 .592              -> rank 1
+ *   q1: r0 1   r1 (C .4, E .8): 1 - .8/sqrt(.8) = .106   r2 .515   r3 1               -> rank 1
+ *   q2: r0 1   r1 1   r2 (E .4, G .6, F# .4): 1 - .6/sqrt(.68) = .272   r3 .592          -> rank 1
  * so the fusion ranks q0 correctly where each database alone fails (and beats the oracle).
- * Fused, W = 0.9: C = 1 - (.1 x1[k] + .9 x2[k])
- *   q0: r0 .4   r1 1 - .72 = .28   r2 1   r3 1 - .2/3 = .9333                          -> rank 2
- *   q1: r0 1   r1 1 - (.1 + .54) = .36   r2 1 - .72 = .28   r3 1                       -> rank 2
- *   q2: r0 1   r1 1   r2 .4   r3 .9333                                                 -> rank 1
- * (close to DB2 alone: q1 fails, as in DB2; q0 fails as well).
+ * W = 0.9 (close to DB2 alone):
+ *   q0: r0 .4   r1 (C .72, E .64): 1 - .72/sqrt(.9280) = .253   r2 1   r3 .929        -> rank 2
+ *   q1: r0 1   r1 1 - .64/sqrt(.9280) = .336   r2 (E .72, G .6, F# .08): .235   r3 1    -> rank 2
+ *   q2: r0 1   r1 1   r2 1 - .6/sqrt(.8848) = .362   r3 .929                          -> rank 1
  * W = 0 and W = 1 are DB1 and DB2 alone: ranks 2 1 2 and 2 2 1. */
 
 enum { PC_C = 0, PC_E = 4, PC_FS = 6, PC_G = 7 };
@@ -65,8 +65,13 @@ static const int query_pc[N_Q] = {PC_C, PC_E, PC_G};
 static const int query_rec[N_Q] = {0, 1, 2};
 static const double dist1[N_Q][N_REC] = {{.4, 1, 1, 1.0 / 3}, {1, 0, 1, 1}, {1, 1, .4, 1.0 / 3}};
 static const double dist2[N_Q][N_REC] = {{.4, .2, 1, 1}, {1, .4, .2, 1}, {1, 1, .4, 1}};
-static const double dist_w05[N_Q][N_REC] = {{.4, .6, 1, 2.0 / 3}, {1, .2, .6, 1}, {1, 1, .4, 2.0 / 3}};
-static const double dist_w09[N_Q][N_REC] = {{.4, .28, 1, 1 - .2 / 3}, {1, .36, .28, 1}, {1, 1, .4, 1 - .2 / 3}};
+/* Fused: every frame of recording r is mix = (1-W) v1[r] + W v2[r] l2-normalised, and a held
+ * note of pitch class p has distance 1 - mix[p] / |mix|. E.g. W = 0.5, r1, query C: mix =
+ * (C .4, E .8), |mix| = sqrt(.8), so 1 - .4 / sqrt(.8) = 0.552786. */
+static const double dist_w05[N_Q][N_REC] = {
+    {.4, 0.552786, 1, 0.591752}, {1, 0.105573, 0.514929, 1}, {1, 1, 0.272393, 0.591752}};
+static const double dist_w09[N_Q][N_REC] = {
+    {.4, 0.252591, 1, 0.928933}, {1, 0.335636, 0.234562, 1}, {1, 1, 0.362135, 0.928933}};
 static const size_t rank1[N_Q] = {2, 1, 2}, rank2[N_Q] = {2, 2, 1}, rank_oracle[N_Q] = {2, 1, 1};
 static const size_t rank_w05[N_Q] = {1, 1, 1}, rank_w09[N_Q] = {2, 2, 1};
 
@@ -299,8 +304,8 @@ static void test_hand_checked_eval(void **state) {
     f.w = 0.9;
     assert_int_equal(lm_eval_run_fused(&f, q, n, &opt, rf, &skipped), 0);
     for (int qi = 0; qi < N_Q; qi++) assert_int_equal(rf[qi].rank, rank_w09[qi]);
-    assert_string_equal(db1.docs[rf[0].top[0].doc].id, "r1"); /* q0's best at W = 0.9: r1, .28 */
-    assert_float_equal(rf[0].top[0].distance, .28, TOL);
+    assert_string_equal(db1.docs[rf[0].top[0].doc].id, "r1"); /* q0's best at W = 0.9: r1 */
+    assert_float_equal(rf[0].top[0].distance, dist_w09[0][1], TOL);
 
     lm_fusion_free(&f);
     lm_eval_free_themes(q, n);
@@ -326,7 +331,7 @@ static float *noise_chroma(size_t T, unsigned seed) {
     return c;
 }
 
-/* SDTW distance with the cost C = (1-w) (1 - q.x1) + w (1 - q.x2) formed cell by cell in double
+/* SDTW distance with the cost C = 1 - q.mix, mix = (1-w) x1 + w x2 normalised, formed cell by cell in double
  * (a database of weight 0 is not read; the others are cut to the shorter length). */
 static double reference_fused(const float *q, size_t N, const float *x1, size_t T1, const float *x2, size_t T2,
                               double w) {
@@ -335,12 +340,14 @@ static double reference_fused(const float *q, size_t N, const float *x1, size_t 
     assert_non_null(D);
     for (size_t n = 0; n < N; n++)
         for (size_t m = 0; m < M; m++) {
-            double s1 = 0, s2 = 0;
+            /* the mix of the two features, l2-normalised per frame */
+            double mix[12], ss = 0, sim = 0;
             for (int c = 0; c < 12; c++) {
-                if (w < 1) s1 += (double)q[c * N + n] * x1[c * T1 + m];
-                if (w > 0) s2 += (double)q[c * N + n] * x2[c * T2 + m];
+                mix[c] = (w < 1 ? (1 - w) * x1[c * T1 + m] : 0) + (w > 0 ? w * x2[c * T2 + m] : 0);
+                ss += mix[c] * mix[c];
             }
-            double cost = (w < 1 ? (1 - w) * (1 - s1) : 0) + (w > 0 ? w * (1 - s2) : 0);
+            for (int c = 0; c < 12; c++) sim += (double)q[c * N + n] * (ss > 0 ? mix[c] / sqrt(ss) : 1 / sqrt(12.0));
+            double cost = 1 - sim;
             if (n == 0) {
                 D[m] = cost;
                 continue;

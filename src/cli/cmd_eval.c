@@ -16,7 +16,9 @@ static void eval_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif eval DB --themes THEMES.csv [--json] [--queries-from annotation|score]\n"
             "                      [--folds 1,2,...] [--top-ranks-out FILE] [--threads N]\n"
-            "                      [--oracle DB2 | --fuse DB2 [--fuse-weight W]]\n\n"
+            "                      [--oracle DB2 | --fuse DB2 [--fuse-weight W]]\n"
+            "                      [--transpose any] [--duration auto] [--exhaustive]\n"
+            "                      [--random-transpose SEED] [--random-tempo SEED]\n\n"
             "Every theme of THEMES.csv is a query against all recordings of DB; the rank of its own\n"
             "recording (document id = piece_id) gives the top-1/5/10/20/50 rates and the mean reciprocal\n"
             "rank (MRR), per fold and averaged over folds weighted by their number of queries (Zalkow &\n"
@@ -36,12 +38,24 @@ static void eval_help(FILE *f) {
             "  --oracle DB2     also evaluate DB2, a database of the same recordings with other features,\n"
             "                   and report DB alone, DB2 alone and their oracle (per query the better of\n"
             "                   the two ranks; Zalkow & Mueller 2020, Table 6), over the recordings of both\n"
-            "  --fuse DB2       evaluate the fusion of DB and DB2 (same recordings): one search whose DTW\n"
-            "                   cost is (1-W) x DB's cosine cost + W x DB2's\n"
-            "  --fuse-weight W  weight W of DB2 in [0, 1] (default %.2f; 0 = DB alone, 1 = DB2 alone)\n\n"
+            "  --fuse DB2       evaluate the fusion of DB and DB2 (same recordings): one search against\n"
+            "                   the per-frame mix (1-W) x DB's features + W x DB2's, l2-normalised\n"
+            "  --fuse-weight W  weight W of DB2 in [0, 1] (default %.2f; 0 = DB alone, 1 = DB2 alone)\n"
+            "  --transpose any  search every query in all 12 keys (as search --transpose any)\n"
+            "  --duration auto  search every query at 0.25-4x its duration (as search --duration auto),\n"
+            "                   the annotated one or, with --queries-from score, the score's\n"
+            "  --exhaustive     with --transpose any / --duration auto: run every key and stretching\n"
+            "                   exactly over every recording, without the pruning (the reference the\n"
+            "                   pruned search is measured against; 12x / 5.6x slower)\n"
+            "  --random-transpose SEED  shift each query by a random -5..-1 or 1..6 semitones, drawn from\n"
+            "                   SEED (an integer >= 0) and its theme id\n"
+            "  --random-tempo SEED  play each query at a random 0.5-2x its tempo (log-uniform; its\n"
+            "                   duration divided by the factor), drawn from SEED and its theme id\n\n"
             "Queries whose piece is not in the database are skipped with a warning (and counted). With\n"
             "--oracle or --fuse, recordings in only one database, or whose frame counts differ by more than\n"
-            "1 s between them, are left out with a warning, and the header names each database's features.\n",
+            "1 s between them, are left out with a warning, and the header names each database's features.\n"
+            "With --transpose any, --duration auto or a --random option, the JSON has \"query_details\":\n"
+            "per theme the shift and tempo applied and the shift and stretching found for its recording.\n",
             LM_FUSE_WEIGHT_DEFAULT);
 }
 
@@ -135,8 +149,26 @@ static void json_two_databases(const char *path, const lm_db *db, const char *pa
     printf("},\n \"recordings\": %zu,\n ", f->n);
 }
 
+/* What --transpose any / --duration auto / --random-* did to each query. */
+static void json_query_details(const lm_eval_query *q, const lm_eval_result *res, size_t n) {
+    printf(",\n \"query_details\": {");
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].rank == 0) continue;
+        printf("%s\n  ", first ? "" : ",");
+        lm_json_string(stdout, q[i].theme_id);
+        printf(": {\"shift_applied\": %d, \"tempo_applied\": ", res[i].shift_applied);
+        lm_json_number(stdout, res[i].tempo_applied);
+        printf(", \"shift_found\": %d, \"stretch_found\": ", res[i].shift_found);
+        lm_json_number(stdout, res[i].stretch_found);
+        printf("}");
+        first = 0;
+    }
+    printf("}");
+}
+
 static void print_json(const lm_eval_summary *folds, size_t n_folds, const lm_eval_summary *avg,
-                       const lm_eval_query *q, const lm_eval_result *res, size_t n, size_t skipped) {
+                       const lm_eval_query *q, const lm_eval_result *res, size_t n, size_t skipped, int details) {
     json_folds(folds, n_folds, avg);
     printf(",\n \"skipped_queries\": %zu,\n \"ranks\": {", skipped);
     int first = 1;
@@ -147,7 +179,9 @@ static void print_json(const lm_eval_summary *folds, size_t n_folds, const lm_ev
         printf(": %zu", res[i].rank);
         first = 0;
     }
-    printf("}}\n");
+    printf("}");
+    if (details) json_query_details(q, res, n);
+    printf("}\n");
 }
 
 /* One header line naming what a database holds, e.g.
@@ -226,10 +260,33 @@ static void print_oracle_json(const lm_eval_summary *const per_fold[3], const si
     printf("}}\n");
 }
 
+/* One line saying how the queries were changed and searched. */
+static void print_mode(const lm_eval_options *o) {
+    printf("Queries:");
+    if (o->random_transpose) printf(" shifted by random semitones (seed %llu);", o->transpose_seed);
+    if (o->random_tempo) printf(" at random 0.5-2x tempi (seed %llu);", o->tempo_seed);
+    if (o->variants.transpose_any) printf(" searched in every key;");
+    if (o->variants.duration_auto) printf(" searched at 0.25-4x their duration;");
+    if (o->variants.transpose_any || o->variants.duration_auto)
+        printf(" %s\n", o->variants.exhaustive ? "exhaustive" : "pruned");
+    else printf(" as given\n");
+}
+
+/* How often --transpose any undid the random shift where the recording ranks first. */
+static void print_recovered(const lm_eval_result *res, size_t n) {
+    size_t first = 0, undone = 0;
+    for (size_t i = 0; i < n; i++)
+        if (res[i].rank == 1) {
+            first++;
+            undone += ((res[i].shift_applied + res[i].shift_found) % 12 + 12) % 12 == 0;
+        }
+    printf("Random shift undone for %zu of the %zu queries whose recording ranks first\n", undone, first);
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *db_path = NULL, *themes_path = NULL, *top_out = NULL, *folds_arg = NULL;
     const char *oracle_path = NULL, *fuse_path = NULL, *weight_arg = NULL;
-    int json = 0;
+    int json = 0, queries_from_given = 0;
     lm_eval_options opt = {0};
     for (int i = 1; i < argc; i++) {
         int th = lm_cli_threads_option(argc, argv, &i);
@@ -245,7 +302,33 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--oracle") && i + 1 < argc) oracle_path = argv[++i];
         else if (!strcmp(argv[i], "--fuse") && i + 1 < argc) fuse_path = argv[++i];
         else if (!strcmp(argv[i], "--fuse-weight") && i + 1 < argc) weight_arg = argv[++i];
-        else if (!strcmp(argv[i], "--queries-from") && i + 1 < argc) {
+        else if (!strcmp(argv[i], "--exhaustive")) opt.variants.exhaustive = 1;
+        else if (!strcmp(argv[i], "--transpose") && i + 1 < argc) {
+            if (strcmp(argv[++i], "any") != 0) {
+                lm_cli_fail("eval --transpose: expected 'any' (queries keep their key otherwise), got '%s'", argv[i]);
+                return 2;
+            }
+            opt.variants.transpose_any = 1;
+        } else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
+            if (strcmp(argv[++i], "auto") != 0) {
+                lm_cli_fail("eval --duration: expected 'auto' (see --queries-from for the duration), got '%s'",
+                            argv[i]);
+                return 2;
+            }
+            opt.variants.duration_auto = 1;
+        } else if ((!strcmp(argv[i], "--random-transpose") || !strcmp(argv[i], "--random-tempo")) && i + 1 < argc) {
+            const char *name = argv[i], *v = argv[++i];
+            char *end;
+            errno = 0;
+            unsigned long long seed = strtoull(v, &end, 10);
+            if (end == v || *end || errno || v[0] == '-' || v[0] == '+') {
+                lm_cli_fail("%s: expected a seed (an integer >= 0), got '%s'", name, v);
+                return 2;
+            }
+            if (!strcmp(name, "--random-transpose")) opt.random_transpose = 1, opt.transpose_seed = seed;
+            else opt.random_tempo = 1, opt.tempo_seed = seed;
+        } else if (!strcmp(argv[i], "--queries-from") && i + 1 < argc) {
+            queries_from_given = 1;
             const char *v = argv[++i];
             if (!strcmp(v, "annotation")) opt.from_score = 0;
             else if (!strcmp(v, "score")) opt.from_score = 1;
@@ -259,6 +342,12 @@ int cmd_eval(int argc, char **argv) {
         eval_help(stderr);
         return 2;
     }
+    (void)queries_from_given;
+    if (opt.variants.exhaustive && !opt.variants.transpose_any && !opt.variants.duration_auto) {
+        lm_cli_fail("eval: --exhaustive needs --transpose any or --duration auto");
+        return 2;
+    }
+    int details = opt.variants.transpose_any || opt.variants.duration_auto || opt.random_transpose || opt.random_tempo;
     double weight = LM_FUSE_WEIGHT_DEFAULT;
     if (weight_arg) {
         if (!fuse_path) {
@@ -381,7 +470,7 @@ int cmd_eval(int argc, char **argv) {
                         lm_json_number(stdout, weight);
                         printf("},\n ");
                     }
-                    print_json(per_fold[0], n_folds[0], &avg[0], q, res, n, skipped);
+                    print_json(per_fold[0], n_folds[0], &avg[0], q, res, n, skipped, details);
                 }
             } else {
                 if (db2_path) {
@@ -394,10 +483,12 @@ int cmd_eval(int argc, char **argv) {
                     print_oracle_table(avg);
                 } else {
                     if (fuse_path)
-                        printf("Fusion: DTW cost %.3g x DB + %.3g x DB2 cosine costs, over the %zu recordings in "
+                        printf("Fusion: features %.3g x DB + %.3g x DB2, l2-normalised per frame, over the %zu recordings in "
                                "both\n",
                                1.0 - weight, weight, fusion.n);
+                    if (details) print_mode(&opt);
                     print_table(per_fold[0], n_folds[0], &avg[0]);
+                    if (opt.variants.transpose_any && opt.random_transpose) print_recovered(res, n);
                 }
             }
             if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");

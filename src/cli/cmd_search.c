@@ -15,8 +15,9 @@
 
 static void search_help(FILE *f) {
     fprintf(f,
-            "usage: leitmotif search DB THEME [--top K] [--json] [--duration SEC] [--transpose K]\n"
-            "                        [--tempo BPM] [--threads N] [--fuse DB2 [--fuse-weight W]]\n\n"
+            "usage: leitmotif search DB THEME [--top K] [--json] [--duration SEC|auto] [--transpose K|any]\n"
+            "                        [--tempo BPM] [--occurrences [--occ-threshold M]] [--threads N]\n"
+            "                        [--fuse DB2 [--fuse-weight W]]\n\n"
             "Ranks the recordings of the database DB by how well THEME matches a passage of them\n"
             "(subsequence DTW of the theme's binary chroma against the recordings' chroma features).\n\n"
             "THEME is a Standard MIDI File (.mid) or a quoted note list:\n"
@@ -29,35 +30,90 @@ static void search_help(FILE *f) {
             "  --json          print one JSON document instead of text lines\n"
             "  --duration SEC  stretch the theme to SEC seconds, e.g. the expected length in the\n"
             "                  recording (default: its own length at the MIDI or --tempo tempo)\n"
+            "  --duration auto tempo-free: search the theme at 0.5, 0.71, 1, 1.41 and 2x its length (with\n"
+            "                  the DTW's own 0.5-2x, any tempo from 0.25x to 4x of the written one) and keep\n"
+            "                  the best per recording; each hit says the duration factor that matched. Its\n"
+            "                  distance includes 0.05 x log2(2 / factor), as shorter variants match\n"
+            "                  everything a little better\n"
             "  --tempo BPM     tempo of a note list in beats per minute (default 120)\n"
             "  --transpose K   shift the theme by K semitones\n"
+            "  --transpose any search the theme in all 12 keys and keep the best per recording; each hit\n"
+            "                  says the shift (-5..+6 semitones) at which the theme is played there\n"
+            "  --occurrences   list, under each recording, every passage that matches the theme within\n"
+            "                  M of its best distance, not overlapping, best first (with --transpose any\n"
+            "                  in any key: a recapitulation may bring a theme back in another key)\n"
+            "  --occ-threshold M  the margin M in [0, 1] (default %.2f): a passage is listed when its\n"
+            "                  distance is at most the best + M (a margin, as good matches lie near 0)\n"
+            "  --exhaustive    with --transpose any / --duration auto: every variant exactly over every\n"
+            "                  recording, without pruning (for checking it; 12x / 5.6x slower)\n"
             "  --threads N     worker threads (default: all cores)\n"
             "  --fuse DB2      search DB and DB2, two databases of the same recordings (same document ids)\n"
-            "                  with different features, in one: the DTW cost is (1-W) x DB's cosine cost\n"
-            "                  + W x DB2's. Recordings in only one of them, or whose frame counts differ by\n"
+            "                  with different features, in one: the DTW runs on the per-frame mix (1-W) x\n"
+            "                  DB's features + W x DB2's, l2-normalised. Recordings in only one of them, or\n"
+            "                  whose frame counts differ by\n"
             "                  more than 1 s, are not ranked (with a warning)\n"
             "  --fuse-weight W weight W of DB2 in [0, 1] (default %.2f; 0 = DB alone, 1 = DB2 alone)\n\n"
+            "Without --duration or --tempo the theme is matched at its written tempo (the MIDI file's tempo,\n"
+            "a note list's 120 beats per minute), and the match can compress or stretch it by at most a\n"
+            "factor of 2: a performance more than twice as fast or slow is missed; --duration auto finds it.\n"
+            "--transpose any and --duration auto together search 60 variants. Both prune: a coarse pass at\n"
+            "a quarter of the frame rate picks the keys, tempi and passages that get the exact search, so\n"
+            "each costs about 1.2-2 plain searches, not 12 or 5.6; the K best recordings shown are\n"
+            "those of the exhaustive search with high probability (docs/results/search_modes.md).\n\n"
             "Output, one line per recording, best first: rank, document id, distance (mean cosine\n"
-            "distance along the best alignment: 0 is a perfect match, 1 no similarity) and the matched\n"
-            "passage start-end in seconds. The match can compress or stretch the theme by at most a\n"
-            "factor of 2; recordings too short for the theme are not ranked.\n",
-            LM_FUSE_WEIGHT_DEFAULT);
+            "distance along the best alignment: 0 is a perfect match, 1 no similarity), the matched\n"
+            "passage start-end in seconds, then with --transpose any the shift (\"transpose +2\") and with\n"
+            "--duration auto the duration factor (\"duration 1.41x\"); with --occurrences, an indented line\n"
+            "per passage. Recordings too short for the theme are not ranked.\n",
+            LM_OCC_MARGIN_DEFAULT, LM_FUSE_WEIGHT_DEFAULT);
 }
 
-static void print_text(const lm_db *db, const lm_match *m, size_t n) {
+typedef struct {
+    lm_occurrence *occ;
+    size_t n;
+} occ_list;
+
+/* The variant columns of a hit: "  transpose +2  duration 1.41x". */
+static void print_variant(const lm_qset *qs, int any, int autod, int fixed, unsigned v) {
+    if (any) printf("  transpose %+d", fixed + lm_qset_transpose(qs, v));
+    if (autod) printf("  duration %.2fx", lm_qset_stretch(qs, v));
+}
+
+static void print_text(const lm_db *db, const lm_match *m, size_t n, const lm_qset *qs, int any, int autod,
+                       int fixed, const occ_list *occ) {
     int width = 8;
     for (size_t i = 0; i < n; i++) {
         int len = (int)strlen(db->docs[m[i].doc].id);
         if (len > width) width = len;
     }
-    for (size_t i = 0; i < n; i++)
-        printf("%4zu  %-*s  %.4f  %.2f-%.2f\n", i + 1, width, db->docs[m[i].doc].id, m[i].distance,
+    for (size_t i = 0; i < n; i++) {
+        printf("%4zu  %-*s  %.4f  %.2f-%.2f", i + 1, width, db->docs[m[i].doc].id, m[i].distance,
                FRAME_SEC * (double)m[i].start, FRAME_SEC * (double)(m[i].end + 1));
+        print_variant(qs, any, autod, fixed, m[i].variant);
+        printf("\n");
+        for (size_t j = 0; occ && j < occ[i].n; j++) {
+            const lm_occurrence *o = &occ[i].occ[j];
+            printf("      %3zu  %-*s  %.4f  %.2f-%.2f", j + 1, width - 5, "", o->distance,
+                   FRAME_SEC * (double)o->start, FRAME_SEC * (double)(o->end + 1));
+            print_variant(qs, any, 0, fixed, o->variant);
+            printf("\n");
+        }
+    }
+}
+
+static void json_variant(const lm_qset *qs, int any, int autod, int fixed, unsigned v) {
+    if (any) printf(", \"transpose\": %d", fixed + lm_qset_transpose(qs, v));
+    if (autod) {
+        printf(", \"stretch\": ");
+        lm_json_number(stdout, lm_qset_stretch(qs, v));
+        printf(", \"theme_sec\": ");
+        lm_json_number(stdout, FRAME_SEC * (double)qs->N[v / qs->n_shift]);
+    }
 }
 
 static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fusion, const char *db2_path,
-                       const char *theme_text, size_t N, int transpose, const lm_match *m, size_t n,
-                       size_t unranked) {
+                       const char *theme_text, const lm_qset *qs, int any, int autod, int transpose,
+                       const lm_match *m, size_t n, size_t unranked, const occ_list *occ, double occ_margin) {
     printf("{\"database\": ");
     lm_json_string(stdout, db_path);
     if (fusion) {
@@ -69,10 +125,17 @@ static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fu
     }
     printf(", \"theme\": ");
     lm_json_string(stdout, theme_text);
+    size_t N = qs->N[autod ? LM_AUTO_STRETCHES / 2 : 0]; /* the reference duration */
     printf(", \"theme_frames\": %zu, \"theme_sec\": ", N);
     lm_json_number(stdout, FRAME_SEC * (double)N);
-    printf(", \"transpose\": %d, \"documents\": %zu, \"unranked\": %zu, \"results\": [", transpose, db->n_docs,
-           unranked);
+    if (any) printf(", \"transpose\": \"any\"");
+    else printf(", \"transpose\": %d", transpose);
+    if (autod) printf(", \"duration\": \"auto\"");
+    if (occ) {
+        printf(", \"occurrence_margin\": ");
+        lm_json_number(stdout, occ_margin);
+    }
+    printf(", \"documents\": %zu, \"unranked\": %zu, \"results\": [", db->n_docs, unranked);
     for (size_t i = 0; i < n; i++) {
         const lm_db_doc *d = &db->docs[m[i].doc];
         printf("%s\n  {\"rank\": %zu, \"id\": ", i ? "," : "", i + 1);
@@ -85,16 +148,68 @@ static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fu
         lm_json_number(stdout, FRAME_SEC * (double)m[i].start);
         printf(", \"end_sec\": ");
         lm_json_number(stdout, FRAME_SEC * (double)(m[i].end + 1));
+        json_variant(qs, any, autod, transpose, m[i].variant);
+        if (occ) {
+            printf(", \"occurrences\": [");
+            for (size_t j = 0; j < occ[i].n; j++) {
+                const lm_occurrence *o = &occ[i].occ[j];
+                printf("%s{\"distance\": ", j ? ", " : "");
+                lm_json_number(stdout, o->distance);
+                printf(", \"start_sec\": ");
+                lm_json_number(stdout, FRAME_SEC * (double)o->start);
+                printf(", \"end_sec\": ");
+                lm_json_number(stdout, FRAME_SEC * (double)(o->end + 1));
+                json_variant(qs, any, 0, transpose, o->variant);
+                printf("}");
+            }
+            printf("]");
+        }
         printf("}");
     }
     printf("%s]}\n", n ? "\n" : "");
 }
 
+/* Occurrences in each of the n shown recordings (in parallel; NULL when out of memory). */
+static occ_list *find_occurrences(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const lm_match *m,
+                                  size_t n, double margin) {
+    occ_list *occ = lm_calloc(n ? n : 1, sizeof *occ);
+    if (!occ) return NULL;
+    int failed = 0, mixes = f && f->w > 0.0 && f->w < 1.0;
+#pragma omp parallel
+    {
+        float *buf = mixes ? malloc(12 * f->max_T * sizeof *buf) : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < n; i++) {
+            size_t T = 0;
+            const float *x = NULL;
+            if (!f) {
+                x = db->docs[m[i].doc].chroma;
+                T = db->docs[m[i].doc].T;
+            } else if (!mixes || buf) {
+                x = lm_fusion_features(f, f->index_of[m[i].doc], buf, &T);
+            }
+            if (!x || lm_occurrences(qs, x, T, &m[i], margin, &occ[i].occ, &occ[i].n) != 0) {
+#pragma omp atomic write
+                failed = 1;
+            }
+        }
+        free(buf);
+    }
+    if (failed) {
+        for (size_t i = 0; i < n; i++) free(occ[i].occ);
+        free(occ);
+        lm_set_error("occurrences: out of memory");
+        return NULL;
+    }
+    return occ;
+}
+
 int cmd_search(int argc, char **argv) {
-    const char *db_path = NULL, *theme_text = NULL, *db2_path = NULL, *weight_arg = NULL;
+    const char *db_path = NULL, *theme_text = NULL, *db2_path = NULL, *weight_arg = NULL, *occ_arg = NULL;
     long top = 10, transpose = 0;
-    double duration = 0, tempo = 0;
-    int json = 0;
+    double duration = 0, tempo = 0, occ_margin = LM_OCC_MARGIN_DEFAULT;
+    int json = 0, occurrences = 0;
+    lm_variant_options vo = {0};
     for (int i = 1; i < argc; i++) {
         int th = lm_cli_threads_option(argc, argv, &i);
         if (th < 0) return 1;
@@ -103,14 +218,35 @@ int cmd_search(int argc, char **argv) {
             search_help(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--occurrences")) occurrences = 1;
+        else if (!strcmp(argv[i], "--exhaustive")) vo.exhaustive = 1;
+        else if (!strcmp(argv[i], "--occ-threshold") && i + 1 < argc) occ_arg = argv[++i];
         else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
             if (lm_cli_parse_int("--top", argv[++i], 0, 100000000, &top) != 0) return 1;
         } else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
-            if (lm_cli_parse_double("--duration", argv[++i], 0.04, 3600, &duration) != 0) return 1;
+            const char *v = argv[++i];
+            char *end;
+            if (!strcmp(v, "auto")) {
+                vo.duration_auto = 1, duration = 0;
+            } else if ((duration = strtod(v, &end)), end == v || *end || !(duration >= 0.04 && duration <= 3600)) {
+                lm_cli_fail("--duration: expected seconds in [0.04, 3600] or 'auto', got '%s'", v);
+                return 2;
+            } else {
+                vo.duration_auto = 0;
+            }
         } else if (!strcmp(argv[i], "--tempo") && i + 1 < argc) {
             if (lm_cli_parse_double("--tempo", argv[++i], 1, 2000, &tempo) != 0) return 1;
         } else if (!strcmp(argv[i], "--transpose") && i + 1 < argc) {
-            if (lm_cli_parse_int("--transpose", argv[++i], -127, 127, &transpose) != 0) return 1;
+            const char *v = argv[++i];
+            char *end;
+            if (!strcmp(v, "any")) {
+                vo.transpose_any = 1, transpose = 0;
+            } else if ((transpose = strtol(v, &end, 10)), end == v || *end || transpose < -127 || transpose > 127) {
+                lm_cli_fail("--transpose: expected semitones in [-127, 127] or 'any', got '%s'", v);
+                return 2;
+            } else {
+                vo.transpose_any = 0;
+            }
         } else if (!strcmp(argv[i], "--fuse") && i + 1 < argc) {
             db2_path = argv[++i];
         } else if (!strcmp(argv[i], "--fuse-weight") && i + 1 < argc) {
@@ -133,6 +269,14 @@ int cmd_search(int argc, char **argv) {
         }
         if (lm_cli_parse_double("--fuse-weight", weight_arg, 0, 1, &weight) != 0) return 2;
     }
+    if (occ_arg) {
+        if (!occurrences) {
+            lm_cli_fail("search: --occ-threshold needs --occurrences");
+            return 2;
+        }
+        if (lm_cli_parse_double("--occ-threshold", occ_arg, 0, 1, &occ_margin) != 0) return 2;
+    }
+    int any = vo.transpose_any, autod = vo.duration_auto;
 
     lm_theme theme;
     int from_midi;
@@ -141,19 +285,21 @@ int cmd_search(int argc, char **argv) {
         lm_theme_free(&theme);
         return lm_cli_fail("search: --tempo applies to note lists; use --duration for a MIDI theme");
     }
-    size_t N = 0;
-    float *query = lm_theme_to_chroma(&theme, duration, (int)transpose, &N);
+    lm_qset qs;
+    int qrc = lm_qset_from_theme(&qs, &theme, duration, (int)transpose, &vo);
     lm_theme_free(&theme);
-    if (!query) return lm_cli_fail_lib();
+    if (qrc != 0) return lm_cli_fail_lib();
+    const float *query = qs.q[0]; /* the plain query (one variant) */
+    size_t N = qs.N[autod ? LM_AUTO_STRETCHES / 2 : 0];
 
     lm_db db, db2;
     if (lm_db_open(db_path, &db) != 0) {
-        free(query);
+        lm_qset_free(&qs);
         return lm_cli_fail_lib();
     }
     if (db2_path && lm_db_open(db2_path, &db2) != 0) {
         lm_db_close(&db);
-        free(query);
+        lm_qset_free(&qs);
         return lm_cli_fail_lib();
     }
     int rc = 0;
@@ -166,16 +312,26 @@ int cmd_search(int argc, char **argv) {
     }
     /* The candidates: all recordings of DB, or those that the fusion ranks. */
     size_t n_cand = db2_path ? fusion.n : db.n_docs;
+    const lm_fusion *fp = db2_path ? &fusion : NULL;
     lm_match *m = lm_malloc(db.n_docs ? db.n_docs : 1, sizeof *m);
     if (rc == 0 && (!m || db.n_docs == 0 || (db2_path && db2.n_docs == 0)))
         rc = m ? lm_cli_fail("%s: the database has no documents", db.n_docs ? db2_path : db_path) : lm_cli_fail_lib();
-    if (rc == 0 && (db2_path ? lm_search_fused(&fusion, query, N, m, 1) : lm_search_all(&db, query, N, m, 1)) != 0)
-        rc = lm_cli_fail_lib();
+    if (rc == 0) {
+        int ok;
+        if (qs.n > 1) ok = lm_search_qset(&db, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
+        else {
+            ok = (db2_path ? lm_search_fused(&fusion, query, qs.N[0], m, 1) : lm_search_all(&db, query, qs.N[0], m, 1)) == 0;
+            for (size_t k = 0; k < n_cand && ok; k++) m[k].variant = 0, m[k].approx = 0;
+        }
+        if (!ok) rc = lm_cli_fail_lib();
+    }
+    occ_list *occ = NULL;
+    size_t shown = 0;
     if (rc == 0) {
         lm_match_sort(m, n_cand);
         size_t ranked = 0;
         while (ranked < n_cand && isfinite(m[ranked].distance)) ranked++;
-        size_t shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
+        shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
         if (ranked == 0) {
             double longest = 0;
             for (size_t k = 0; k < db.n_docs; k++)
@@ -187,17 +343,24 @@ int cmd_search(int argc, char **argv) {
             if (ranked < n_cand)
                 fprintf(stderr, "leitmotif: %zu recordings are too short for this theme (%.1f s) and are not ranked\n",
                         n_cand - ranked, FRAME_SEC * (double)N);
-            if (db2_path) lm_search_locate_fused(&fusion, query, N, m, shown);
-            else lm_search_locate(&db, query, N, m, shown);
+            if (qs.n > 1) lm_search_locate_qset(&db, fp, &qs, m, shown);
+            else if (db2_path) lm_search_locate_fused(&fusion, query, qs.N[0], m, shown);
+            else lm_search_locate(&db, query, qs.N[0], m, shown);
+            if (occurrences && !(occ = find_occurrences(&db, fp, &qs, m, shown, occ_margin))) rc = lm_cli_fail_lib();
+        }
+        if (rc == 0) {
             if (json)
-                print_json(&db, db_path, db2_path ? &fusion : NULL, db2_path, theme_text, N, (int)transpose, m, shown,
-                           db.n_docs - ranked);
-            else print_text(&db, m, shown);
+                print_json(&db, db_path, fp, db2_path, theme_text, &qs, any, autod, (int)transpose, m, shown,
+                           db.n_docs - ranked, occ, occ_margin);
+            else print_text(&db, m, shown, &qs, any, autod, (int)transpose, occ);
             if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");
         }
     }
+    if (occ)
+        for (size_t i = 0; i < shown; i++) free(occ[i].occ);
+    free(occ);
     free(m);
-    free(query);
+    lm_qset_free(&qs);
     lm_fusion_free(&fusion);
     if (db2_path) lm_db_close(&db2);
     lm_db_close(&db);

@@ -84,6 +84,7 @@ static int match_before(const lm_match *a, const lm_match *b) {
 /* Keeps the n_top best matches sorted, by insertion: n_top is small. */
 static size_t select_top(const lm_match *all, size_t n, lm_match *top, size_t n_top) {
     size_t have = 0;
+    if (n_top == 0) return 0; /* (else top[-1] below) */
     for (size_t k = 0; k < n; k++) {
         if (have == n_top && !match_before(&all[k], &top[have - 1])) continue;
         size_t pos = have < n_top ? have++ : have - 1;
@@ -102,7 +103,35 @@ typedef struct {
     size_t pos;   /* and its position among the ranked recordings */
     float *chroma;
     size_t N;
+    lm_qset qs; /* variant mode */
+    int shift;
+    double tempo;
 } prepared;
+
+static int variant_mode(const lm_eval_options *opt) {
+    return opt->variants.transpose_any || opt->variants.duration_auto;
+}
+
+/* splitmix64 of the seed and the theme id: a draw per theme that does not depend on the
+ * other queries. */
+static unsigned long long draw(unsigned long long seed, const char *theme_id, unsigned long long salt) {
+    unsigned long long h = 1469598103934665603ULL ^ salt; /* FNV-1a of the id */
+    for (const unsigned char *c = (const unsigned char *)theme_id; *c; c++) h = (h ^ *c) * 1099511628211ULL;
+    unsigned long long z = seed + h + 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+int lm_eval_random_shift(unsigned long long seed, const char *theme_id) {
+    static const int shifts[11] = {-5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6};
+    return shifts[draw(seed, theme_id, 1) % 11];
+}
+
+double lm_eval_random_tempo(unsigned long long seed, const char *theme_id) {
+    double u = (double)(draw(seed, theme_id, 2) >> 11) / 9007199254740992.0; /* [0, 1) */
+    return exp2(2.0 * u - 1.0);                                              /* [0.5, 2) */
+}
 
 /* Reads each query MIDI once, before the parallel part, so a bad file stops the run early. */
 static int prepare(const lm_eval_query *q, const lm_eval_options *opt, prepared *p) {
@@ -113,13 +142,153 @@ static int prepare(const lm_eval_query *q, const lm_eval_options *opt, prepared 
         lm_set_error("theme %s (line %zu): %s", q->theme_id, q->line, msg);
         return -1;
     }
-    double duration = opt->from_score ? 0.0 : q->end_sec - q->start_sec;
-    p->chroma = lm_theme_to_chroma(&theme, duration, q->transposition, &p->N);
+    double duration = opt->from_score ? theme.duration : q->end_sec - q->start_sec;
+    p->shift = opt->random_transpose ? lm_eval_random_shift(opt->transpose_seed, q->theme_id) : 0;
+    p->tempo = opt->random_tempo ? lm_eval_random_tempo(opt->tempo_seed, q->theme_id) : 1.0;
+    duration /= p->tempo;
+    int ok;
+    if (variant_mode(opt)) {
+        ok = lm_qset_from_theme(&p->qs, &theme, duration, q->transposition + p->shift, &opt->variants) == 0;
+    } else {
+        p->chroma = lm_theme_to_chroma(&theme, duration, q->transposition + p->shift, &p->N);
+        ok = p->chroma && p->N > 0;
+    }
     lm_theme_free(&theme);
-    if (!p->chroma || p->N == 0) {
+    if (!ok) {
         char msg[1024];
-        snprintf(msg, sizeof msg, "%s", p->chroma ? "empty query" : lm_last_error());
+        snprintf(msg, sizeof msg, "%s", variant_mode(opt) || p->chroma ? lm_last_error() : "empty query");
         lm_set_error("theme %s (line %zu): %s", q->theme_id, q->line, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Features of ranked recording k (mixed into *buf, allocated here, for a mixing fusion). */
+static const float *recording(const lm_db *db, const lm_fusion *f, size_t k, float **buf, size_t *T) {
+    if (!f) {
+        *T = db->docs[k].T;
+        return db->docs[k].chroma;
+    }
+    if (f->w > 0.0 && f->w < 1.0 && !(*buf = malloc(12 * f->docs[k].T * sizeof **buf))) return NULL;
+    return lm_fusion_features(f, k, *buf, T);
+}
+
+/* --transpose any / --duration auto: the queries as variant sets (index/search.h).
+ * 1. Document-major, as the plain run: per query and recording the coarse minimum over the
+ *    variants (--exhaustive: the exact best variant), the recording's coarse features made once.
+ *    The variants' coarse minima and the coarse features are kept for step 2 while they fit in
+ *    LM_EVAL_COARSE_KEEP floats each (the whole corpus' themes against all its recordings with
+ *    --transpose any: 89 M floats of minima, 52 M of features).
+ * 2. Per query: refinement best first (lm_search_qset) of the correct recording, of every
+ *    recording that could rank at or above it, and of the n_top best. */
+#define LM_EVAL_COARSE_KEEP ((size_t)96 << 20)
+static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, size_t n_todo,
+                        const lm_eval_options *opt, lm_eval_result *res, size_t n_top) {
+    typedef struct {
+        float distance;
+        uint32_t end;
+        uint16_t variant;
+    } hit;
+    size_t nd = f ? f->n : db->n_docs;
+    int exhaustive = opt->variants.exhaustive, failed = 0;
+    size_t cells = n_todo > 0 ? n_todo * nd : 1;
+    float *cmin = exhaustive ? NULL : lm_malloc(cells, sizeof *cmin);
+    hit *exact = exhaustive ? lm_malloc(cells, sizeof *exact) : NULL;
+    if (!cmin && !exact) return -1;
+    /* Where query t's variants' coarse minima start (cval_at[t] + k * n_t), if kept. */
+    size_t *cval_at = exhaustive ? NULL : lm_malloc(n_todo ? n_todo : 1, sizeof *cval_at), n_cval = 0, n_views = 0;
+    for (size_t t = 0; cval_at && t < n_todo; t++) cval_at[t] = n_cval, n_cval += nd * todo[t].qs.n;
+    for (size_t k = 0; k < nd; k++) n_views += 12 * ((f ? f->docs[k].T : db->docs[k].T) / 2 + 2);
+    float *cval = cval_at && n_cval <= LM_EVAL_COARSE_KEEP ? malloc((n_cval ? n_cval : 1) * sizeof *cval) : NULL;
+    lm_doc_view *views = !exhaustive && n_views <= LM_EVAL_COARSE_KEEP ? lm_calloc(nd, sizeof *views) : NULL;
+    lm_progress progress;
+    lm_progress_start(&progress, "eval (recordings)", nd);
+    size_t done = 0;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t k = 0; k < nd; k++) {
+        float *buf = NULL;
+        size_t T = 0;
+        const float *x = recording(db, f, k, &buf, &T);
+        lm_doc_view dv;
+        lm_doc_view_init(&dv, x, T);
+        for (size_t t = 0; t < n_todo && x; t++) {
+            if (exhaustive) {
+                lm_match m;
+                if (lm_qset_refine(&todo[t].qs, &dv, INFINITY, NULL, &m) != 0) {
+#pragma omp atomic write
+                    failed = 1;
+                    break;
+                }
+                exact[t * nd + k] = (hit){m.distance, (uint32_t)m.end, (uint16_t)m.variant};
+            } else if (isnan(cmin[t * nd + k] = lm_qset_coarse_min(&todo[t].qs, &dv,
+                                                                    cval ? cval + cval_at[t] + k * todo[t].qs.n : NULL))) {
+#pragma omp atomic write
+                failed = 1;
+                break;
+            }
+        }
+        if (!x) {
+#pragma omp atomic write
+            failed = 1;
+        }
+        if (views) views[k] = dv, views[k].x = NULL; /* every frame-rate factor used is made now */
+        else lm_doc_view_free(&dv);
+        free(buf);
+#pragma omp critical(lm_eval_progress)
+        lm_progress_update(&progress, ++done);
+    }
+    lm_progress_end(&progress);
+    lm_progress_start(&progress, "eval (refining)", n_todo);
+    done = 0;
+#pragma omp parallel if (!failed)
+    {
+        lm_match *all = lm_malloc(nd, sizeof *all);
+        if (!all) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t t = 0; t < n_todo; t++) {
+            const prepared *p = &todo[t];
+            if (failed) continue;
+            if (exhaustive) {
+                for (size_t k = 0; k < nd; k++) {
+                    const hit *h = &exact[t * nd + k];
+                    all[k] = (lm_match){.doc = f ? f->docs[k].doc : k, .distance = h->distance, .start = h->end,
+                                        .end = h->end, .variant = h->variant};
+                }
+            } else {
+                lm_coarse_cache cache = {&cmin[t * nd], cval ? cval + cval_at[t] : NULL, views};
+                if (lm_search_qset(db, f, &p->qs, &cache, n_top, (long)p->pos, all, 0) != 0) {
+#pragma omp atomic write
+                    failed = 1;
+                    continue;
+                }
+            }
+            lm_eval_result *r = &res[p->query];
+            r->rank = lm_eval_rank(all, nd, p->doc);
+            r->distance = all[p->pos].distance;
+            r->n_top = select_top(all, nd, r->top, n_top);
+            r->shift_applied = p->shift;
+            r->tempo_applied = p->tempo;
+            int found = isfinite(all[p->pos].distance) && !all[p->pos].approx;
+            r->shift_found = found ? lm_qset_transpose(&p->qs, all[p->pos].variant) : 0;
+            r->stretch_found = found ? lm_qset_stretch(&p->qs, all[p->pos].variant) : 1.0;
+#pragma omp critical(lm_eval_progress)
+            lm_progress_update(&progress, ++done);
+        }
+        free(all);
+    }
+    lm_progress_end(&progress);
+    if (views)
+        for (size_t k = 0; k < nd; k++) lm_doc_view_free(&views[k]);
+    free(views);
+    free(cval);
+    free(cval_at);
+    free(cmin);
+    free(exact);
+    if (failed) {
+        lm_set_error("eval: out of memory");
         return -1;
     }
     return 0;
@@ -149,6 +318,13 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
         todo[n_todo] = (prepared){.query = i, .doc = (size_t)doc, .pos = pos};
         rc = prepare(&queries[i], opt, &todo[n_todo]);
         n_todo++;
+    }
+
+    if (rc == 0 && variant_mode(opt)) {
+        rc = run_variants(db, f, todo, n_todo, opt, res, n_top);
+        for (size_t t = 0; t < n_todo; t++) lm_qset_free(&todo[t].qs);
+        free(todo);
+        return rc;
     }
 
     /* Document-major: each thread takes a recording and runs every query against it while its
@@ -211,12 +387,18 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
             r->rank = lm_eval_rank(all, nd, p->doc);
             r->distance = all[p->pos].distance;
             r->n_top = select_top(all, nd, r->top, n_top);
+            r->shift_applied = p->shift;
+            r->tempo_applied = p->tempo;
+            r->stretch_found = 1.0;
         }
     }
     free(all);
     free(dist);
     lm_progress_end(&progress);
-    for (size_t t = 0; t < n_todo; t++) free(todo[t].chroma);
+    for (size_t t = 0; t < n_todo; t++) {
+        free(todo[t].chroma);
+        lm_qset_free(&todo[t].qs);
+    }
     free(todo);
     return rc;
 }

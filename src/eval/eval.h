@@ -47,6 +47,15 @@ int lm_eval_summarize(const int *folds, const size_t *ranks, size_t n, lm_eval_s
 typedef struct {
     int from_score; /* stretch each query to its own (nominal) duration, not end_sec - start_sec */
     size_t n_top;   /* best documents to keep per query, <= LM_EVAL_MAX_TOP */
+    /* --transpose any / --duration auto (index/search.h): every query as a set of variants; the
+     * reference duration of --duration auto is the query's duration (annotation or score) */
+    lm_variant_options variants;
+    /* Deterministic perturbations of the queries, each drawn from the seed and the theme id
+     * (so a query's draw does not depend on which other queries are run): */
+    int random_transpose;               /* shift each query by -5..-1 or 1..6 semitones */
+    unsigned long long transpose_seed;
+    int random_tempo;                   /* play each query at 0.5-2x its tempo (log-uniform): */
+    unsigned long long tempo_seed;      /* its duration divided by that factor */
 } lm_eval_options;
 
 typedef struct {
@@ -54,7 +63,15 @@ typedef struct {
     float distance; /* of the correct document */
     size_t n_top;
     lm_match top[LM_EVAL_MAX_TOP]; /* best documents, best first */
+    int shift_applied;    /* random_transpose: the semitones added to the query (else 0) */
+    double tempo_applied; /* random_tempo: the tempo factor (else 1) */
+    int shift_found;      /* variants: the correct document's best variant's shift and */
+    double stretch_found; /* stretching (else 0 and 1) */
 } lm_eval_result;
+
+/* The draws of lm_eval_options' random_transpose / random_tempo for one theme id. */
+int lm_eval_random_shift(unsigned long long seed, const char *theme_id);
+double lm_eval_random_tempo(unsigned long long seed, const char *theme_id);
 
 /* Runs all queries against the database (OpenMP over queries, progress on stderr).
  * res has n entries; *skipped counts the queries whose piece is not in the database. */

@@ -4,12 +4,16 @@
 #include <stddef.h>
 
 #include "index/db.h"
+#include "symbolic/theme.h"
 
 typedef struct {
     size_t doc;     /* index into db->docs */
     float distance; /* +INFINITY when the document is too short for the query */
     size_t start;   /* first / last matched document frame (start only after lm_search_locate) */
     size_t end;
+    unsigned variant; /* query variant of the match (lm_qset; 0 for a single query) */
+    int approx;       /* lm_search_qset: distance is only an estimate (the recording ranks below the
+                         requested best ones), end and variant are not set */
 } lm_match;
 
 /* Distance of the 12 x N query to every document; out[k] is document k. parallel != 0
@@ -22,16 +26,15 @@ void lm_match_sort(lm_match *m, size_t n);
 void lm_search_locate(const lm_db *db, const float *query, size_t N, lm_match *m, size_t n);
 
 /* ---- fusion of two feature databases of the same recordings
- * One search whose DTW cost is C = (1 - w) C1 + w C2, Ci[n][m] = 1 - <q_n, x_i,m> the cosine
- * cost of database i's features. The cost is linear in the document features, so this is the
- * DTW of the query against the per-frame mix (1 - w) x1 + w x2 (not re-normalised), which is
- * what is computed: one scan per document, as fast as a single database. The mix is formed in
- * float32; its costs agree with (1 - w) C1 + w C2 to float rounding (~1e-7). w = 0 and w = 1
+ * One search against the per-frame mix of the two databases' features, (1 - w) x1 + w x2,
+ * l2-normalised like every feature, with the cosine cost: one scan per document, as fast as a
+ * single database. (Without the normalisation the cost would be (1 - w) C1 + w C2; that lost
+ * to x1 alone on fold 4, see lm_fusion_features.) w = 0 and w = 1
  * use db's or db2's features unchanged (and at their full length), so they reproduce the
  * single-database distances bit for bit, over the recordings the fusion ranks. */
 
 /* Default weight of the second database (the CLI's --fuse-weight). */
-#define LM_FUSE_WEIGHT_DEFAULT 0.5
+#define LM_FUSE_WEIGHT_DEFAULT 0.3
 /* Frame counts of one recording may differ by this much between the databases (decoders
  * and front ends differ by a few frames); the shorter length is used. More: the recording
  * is not ranked (it is probably not the same audio). 25 frames = 1 s. */
@@ -71,4 +74,137 @@ const float *lm_fusion_features(const lm_fusion *f, size_t k, float *buf, size_t
 int lm_search_fused(const lm_fusion *f, const float *query, size_t N, lm_match *out, int parallel);
 /* lm_search_locate for matches of lm_search_fused. */
 void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm_match *m, size_t n);
+
+/* ---- query variants: --transpose any (every key) and --duration auto (any tempo)
+ *
+ * A variant is the theme at one of the stretchings (durations) and one of the 12 chroma
+ * shifts; a recording's distance is the smallest over all variants, the variant tells its
+ * transposition and tempo. Distances are the SDTW's mean cost along the path (D[N-1, m] / N,
+ * the path's weights adding up to N), so that variants of different lengths compare, plus a
+ * penalty for short stretchings (LM_AUTO_PENALTY).
+ *
+ * Cost. Running every variant over every recording costs 12 (5 stretchings: 5.6) plain
+ * searches. Instead (filter and refine):
+ *  1. a coarse pass at 1/LM_COARSE_FACTOR of the frame rate (document frames averaged, query
+ *     blocks reduced to their main pitch class) runs every variant over every recording, all
+ *     variants of a recording in one pass over its (cached) coarse features: 12/16 of a plain
+ *     search for 12 shifts;
+ *  2. recordings are refined best first (by their coarse minimum): the most promising variant
+ *     exactly over the whole recording, other variants exactly only around the ends where
+ *     their coarse matching function comes within LM_COARSE_EPS of the threshold (the exact
+ *     scan of a range of ends is bit-identical to the full scan there);
+ *  3. refining stops when no recording's coarse minimum minus LM_COARSE_EPS is below the k-th
+ *     best exact distance (the k best are what is reported; eval: the correct recording's).
+ *     Coarse queries shorter than 32 frames allow more (LM_COARSE_EPS x sqrt(32 / frames));
+ *     queries under 64 frames are coarsened 2x only, under 32 not at all.
+ * The coarse matching function is an estimate, not a bound: fine - coarse was below -0.06 for
+ * 1e-4 of the ends with fine < 0.4 on fold 5, so the result equals the exhaustive search with
+ * high probability, not always (docs/results/search_modes.md measures how often). */
+#define LM_AUTO_STRETCHES 5   /* durations 0.5, 0.71, 1, 1.41, 2 x the reference duration */
+/* --duration auto ranks by distance + LM_AUTO_PENALTY x log2(2 / stretching): 0 for the longest
+ * stretching, 0.1 for the shortest. The SDTW's (1,2) step skips a document frame at no cost,
+ * so a shorter variant, matched with more such steps, skips the frames that fit worst and
+ * gets lower distances everywhere: unpenalised, the 0.5x variant wins in wrong recordings
+ * too. The weight was chosen on fold 4 (the validation fold; queries at random 0.5-2x tempi):
+ * MRR 0.822 without, 0.886 with 0.05 (0.02: 0.846, 0.08: 0.862). */
+#define LM_AUTO_PENALTY 0.05
+#define LM_COARSE_FACTOR 4    /* frames per coarse frame (6.25 Hz) */
+#define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
+
+typedef struct {
+    int transpose_any; /* the 12 chroma shifts of the theme */
+    int duration_auto; /* LM_AUTO_STRETCHES stretchings around the reference duration */
+    int exhaustive;    /* every variant exactly over every recording (the pruning's reference) */
+} lm_variant_options;
+
+typedef struct {
+    size_t n_stretch, n_shift, n; /* n = n_stretch x n_shift variants; v = stretch v / n_shift, shift v % n_shift */
+    float **q;                    /* per stretching: 12 x N[i] (binary theme chroma) */
+    size_t *N;
+    double *stretch;              /* per stretching: duration / reference duration */
+    float *offset;                /* per stretching: added to its distances (LM_AUTO_PENALTY) */
+    float **cq;                   /* per stretching: the coarse query, 12 x Nc[i] (NULL: exhaustive) */
+    size_t *Nc, *r;               /* and its frame-rate factor (1: the query itself, for short ones) */
+    int exhaustive;
+} lm_qset;
+
+/* Variants of a theme: `duration_sec` (> 0; else the theme's own) is the reference duration,
+ * `transpose` the fixed shift that the variants' shifts add to. Fails (one-line error) when a
+ * stretching is too long for a query. */
+int lm_qset_from_theme(lm_qset *qs, const lm_theme *t, double duration_sec, int transpose,
+                       const lm_variant_options *o);
+/* The same from a query chroma sequence (12 x N; stretchings by nearest-frame resampling). */
+int lm_qset_from_chroma(lm_qset *qs, const float *query, size_t N, const lm_variant_options *o);
+void lm_qset_free(lm_qset *qs);
+/* Shift of variant v in semitones, -5..6 (added to the fixed transposition), and its stretching. */
+int lm_qset_transpose(const lm_qset *qs, unsigned v);
+double lm_qset_stretch(const lm_qset *qs, unsigned v);
+/* Variant v as a query of its own (12 x *N, malloc'd: the stretching transposed). */
+float *lm_qset_query(const lm_qset *qs, unsigned v, size_t *N);
+
+/* A recording's features with their coarse versions (made when first needed). */
+typedef struct {
+    const float *x; /* 12 x T */
+    size_t T;
+    float *coarse[LM_COARSE_FACTOR + 1]; /* by frame-rate factor */
+    size_t Mc[LM_COARSE_FACTOR + 1];
+} lm_doc_view;
+void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T);
+void lm_doc_view_free(lm_doc_view *d);
+
+/* Coarse bound of one recording: the least over the variants of the coarse minimum less the
+ * distance an exact one may fall below it (LM_COARSE_EPS; more for short coarse queries);
+ * +INFINITY when no variant fits in it, -INFINITY when only the coarse pass cannot tell (a
+ * short recording); exhaustive: the exact minimum. NAN when out of memory. cval (optional,
+ * qs->n floats) receives each variant's coarse minimum. */
+float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval);
+/* Refines one recording against `theta` (the distance it has to reach; INFINITY: none):
+ * m->distance, end and variant of its best variant (m->approx = 0) when that is <= theta, else
+ * m->approx = 1 and a distance above theta (or +INFINITY when nothing fits). cval: the variants'
+ * coarse minima from lm_qset_coarse_min (NULL: computed here). -1: out of memory. */
+int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *cval, lm_match *m);
+
+/* What the coarse pass found for one query set, kept by a caller that runs it itself (eval
+ * runs it recording by recording for all queries): per recording (nd) the lm_qset_coarse_min
+ * bound, optionally the variants' coarse minima (nd x qs->n; NULL: recomputed when refining)
+ * and the coarse features (nd; NULL: made when refining; read only: shared by threads, so
+ * they must hold every frame-rate factor the query set uses). */
+typedef struct {
+    const float *cmin;
+    const float *cval;
+    const lm_doc_view *views;
+} lm_coarse_cache;
+
+/* Every recording of db (f == NULL) or of a fusion for a query set; out[k] is recording k
+ * (out[k].doc its index in db / f->db). The `best` best recordings (SIZE_MAX: all) get exact
+ * distances; so do recording `must` (>= 0: e.g. the correct recording of an evaluation) and
+ * every recording whose distance is at most its own. The others are approx and rank below
+ * them. cache: the coarse pass's results (NULL: the pass runs here). parallel: OpenMP over
+ * recordings. Fails only when out of memory. */
+int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const lm_coarse_cache *cache, size_t best,
+                   long must, lm_match *out, int parallel);
+/* Start frames of the first n matches of lm_search_qset. */
+void lm_search_locate_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, lm_match *m, size_t n);
+
+/* ---- every occurrence in one recording
+ * All non-overlapping passages whose distance is at most the recording's best + `margin`
+ * (a margin, not a ratio: good matches have distances near 0, rendered audio's a median of
+ * 0.05, where a ratio would keep only the best), best first: iterative minimum picking on the
+ * matching function (libfmp's method) where a picked end excludes every end whose passage
+ * would overlap the passages already taken (each end's start is known from lm_sdtw_starts).
+ * With several variants (--transpose any / --duration auto) the matching functions of the
+ * stretching of the recording's best match and all its shifts are used, per end the best. */
+typedef struct {
+    float distance;
+    size_t start, end; /* document frames, inclusive */
+    unsigned variant;
+} lm_occurrence;
+
+#define LM_OCC_MARGIN_DEFAULT 0.05
+#define LM_OCC_MAX 100 /* at most this many per recording */
+
+/* Occurrences in features x (12 x T); best: the recording's match (variant and distance from a
+ * search). *occ is malloc'd; *n_occ >= 1 when the recording matches at all. */
+int lm_occurrences(const lm_qset *qs, const float *x, size_t T, const lm_match *best, double margin,
+                   lm_occurrence **occ, size_t *n_occ);
 #endif

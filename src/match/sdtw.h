@@ -26,6 +26,40 @@ int lm_sdtw_scan(const float *query, size_t N, const float *doc, size_t M, lm_sd
  * lm_sdtw_full's start for that end. Costs about 0.75 N^2 cells and O(N) memory. Returns 0
  * for an unreachable end (or when out of memory). */
 size_t lm_sdtw_start(const float *query, size_t N, const float *doc, size_t M, size_t end);
+/* A query for the multi-query scans: 12 x N, matched as if transposed up by `shift`
+ * semitones (row k meets document row (k + shift) mod 12; any integer, taken mod 12). For a
+ * binary query (one-hot frames and rests) the shift costs nothing: the cost matrix of a shift
+ * is a row permutation of the document. */
+typedef struct {
+    const float *query;
+    size_t N;
+    int shift;
+} lm_sdtw_query;
+
+/* lm_sdtw_scan of several queries over one document in one pass: each tile of the document is
+ * loaded once and swept by every query while it is in cache (the queries share the document's
+ * memory traffic). res[v] and matching[v] (matching and any matching[v] may be NULL) are
+ * bit-identical to lm_sdtw_scan of query v (transposed) alone. Returns -1 if M or any N is 0. */
+int lm_sdtw_scan_multi(const lm_sdtw_query *queries, size_t n_queries, const float *doc, size_t M,
+                       lm_sdtw_result *res, float *const *matching);
+/* The matching function for the ends from .. to-1 only (matching, optional: to - from floats),
+ * bit-identical to lm_sdtw_scan's there, and its minimum over them (res->end absolute); scans
+ * the columns from - 2 (N - 1) .. to - 1. */
+int lm_sdtw_scan_range(const lm_sdtw_query *query, const float *doc, size_t M, size_t from, size_t to,
+                       lm_sdtw_result *res, float *matching);
+/* Start frame of the best path into every end: starts[m] (M entries) is what lm_sdtw_start
+ * gives for end m, SIZE_MAX where no path ends (m < N/2). One O(N M) double-precision pass with
+ * O(M) memory; for listing all occurrences in a document. */
+int lm_sdtw_starts(const float *query, size_t N, const float *doc, size_t M, size_t *starts);
+
+/* Reduced frame rate for a coarse pass: a document's frames averaged over blocks of r (the
+ * last block may be shorter) and l2-normalised (silent blocks stay zero); out receives
+ * 12 x ceil(M/r) floats and the number of frames is returned. */
+size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *out);
+/* A query at 1/r of its frame rate, 12 x *Nc (malloc'd): a binary query (one-hot frames and
+ * rests) stays binary, each block of r frames becoming the pitch class or rest that holds
+ * most of its frames (ties: the first to appear); other queries are averaged as documents. */
+float *lm_query_downsample(const float *query, size_t N, size_t r, size_t *Nc);
 /* Reference version for tests: full accumulated-cost matrix (N x M, double; may be NULL,
  * then it is allocated internally). */
 int lm_sdtw_full(const float *query, size_t N, const float *doc, size_t M, double *accum, lm_sdtw_result *res);

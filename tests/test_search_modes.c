@@ -1,0 +1,461 @@
+/* Search modes (index/search.h): --transpose any, --duration auto and --occurrences.
+ * - the multi-query scan (shifts as row permutations, one pass) and the scan of a range of
+ *   ends agree bit for bit with the plain scan;
+ * - a theme planted in another key is found with the right shift, for every shift;
+ * - the pruned search gives the same best recordings (ids, distances, ends, shifts) as the
+ *   exhaustive one on random databases, and the same rank of a chosen recording;
+ * - --duration auto finds a theme played at 0.5x and 2x (and 0.3x, 3x) its written tempo;
+ * - occurrences: two planted occurrences, best first, with their start and end;
+ * - the public API (leitmotif_search with transpose_any / duration_auto, leitmotif_occurrences)
+ *   and its errors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "index/db.h"
+#include "index/search.h"
+#include "leitmotif.h"
+#include "match/sdtw.h"
+#include "symbolic/theme.h"
+#include "testutil.h"
+
+static unsigned long long rng_state;
+/* Each test draws its own data: a fixed seed per test, so tests do not depend on each other. */
+static void seed(unsigned long long s) { rng_state = 0x2545F4914F6CDD1DULL ^ (s * 0x9E3779B97F4A7C15ULL); }
+static double uniform(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static const int major[7] = {0, 2, 4, 5, 7, 9, 11};
+
+/* Music-like chroma (melody notes over chords of a key, 4-16 frames each, a noise floor). */
+static float *music(size_t M) {
+    float *x = malloc(12 * M * sizeof *x);
+    int key = (int)(uniform() * 12);
+    for (size_t m = 0; m < M;) {
+        if (uniform() < 0.03) key = (int)(uniform() * 12);
+        size_t len = 4 + (size_t)(uniform() * 13);
+        float v[12];
+        double s = 0;
+        for (int c = 0; c < 12; c++) v[c] = (float)(0.1 * uniform() * uniform());
+        int root = (int)(uniform() * 7);
+        for (int i = 0; i < 3; i++) v[(key + major[(root + 2 * i) % 7]) % 12] += (float)(0.3 + 0.4 * uniform());
+        v[(key + major[(int)(uniform() * 7)]) % 12] += 1.0f;
+        for (int c = 0; c < 12; c++) s += (double)v[c] * v[c];
+        for (size_t k = 0; k < len && m < M; k++, m++)
+            for (int c = 0; c < 12; c++) x[(size_t)c * M + m] = (float)(v[c] / sqrt(s));
+    }
+    return x;
+}
+
+/* A binary melody of N frames (notes of 4-16 frames, a few rests; the first and last notes
+ * short, so that the passage's bounds are sharp). */
+static float *melody(size_t N) {
+    float *q = calloc(12 * N, sizeof *q);
+    int key = (int)(uniform() * 12);
+    for (size_t n = 0; n < N;) {
+        size_t len = n == 0 || n + 20 > N ? 4 : 4 + (size_t)(uniform() * 13);
+        int pc = n > 0 && n + len < N && uniform() < 0.05 ? -1 : (key + major[(int)(uniform() * 7)]) % 12;
+        for (size_t k = 0; k < len && n < N; k++, n++)
+            if (pc >= 0) q[(size_t)pc * N + n] = 1.0f;
+    }
+    return q;
+}
+
+static void normalise_frame(float *x, size_t M, size_t m) {
+    double s = 0;
+    for (int c = 0; c < 12; c++) s += (double)x[(size_t)c * M + m] * x[(size_t)c * M + m];
+    if (s > 0)
+        for (int c = 0; c < 12; c++) x[(size_t)c * M + m] = (float)(x[(size_t)c * M + m] / sqrt(s));
+}
+
+/* Plants query q (12 x N), transposed up by `shift`, played over `len` document frames from
+ * frame `at` (so at len / N times its duration), over the music already there (weight `bg`
+ * against the theme's 1.5). */
+static void plant_mix(const float *q, size_t N, int shift, float *x, size_t M, size_t at, size_t len, float bg) {
+    for (size_t i = 0; i < len && at + i < M; i++) {
+        size_t n = (size_t)(((double)i + 0.5) * (double)N / (double)len);
+        for (int c = 0; c < 12; c++) {
+            float v = q[(size_t)c * N + n];
+            float *y = &x[(size_t)((c + shift + 12) % 12) * M + at + i];
+            *y = bg * *y + 1.5f * v;
+        }
+        normalise_frame(x, M, at + i);
+    }
+}
+
+static void plant(const float *q, size_t N, int shift, float *x, size_t M, size_t at, size_t len) {
+    plant_mix(q, N, shift, x, M, at, len, 0.3f);
+}
+
+static float *transposed(const float *q, size_t N, int shift) {
+    float *o = malloc(12 * N * sizeof *o);
+    for (int k = 0; k < 12; k++) memcpy(o + (size_t)((k + shift + 12) % 12) * N, q + (size_t)k * N, N * sizeof *o);
+    return o;
+}
+
+/* An in-memory database of n recordings (the search reads only ids, chroma and T). */
+typedef struct {
+    lm_db db;
+    float *x[64];
+} mem_db;
+
+static void mem_db_init(mem_db *m, size_t n, size_t M) {
+    memset(m, 0, sizeof *m);
+    m->db.n_docs = n;
+    m->db.docs = calloc(n, sizeof *m->db.docs);
+    for (size_t k = 0; k < n; k++) {
+        m->x[k] = music(M);
+        m->db.docs[k] = (lm_db_doc){.id = "doc", .path = "doc", .model_id = "", .T = M, .chroma = m->x[k]};
+    }
+}
+
+static void mem_db_free(mem_db *m) {
+    for (size_t k = 0; k < m->db.n_docs; k++) free(m->x[k]);
+    free(m->db.docs);
+}
+
+static void test_multi_and_range_scans_bit_identical(void **state) {
+    (void)state;
+    seed(1);
+    const size_t M = 9000, N = 60; /* longer than a tile */
+    float *x = music(M), *q = melody(N);
+    lm_sdtw_query qv[12];
+    lm_sdtw_result res[12];
+    float *mf[12];
+    for (int s = 0; s < 12; s++) {
+        qv[s] = (lm_sdtw_query){q, N, s};
+        mf[s] = malloc(M * sizeof(float));
+    }
+    assert_int_equal(lm_sdtw_scan_multi(qv, 12, x, M, res, mf), 0);
+    float *ref = malloc(M * sizeof *ref);
+    for (int s = 0; s < 12; s++) {
+        float *qs = transposed(q, N, s);
+        lm_sdtw_result r;
+        assert_int_equal(lm_sdtw_scan(qs, N, x, M, &r, ref), 0);
+        assert_memory_equal(ref, mf[s], M * sizeof *ref);
+        assert_true(r.distance == res[s].distance);
+        assert_int_equal(r.end, res[s].end);
+        /* Ranges of ends, across the tile border and at the start. */
+        const size_t ranges[4][2] = {{0, 50}, {100, 4200}, {4090, 4100}, {8000, 9000}};
+        for (int k = 0; k < 4; k++) {
+            size_t a = ranges[k][0], b = ranges[k][1];
+            float *part = malloc((b - a) * sizeof *part);
+            lm_sdtw_result rr;
+            assert_int_equal(lm_sdtw_scan_range(&qv[s], x, M, a, b, &rr, part), 0);
+            assert_memory_equal(part, ref + a, (b - a) * sizeof *part);
+            float best = INFINITY;
+            size_t best_m = 0;
+            for (size_t m = a; m < b; m++)
+                if (ref[m] < best) best = ref[m], best_m = m;
+            assert_true(rr.distance == best || (isinf(best) && isinf(rr.distance)));
+            if (isfinite(best)) assert_int_equal(rr.end, best_m);
+            free(part);
+        }
+        /* Every end's start agrees with the windowed backtracking. */
+        if (s == 5) {
+            size_t *starts = malloc(M * sizeof *starts);
+            assert_int_equal(lm_sdtw_starts(qs, N, x, M, starts), 0);
+            for (int t = 0; t < 40; t++) {
+                size_t end = N + (size_t)(uniform() * (double)(M - N));
+                assert_int_equal(starts[end], lm_sdtw_start(qs, N, x, M, end));
+            }
+            assert_true(starts[0] == SIZE_MAX); /* no path ends before N/2 */
+            free(starts);
+        }
+        free(qs);
+    }
+    for (int s = 0; s < 12; s++) free(mf[s]);
+    free(ref), free(x), free(q);
+}
+
+static void test_transposition_recovered(void **state) {
+    (void)state;
+    seed(2);
+    const size_t N = 150, M = 4000;
+    mem_db m;
+    mem_db_init(&m, 8, M);
+    float *q = melody(N);
+    lm_variant_options vo = {.transpose_any = 1};
+    lm_qset qs;
+    assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+    assert_int_equal(qs.n, 12);
+    lm_match out[8];
+    for (int shift = -5; shift <= 6; shift++) {
+        /* The theme in recording 3, shifted, at 1.2x its duration. */
+        float *saved = malloc(12 * M * sizeof *saved);
+        memcpy(saved, m.x[3], 12 * M * sizeof *saved);
+        plant(q, N, shift, m.x[3], M, 1000, 180);
+        assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, 3, -1, out, 0), 0);
+        lm_match_sort(out, 8);
+        assert_int_equal(out[0].doc, 3);
+        assert_false(out[0].approx);
+        assert_int_equal(lm_qset_transpose(&qs, out[0].variant), shift);
+        lm_search_locate_qset(&m.db, NULL, &qs, out, 1);
+        if (labs((long)out[0].start - 1000) > 6 || labs((long)out[0].end - 1179) > 6)
+            fail_msg("shift %d: matched %zu-%zu, planted 1000-1179", shift, out[0].start, out[0].end);
+        memcpy(m.x[3], saved, 12 * M * sizeof *saved);
+        free(saved);
+    }
+    lm_qset_free(&qs);
+    free(q);
+    mem_db_free(&m);
+}
+
+static int same_match(const lm_match *a, const lm_match *b) {
+    return a->doc == b->doc && a->distance == b->distance && a->end == b->end && a->variant == b->variant;
+}
+
+/* Random databases with planted (transposed, time-warped) themes: the pruned search's best
+ * recordings equal the exhaustive search's, bit for bit, and so does the rank of any one. */
+static void test_pruned_equals_exhaustive(void **state) {
+    (void)state;
+    seed(3);
+    int cases = 0;
+#ifdef __SANITIZE_ADDRESS__
+    const int n_cases = 4; /* the sanitizer build checks memory, not the statistics: fewer */
+#else
+    const int n_cases = 30;
+#endif
+    for (int c = 0; c < n_cases; c++) {
+        size_t n_docs = 10 + (size_t)(uniform() * 16), M = 1200 + (size_t)(uniform() * 2000);
+        size_t N = 40 + (size_t)(uniform() * 200);
+        mem_db m;
+        mem_db_init(&m, n_docs, M);
+        float *q = melody(N);
+        for (int p = 0; p < 4; p++) { /* a few planted copies, some of them weak */
+            size_t len = (size_t)((double)N * (0.6 + 1.2 * uniform()));
+            if (len + 10 < M) plant(q, N, (int)(uniform() * 12), m.x[(size_t)(uniform() * n_docs)], M,
+                                    (size_t)(uniform() * (double)(M - len)), len);
+        }
+        for (int mode = 0; mode < 3; mode++) {
+            lm_variant_options vo = {.transpose_any = mode != 1, .duration_auto = mode != 0};
+            lm_variant_options ve = vo;
+            ve.exhaustive = 1;
+            lm_qset qs, qe;
+            assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+            assert_int_equal(lm_qset_from_chroma(&qe, q, N, &ve), 0);
+            lm_match *a = calloc(n_docs, sizeof *a), *b = calloc(n_docs, sizeof *b);
+            size_t K = 5;
+            assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, K, -1, a, 1), 0);
+            assert_int_equal(lm_search_qset(&m.db, NULL, &qe, NULL, K, -1, b, 1), 0);
+            lm_match_sort(a, n_docs);
+            lm_match_sort(b, n_docs);
+            for (size_t i = 0; i < K; i++) {
+                assert_false(a[i].approx);
+                if (!same_match(&a[i], &b[i]))
+                    fail_msg("case %d mode %d: rank %zu differs: doc %zu %.6f vs doc %zu %.6f", c, mode, i + 1,
+                             a[i].doc, a[i].distance, b[i].doc, b[i].distance);
+            }
+            /* A chosen recording's rank (as eval asks for it, with no best list). */
+            long must = (long)(uniform() * n_docs);
+            assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, 0, must, a, 1), 0);
+            size_t rank_a = 0, rank_b = 0;
+            float da = INFINITY, db_ = INFINITY;
+            for (size_t k = 0; k < n_docs; k++) {
+                if (a[k].doc == (size_t)must) da = a[k].distance;
+                if (b[k].doc == (size_t)must) db_ = b[k].distance;
+            }
+            assert_true(da == db_);
+            for (size_t k = 0; k < n_docs; k++) rank_a += a[k].distance <= da, rank_b += b[k].distance <= db_;
+            assert_int_equal(rank_a, rank_b);
+            free(a), free(b);
+            lm_qset_free(&qs);
+            lm_qset_free(&qe);
+            cases++;
+        }
+        free(q);
+        mem_db_free(&m);
+    }
+    print_message("%d random cases: pruned == exhaustive\n", cases);
+}
+
+/* A theme played at `tempo` x its written tempo, found with --duration auto. */
+static void check_tempo(double tempo, int expect_plain_worse) {
+    lm_theme t;
+    assert_int_equal(lm_notelist_parse("C4 E4 G4 C5:2 B4 G4 E4 D4:2 F4 A4 C5 F5:2 E5 C5 A4 G4", 120, &t), 0);
+    size_t N;
+    float *written = lm_theme_to_chroma(&t, 0, 0, &N); /* 19 beats at 120 bpm: 9.5 s */
+    assert_int_equal(N, 238);
+    size_t len = (size_t)lround((double)N / tempo), M = len + 3000;
+    mem_db m;
+    mem_db_init(&m, 6, M);
+    float *played = lm_theme_to_chroma(&t, 0.04 * (double)len, 0, &len);
+    plant(played, len, 0, m.x[2], M, 700, len);
+    lm_variant_options vo = {.duration_auto = 1};
+    lm_qset qs;
+    assert_int_equal(lm_qset_from_theme(&qs, &t, 0, 0, &vo), 0);
+    assert_int_equal(qs.n, LM_AUTO_STRETCHES);
+    lm_match out[6];
+    assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, 1, -1, out, 0), 0);
+    lm_match_sort(out, 6);
+    assert_int_equal(out[0].doc, 2);
+    lm_search_locate_qset(&m.db, NULL, &qs, out, 1);
+    double stretch = lm_qset_stretch(&qs, out[0].variant);
+    print_message("tempo %.2fx: found at duration %.2fx, distance %.4f, frames %zu-%zu (planted 700-%zu)\n", tempo,
+                  stretch, out[0].distance, out[0].start, out[0].end, 700 + len - 1);
+    /* The matched passage is the planted one (within a beat: how much of the first and last
+     * notes the alignment takes is a near tie), at a stretching within the DTW's 2x of the
+     * played duration. */
+    long beat = lround(12.5 / tempo);
+    assert_true(labs((long)out[0].start - 700) <= beat);
+    assert_true(labs((long)out[0].end - (long)(700 + len - 1)) <= beat);
+    double ratio = (1.0 / tempo) / stretch;
+    assert_true(ratio >= 0.5 && ratio <= 2.0);
+    /* The plain search at the written tempo does worse (or cannot fit the passage at all). */
+    lm_match plain[6];
+    assert_int_equal(lm_search_all(&m.db, written, N, plain, 0), 0);
+    if (expect_plain_worse) assert_true(!(plain[2].distance <= out[0].distance));
+    lm_qset_free(&qs);
+    free(written), free(played);
+    lm_theme_free(&t);
+    mem_db_free(&m);
+}
+
+static void test_duration_auto(void **state) {
+    (void)state;
+    seed(4);
+    check_tempo(0.5, 0);
+    check_tempo(2.0, 0);
+    check_tempo(0.3, 1); /* beyond the plain search's 2x */
+    check_tempo(3.0, 1);
+    check_tempo(1.0, 0);
+}
+
+static void test_occurrences(void **state) {
+    (void)state;
+    seed(5);
+    const size_t N = 120, M = 6000;
+    float *q = melody(N), *x = music(M);
+    /* Two occurrences in the music (distances about 0.1, as the rendered corpus' median), the
+     * second a little faster. */
+    plant_mix(q, N, 0, x, M, 800, 130, 0.8f);
+    plant_mix(q, N, 0, x, M, 4000, 110, 0.8f);
+    lm_variant_options vo = {0};
+    lm_qset qs;
+    assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+    lm_doc_view dv;
+    lm_doc_view_init(&dv, x, M);
+    lm_match best;
+    assert_int_equal(lm_qset_refine(&qs, &dv, INFINITY, NULL, &best), 0);
+    lm_doc_view_free(&dv);
+    lm_occurrence *occ;
+    size_t n;
+    assert_int_equal(lm_occurrences(&qs, x, M, &best, LM_OCC_MARGIN_DEFAULT, &occ, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        print_message("occurrence %zu: %.4f frames %zu-%zu\n", i + 1, occ[i].distance, occ[i].start, occ[i].end);
+    assert_int_equal(n, 2);
+    assert_true(occ[0].distance == best.distance && occ[0].end == best.end);
+    assert_true(occ[0].distance <= occ[1].distance);
+    /* Best first (whichever the music under it favours), each with its bounds. */
+    const lm_occurrence *o1 = occ[0].start < occ[1].start ? &occ[0] : &occ[1];
+    const lm_occurrence *o2 = occ[0].start < occ[1].start ? &occ[1] : &occ[0];
+    assert_true(labs((long)o1->start - 800) <= 6 && labs((long)o1->end - 929) <= 6);
+    assert_true(labs((long)o2->start - 4000) <= 6 && labs((long)o2->end - 4109) <= 6);
+    free(occ);
+    /* A margin of 0 keeps only the best; a bad one is an error. */
+    assert_int_equal(lm_occurrences(&qs, x, M, &best, 0.0, &occ, &n), 0);
+    assert_int_equal(n, 1);
+    free(occ);
+    assert_int_equal(lm_occurrences(&qs, x, M, &best, 1.5, &occ, &n), -1);
+    assert_non_null(strstr(lm_last_error(), "threshold"));
+    lm_qset_free(&qs);
+
+    /* Every key: the second occurrence a fifth up (as a recapitulation may bring a theme). */
+    float *y = music(M);
+    plant_mix(q, N, 0, y, M, 500, 120, 0.8f);
+    plant_mix(q, N, 7, y, M, 3500, 120, 0.8f);
+    vo.transpose_any = 1;
+    assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+    lm_doc_view_init(&dv, y, M);
+    assert_int_equal(lm_qset_refine(&qs, &dv, INFINITY, NULL, &best), 0);
+    lm_doc_view_free(&dv);
+    assert_int_equal(lm_occurrences(&qs, y, M, &best, LM_OCC_MARGIN_DEFAULT, &occ, &n), 0);
+    assert_int_equal(n, 2);
+    int seen0 = 0, seen7 = 0;
+    for (size_t i = 0; i < n; i++) {
+        int s = lm_qset_transpose(&qs, occ[i].variant);
+        if (s == 0 && labs((long)occ[i].start - 500) <= 6) seen0 = 1;
+        if (s == -5 && labs((long)occ[i].start - 3500) <= 6) seen7 = 1; /* +7 is -5 mod 12 */
+    }
+    assert_true(seen0 && seen7);
+    free(occ);
+    lm_qset_free(&qs);
+    free(q), free(x), free(y);
+}
+
+/* The public API on a database written to disk. */
+static void test_api(void **state) {
+    (void)state;
+    seed(6);
+    const size_t M = 3000;
+    lm_theme t;
+    assert_int_equal(lm_notelist_parse("G4 G4 G4 Eb4:4 F4 F4 F4 D4:4", 120, &t), 0);
+    size_t N;
+    float *q = lm_theme_to_chroma(&t, 0, 0, &N); /* 5 s */
+    lm_theme_free(&t);
+    const char *ids[3] = {"a", "b", "c"};
+    float *x[3];
+    lm_db_doc docs[3];
+    for (int k = 0; k < 3; k++) {
+        x[k] = music(M);
+        docs[k] = (lm_db_doc){.id = ids[k], .path = ids[k], .model_id = "", .duration = 0.04 * M,
+                              .type = LM_FEAT_STFT, .T = M, .chroma = x[k]};
+    }
+    plant_mix(q, N, -4, x[1], M, 400, N, 0.8f);  /* sung four semitones low */
+    plant_mix(q, N, -4, x[1], M, 2000, N, 0.8f); /* and again */
+    plant_mix(q, N, 0, x[2], M, 1000, 3 * N, 0.8f); /* at a third of the tempo, in key */
+    char path[600];
+    snprintf(path, sizeof path, "%s/modes.lmdb", lm_test_tmpdir());
+    assert_int_equal(lm_db_write(path, LM_FEAT_STFT, 0, "", docs, 3), 0);
+    leitmotif_db *d = leitmotif_db_open(path);
+    assert_non_null(d);
+    leitmotif_hit hits[3];
+    size_t n;
+    leitmotif_query_options opt = {.transpose_any = 1};
+    if (leitmotif_search(d, "G4 G4 G4 Eb4:4 F4 F4 F4 D4:4", &opt, hits, 3, &n) != 0) fail_msg("%s", leitmotif_error());
+    assert_string_equal(hits[0].doc_id, "b");
+    assert_int_equal(hits[0].transpose, -4);
+    assert_true(hits[0].stretch == 1.0);
+    leitmotif_occurrence *occ;
+    assert_int_equal(leitmotif_occurrences(d, "b", "G4 G4 G4 Eb4:4 F4 F4 F4 D4:4", &opt, -1, &occ, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(occ[0].start_sec < occ[1].start_sec || occ[0].distance <= occ[1].distance);
+    for (size_t i = 0; i < n; i++) assert_int_equal(occ[i].transpose, -4);
+    free(occ);
+    leitmotif_query_options slow = {.duration_auto = 1};
+    assert_int_equal(leitmotif_search(d, "G4 G4 G4 Eb4:4 F4 F4 F4 D4:4", &slow, hits, 3, &n), 0);
+    assert_string_equal(hits[0].doc_id, "c");
+    assert_true(hits[0].stretch >= 1.4);
+    print_message("a third of the tempo: %s %.4f %.2f-%.2f s at %.2fx (planted 40.00-%.2f)\n", hits[0].doc_id,
+                  hits[0].distance, hits[0].start_sec, hits[0].end_sec, hits[0].stretch, 40.0 + 0.04 * 3 * (double)N);
+    /* The first note lasts 1.5 s and the last (D4:4) 6 s at this tempo: how much of them the
+     * alignment takes is a near tie. */
+    assert_true(fabs(hits[0].start_sec - 40.0) <= 1.5);
+    assert_true(hits[0].end_sec > 40.0 + 0.04 * 3 * (double)N - 6.0 && hits[0].end_sec < 40.0 + 0.04 * 3 * (double)N + 1.0);
+    /* Errors. */
+    assert_int_equal(leitmotif_occurrences(d, "nope", "G4 G4", &opt, -1, &occ, &n), -1);
+    assert_non_null(strstr(leitmotif_error(), "nope"));
+    assert_int_equal(leitmotif_occurrences(d, "b", "G4 G4", &opt, 2.0, &occ, &n), -1);
+    assert_int_equal(leitmotif_search(d, "G4 H4", &opt, hits, 3, &n), -1);
+    leitmotif_db_close(d);
+    for (int k = 0; k < 3; k++) free(x[k]);
+    free(q);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_multi_and_range_scans_bit_identical),
+        cmocka_unit_test(test_transposition_recovered),
+        cmocka_unit_test(test_pruned_equals_exhaustive),
+        cmocka_unit_test(test_duration_auto),
+        cmocka_unit_test(test_occurrences),
+        cmocka_unit_test(test_api),
+    };
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
+}
