@@ -11,6 +11,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_align(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "leitmotif: <msg>" to stderr; returns 1 (the exit code for errors). */
 int lm_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

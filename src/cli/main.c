@@ -21,6 +21,8 @@ static const struct {
     {"train", cmd_train, "train a deep chroma model on weakly aligned pairs (CTC)"},
     {"align", cmd_align, "synchronise a score (MIDI) with a recording; map its themes (DTW)"},
     {"augment", cmd_augment, "apply one draw of the training augmentation to an audio file"},
+    {"plot", cmd_plot, "figures of a theme matched in a recording (HCQT, chroma, path; PNG/SVG)"},
+    {"serve", cmd_serve, "the search page and its JSON API over HTTP (loopback by default)"},
 };
 
 static void usage(FILE *f) {
