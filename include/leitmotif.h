@@ -37,12 +37,16 @@ typedef struct {
     double duration_sec; /* > 0: stretch the theme to this duration */
     double tempo_bpm;    /* note lists only; <= 0: 120 */
     int transpose;       /* semitones */
+    int transpose_any;   /* nonzero: search all 12 keys (transpose is ignored); hits say which */
+    int duration_auto;   /* nonzero: tempo-free, 0.25-4x the duration (duration_sec, or the written one) */
 } leitmotif_query_options;
 
 typedef struct {
     const char *doc_id; /* valid while the database is open */
     float distance;     /* mean cosine distance along the best alignment (0 = perfect) */
     double start_sec, end_sec;
+    int transpose;  /* semitones the theme is shifted by in this match (-5..6 with transpose_any) */
+    double stretch; /* duration_auto: the theme's duration in the match / the reference duration (else 1) */
 } leitmotif_hit;
 
 /* Ranks the database's recordings for `theme` (a MIDI file path or a note list such as
@@ -50,6 +54,17 @@ typedef struct {
  * number to *n_hits. opt may be NULL (defaults). */
 int leitmotif_search(const leitmotif_db *db, const char *theme, const leitmotif_query_options *opt,
                      leitmotif_hit *hits, size_t max_hits, size_t *n_hits);
+/* Every passage of recording doc_id whose distance is at most its best + margin (in [0, 1];
+ * < 0: the default 0.05), not overlapping, best first (with transpose_any in any key). *occ
+ * (*n_occ entries) is malloc'd; free it with free(). */
+typedef struct {
+    float distance;
+    double start_sec, end_sec;
+    int transpose;
+} leitmotif_occurrence;
+int leitmotif_occurrences(const leitmotif_db *db, const char *doc_id, const char *theme,
+                          const leitmotif_query_options *opt, double margin, leitmotif_occurrence **occ,
+                          size_t *n_occ);
 /* The same over two databases of the same recordings (same document ids) with different
  * features, fused in the matching: the DTW cost is (1 - w) x db's cosine cost + w x db2's,
  * w in [0, 1] (0: db alone, 1: db2 alone). Recordings in only one database, or whose frame
@@ -58,6 +73,60 @@ int leitmotif_search(const leitmotif_db *db, const char *theme, const leitmotif_
 int leitmotif_search_fused(const leitmotif_db *db, const leitmotif_db *db2, double w, const char *theme,
                            const leitmotif_query_options *opt, leitmotif_hit *hits, size_t max_hits,
                            size_t *n_hits);
+
+/* ---- Signals, HCQT, database building and evaluation (for the Python package and the Vamp
+ * plugin; issue 17) ---- */
+
+/* Path of the model leitmotif_model_load(NULL) loads: $LEITMOTIF_MODEL, else
+ * PREFIX/share/leitmotif/leitmotif_default.bin of an installed leitmotif, else the source
+ * tree's models/leitmotif_default.bin; NULL (error set) if there is none. */
+const char *leitmotif_default_model(void);
+/* Chroma features of a signal: n_frames frames of `channels` interleaved float samples at
+ * sample_rate Hz, mixed down to mono and resampled to 22050 Hz as audio files are, so that a
+ * file's decoded samples give the same features as leitmotif_chroma of the file. */
+int leitmotif_chroma_signal(const float *samples, size_t n_frames, int channels, int sample_rate,
+                            const leitmotif_model *model, float **chroma, size_t *n_chroma_frames);
+/* The 25 Hz harmonic CQT the deep chroma network reads (as `leitmotif hcqt`): *hcqt is
+ * 6 x 216 x T float32 (harmonic h in {0.5, 1, 2, 3, 4, 5}, bin from 32.7 Hz x h at 36 bins per
+ * octave, frame), malloc'd. */
+int leitmotif_hcqt(const char *audio_path, float **hcqt, size_t *n_frames);
+int leitmotif_hcqt_signal(const float *samples, size_t n_frames, int channels, int sample_rate, float **hcqt,
+                          size_t *n_hcqt_frames);
+
+/* Adds audio files (or directories, scanned for audio files) to the database file db_path,
+ * creating it, as `leitmotif index` does. features: "ctc" (deep chroma; model_path NULL for
+ * the default model), "stft", "bittner" or "bg1"; NULL: the database's own type, or ctc for a
+ * new one. Files already in it are kept; files that cannot be decoded are named on stderr and
+ * skipped. Returns the number of documents added, or -1. Reopen the database to see them. */
+int leitmotif_db_add(const char *db_path, const char *const *paths, size_t n_paths, const char *features,
+                     const char *model_path);
+/* Document i (< leitmotif_db_size) of an open database: its id, its 12 x T chroma and T (valid
+ * while the database is open), its duration in seconds. Output pointers may be NULL. */
+int leitmotif_db_doc(const leitmotif_db *db, size_t i, const char **doc_id, const float **chroma, size_t *n_frames,
+                     double *duration_sec);
+/* Feature type of an open database: "ctc", "stft", "bittner" or "bg1". */
+const char *leitmotif_db_features(const leitmotif_db *db);
+
+/* One query of an evaluation (`leitmotif eval`): the rank of the theme's own recording. */
+typedef struct {
+    const char *theme_id, *piece_id; /* valid until leitmotif_eval_free */
+    int fold;
+    size_t rank;    /* 1-based (ties count against it); 0: skipped, piece_id is not in the database */
+    float distance; /* of piece_id's recording */
+} leitmotif_eval_query;
+/* Every theme of themes_csv (columns theme_id, piece_id, fold, start_sec, end_sec, query_midi
+ * and optionally transposition, as ../shared/corpus/themes.csv) as a query against all
+ * recordings of db, stretched to end_sec - start_sec, or at the MIDI file's own duration if
+ * from_score is nonzero. *results (n entries, file order) is freed with leitmotif_eval_free. */
+int leitmotif_eval(const leitmotif_db *db, const char *themes_csv, int from_score, leitmotif_eval_query **results,
+                   size_t *n);
+void leitmotif_eval_free(leitmotif_eval_query *results, size_t n);
+/* leitmotif_search with plain arguments and arrays (max_hits entries each; any array may be
+ * NULL) in place of the two structs, for language bindings that cannot follow the structs'
+ * layout as they grow. Other options have their defaults. */
+int leitmotif_search_arrays(const leitmotif_db *db, const char *theme, double duration_sec, double tempo_bpm,
+                            int transpose, size_t max_hits, const char **doc_ids, float *distances,
+                            double *start_sec, double *end_sec, size_t *n_hits);
 
 #ifdef __cplusplus
 }

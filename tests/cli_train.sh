@@ -7,7 +7,7 @@ set -u
 cli="$1"
 tmp="$(mktemp -d)"; [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT; echo "tmp $tmp"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/cli_common.sh"
-command -v sox >/dev/null || { echo "cli_train: sox not installed (scripts/setup.sh installs it)"; exit 1; }
+command -v sox >/dev/null || { echo "SKIP: sox not installed (scripts/setup.sh installs it)"; exit 77; }
 
 # 18 s of a melody in two-second phrases: C E G C' / D F A D' / ..., pure tones with overtones.
 names=(C C# D D# E F F# G G# A A# B)

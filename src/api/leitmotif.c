@@ -62,35 +62,95 @@ void leitmotif_db_close(leitmotif_db *d) {
 
 size_t leitmotif_db_size(const leitmotif_db *d) { return d->db.n_docs; }
 
+/* The theme's query variants for the options (one plain query without transpose_any and
+ * duration_auto). */
+static int query_set(const char *theme_spec, const leitmotif_query_options *opt, lm_qset *qs) {
+    leitmotif_query_options o = {0, 0, 0, 0, 0};
+    if (opt) o = *opt;
+    lm_theme theme;
+    if (lm_theme_load(theme_spec, o.tempo_bpm, &theme, NULL) != 0) return -1;
+    lm_variant_options vo = {.transpose_any = o.transpose_any != 0, .duration_auto = o.duration_auto != 0};
+    int rc = lm_qset_from_theme(qs, &theme, o.duration_sec, o.transpose_any ? 0 : o.transpose, &vo);
+    lm_theme_free(&theme);
+    return rc;
+}
+
 /* Ranks the recordings of d, or of a fusion (f != NULL) whose first database is d. */
 static int search(const leitmotif_db *d, const lm_fusion *f, const char *theme_spec, const leitmotif_query_options *opt,
                   leitmotif_hit *hits, size_t max_hits, size_t *n_hits) {
-    leitmotif_query_options o = {0, 0, 0};
-    if (opt) o = *opt;
     *n_hits = 0;
-    lm_theme theme;
-    if (lm_theme_load(theme_spec, o.tempo_bpm, &theme, NULL) != 0) return -1;
-    size_t N = 0;
-    float *query = lm_theme_to_chroma(&theme, o.duration_sec, o.transpose, &N);
-    lm_theme_free(&theme);
-    if (!query) return -1;
+    lm_qset qs;
+    if (query_set(theme_spec, opt, &qs) != 0) return -1;
+    int fixed = opt && !opt->transpose_any ? opt->transpose : 0;
+    const float *query = qs.q[0];
+    size_t N = qs.N[0];
     size_t nd = f ? f->n : d->db.n_docs;
     lm_match *m = lm_malloc(nd ? nd : 1, sizeof *m);
-    int rc = !m ? -1 : f ? lm_search_fused(f, query, N, m, 1) : lm_search_all(&d->db, query, N, m, 1);
+    int rc = !m ? -1
+             : qs.n > 1 ? lm_search_qset(&d->db, f, &qs, NULL, max_hits ? max_hits : 1, -1, m, 1)
+             : f        ? lm_search_fused(f, query, N, m, 1)
+                        : lm_search_all(&d->db, query, N, m, 1);
     if (rc == 0) {
+        if (qs.n == 1)
+            for (size_t k = 0; k < nd; k++) m[k].variant = 0, m[k].approx = 0;
         lm_match_sort(m, nd);
         size_t n = 0;
         while (n < nd && n < max_hits && isfinite(m[n].distance)) n++;
-        if (f) lm_search_locate_fused(f, query, N, m, n);
+        if (qs.n > 1) lm_search_locate_qset(&d->db, f, &qs, m, n);
+        else if (f) lm_search_locate_fused(f, query, N, m, n);
         else lm_search_locate(&d->db, query, N, m, n);
         for (size_t i = 0; i < n; i++)
             hits[i] = (leitmotif_hit){d->db.docs[m[i].doc].id, m[i].distance, 0.04 * (double)m[i].start,
-                                      0.04 * (double)(m[i].end + 1)};
+                                      0.04 * (double)(m[i].end + 1), fixed + lm_qset_transpose(&qs, m[i].variant),
+                                      lm_qset_stretch(&qs, m[i].variant)};
         *n_hits = n;
     }
     free(m);
-    free(query);
+    lm_qset_free(&qs);
     return rc;
+}
+
+int leitmotif_occurrences(const leitmotif_db *d, const char *doc_id, const char *theme_spec,
+                          const leitmotif_query_options *opt, double margin, leitmotif_occurrence **occ,
+                          size_t *n_occ) {
+    *occ = NULL;
+    *n_occ = 0;
+    if (margin < 0.0) margin = LM_OCC_MARGIN_DEFAULT;
+    if (!(margin >= 0.0 && margin <= 1.0)) {
+        lm_set_error("occurrence threshold must be in [0, 1] (a margin over the best distance), got %g", margin);
+        return -1;
+    }
+    long k = doc_id ? lm_db_find(&d->db, doc_id) : -1;
+    if (k < 0) {
+        lm_set_error("no recording '%s' in the database", doc_id ? doc_id : "(null)");
+        return -1;
+    }
+    lm_qset qs;
+    if (query_set(theme_spec, opt, &qs) != 0) return -1;
+    int fixed = opt && !opt->transpose_any ? opt->transpose : 0;
+    const lm_db_doc *doc = &d->db.docs[k];
+    lm_doc_view dv;
+    lm_doc_view_init(&dv, doc->chroma, doc->T);
+    lm_match best;
+    lm_occurrence *o = NULL;
+    size_t n = 0;
+    int rc = lm_qset_refine(&qs, &dv, INFINITY, NULL, &best);
+    lm_doc_view_free(&dv);
+    if (rc == 0) rc = lm_occurrences(&qs, doc->chroma, doc->T, &best, margin, &o, &n);
+    leitmotif_occurrence *out = rc == 0 ? lm_malloc(n ? n : 1, sizeof *out) : NULL;
+    if (rc == 0 && !out) rc = -1;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        out[i] = (leitmotif_occurrence){o[i].distance, 0.04 * (double)o[i].start, 0.04 * (double)(o[i].end + 1),
+                                        fixed + lm_qset_transpose(&qs, o[i].variant)};
+    free(o);
+    lm_qset_free(&qs);
+    if (rc != 0) {
+        free(out);
+        return -1;
+    }
+    *occ = out;
+    *n_occ = n;
+    return 0;
 }
 
 int leitmotif_search(const leitmotif_db *d, const char *theme_spec, const leitmotif_query_options *opt,
@@ -106,5 +166,200 @@ int leitmotif_search_fused(const leitmotif_db *d, const leitmotif_db *d2, double
     if (lm_fusion_init(&f, &d->db, &d2->db, w) != 0) return -1;
     int rc = search(d, &f, theme_spec, opt, hits, max_hits, n_hits);
     lm_fusion_free(&f);
+    return rc;
+}
+
+/* ---- Signals, HCQT, database building and evaluation (issue 17) ---- */
+#include <stddef.h>
+#include <string.h>
+
+#include "audio/audio.h"
+#include "common/fileio.h"
+#include "eval/eval.h"
+#include "hcqt/hcqt.h"
+#include "index/indexer.h"
+
+const char *leitmotif_default_model(void) { return lm_default_model_path(); }
+
+/* Mono 22050 Hz copy of an interleaved signal, mixed down and resampled as lm_audio_load does. */
+static float *signal_to_mono(const float *x, size_t n, int channels, int rate, size_t *n_out) {
+    if (!x || n == 0 || channels < 1 || channels > 1024 || rate < 1 || rate > 1000000) {
+        lm_set_error("signal: need at least one sample, 1-1024 channels and a sample rate of 1-1000000 Hz "
+                     "(got %zu frames, %d channels, %d Hz)",
+                     n, channels, rate);
+        return NULL;
+    }
+    const size_t ch = (size_t)channels;
+    float *mono = lm_malloc(n, sizeof *mono);
+    if (!mono) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t c = 0; c < ch; c++) s += x[i * ch + c];
+        mono[i] = (float)(s / (double)ch);
+        if (!isfinite(mono[i])) {
+            lm_set_error("signal: sample %zu is not a finite number", i);
+            free(mono);
+            return NULL;
+        }
+    }
+    *n_out = n;
+    if (rate != LM_SAMPLE_RATE) {
+        float *r = lm_resample_to_22050(mono, n, rate, n_out);
+        free(mono);
+        mono = r;
+    }
+    if (mono && *n_out < LM_MIN_SAMPLES) {
+        lm_set_error("signal: too short (%.4f s; need at least %.2f s)", (double)*n_out / LM_SAMPLE_RATE,
+                     (double)LM_MIN_SAMPLES / LM_SAMPLE_RATE);
+        free(mono);
+        mono = NULL;
+    }
+    return mono;
+}
+
+int leitmotif_chroma_signal(const float *samples, size_t n_frames, int channels, int sample_rate,
+                            const leitmotif_model *model, float **chroma, size_t *n_chroma_frames) {
+    size_t n = 0;
+    float *y = signal_to_mono(samples, n_frames, channels, sample_rate, &n);
+    if (!y) return -1;
+    int rc = lm_features_from_signal(y, n, model ? LM_FEAT_CTC : LM_FEAT_STFT, model ? &model->m : NULL, NULL,
+                                     chroma, n_chroma_frames);
+    free(y);
+    return rc;
+}
+
+static int hcqt_of(const float *y, size_t n, float **out, size_t *T) {
+    lm_hcqt h;
+    if (lm_hcqt25(y, n, &h) != 0) return -1;
+    *out = h.data;
+    *T = h.n_frames;
+    return 0;
+}
+
+int leitmotif_hcqt(const char *audio_path, float **hcqt, size_t *n_frames) {
+    lm_audio a;
+    if (lm_audio_load(audio_path, &a) != 0) return -1;
+    int rc = hcqt_of(a.samples, a.n, hcqt, n_frames);
+    lm_audio_free(&a);
+    return rc;
+}
+
+int leitmotif_hcqt_signal(const float *samples, size_t n_frames, int channels, int sample_rate, float **hcqt,
+                          size_t *n_hcqt_frames) {
+    size_t n = 0;
+    float *y = signal_to_mono(samples, n_frames, channels, sample_rate, &n);
+    if (!y) return -1;
+    int rc = hcqt_of(y, n, hcqt, n_hcqt_frames);
+    free(y);
+    return rc;
+}
+
+int leitmotif_db_add(const char *db_path, const char *const *paths, size_t n_paths, const char *features,
+                     const char *model_path) {
+    lm_index_options opt = {.type = LM_FEAT_CTC, .commit_interval = 0, .skip_id_clashes = 1};
+    if (!db_path || (!paths && n_paths)) {
+        lm_set_error("db_add: no database path or no inputs given");
+        return -1;
+    }
+    if (features && lm_feature_parse(features, &opt.type) != 0) return -1;
+    lm_db existing;
+    int have_db = lm_file_exists(db_path);
+    if (have_db && lm_db_open(db_path, &existing) != 0) return -1;
+    if (have_db && !features) opt.type = existing.type;
+    lm_feature_weights fw;
+    int rc = lm_feature_weights_load(&fw, opt.type, model_path);
+    opt.model = lm_feature_weights_chroma(&fw);
+    opt.salience = lm_feature_weights_salience(&fw);
+    char **files = NULL;
+    size_t n_files = 0;
+    lm_index_stats st = {0};
+    if (rc == 0) rc = lm_index_collect((char *const *)paths, n_paths, &files, &n_files);
+    if (rc == 0) rc = lm_index_update(db_path, have_db ? &existing : NULL, files, n_files, &opt, &st);
+    if (rc == 0 && st.added == 0 && st.kept == 0 && st.failed + st.clashes > 0) {
+        lm_set_error("%s: no file could be indexed (not changed)", db_path);
+        rc = -1;
+    }
+    lm_index_free_paths(files, n_files);
+    lm_feature_weights_free(&fw);
+    if (have_db) lm_db_close(&existing);
+    return rc == 0 ? (int)st.added : -1;
+}
+
+int leitmotif_db_doc(const leitmotif_db *d, size_t i, const char **doc_id, const float **chroma, size_t *n_frames,
+                     double *duration_sec) {
+    if (i >= d->db.n_docs) {
+        lm_set_error("document %zu of a database of %zu", i, d->db.n_docs);
+        return -1;
+    }
+    const lm_db_doc *doc = &d->db.docs[i];
+    if (doc_id) *doc_id = doc->id;
+    if (chroma) *chroma = doc->chroma;
+    if (n_frames) *n_frames = doc->T;
+    if (duration_sec) *duration_sec = doc->duration;
+    return 0;
+}
+
+const char *leitmotif_db_features(const leitmotif_db *d) { return lm_feature_name(d->db.type); }
+
+/* The results follow the themes table whose strings they point to. */
+typedef struct {
+    lm_eval_query *queries;
+    size_t n;
+    leitmotif_eval_query results[];
+} eval_block;
+
+int leitmotif_eval(const leitmotif_db *d, const char *themes_csv, int from_score, leitmotif_eval_query **results,
+                   size_t *n) {
+    *results = NULL;
+    *n = 0;
+    lm_eval_query *q = NULL;
+    size_t nq = 0, skipped = 0;
+    if (lm_eval_read_themes(themes_csv, &q, &nq) != 0) return -1;
+    lm_eval_result *res = lm_malloc(nq ? nq : 1, sizeof *res);
+    eval_block *b = lm_malloc(1, sizeof *b + nq * sizeof b->results[0]);
+    lm_eval_options opt = {.from_score = from_score != 0, .n_top = 1};
+    int rc = res && b ? lm_eval_run(&d->db, q, nq, &opt, res, &skipped) : -1;
+    if (rc == 0) {
+        b->queries = q;
+        b->n = nq;
+        for (size_t i = 0; i < nq; i++)
+            b->results[i] =
+                (leitmotif_eval_query){q[i].theme_id, q[i].piece_id, q[i].fold, res[i].rank, res[i].distance};
+        *results = b->results;
+        *n = nq;
+    } else {
+        free(b);
+        lm_eval_free_themes(q, nq);
+    }
+    free(res);
+    return rc;
+}
+
+void leitmotif_eval_free(leitmotif_eval_query *results, size_t n) {
+    (void)n;
+    if (!results) return;
+    eval_block *b = (eval_block *)((char *)results - offsetof(eval_block, results));
+    lm_eval_free_themes(b->queries, b->n);
+    free(b);
+}
+
+int leitmotif_search_arrays(const leitmotif_db *d, const char *theme, double duration_sec, double tempo_bpm,
+                            int transpose, size_t max_hits, const char **doc_ids, float *distances,
+                            double *start_sec, double *end_sec, size_t *n_hits) {
+    leitmotif_query_options o;
+    memset(&o, 0, sizeof o);
+    o.duration_sec = duration_sec;
+    o.tempo_bpm = tempo_bpm;
+    o.transpose = transpose;
+    *n_hits = 0;
+    leitmotif_hit *hits = lm_malloc(max_hits ? max_hits : 1, sizeof *hits);
+    int rc = hits ? leitmotif_search(d, theme, &o, hits, max_hits, n_hits) : -1;
+    for (size_t i = 0; rc == 0 && i < *n_hits; i++) {
+        if (doc_ids) doc_ids[i] = hits[i].doc_id;
+        if (distances) distances[i] = hits[i].distance;
+        if (start_sec) start_sec[i] = hits[i].start_sec;
+        if (end_sec) end_sec[i] = hits[i].end_sec;
+    }
+    free(hits);
     return rc;
 }

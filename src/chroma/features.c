@@ -132,12 +132,44 @@ int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_
     return rc;
 }
 
+#ifdef LM_DATA_DIR
+#include <dlfcn.h> /* dladdr1 (CMakeLists.txt defines _GNU_SOURCE for this file) */
+#include <link.h>
+#endif
 const char *lm_default_model_path(void) {
     static char path[4096];
     const char *env = getenv("LEITMOTIF_MODEL");
     if (env && *env) return env;
+#ifdef LM_DATA_DIR
+    /* Installed (cmake --install): PREFIX/share/leitmotif beside the file that holds this code
+     * (PREFIX/bin/leitmotif, or PREFIX/lib/libleitmotif.so.N for programs using the shared
+     * library; relative paths from CMakeLists.txt, so an installed tree may be moved), then at
+     * the configured prefix. The source tree's models/ comes between the two, for the programs
+     * of a build tree. */
+    char self[2048] = "";
+    Dl_info info;
+    struct link_map *obj = NULL;
+    if (dladdr1((void *)lm_default_model_path, &info, (void **)&obj, RTLD_DL_LINKMAP) && obj && obj->l_name[0]) {
+        snprintf(self, sizeof self, "%s", obj->l_name);
+    } else { /* the main program (its link map has no name) */
+        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[len > 0 ? len : 0] = '\0';
+    }
+    const char *slash = strrchr(self, '/');
+    if (slash) {
+        const char *rel[2] = {LM_DATA_DIR_FROM_BIN, LM_DATA_DIR_FROM_LIB};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "%.*s/%s/%s", (int)(slash - self), self, rel[i], DEFAULT_MODEL_NAME);
+            if (access(path, R_OK) == 0) return path;
+        }
+    }
+#endif
     snprintf(path, sizeof path, "%s/%s", LM_MODEL_DIR, DEFAULT_MODEL_NAME);
     if (access(path, R_OK) == 0) return path;
+#ifdef LM_DATA_DIR
+    snprintf(path, sizeof path, "%s/%s", LM_DATA_DIR, DEFAULT_MODEL_NAME);
+    if (access(path, R_OK) == 0) return path;
+#endif
     lm_set_error("no default model found (%s); pass --model FILE, e.g. "
                  "../shared/reference/models/v1_ctc_train345valid1.bin",
                  path);

@@ -18,6 +18,15 @@
 #include "common/threads.h"
 #include "hcqt/kernels.h"
 
+/* Run-time dispatch: without -march=native (CMakeLists.txt defines LM_DISPATCH), each hot
+ * function below is compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline
+ * x86-64, and the dynamic loader picks the best one the CPU has (GCC target_clones). */
+#ifdef LM_DISPATCH
+#define LM_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LM_HOT
+#endif
+
 #define SR 22050.0
 #define TOP_DB 80.0
 #define AMIN_POWER 1e-10f  /* librosa amplitude_to_db: amin 1e-5, squared */
@@ -97,7 +106,7 @@ static void fill_block(const float *y, size_t n, size_t m0, float *x) {
 }
 
 /* z[j mod M] += X[j] * K[j] over the kernel's support (interleaved re/im). */
-static void fold(const float *X, const lm_cqt_kernel *k, float *z) {
+LM_HOT static void fold(const float *X, const lm_cqt_kernel *k, float *z) {
     const size_t M = LM_CQT_M;
     memset(z, 0, 2 * M * sizeof *z);
     const float *x = X + 2 * k->j0, *c = (const float *)k->coef;

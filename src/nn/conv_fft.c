@@ -6,6 +6,15 @@
 
 #include "nn/vec16.h"
 
+/* Run-time dispatch: without -march=native (CMakeLists.txt defines LM_DISPATCH), each hot
+ * function below is compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline
+ * x86-64, and the dynamic loader picks the best one the CPU has (GCC target_clones). */
+#ifdef LM_DISPATCH
+#define LM_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LM_HOT
+#endif
+
 /* The distribute layer convolves 32 channels with a 3 x 42 kernel into 8 channels: 42 taps
  * along the 216 pitch bins. Done directly that is 7 million multiply-adds per frame, 45% of
  * the network's work. Along pitch it is a correlation, so it is done here with 256-point
@@ -141,7 +150,7 @@ static void frame_spectra(const float *x, long first, size_t nf, size_t n_valid,
     }
 }
 
-int lm_convfft_forward(const lm_conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
+LM_HOT int lm_convfft_forward(const lm_conv_spec *L, const float *in, size_t n_in, float *out, float *col, size_t col_cap) {
     scratch s;
     if (!lm_convfft_applies(L) || !plans_ready() || carve(col, col_cap, 0, &s) != 0) return -1;
     kernel_spectra(L->k, &s);
@@ -189,7 +198,7 @@ int lm_convfft_forward(const lm_conv_spec *L, const float *in, size_t n_in, floa
     return 0;
 }
 
-int lm_convfft_backward(const lm_conv_spec *L, const float *in, const float *dout, size_t n_out, float *dk, float *din,
+LM_HOT int lm_convfft_backward(const lm_conv_spec *L, const float *in, const float *dout, size_t n_out, float *dk, float *din,
                         float *col, size_t col_cap) {
     scratch s;
     if (!lm_convfft_applies(L) || !plans_ready() || carve(col, col_cap, 1, &s) != 0) return -1;

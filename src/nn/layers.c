@@ -6,6 +6,15 @@
 #include "nn/conv_fft.h"
 #include "nn/vec16.h"
 
+/* Run-time dispatch: without -march=native (CMakeLists.txt defines LM_DISPATCH), each hot
+ * function below is compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline
+ * x86-64, and the dynamic loader picks the best one the CPU has (GCC target_clones). */
+#ifdef LM_DISPATCH
+#define LM_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LM_HOT
+#endif
+
 void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
     const lm_conv_spec specs[LM_NCONV] = {
         {3, 3, 6, 64, m->t[LM_T_BENDY1_K], m->t[LM_T_BENDY1_B], LM_LEAKY_ALPHA, NULL, NULL},
@@ -99,7 +108,7 @@ static inline v16 act16(v16 y, float alpha) {
  * xp[f + i][pad + p + j - off][c] w[i][j][c][o]) for n_out frames, RB bins at a time.
  * co = 16*NV*n_groups output channels, done NV vectors (a group) at a time. */
 #define DEFINE_CONV_OUTVEC(NV, RB)                                                                               \
-    static void conv_outvec_##NV(const geom *g, const float *xp, size_t cin, size_t co, int kh, int kw, int off,  \
+    LM_HOT static void conv_outvec_##NV(const geom *g, const float *xp, size_t cin, size_t co, int kh, int kw, int off, \
                                  const float *w, const epilogue *ep, size_t n_out, float *out) {                  \
         const size_t pw = (size_t)g->pw, nb = (size_t)g->nb, pad = (size_t)g->pad;                                \
         for (size_t og = 0; og < co; og += 16 * NV)                                                               \
@@ -144,7 +153,7 @@ DEFINE_CONV_OUTVEC(4, 6)
  * work): pitch positions are the vector lanes, so that each weight is loaded once per 32
  * output bins instead of once per 2 (the kernel, 129 KB, does not fit in L1). xt holds the
  * input channel-major, [frame][c][pwt] with bin p at padt + p and zeros around it. */
-static void pad_pitch_t(const geom *g, const float *x, long f0, size_t nf, size_t n_valid, size_t ch, float *xt) {
+LM_HOT static void pad_pitch_t(const geom *g, const float *x, long f0, size_t nf, size_t n_valid, size_t ch, float *xt) {
     const size_t pwt = (size_t)g->pwt, nb = (size_t)g->nb;
     for (size_t f = 0; f < nf; f++) {
         long sf = f0 + (long)f;
@@ -157,7 +166,7 @@ static void pad_pitch_t(const geom *g, const float *x, long f0, size_t nf, size_
     }
 }
 
-static void conv_out8(const geom *g, const float *xt, size_t cin, int kh, int kw, int off, const float *w,
+LM_HOT static void conv_out8(const geom *g, const float *xt, size_t cin, int kh, int kw, int off, const float *w,
                       const epilogue *ep, size_t n_out, float *out) {
     const size_t pwt = (size_t)g->pwt, nb = (size_t)g->nb;
     for (size_t f = 0; f < n_out; f++)
@@ -195,7 +204,7 @@ static void conv_out8(const geom *g, const float *xt, size_t cin, int kh, int kw
 
 /* Any other shape (the input gradient of the first layer, which training never needs, and
  * the salience network's 128-channel layer's odd cases). */
-static void conv_scalar(const geom *g, const float *xp, size_t cin, size_t cout, int kh, int kw, int off,
+LM_HOT static void conv_scalar(const geom *g, const float *xp, size_t cin, size_t cout, int kh, int kw, int off,
                         const float *w, const epilogue *ep, size_t n_out, float *out) {
     const size_t pw = (size_t)g->pw, nb = (size_t)g->nb, pad = (size_t)g->pad;
     for (size_t f = 0; f < n_out; f++)
@@ -257,7 +266,7 @@ void lm_conv_forward(const lm_conv_spec *L, const float *in, size_t n_in, float 
 /* Kernel gradient, output channels in vectors: dk[i][j][c][o] += sum_{f,p} xp[f + i][PAD + p + j - pp][c]
  * g[f][p][o], CB input channels at a time, FB frames at a time (so that their rows stay in cache). */
 #define DEFINE_KGRAD_OUTVEC(NV, CB)                                                                              \
-    static void kgrad_outvec_##NV(const float *xp, size_t cin, int kh, int kw, int pp, const float *g,          \
+    LM_HOT static void kgrad_outvec_##NV(const float *xp, size_t cin, int kh, int kw, int pp, const float *g,     \
                                   size_t n_out, float *dk) {                                                      \
         const size_t co = 16 * NV, FB = 4;                                                                        \
         for (size_t f0 = 0; f0 < n_out; f0 += FB) {                                                               \
@@ -291,7 +300,7 @@ DEFINE_KGRAD_OUTVEC(4, 6)
 
 /* Kernel gradient for eight output channels, input channels in vectors; dkt [i][j][o][c]
  * (cin a multiple of 32) accumulates. */
-static void kgrad_out8(const float *xp, size_t cin, int kh, int kw, int pp, const float *g, size_t n_out, float *dkt) {
+LM_HOT static void kgrad_out8(const float *xp, size_t cin, int kh, int kw, int pp, const float *g, size_t n_out, float *dkt) {
     const size_t FB = 4;
     for (size_t f0 = 0; f0 < n_out; f0 += FB) {
         size_t f1 = n_out - f0 < FB ? n_out : f0 + FB;
@@ -324,7 +333,7 @@ static void kgrad_out8(const float *xp, size_t cin, int kh, int kw, int pp, cons
     }
 }
 
-void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, float *dout, size_t n_out, float *dk,
+LM_HOT void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, float *dout, size_t n_out, float *dk,
                       float *db, float *din, float *col, float *dcol, size_t col_cap) {
     size_t cout = (size_t)L->cout, cin = (size_t)L->cin;
     size_t kh = (size_t)L->kh, kw = (size_t)L->kw, n_in = n_out + kh - 1, nk = kh * kw * cin * cout;
@@ -386,7 +395,7 @@ void lm_conv_backward(const lm_conv_spec *L, const float *in, const float *out, 
     }
 }
 
-void lm_head_forward(const lm_model *m, const float *a5, float *sal, double *z) {
+LM_HOT void lm_head_forward(const lm_model *m, const float *a5, float *sal, double *z) {
     const float *wsq = m->t[LM_T_SQUISHY_K], bsq = m->t[LM_T_SQUISHY_B][0];
     const float *pool = m->t[LM_T_CHROMA_POOL], *we = m->t[LM_T_EPS_POOL_K];
     for (int k = 0; k < LM_NCLASSES; k++) z[k] = 0;
@@ -401,7 +410,7 @@ void lm_head_forward(const lm_model *m, const float *a5, float *sal, double *z) 
     z[12] += m->t[LM_T_EPS_POOL_B][0];
 }
 
-void lm_head_backward(const lm_model *m, const float *a5, const float *sal, const double *dz, lm_model *g, float *da5) {
+LM_HOT void lm_head_backward(const lm_model *m, const float *a5, const float *sal, const double *dz, lm_model *g, float *da5) {
     const float *wsq = m->t[LM_T_SQUISHY_K], *pool = m->t[LM_T_CHROMA_POOL], *we = m->t[LM_T_EPS_POOL_K];
     float *gw = g->t[LM_T_SQUISHY_K], *ge = g->t[LM_T_EPS_POOL_K];
     double gb = 0;

@@ -87,6 +87,13 @@ int lm_salience_model_load(const char *path, lm_salience_model *m) {
             double s = t[first][c] / sqrt((double)t[first + 3][c] + BN_EPS);
             sc[c] = (float)s;
             sc[ch + c] = (float)(t[first + 1][c] - t[first + 2][c] * s);
+            /* a negative variance (or one that overflows the folding) would make every output NaN */
+            if (!(t[first + 3][c] >= 0.0f) || !isfinite(sc[c]) || !isfinite(sc[ch + c])) {
+                lm_set_error("%s: batch normalisation %d, channel %zu cannot be used (variance %g; damaged model)", path,
+                             b, c, (double)t[first + 3][c]);
+                lm_salience_model_free(m);
+                return -1;
+            }
         }
     }
     for (int l = 0; l < LM_SAL_NCONV; l++) {

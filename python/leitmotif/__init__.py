@@ -1,0 +1,406 @@
+"""leitmotif: find the recordings in which a musical theme is played.
+
+A thin NumPy layer (ctypes) over the C library ``libleitmotif`` — the same code as the
+``leitmotif`` command, so every number here equals the command's:
+
+- :func:`chroma` — chroma features (deep chroma of a CNN model, or STFT chroma) of an audio file
+  or of a NumPy signal, 12 x T float32 at 25 Hz (frame ``i`` at ``0.04 * i`` s);
+- :func:`hcqt` — the harmonic CQT the network reads, 6 x 216 x T float32;
+- :class:`Database` — a feature database made by ``leitmotif index`` or :func:`index`: its
+  documents' features, :meth:`Database.search` for a theme (a MIDI file or a note list such as
+  ``"G4:0.5 G4:0.5 G4:0.5 Eb4:4"``) and :meth:`Database.evaluate` on a themes CSV;
+- :func:`index` — add recordings to a database file.
+
+Example::
+
+    import leitmotif as lm
+
+    c = lm.chroma("recording.flac")                  # deep chroma, default model
+    s = lm.chroma("recording.flac", features="stft")  # the STFT chroma baseline
+    lm.index("demo.lmdb", ["examples/audio"])         # a database of a folder of recordings
+    with lm.Database("demo.lmdb") as db:
+        for hit in db.search("G4:0.5 G4:0.5 G4:0.5 Eb4:4", top=3):
+            print(hit.doc_id, hit.distance, hit.start_sec, hit.end_sec)
+
+Errors of the library raise :class:`LeitmotifError` with its one-line message.
+"""
+
+import ctypes
+import os
+from typing import Iterable, List, NamedTuple, Optional, Union
+
+import numpy as np
+
+from . import _capi
+
+__version__ = "0.1.0"
+__all__ = [
+    "LeitmotifError", "Model", "Database", "Hit", "Evaluation", "chroma", "hcqt", "index",
+    "frame_times", "default_model", "set_threads", "CHROMA_NAMES", "FRAME_RATE", "library_path",
+]
+
+CHROMA_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+FRAME_RATE = 25.0  #: feature frames per second
+library_path = _capi.path  #: the libleitmotif.so in use
+
+PathLike = Union[str, bytes, os.PathLike]
+
+
+class LeitmotifError(RuntimeError):
+    """An error reported by libleitmotif (its message names the file or value at fault)."""
+
+
+def _raise(what=None):
+    msg = _capi.error()
+    raise LeitmotifError(msg.decode("utf-8", "replace") if msg else (what or "leitmotif: unknown error"))
+
+
+def _path(p: PathLike) -> bytes:
+    return os.fsencode(p)
+
+
+def set_threads(n: int) -> None:
+    """Worker threads of the calls that follow (``n <= 0``: all cores; default: all cores or
+    ``$LEITMOTIF_THREADS``)."""
+    _capi.set_threads(int(n))
+
+
+def default_model() -> Optional[str]:
+    """Path of the default deep chroma model: ``$LEITMOTIF_MODEL``, else the installed
+    ``PREFIX/share/leitmotif/leitmotif_default.bin``, else the source tree's; None if none."""
+    p = _capi.default_model()
+    return os.fsdecode(p) if p else None
+
+
+def frame_times(n_frames: int) -> np.ndarray:
+    """Times in seconds of ``n_frames`` feature frames: ``0.04 * i`` (float64)."""
+    return 0.04 * np.arange(n_frames, dtype=np.float64)
+
+
+class Model:
+    """A deep chroma model (FLATWEIGHTS file; ``None``: the default model).
+
+    Loading takes a few milliseconds; keep one to compute many recordings' features::
+
+        m = lm.Model("models/leitmotif_default.bin")
+        feats = [lm.chroma(f, model=m) for f in files]
+    """
+
+    def __init__(self, path: Optional[PathLike] = None):
+        self._h = _capi.model_load(_path(path) if path is not None else None)
+        if not self._h:
+            _raise()
+        self.path = os.fsdecode(path) if path is not None else default_model()
+
+    def close(self) -> None:
+        """Releases the weights (also done when the object is collected)."""
+        if getattr(self, "_h", None) and _capi is not None:
+            _capi.model_free(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def __repr__(self):
+        return f"Model({self.path!r})"
+
+
+def _signal(x, sample_rate):
+    """(float32 C-contiguous frames x channels array, channels) of a 1-D or 2-D signal."""
+    if sample_rate is None:
+        raise TypeError("a NumPy signal needs sample_rate=")
+    a = np.asarray(x)
+    if a.dtype == np.int16:
+        a = a.astype(np.float32) / np.float32(32768.0)
+    elif a.dtype == np.int32:
+        a = (a.astype(np.float64) / 2147483648.0).astype(np.float32)
+    elif not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"signal: expected float, int16 or int32 samples, got {a.dtype}")
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError("signal: expected shape (samples,) or (samples, channels)")
+    return np.ascontiguousarray(a, dtype=np.float32), a.shape[1]
+
+
+def _take(ptr, shape):
+    """Copies a malloc'd float array of `shape` into NumPy and frees it."""
+    try:
+        n = int(np.prod(shape))
+        out = np.ctypeslib.as_array(ptr, shape=(n,)).copy().reshape(shape) if n else np.zeros(shape, np.float32)
+    finally:
+        _capi.libc.free(ptr)
+    return out
+
+
+def _is_signal(x) -> bool:
+    return isinstance(x, np.ndarray) or (not isinstance(x, (str, bytes, os.PathLike)) and hasattr(x, "__len__"))
+
+
+def chroma(audio, features: str = "ctc", model: Union[None, PathLike, Model] = None,
+           sample_rate: Optional[float] = None) -> np.ndarray:
+    """Chroma features of an audio file or a NumPy signal: float32 array 12 x T (rows C, C#, ...,
+    B), 25 frames per second, each frame l2-normalised — what ``leitmotif chroma AUDIO -o
+    OUT.npy`` writes.
+
+    audio
+        a file path (any format libsndfile reads: WAV, FLAC, Ogg, MP3, ...), or samples as a NumPy
+        array of shape (n,) or (n, channels) — float, or int16/int32 scaled as libsndfile does —
+        with ``sample_rate``. Signals are mixed down and resampled to 22050 Hz as files are, so
+        a file's decoded samples give the file's features.
+    features
+        ``"ctc"``: deep chroma of a CNN model (default); ``"stft"``: the STFT chroma baseline.
+    model
+        for ``"ctc"``: a :class:`Model`, a model file, or None for the default model.
+
+    >>> import numpy as np, leitmotif as lm
+    >>> t = np.arange(22050 * 2) / 22050
+    >>> c = lm.chroma(np.sin(2 * np.pi * 440 * t), features="stft", sample_rate=22050)
+    >>> c.shape, lm.CHROMA_NAMES[int(c[:, 25].argmax())]
+    ((12, 51), 'A')
+    """
+    if features not in ("ctc", "stft"):
+        raise ValueError(f"features: 'ctc' or 'stft', not {features!r}")
+    own = None
+    if features == "stft":
+        if model is not None:
+            raise ValueError("stft features take no model")
+        handle = None
+    elif isinstance(model, Model):
+        handle = model._h
+    else:
+        own = Model(model)
+        handle = own._h
+    out = _capi.c_float_p()
+    T = ctypes.c_size_t()
+    try:
+        if _is_signal(audio):
+            a, ch = _signal(audio, sample_rate)
+            rc = _capi.chroma_signal(a.ctypes.data_as(_capi.c_float_p), a.shape[0], ch, int(round(sample_rate)),
+                                     handle, ctypes.byref(out), ctypes.byref(T))
+        else:
+            rc = _capi.chroma(_path(audio), handle, ctypes.byref(out), ctypes.byref(T))
+    finally:
+        if own is not None:
+            own.close()
+    if rc != 0:
+        _raise()
+    return _take(out, (12, T.value))
+
+
+def hcqt(audio, sample_rate: Optional[float] = None) -> np.ndarray:
+    """The 25 Hz harmonic constant-Q transform that the deep chroma network reads: float32
+    array 6 x 216 x T (harmonics 0.5, 1, 2, 3, 4, 5 of 216 bins from 32.7 Hz at 36 bins per
+    octave; log-compressed to [0, 1]) — what ``leitmotif hcqt AUDIO -o OUT.npy`` writes.
+    ``audio`` is a file path or a NumPy signal with ``sample_rate``, as for :func:`chroma`."""
+    out = _capi.c_float_p()
+    T = ctypes.c_size_t()
+    if _is_signal(audio):
+        a, ch = _signal(audio, sample_rate)
+        rc = _capi.hcqt_signal(a.ctypes.data_as(_capi.c_float_p), a.shape[0], ch, int(round(sample_rate)),
+                               ctypes.byref(out), ctypes.byref(T))
+    else:
+        rc = _capi.hcqt(_path(audio), ctypes.byref(out), ctypes.byref(T))
+    if rc != 0:
+        _raise()
+    return _take(out, (6, 216, T.value))
+
+
+def index(db_path: PathLike, inputs: Union[PathLike, Iterable[PathLike]], features: Optional[str] = None,
+          model: Optional[PathLike] = None) -> int:
+    """Adds recordings to the database file ``db_path`` (created if missing), as ``leitmotif
+    index DB INPUTS...`` does: ``inputs`` are audio files or folders (scanned for audio files);
+    ``features`` ``"ctc"`` (default for a new database), ``"stft"``, ``"bittner"`` or ``"bg1"``
+    (an existing database keeps its own); ``model`` a model file for ``"ctc"`` (default model
+    if None). Files already in the database are kept; files that cannot be decoded are named
+    on stderr and skipped. Returns the number of recordings added."""
+    if isinstance(inputs, (str, bytes, os.PathLike)):
+        inputs = [inputs]
+    paths = [_path(p) for p in inputs]
+    arr = (ctypes.c_char_p * max(len(paths), 1))(*paths)
+    n = _capi.db_add(_path(db_path), arr, len(paths), features.encode() if features else None,
+                     _path(model) if model is not None else None)
+    if n < 0:
+        _raise()
+    return n
+
+
+class Hit(NamedTuple):
+    """One ranked recording: its document id, the mean cosine distance along the best
+    alignment (0 = perfect) and the matched passage in seconds."""
+
+    doc_id: str
+    distance: float
+    start_sec: float
+    end_sec: float
+
+
+class Evaluation(NamedTuple):
+    """Result of :meth:`Database.evaluate`: ``ranks`` maps each evaluated theme id to the rank
+    of its recording (1 = best); ``queries`` lists (theme_id, piece_id, fold, rank, distance) of
+    every row of the CSV (rank 0: skipped, its recording is not in the database); ``folds``
+    maps each fold to its summary and ``average`` is the summary over all evaluated queries
+    (the command's average, weighted by queries per fold). A summary is a dict with
+    ``queries``, ``top1``, ``top5``, ``top10``, ``top20``, ``top50`` and ``mrr``."""
+
+    ranks: dict
+    queries: list
+    folds: dict
+    average: dict
+    skipped: int
+
+
+def _summary(ranks: List[int]) -> dict:
+    r = np.asarray(ranks, dtype=np.float64)
+    s = {"queries": int(r.size)}
+    for k in (1, 5, 10, 20, 50):
+        s[f"top{k}"] = float(np.mean(r <= k)) if r.size else 0.0
+    s["mrr"] = float(np.mean(1.0 / r)) if r.size else 0.0
+    return s
+
+
+class Database:
+    """A feature database (``leitmotif index`` output), opened read-only and verified.
+
+    ``len(db)`` is its number of recordings, ``db.ids`` their document ids (file names without
+    extension), ``db.features`` their feature type, ``db.chroma(id)`` the features of one::
+
+        with lm.Database("demo.lmdb") as db:
+            print(db.features, len(db), db.ids[:3])
+            c = db.chroma(db.ids[0])          # 12 x T float32
+    """
+
+    def __init__(self, path: PathLike):
+        self.path = os.fsdecode(path)
+        self._h = _capi.db_open(_path(path))
+        if not self._h:
+            _raise()
+
+    def close(self) -> None:
+        if getattr(self, "_h", None) and _capi is not None:
+            _capi.db_close(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _handle(self):
+        if not self._h:
+            raise ValueError("database is closed")
+        return self._h
+
+    def __len__(self) -> int:
+        return int(_capi.db_size(self._handle()))
+
+    def __repr__(self):
+        return f"Database({self.path!r})"
+
+    @property
+    def features(self) -> str:
+        """Feature type: ``"ctc"``, ``"stft"``, ``"bittner"`` or ``"bg1"``."""
+        return _capi.db_features(self._handle()).decode()
+
+    def _doc(self, i: int):
+        doc_id = ctypes.c_char_p()
+        ptr = _capi.c_float_p()
+        T = ctypes.c_size_t()
+        dur = ctypes.c_double()
+        if _capi.db_doc(self._handle(), i, ctypes.byref(doc_id), ctypes.byref(ptr), ctypes.byref(T),
+                        ctypes.byref(dur)) != 0:
+            _raise()
+        return doc_id.value.decode("utf-8", "replace"), ptr, T.value, dur.value
+
+    @property
+    def ids(self) -> List[str]:
+        """Document ids, in file order."""
+        return [self._doc(i)[0] for i in range(len(self))]
+
+    def duration(self, doc: Union[int, str]) -> float:
+        """Seconds of decoded audio of a document (by index or id)."""
+        return self._doc(self._index(doc))[3]
+
+    def _index(self, doc: Union[int, str]) -> int:
+        if isinstance(doc, str):
+            ids = self.ids
+            if doc not in ids:
+                raise KeyError(doc)
+            return ids.index(doc)
+        return int(doc)
+
+    def chroma(self, doc: Union[int, str]) -> np.ndarray:
+        """The stored features of a document (by index or id): a 12 x T float32 copy."""
+        _, ptr, T, _ = self._doc(self._index(doc))
+        if T == 0:
+            return np.zeros((12, 0), np.float32)
+        return np.ctypeslib.as_array(ptr, shape=(12 * T,)).copy().reshape(12, T)
+
+    def search(self, theme: Union[str, os.PathLike], top: int = 10, duration: Optional[float] = None,
+               tempo: Optional[float] = None, transpose: int = 0) -> List[Hit]:
+        """Ranks the recordings for a theme, best first — ``leitmotif search DB THEME``.
+
+        theme
+            a MIDI file path (``.mid``), or a note list such as ``"G4 G4 G4 Eb4:4"`` (pitch,
+            accidentals, octave with C4 = middle C, optional ``:beats``; ``r`` is a rest).
+        top
+            how many recordings to return (0: all that can be ranked).
+        duration
+            stretch the theme to this many seconds (default: its own length).
+        tempo
+            tempo of a note list in beats per minute (default 120).
+        transpose
+            shift the theme by this many semitones.
+        """
+        h = self._handle()
+        n = len(self) if top <= 0 else min(int(top), len(self))
+        n = max(n, 1)
+        ids = (ctypes.c_char_p * n)()
+        dist = (ctypes.c_float * n)()
+        start = (ctypes.c_double * n)()
+        end = (ctypes.c_double * n)()
+        got = ctypes.c_size_t()
+        theme_b = os.fsencode(theme) if isinstance(theme, os.PathLike) else theme.encode("utf-8")
+        rc = _capi.search_arrays(h, theme_b, float(duration or 0.0), float(tempo or 0.0), int(transpose), n,
+                                 ids, dist, start, end, ctypes.byref(got))
+        if rc != 0:
+            _raise()
+        return [Hit(ids[i].decode("utf-8", "replace"), float(dist[i]), float(start[i]), float(end[i]))
+                for i in range(got.value)]
+
+    def evaluate(self, themes_csv: PathLike, queries_from: str = "annotation") -> Evaluation:
+        """Retrieval evaluation — ``leitmotif eval DB --themes THEMES.csv``: every theme of the
+        CSV (columns theme_id, piece_id, fold, start_sec, end_sec, query_midi, optionally
+        transposition) is a query against all recordings; the rank of its own recording gives
+        top-k rates and the mean reciprocal rank per fold and on average.
+
+        queries_from
+            ``"annotation"``: each query stretched to end_sec - start_sec (the paper's
+            protocol); ``"score"``: at its MIDI file's own duration.
+        """
+        if queries_from not in ("annotation", "score"):
+            raise ValueError("queries_from: 'annotation' or 'score'")
+        res = ctypes.POINTER(_capi.EvalQuery)()
+        n = ctypes.c_size_t()
+        if _capi.evaluate(self._handle(), _path(themes_csv), int(queries_from == "score"), ctypes.byref(res),
+                          ctypes.byref(n)) != 0:
+            _raise()
+        try:
+            queries = [(res[i].theme_id.decode(), res[i].piece_id.decode(), int(res[i].fold), int(res[i].rank),
+                        float(res[i].distance)) for i in range(n.value)]
+        finally:
+            _capi.eval_free(res, n)
+        done = [q for q in queries if q[3] > 0]
+        folds = {f: _summary([q[3] for q in done if q[2] == f]) for f in sorted({q[2] for q in done})}
+        return Evaluation(ranks={q[0]: q[3] for q in done}, queries=queries, folds=folds,
+                          average=_summary([q[3] for q in done]), skipped=len(queries) - len(done))
