@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "common/error.h"
+#include "symbolic/midi.h"
 #include "symbolic/theme.h"
 
 #define CHECK(cond) \
@@ -22,7 +25,40 @@
         if (!(cond)) __builtin_trap(); \
     } while (0)
 
+/* The note reader under the theme reader (also used by `align`): notes, tracks, tempo map. */
+static void check_notes(const uint8_t *data, size_t size) {
+    lm_midi_notes m;
+    if (lm_midi_parse_notes(data, size, &m) != 0) {
+        const char *msg = lm_last_error();
+        CHECK(msg[0] != '\0' && strchr(msg, '\n') == NULL);
+        return;
+    }
+    for (size_t i = 0; i < m.n; i++) {
+        const lm_midi_note *n = &m.notes[i];
+        CHECK(n->pitch >= 0 && n->pitch <= 127 && n->velocity >= 1 && n->velocity <= 127);
+        CHECK(n->channel >= 0 && n->channel <= 15 && n->channel != 9);
+        CHECK(n->track >= 1 && n->track <= m.n_tracks && n->off_tick > n->on_tick);
+        CHECK(isfinite(n->onset) && n->offset >= n->onset && n->offset <= m.duration);
+    }
+    CHECK(m.n_seg >= 1 && m.seg_qn[0] == 0.0);
+    double prev = -INFINITY;
+    for (double qn = 0; qn < 64; qn += 0.75) {
+        double s = lm_midi_qn_to_sec(&m, qn);
+        CHECK(isfinite(s) && s >= prev);
+        prev = s;
+    }
+    /* one track, as `search --track N` reads it */
+    int track = m.n_tracks > 0 ? 1 + (int)(size % (size_t)m.n_tracks) : 1;
+    lm_theme t;
+    if (lm_midi_notes_theme(&m, track, &t) == 0) {
+        CHECK(t.n >= 1 && t.notes[0].pitch >= 0);
+        lm_theme_free(&t);
+    }
+    lm_midi_notes_free(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    check_notes(data, size);
     lm_theme t;
     if (lm_midi_parse_theme(data, size, &t) < 0) {
         const char *msg = lm_last_error();

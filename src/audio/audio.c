@@ -402,6 +402,17 @@ int lm_audio_load(const char *path, lm_audio *out) {
             lm_set_error("%s: %s", path, err);
             return -1;
         }
+        /* Absurd (finite) float samples, e.g. 1e30 in a damaged float WAV, can overflow in the
+         * resampling filter: the features must never see the result. */
+        size_t overflowed = 0;
+        for (size_t i = 0; i < out->n; i++)
+            if (!isfinite(out->samples[i])) {
+                out->samples[i] = 0.0f;
+                overflowed++;
+            }
+        if (overflowed)
+            add_warning(out, "%zu samples overflowed in resampling (absurdly large sample values) and were set to 0",
+                        overflowed);
     }
     if (out->n < LM_MIN_SAMPLES) {
         lm_set_error("%s: audio too short (%.4f s%s; need at least %.2f s)", path, (double)out->n / LM_SAMPLE_RATE,

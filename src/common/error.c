@@ -7,11 +7,24 @@
 
 static _Thread_local char lm_error_buf[1024];
 
+/* Messages quote file names and file contents: line breaks and other control characters in
+ * them are written as escapes (\n, \r, \x1b), so that an error is always one printable line. */
 void lm_set_error(const char *fmt, ...) {
+    char raw[sizeof lm_error_buf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(lm_error_buf, sizeof lm_error_buf, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)raw; *p && k + 5 < sizeof lm_error_buf; p++) {
+        if (*p >= 0x20 && *p != 0x7f) lm_error_buf[k++] = (char)*p;
+        else if (*p == '\t') lm_error_buf[k++] = ' ';
+        else if (*p == '\n' || *p == '\r') {
+            lm_error_buf[k++] = '\\';
+            lm_error_buf[k++] = *p == '\n' ? 'n' : 'r';
+        } else k += (size_t)snprintf(lm_error_buf + k, 5, "\\x%02x", *p);
+    }
+    lm_error_buf[k] = '\0';
 }
 
 const char *lm_last_error(void) { return lm_error_buf[0] ? lm_error_buf : "unknown error"; }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "common/fileio.h"
@@ -132,6 +133,17 @@ int lm_npy_read(const char *path, lm_npy *out) {
     int rc = parse_header(path, h, out);
     free(h);
     if (rc != 0) {
+        fclose(fp);
+        return -1;
+    }
+    /* The header's shape must fit in the file before anything is allocated for it: a damaged
+     * shape would otherwise ask for terabytes. */
+    struct stat st;
+    long pos = ftell(fp);
+    if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 &&
+        out->count > (size_t)(st.st_size > pos ? st.st_size - pos : 0) / dtype_size(out->dtype)) {
+        lm_set_error("%s: truncated .npy data (the header's shape needs %zu values, the file holds %lld bytes)", path,
+                     out->count, (long long)(st.st_size > pos ? st.st_size - pos : 0));
         fclose(fp);
         return -1;
     }

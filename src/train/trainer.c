@@ -1,7 +1,9 @@
 #include "train/trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +131,7 @@ static int checkpoint_save(const char *path, const trainer *tr) {
              fwrite(tr->m, sizeof(float), nf, af.fp) == nf && fwrite(tr->v, sizeof(float), nf, af.fp) == nf &&
              fwrite(&crc, 4, 1, af.fp) == 1;
     if (!ok) {
-        lm_set_error("cannot write checkpoint %s", path);
+        lm_set_error("cannot write checkpoint %s: %s", path, strerror(errno));
         lm_atomic_abort(&af);
         return -1;
     }
@@ -151,6 +153,19 @@ static char *checkpoint_read(const char *path) {
     memcpy(&crc, buf + n - 4, 4);
     if (lm_crc32(0, buf + 8, n - 12) != crc) {
         lm_set_error("%s: checkpoint is corrupted (checksum mismatch)", path);
+        free(buf);
+        return NULL;
+    }
+    /* The checksum guards against damage, not against a file made to pass it: the counts that
+     * index the history arrays (and that resuming continues from) must be in range. */
+    int32_t n_hist, epoch, phase, since_best;
+    memcpy(&n_hist, buf + 8 + offsetof(train_state, n_hist), sizeof n_hist);
+    memcpy(&epoch, buf + 8 + offsetof(train_state, epoch), sizeof epoch);
+    memcpy(&phase, buf + 8 + offsetof(train_state, phase), sizeof phase);
+    memcpy(&since_best, buf + 8 + offsetof(train_state, since_best), sizeof since_best);
+    if (n_hist < 0 || n_hist > MAX_EPOCHS_STORED || epoch < 0 || phase < 0 || since_best < 0) {
+        lm_set_error("%s: not a valid checkpoint (impossible training state: epoch %d, %d history entries)", path,
+                     (int)epoch, (int)n_hist);
         free(buf);
         return NULL;
     }

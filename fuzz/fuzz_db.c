@@ -1,0 +1,86 @@
+/* libFuzzer target for feature databases (index/db.h lm_db_open, format version 1 of
+ * docs/database.md; the only version there is). Any input must open as a database whose
+ * documents keep the documented invariants, or give a one-line error naming the file; never a
+ * crash, leak or undefined behaviour.
+ *
+ * Every part of a database is under a CRC, so mutated files would almost never get past the
+ * first check: byte 0 odd makes the target recompute the header CRC, each record's CRC (for the
+ * records whose sizes it can follow), the CRC of CRCs and the end marker's CRC before writing
+ * the file; byte 0 even writes the rest as is.
+ * Seeds (fuzz/seeds.sh): small databases made by `leitmotif index`.
+ * Run: fuzz/run db [SECONDS]. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "index/db.h"
+#include "nn/model.h"
+
+static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static void wr32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* The writer's CRCs over whatever the bytes say (layout constants of docs/database.md). */
+static void fix_crcs(uint8_t *f, size_t n) {
+    if (n < 256 + 64) return;
+    wr32(f + 252, lm_crc32(0, f, 252));
+    size_t off = 256, end = n - 64;
+    uint32_t crc_of_crcs = 0;
+    while (end - off >= 48 && !memcmp(f + off, "DOCR", 4)) {
+        size_t hbytes = rd32(f + off + 4);
+        uint64_t T = rd64(f + off + 8);
+        if (hbytes > end - off || T > (end - off - hbytes) / 48) break;
+        size_t body = hbytes + 48 * (size_t)T;
+        size_t size = align64(body + 4);
+        if (size > end - off) break;
+        wr32(f + off + body, lm_crc32(0, f + off, body));
+        crc_of_crcs = lm_crc32(crc_of_crcs, f + off + body, 4);
+        off += size;
+    }
+    wr32(f + end + 32, crc_of_crcs);
+    wr32(f + end + 60, lm_crc32(0, f + end, 60));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1 || size > (1u << 20)) return 0;
+    size_t n = size - 1;
+    uint8_t *file = malloc(n ? n : 1);
+    if (!file) return 0;
+    memcpy(file, data + 1, n);
+    if (data[0] & 1) fix_crcs(file, n);
+    const char *path = fz_write("features.lmdb", file, n);
+    free(file);
+
+    lm_db db;
+    lm_clear_error();
+    if (lm_db_open(path, &db) != 0) {
+        fz_check_error();
+        CHECK(strstr(lm_last_error(), path) != NULL);
+        CHECK(db.docs == NULL && db.map == NULL);
+        return 0;
+    }
+    CHECK(db.type < LM_FEAT_COUNT && strlen(db.model_id) <= LM_DB_MODEL_ID_MAX);
+    size_t total = 0;
+    for (size_t k = 0; k < db.n_docs; k++) {
+        const lm_db_doc *d = &db.docs[k];
+        CHECK(d->id && d->id[0] && d->path && d->model_id && d->T >= 1 && d->chroma);
+        CHECK(d->type == db.type && d->model_checksum == db.model_checksum);
+        CHECK((const uint8_t *)d->chroma >= (const uint8_t *)db.map &&
+              (const uint8_t *)(d->chroma + 12 * d->T) <= (const uint8_t *)db.map + db.map_size);
+        volatile float sum = 0; /* every frame is readable */
+        for (size_t i = 0; i < 12 * d->T; i++) sum += d->chroma[i];
+        (void)sum;
+        CHECK(lm_db_find(&db, d->id) == (long)k);
+        total += d->T;
+    }
+    CHECK(total == db.total_frames);
+    CHECK(lm_db_find(&db, "\x01 no such id") == -1);
+    lm_db_close(&db);
+    return 0;
+}
