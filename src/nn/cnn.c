@@ -7,12 +7,12 @@
 
 #include "common/error.h"
 #include "common/threads.h"
+#include "nn/conv_stack.h"
 #include "nn/layers.h"
 
 #define NB LM_HCQT_NBINS
 #define NH LM_HCQT_NHARM
 #define CHUNK 64 /* output frames per chunk */
-#define HALO 5   /* five 3-frame convolutions: 5 frames of context on each side */
 #define CONV_SCRATCH_BUDGET (8u << 20) /* bytes of convolution scratch (padded layer input) per thread */
 
 /* Inverse l2 norms of the (frame, harmonic) columns; 0 marks an all-zero column, which
@@ -59,15 +59,6 @@ float *lm_cnn_input(const lm_hcqt *hcqt) {
     return x;
 }
 
-/* Zeroes buffer frames that lie outside the sequence: the next layer's 'same' padding
- * must see zeros there, exactly as in whole-sequence processing. */
-static void zero_outside(float *buf, long first_frame, size_t n, size_t T, int ch) {
-    for (size_t f = 0; f < n; f++) {
-        long t = first_frame + (long)f;
-        if (t < 0 || t >= (long)T) memset(buf + f * NB * (size_t)ch, 0, (size_t)NB * (size_t)ch * sizeof *buf);
-    }
-}
-
 /* Where the chunks get their input frames: a ready input array, or the HCQT normalised on
  * the fly (so a long recording never needs a second full-size copy of its features). */
 typedef struct {
@@ -76,81 +67,42 @@ typedef struct {
     const float *inv;
 } input_source;
 
-static void fill_input_frame(const input_source *src, size_t t, float *dst) {
+typedef struct {
+    const lm_model *m;
+    input_source src;
+    float *probs, *logits, *salience;
+} forward_ctx;
+
+static void fill_input_frame(const void *ctx, size_t t, float *dst) {
+    const input_source *src = &((const forward_ctx *)ctx)->src;
     if (src->x) memcpy(dst, src->x + t * NB * NH, NB * NH * sizeof *dst);
     else hcqt_input_frame(src->hcqt, src->inv, t, dst);
 }
 
-static int forward(const lm_model *m, const input_source *src, size_t T, float *probs, float *logits, float *salience) {
-    if (T == 0) {
-        lm_set_error("no frames to process");
-        return -1;
+/* The head (pitch salience, 13 classes) and softmax of one frame of the last convolution. */
+static void emit_frame(const void *ctx, size_t t, const float *a5) {
+    const forward_ctx *fc = ctx;
+    float sal[NB];
+    double z[LM_NCLASSES];
+    lm_head_forward(fc->m, a5, sal, z);
+    double mx = z[0];
+    for (int k = 1; k < LM_NCLASSES; k++) mx = z[k] > mx ? z[k] : mx;
+    double sum = 0, e[LM_NCLASSES];
+    for (int k = 0; k < LM_NCLASSES; k++) sum += e[k] = exp(z[k] - mx);
+    for (int k = 0; k < LM_NCLASSES; k++) {
+        if (fc->probs) fc->probs[t * LM_NCLASSES + (size_t)k] = (float)(e[k] / sum);
+        if (fc->logits) fc->logits[t * LM_NCLASSES + (size_t)k] = (float)z[k];
     }
+    if (fc->salience) memcpy(fc->salience + t * NB, sal, sizeof sal);
+}
+
+static int forward(const lm_model *m, const input_source *src, size_t T, float *probs, float *logits, float *salience) {
     lm_conv_spec layers[LM_NCONV];
     lm_conv_specs(m, layers);
-    size_t n_chunks = (T + CHUNK - 1) / CHUNK;
-    size_t buf_floats = (size_t)(CHUNK + 2 * HALO) * NB * 64;
     size_t col_cap = CONV_SCRATCH_BUDGET / sizeof(float);
     if (col_cap < lm_conv_min_col()) col_cap = lm_conv_min_col();
-    int failed = 0;
-#pragma omp parallel num_threads(lm_threads())
-    {
-        float *a = malloc(buf_floats * sizeof(float));
-        float *b = malloc(buf_floats * sizeof(float));
-        float *col = malloc(col_cap * sizeof(float));
-        if (!a || !b || !col) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (size_t c = 0; c < n_chunks; c++) {
-            if (failed) continue;
-            long t0 = (long)(c * CHUNK);
-            size_t n_out = T - (size_t)t0 < CHUNK ? T - (size_t)t0 : CHUNK;
-            long first = t0 - HALO;
-            size_t n = n_out + 2 * HALO;
-            for (size_t f = 0; f < n; f++) {
-                long t = first + (long)f;
-                float *d = a + f * NB * NH;
-                if (t < 0 || t >= (long)T) memset(d, 0, NB * NH * sizeof *d);
-                else fill_input_frame(src, (size_t)t, d);
-            }
-            float *in = a, *out = b;
-            for (int l = 0; l < 5; l++) {
-                lm_conv_forward(&layers[l], in, n, out, col, col_cap);
-                n -= 2;
-                first += 1;
-                zero_outside(out, first, n, T, layers[l].cout);
-                float *tmp = in;
-                in = out;
-                out = tmp;
-            }
-            /* in: n_out frames x NB x 8 */
-            for (size_t f = 0; f < n_out; f++) {
-                size_t t = (size_t)t0 + f;
-                float sal[NB];
-                double z[LM_NCLASSES];
-                lm_head_forward(m, in + f * NB * 8, sal, z);
-                double mx = z[0];
-                for (int k = 1; k < LM_NCLASSES; k++) mx = z[k] > mx ? z[k] : mx;
-                double sum = 0, e[LM_NCLASSES];
-                for (int k = 0; k < LM_NCLASSES; k++) sum += e[k] = exp(z[k] - mx);
-                for (int k = 0; k < LM_NCLASSES; k++) {
-                    if (probs) probs[t * LM_NCLASSES + (size_t)k] = (float)(e[k] / sum);
-                    if (logits) logits[t * LM_NCLASSES + (size_t)k] = (float)z[k];
-                }
-                if (salience) memcpy(salience + t * NB, sal, sizeof sal);
-            }
-        }
-        free(a);
-        free(b);
-        free(col);
-    }
-    if (failed) {
-        lm_set_error("out of memory in the network forward pass");
-        return -1;
-    }
-    return 0;
+    forward_ctx ctx = {m, *src, probs, logits, salience};
+    return lm_conv_stack_forward(layers, LM_NCONV, NB, T, CHUNK, 64, col_cap, fill_input_frame, emit_frame, &ctx);
 }
 
 int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs, float *logits, float *salience) {

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/threads.h"
+#include "nn/conv_stack.h"
 #include "nn/layers.h"
 #include "nn/model.h"
 
@@ -126,10 +127,31 @@ static void specs(const lm_salience_model *m, lm_conv_spec L[LM_SAL_NCONV]) {
     }
 }
 
-static void zero_outside(float *buf, long first_frame, size_t n, size_t T, int ch) {
-    for (size_t f = 0; f < n; f++) {
-        long t = first_frame + (long)f;
-        if (t < 0 || t >= (long)T) memset(buf + f * NB * (size_t)ch, 0, (size_t)NB * (size_t)ch * sizeof *buf);
+typedef struct {
+    const lm_hcqt *hcqt;
+    const float *s0, *b0; /* bn0 */
+    const float *wsq;     /* 1x1x8x1 output kernel, then its bias */
+    float *sal;
+} salience_ctx;
+
+/* Input frame t, batch-normalised (bn0). */
+static void fill_frame(const void *ctx, size_t t, float *d) {
+    const salience_ctx *sc = ctx;
+    const size_t T = sc->hcqt->n_frames;
+    for (int h = 0; h < NH; h++)
+        for (int p = 0; p < NB; p++)
+            d[(size_t)p * NH + (size_t)h] = sc->hcqt->data[((size_t)h * NB + (size_t)p) * T + t] * sc->s0[h] + sc->b0[h];
+}
+
+/* The 1x1 output convolution and sigmoid of one frame. */
+static void emit_frame(const void *ctx, size_t t, const float *a5) {
+    const salience_ctx *sc = ctx;
+    const float *wsq = sc->wsq, bsq = wsq[8];
+    float *s = sc->sal + t * NB;
+    for (int p = 0; p < NB; p++) {
+        float z = bsq;
+        for (int k = 0; k < 8; k++) z += a5[(size_t)p * 8 + (size_t)k] * wsq[k];
+        s[p] = (float)(1.0 / (1.0 + exp(-(double)z)));
     }
 }
 
@@ -141,75 +163,13 @@ int lm_salience_forward(const lm_salience_model *m, const lm_hcqt *hcqt, float *
     }
     lm_conv_spec L[LM_SAL_NCONV];
     specs(m, L);
-    int halo = 0;
     size_t col_cap = SCRATCH_BUDGET / sizeof(float);
-    for (int l = 0; l < LM_SAL_NCONV; l++) {
-        halo += (L[l].kh - 1) / 2;
+    for (int l = 0; l < LM_SAL_NCONV; l++)
         if (lm_conv_col_need(&L[l], NB) > col_cap) col_cap = lm_conv_col_need(&L[l], NB);
-    }
-    size_t n_chunks = (T + CHUNK - 1) / CHUNK;
-    size_t buf_floats = (size_t)(CHUNK + 2 * halo) * NB * MAX_CH;
     size_t sq_off = 0;
     for (int i = 0; i < T_SQUISHY_K; i++) sq_off += counts[i];
-    const float *wsq = m->w + sq_off, bsq = wsq[8]; /* 1x1x8x1 kernel, then the bias */
-    const float *s0 = m->bn[0][0], *b0 = m->bn[0][1];
-    int failed = 0;
-#pragma omp parallel num_threads(lm_threads())
-    {
-        float *a = malloc(buf_floats * sizeof(float));
-        float *b = malloc(buf_floats * sizeof(float));
-        float *col = malloc(col_cap * sizeof(float));
-        if (!a || !b || !col) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (size_t c = 0; c < n_chunks; c++) {
-            if (failed) continue;
-            long t0 = (long)(c * CHUNK);
-            size_t n_out = T - (size_t)t0 < CHUNK ? T - (size_t)t0 : CHUNK;
-            long first = t0 - halo;
-            size_t n = n_out + 2 * (size_t)halo;
-            /* input frames, batch-normalised (bn0); zeros outside the sequence, as the padding
-             * of the first convolution sees them */
-            for (size_t f = 0; f < n; f++) {
-                long t = first + (long)f;
-                float *d = a + f * NB * NH;
-                if (t < 0 || t >= (long)T) {
-                    memset(d, 0, NB * NH * sizeof *d);
-                    continue;
-                }
-                for (int h = 0; h < NH; h++)
-                    for (int p = 0; p < NB; p++)
-                        d[(size_t)p * NH + (size_t)h] =
-                            hcqt->data[((size_t)h * NB + (size_t)p) * T + (size_t)t] * s0[h] + b0[h];
-            }
-            float *in = a, *out = b;
-            for (int l = 0; l < LM_SAL_NCONV; l++) {
-                lm_conv_forward_nb(&L[l], NB, in, n, out, col, col_cap);
-                int r = (L[l].kh - 1) / 2;
-                n -= 2 * (size_t)r;
-                first += r;
-                zero_outside(out, first, n, T, L[l].cout);
-                float *tmp = in;
-                in = out;
-                out = tmp;
-            }
-            for (size_t f = 0; f < n_out; f++) {
-                const float *a5 = in + f * NB * 8;
-                float *s = sal + ((size_t)t0 + f) * NB;
-                for (int p = 0; p < NB; p++) {
-                    float z = bsq;
-                    for (int k = 0; k < 8; k++) z += a5[(size_t)p * 8 + (size_t)k] * wsq[k];
-                    s[p] = (float)(1.0 / (1.0 + exp(-(double)z)));
-                }
-            }
-        }
-        free(a);
-        free(b);
-        free(col);
-    }
-    if (failed) {
+    salience_ctx ctx = {hcqt, m->bn[0][0], m->bn[0][1], m->w + sq_off, sal};
+    if (lm_conv_stack_forward(L, LM_SAL_NCONV, NB, T, CHUNK, MAX_CH, col_cap, fill_frame, emit_frame, &ctx) != 0) {
         lm_set_error("out of memory in the deep salience network");
         return -1;
     }
