@@ -205,7 +205,7 @@ def is_piano(part):
 
 
 # ----------------------------------------------------------------------------- planning
-def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=False):
+def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=False, melody_db=(-6.0, 6.0)):
     """Draw all random choices of one excerpt and compute its note list in the excerpt time frame."""
     rng = job_rng(seed, theme['theme_id'], k, 'plan')
     loc = find_theme(piece, theme)
@@ -237,7 +237,8 @@ def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=F
     vel_scale = rng.uniform(0.7, 1.15)
     vel_depth, vel_f, vel_p = rng.uniform(0, 0.25), rng.uniform(0.5, 3), rng.uniform(0, 2 * np.pi)
     vel_jit = rng.uniform(2, 8)
-    bal_db = rng.uniform(-6, 6)
+    # the theme part's level against the others (which get -3..3 dB); performers bring the melody out
+    bal_db = rng.uniform(*melody_db)
     # ---- sources
     parts = piece.parts
     vocal = [i for i, p in enumerate(parts) if is_vocal(p, collection)]
@@ -532,7 +533,7 @@ def work_batch(args):
                 _PIECES.clear()
             _PIECES[pid] = Piece(os.path.join(ctx['corpus'], 'midi', pid + '.mid'))
         pl = plan_excerpt(_PIECES[pid], job['piece'], job['theme'], job['k'], ctx['seed'], sf_name,
-                          ctx['piano'], ctx['theme_only'])
+                          ctx['piano'], ctx['theme_only'], ctx['melody_db'])
         if pl is None:
             sys.stderr.write('warning: theme %s not located in its MIDI, skipped\n' % job['theme']['theme_id'])
             continue
@@ -592,6 +593,8 @@ def main(argv=None):
     ap.add_argument('--batch', type=int, default=12, help='excerpts per fluidsynth run')
     ap.add_argument('--soundfonts', default=DEFAULT_SOUNDFONTS, help='name=weight,... (default %(default)s)')
     ap.add_argument('--no-piano-samples', action='store_true', help='do not use the Salamander sampler')
+    ap.add_argument('--melody-db', default='-6,6',
+                    help='LO,HI: range (dB) of the theme part\'s gain; the other parts get -3..3 (default %(default)s)')
     ap.add_argument('--theme-only', action='store_true', help='debug: render only the theme notes (timing check)')
     a = ap.parse_args(argv)
     if a.jobs > 2:
@@ -647,7 +650,8 @@ def main(argv=None):
         for i in range(0, len(js), a.batch):
             batches.append(js[i:i + a.batch])
     batches.sort(key=lambda b: (b[0]['theme']['piece_id'], b[0]['sf']))
-    ctx = {'corpus': a.corpus, 'out': out, 'seed': a.seed, 'piano': piano_ok, 'theme_only': a.theme_only}
+    ctx = {'corpus': a.corpus, 'out': out, 'seed': a.seed, 'piano': piano_ok, 'theme_only': a.theme_only,
+           'melody_db': tuple(float(x) for x in a.melody_db.split(','))}
     sys.stderr.write('%d themes x %d variants: %d to render (%d already done), %d batches, %d jobs\n'
                      % (len(themes), a.variants, len(jobs), len(done), len(batches), a.jobs))
     t0 = time.time()

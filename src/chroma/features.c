@@ -8,6 +8,7 @@
 
 #include "audio/audio.h"
 #include "chroma/stft_chroma.h"
+#include "chroma/tuning.h"
 #include "common/error.h"
 #include "hcqt/hcqt.h"
 #include "nn/cnn.h"
@@ -67,12 +68,8 @@ int lm_bittner_chroma_ex(const float *y, size_t n, const lm_salience_model *m, i
     rc = sal ? lm_salience_forward(m, &h, sal) : -1;
     lm_hcqt_free(&h);
     size_t nt = 0;
-    if (rc == 0 && full_rate) {
-        nt = lm_median_boundaries(nf, &bounds); /* 0.04 s segments of full-rate frames */
-    } else if (rc == 0 && (bounds = lm_malloc(nf + 1, sizeof *bounds)) != NULL) {
-        nt = nf; /* the network already ran at 25 Hz: one frame per segment */
-        for (size_t i = 0; i <= nt; i++) bounds[i] = i;
-    }
+    if (rc == 0) /* full rate: 0.04 s segments of frames; else the network already ran at 25 Hz */
+        nt = full_rate ? lm_median_boundaries(nf, &bounds) : nf;
     float *c = nt ? lm_calloc(nt * 12, sizeof *c) : NULL;
     if (!c) {
         free(sal);
@@ -81,13 +78,14 @@ int lm_bittner_chroma_ex(const float *y, size_t n, const lm_salience_model *m, i
     }
     for (size_t i = 0; i < nt; i++) {
         double acc[12] = {0}, ss = 0;
-        for (size_t k = bounds[i]; k < bounds[i + 1]; k++)
+        const size_t k0 = bounds ? bounds[i] : i, k1 = bounds ? bounds[i + 1] : i + 1;
+        for (size_t k = k0; k < k1; k++)
             for (int p = 0; p < LM_SAL_NBINS; p++) acc[salience_pitch_class(p)] += sal[k * LM_SAL_NBINS + (size_t)p];
         for (int q = 0; q < 12; q++) ss += acc[q] * acc[q];
         for (int q = 0; q < 12; q++)
             c[(size_t)q * nt + i] = ss > 1e-30 ? (float)(acc[q] / sqrt(ss)) : (float)(1.0 / sqrt(12.0));
     }
-    size_t n_salience = bounds[nt];
+    size_t n_salience = bounds ? bounds[nt] : nt;
     free(bounds);
     if (salience_out) {
         *salience_out = sal;
@@ -104,8 +102,8 @@ int lm_bittner_chroma(const float *y, size_t n, const lm_salience_model *m, floa
     return lm_bittner_chroma_ex(y, n, m, 0, chroma, T, NULL, NULL);
 }
 
-int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
-                            const lm_salience_model *salience, float **chroma, size_t *T) {
+static int features_plain(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
+                          const lm_salience_model *salience, float **chroma, size_t *T) {
     if (type == LM_FEAT_STFT) return lm_chroma_stft(y, n, chroma, T);
     if (type == LM_FEAT_BG1) return lm_bg1_chroma(y, n, chroma, T);
     if (type == LM_FEAT_BITTNER) {
@@ -122,11 +120,101 @@ int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type,
     return lm_deep_chroma(y, n, model, chroma, NULL, T);
 }
 
+/* The number of 25 Hz frames a feature type gives for n samples. */
+static size_t feature_frames(enum lm_feature_type type, size_t n) {
+    if (type == LM_FEAT_STFT || type == LM_FEAT_BG1) return 1 + n / 882;
+    size_t *bounds = NULL, T = lm_median_boundaries(1 + n / LM_HCQT_HOP, &bounds);
+    free(bounds);
+    return T;
+}
+
+/* The deviation to compensate: 0 when off or too small to matter; NAN on error. */
+static double deviation(const float *y, size_t n, const lm_tuning *tuning, double *estimated) {
+    double dev = 0;
+    if (tuning && tuning->mode == LM_TUNING_AUTO) dev = lm_estimate_tuning(y, n);
+    else if (tuning && tuning->mode == LM_TUNING_FIXED) dev = tuning->semitones;
+    if (estimated) *estimated = isnan(dev) ? 0 : dev;
+    return fabs(dev) < LM_TUNING_MIN_SEMITONES ? 0 : dev;
+}
+
+int lm_deep_chroma_ex(const float *y, size_t n, const lm_model *model, const lm_tuning *tuning, float **chroma,
+                      float **probs_out, size_t *T, double *tuning_semitones) {
+    const double dev = deviation(y, n, tuning, tuning_semitones);
+    if (isnan(dev)) return -1;
+    if (dev == 0) return lm_deep_chroma(y, n, model, chroma, probs_out, T);
+    float *y2 = NULL, *p2 = NULL, *c2 = NULL;
+    size_t n2 = 0, T2 = 0;
+    if (lm_tuning_resample(y, n, dev, &y2, &n2) != 0) return -1;
+    int rc = lm_deep_chroma(y2, n2, model, &c2, &p2, &T2);
+    free(y2);
+    free(c2);
+    if (rc != 0) return -1;
+    /* the class probabilities are mapped back (their mixtures stay distributions), and the
+     * chroma made from them as lm_deep_chroma does */
+    const size_t T_out = feature_frames(LM_FEAT_CTC, n);
+    float *probs = NULL, *c = NULL;
+    rc = T_out ? lm_tuning_unwarp(p2, T2, LM_NCLASSES, 0, (double)n2 / (double)n, T_out, 0, &probs) : -1;
+    free(p2);
+    if (rc == 0 && !(c = lm_malloc(T_out * 12, sizeof *c))) rc = -1;
+    if (rc != 0) {
+        free(probs);
+        return -1;
+    }
+    lm_probs_to_chroma(probs, T_out, c);
+    if (probs_out) *probs_out = probs;
+    else free(probs);
+    *chroma = c;
+    *T = T_out;
+    return 0;
+}
+
+int lm_features_from_signal_ex(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
+                               const lm_salience_model *salience, const lm_tuning *tuning, float **chroma, size_t *T,
+                               double *tuning_semitones) {
+    if (tuning_semitones) *tuning_semitones = 0;
+    /* the stft chroma tunes its own filter bank */
+    if (!tuning || tuning->mode == LM_TUNING_OFF || type == LM_FEAT_STFT || n == 0)
+        return features_plain(y, n, type, model, salience, chroma, T);
+    if (type == LM_FEAT_CTC) {
+        if (!model) {
+            lm_set_error("deep chroma features need a model");
+            return -1;
+        }
+        return lm_deep_chroma_ex(y, n, model, tuning, chroma, NULL, T, tuning_semitones);
+    }
+    const double dev = deviation(y, n, tuning, tuning_semitones);
+    if (isnan(dev)) return -1;
+    if (dev == 0) return features_plain(y, n, type, model, salience, chroma, T);
+    float *y2 = NULL, *c2 = NULL;
+    size_t n2 = 0, T2 = 0;
+    if (lm_tuning_resample(y, n, dev, &y2, &n2) != 0) return -1;
+    int rc = features_plain(y2, n2, type, model, salience, &c2, &T2);
+    free(y2);
+    if (rc != 0) return -1;
+    const size_t T_out = feature_frames(type, n);
+    rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, (double)n2 / (double)n, T_out, 1, chroma) : -1;
+    free(c2);
+    if (rc != 0) return -1;
+    *T = T_out;
+    return 0;
+}
+
+int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
+                            const lm_salience_model *salience, float **chroma, size_t *T) {
+    return features_plain(y, n, type, model, salience, chroma, T);
+}
+
 int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_model *model,
                           const lm_salience_model *salience, float **chroma, size_t *T, double *duration_sec) {
+    return lm_features_from_file_ex(path, type, model, salience, NULL, chroma, T, duration_sec, NULL);
+}
+
+int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const lm_model *model,
+                             const lm_salience_model *salience, const lm_tuning *tuning, float **chroma, size_t *T,
+                             double *duration_sec, double *tuning_semitones) {
     lm_audio a;
     if (lm_audio_load(path, &a) != 0) return -1;
-    int rc = lm_features_from_signal(a.samples, a.n, type, model, salience, chroma, T);
+    int rc = lm_features_from_signal_ex(a.samples, a.n, type, model, salience, tuning, chroma, T, tuning_semitones);
     if (rc == 0 && duration_sec) *duration_sec = (double)a.n / LM_SAMPLE_RATE;
     lm_audio_free(&a);
     return rc;

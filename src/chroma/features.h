@@ -6,6 +6,7 @@
 
 #include "nn/model.h"
 #include "nn/salience.h"
+#include "chroma/tuning.h"
 
 /* ctc: the deep chroma network (ours or the authors'); stft: the standard chroma baseline;
  * bittner: Bittner et al.'s deep salience (melody2) folded to chroma; bg1: the Bosch-Gomez
@@ -20,6 +21,13 @@ int lm_feature_parse(const char *name, enum lm_feature_type *t);
  * `model` is required for LM_FEAT_CTC, `salience` for LM_FEAT_BITTNER (others may be NULL). */
 int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
                             const lm_salience_model *salience, float **chroma, size_t *T);
+/* The same with tuning compensation (chroma/tuning.h; NULL = off) for ctc, bittner and bg1 (stft
+ * always tunes its own filter bank). *tuning_semitones (optional) receives the deviation that
+ * was estimated or given, in semitones (0 when off). The frame count stays that of the
+ * uncompensated features. */
+int lm_features_from_signal_ex(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
+                               const lm_salience_model *salience, const lm_tuning *tuning, float **chroma, size_t *T,
+                               double *tuning_semitones);
 /* Bittner chroma: HCQT on the 60-bins-per-octave grid -> deep salience -> 12 pitch classes
  * (the salience of the five 20-cent bins around each semitone, summed over octaves) ->
  * l2-normalised per 25 Hz frame. full_rate 1: the network runs on the full-rate HCQT (86
@@ -53,8 +61,13 @@ uint32_t lm_feature_weights_checksum(const lm_feature_weights *w);
 const char *lm_default_salience_path(void);
 /* Deep chroma (HCQT -> CNN); *probs (optional) receives the T x 13 network output. */
 int lm_deep_chroma(const float *y, size_t n, const lm_model *model, float **chroma, float **probs, size_t *T);
+int lm_deep_chroma_ex(const float *y, size_t n, const lm_model *model, const lm_tuning *tuning, float **chroma,
+                      float **probs, size_t *T, double *tuning_semitones);
 int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_model *model,
                           const lm_salience_model *salience, float **chroma, size_t *T, double *duration_sec);
+int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const lm_model *model,
+                             const lm_salience_model *salience, const lm_tuning *tuning, float **chroma, size_t *T,
+                             double *duration_sec, double *tuning_semitones);
 /* Default model path: $LEITMOTIF_MODEL, else models/leitmotif_default.bin next to the
  * binary's source tree or installed data dir; NULL (error set) if none is found. */
 const char *lm_default_model_path(void);
