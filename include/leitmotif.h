@@ -77,6 +77,16 @@ int leitmotif_search_fused(const leitmotif_db *db, const leitmotif_db *db2, doub
 /* ---- Signals, HCQT, database building and evaluation (for the Python package and the Vamp
  * plugin; issue 17) ---- */
 
+/* Tuning compensation (off for stft, which tunes itself) used by leitmotif_chroma,
+ * leitmotif_chroma_signal and for new databases of leitmotif_db_add: "auto" (the default:
+ * estimate each recording's deviation from A = 440 Hz and compute its features as if it were
+ * in tune; frame times stay the recording's), "off", or a deviation in cents ("-40": A = 430
+ * Hz). Process-wide; set it before starting threads. 0, or -1 for a bad value. */
+int leitmotif_set_tuning(const char *mode);
+/* An open database's tuning mode ("auto", "off", "+20c"), and the deviation of document i that
+ * its features were compensated for, in cents (0 when none). */
+const char *leitmotif_db_tuning(const leitmotif_db *db);
+double leitmotif_db_doc_tuning(const leitmotif_db *db, size_t i);
 /* Path of the model leitmotif_model_load(NULL) loads: $LEITMOTIF_MODEL, else
  * PREFIX/share/leitmotif/leitmotif_default.bin of an installed leitmotif, else the source
  * tree's models/leitmotif_default.bin; NULL (error set) if there is none. */

@@ -12,6 +12,7 @@
 #include "common/fileio.h"
 #include "index/db.h"
 #include "index/indexer.h"
+#include "nn/model.h"
 #include "testutil.h"
 
 static char *tmp_path(const char *name) {
@@ -430,6 +431,64 @@ static void test_feature_and_model_mismatch(void **state) {
     lm_db_close(&db);
 }
 
+/* The tuning mode of the database and each document's compensated deviation survive a round
+ * trip; a database without them (older files) reads as off; adding with another mode is
+ * refused; impossible values are damage. */
+static void test_tuning_fields(void **state) {
+    (void)state;
+    sample_db s;
+    make_sample(&s, LM_FEAT_CTC, 0x9999u, "trained_model");
+    s.docs[0].tuning = 0.28f;
+    s.docs[2].tuning = -0.11f;
+    const char *path = tmp_path("tuned.lmdb");
+    const lm_tuning aut = {LM_TUNING_AUTO, 0}, fixed = {LM_TUNING_FIXED, -0.4};
+    assert_int_equal(lm_db_write_ex(path, LM_FEAT_CTC, 0x9999u, "trained_model", &aut, s.docs, 3), 0);
+    lm_db db;
+    assert_int_equal(lm_db_open(path, &db), 0);
+    assert_int_equal(db.tuning.mode, LM_TUNING_AUTO);
+    assert_true(db.docs[0].tuning == 0.28f && db.docs[1].tuning == 0.0f && db.docs[2].tuning == -0.11f);
+    /* adding to it with another mode is refused before any work */
+    lm_model model = {.id = "trained_model", .checksum = 0x9999u};
+    lm_index_options opt = {.type = LM_FEAT_CTC, .model = &model};
+    lm_index_stats st;
+    assert_int_equal(lm_index_update(path, &db, NULL, 0, &opt, &st), -1);
+    assert_non_null(strstr(lm_last_error(), "made with tuning auto, not off"));
+    lm_db_close(&db);
+
+    assert_int_equal(lm_db_write_ex(path, LM_FEAT_CTC, 0x9999u, "trained_model", &fixed, s.docs, 3), 0);
+    assert_int_equal(lm_db_open(path, &db), 0);
+    assert_int_equal(db.tuning.mode, LM_TUNING_FIXED);
+    assert_true(fabs(db.tuning.semitones + 0.4) < 1e-12);
+    assert_string_equal(lm_tuning_name(&db.tuning), "-40c");
+    lm_db_close(&db);
+
+    /* without a mode (lm_db_write, as before tuning existed): off, and documents must say 0 */
+    assert_int_equal(lm_db_write(path, LM_FEAT_CTC, 0x9999u, "trained_model", s.docs, 3), 0);
+    lm_clear_error();
+    assert_int_equal(lm_db_open(path, &db), -1);
+    assert_non_null(strstr(lm_last_error(), "disagrees with the database header"));
+    s.docs[0].tuning = s.docs[2].tuning = 0;
+    assert_int_equal(lm_db_write(path, LM_FEAT_CTC, 0x9999u, "trained_model", s.docs, 3), 0);
+    assert_int_equal(lm_db_open(path, &db), 0);
+    assert_int_equal(db.tuning.mode, LM_TUNING_OFF);
+    lm_db_close(&db);
+
+    /* an unknown mode (with a valid header CRC) is refused with a clear message */
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char header[256];
+    assert_int_equal(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    header[248] = 7;
+    uint32_t crc = lm_crc32(0, header, 252);
+    for (int i = 0; i < 4; i++) header[252 + i] = (unsigned char)(crc >> (8 * i));
+    assert_int_equal(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    close(fd);
+    lm_clear_error();
+    assert_int_equal(lm_db_open(path, &db), -1);
+    assert_non_null(strstr(lm_last_error(), "unknown tuning mode"));
+    free_sample(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -441,6 +500,7 @@ int main(void) {
         cmocka_unit_test(test_periodic_commits),
         cmocka_unit_test(test_duplicate_ids),
         cmocka_unit_test(test_feature_and_model_mismatch),
+        cmocka_unit_test(test_tuning_fields),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -40,9 +40,20 @@ void leitmotif_model_free(leitmotif_model *m) {
     free(m);
 }
 
+/* Tuning compensation of leitmotif_chroma(_signal) and of new databases (leitmotif_set_tuning). */
+static lm_tuning api_tuning = {LM_TUNING_AUTO, 0};
+
+int leitmotif_set_tuning(const char *mode) { return lm_tuning_parse(mode, &api_tuning); }
+
 int leitmotif_chroma(const char *audio_path, const leitmotif_model *model, float **chroma, size_t *n_frames) {
-    return lm_features_from_file(audio_path, model ? LM_FEAT_CTC : LM_FEAT_STFT, model ? &model->m : NULL, NULL,
-                                 chroma, n_frames, NULL);
+    return lm_features_from_file_ex(audio_path, model ? LM_FEAT_CTC : LM_FEAT_STFT, model ? &model->m : NULL, NULL,
+                                    &api_tuning, chroma, n_frames, NULL, NULL);
+}
+
+const char *leitmotif_db_tuning(const leitmotif_db *db) { return lm_tuning_name(&db->db.tuning); }
+
+double leitmotif_db_doc_tuning(const leitmotif_db *db, size_t i) {
+    return i < db->db.n_docs ? 100.0 * db->db.docs[i].tuning : 0;
 }
 
 leitmotif_db *leitmotif_db_open(const char *path) {
@@ -222,8 +233,8 @@ int leitmotif_chroma_signal(const float *samples, size_t n_frames, int channels,
     size_t n = 0;
     float *y = signal_to_mono(samples, n_frames, channels, sample_rate, &n);
     if (!y) return -1;
-    int rc = lm_features_from_signal(y, n, model ? LM_FEAT_CTC : LM_FEAT_STFT, model ? &model->m : NULL, NULL,
-                                     chroma, n_chroma_frames);
+    int rc = lm_features_from_signal_ex(y, n, model ? LM_FEAT_CTC : LM_FEAT_STFT, model ? &model->m : NULL, NULL,
+                                        &api_tuning, chroma, n_chroma_frames, NULL);
     free(y);
     return rc;
 }
@@ -266,6 +277,8 @@ int leitmotif_db_add(const char *db_path, const char *const *paths, size_t n_pat
     int have_db = lm_file_exists(db_path);
     if (have_db && lm_db_open(db_path, &existing) != 0) return -1;
     if (have_db && !features) opt.type = existing.type;
+    if (have_db) opt.tuning = existing.tuning; /* a database keeps its mode */
+    else if (opt.type != LM_FEAT_STFT) opt.tuning = api_tuning;
     lm_feature_weights fw;
     int rc = lm_feature_weights_load(&fw, opt.type, model_path);
     opt.model = lm_feature_weights_chroma(&fw);

@@ -1,5 +1,6 @@
 /* `leitmotif hcqt` and `leitmotif chroma`: audio -> features, as .npy or CSV. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ static void hcqt_help(FILE *f) {
 
 static void chroma_help(FILE *f) {
     fprintf(f, "usage: leitmotif chroma AUDIO -o OUT [--features ctc|stft|bittner|bg1] [--model FILE] [--csv]\n"
-               "                        [--times TIMES.npy] [--probs PROBS.npy] [--threads N]\n\n"
+               "                        [--tuning auto|off|CENTS] [--times TIMES.npy] [--probs PROBS.npy]\n"
+               "                        [--threads N]\n\n"
                "Chroma features of AUDIO at 25 Hz, each frame l2-normalised.\n"
                "  --features ctc   deep chroma of the CNN model (default)\n"
                "  --features stft  standard chroma baseline (librosa 0.7 chroma_stft, n_fft 4096, hop 882)\n"
@@ -36,6 +38,11 @@ static void chroma_help(FILE *f) {
                "                   $LEITMOTIF_SALIENCE_MODEL)\n"
                "  -o OUT           float32 .npy [12][T] (rows C, C#, ..., B); with --csv a CSV file\n"
                "                   'time_s,C,...,B' (one row per frame); '-' writes the CSV to stdout\n"
+               "  --tuning MODE    auto (default): estimate how far the recording is from A = 440 Hz and\n"
+               "                   compute ctc, bittner and bg1 features as if it were in tune (frame times\n"
+               "                   stay the recording's; the deviation is printed); CENTS (-50..50): the\n"
+               "                   recording's known deviation (A = 430 Hz is -40); off: as it is. stft\n"
+               "                   always tunes its own filter bank.\n"
                "  --times FILE     frame times t_i = 0.04*i s as float64 .npy [T]\n"
                "  --probs FILE     (ctc) the 13-class network output, float32 [13][T] (class 12 = epsilon)\n");
 }
@@ -111,6 +118,7 @@ static int write_csv(const char *path, const float *chroma, size_t T) {
 int cmd_chroma(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *times = NULL, *model_path = NULL, *probs_out = NULL;
     enum lm_feature_type type = LM_FEAT_CTC;
+    lm_tuning tuning = {LM_TUNING_AUTO, 0};
     int csv = 0;
     for (int i = 1; i < argc; i++) {
         int th = lm_cli_threads_option(argc, argv, &i);
@@ -125,6 +133,8 @@ int cmd_chroma(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else if (!strcmp(argv[i], "--features") && i + 1 < argc) {
             if (lm_feature_parse(argv[++i], &type) != 0) return lm_cli_fail_lib();
+        } else if (!strcmp(argv[i], "--tuning") && i + 1 < argc) {
+            if (lm_tuning_parse(argv[++i], &tuning) != 0) return lm_cli_fail_lib();
         } else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (argv[i][0] == '-' && argv[i][1]) return lm_cli_fail("chroma: unknown option or missing value: %s", argv[i]);
         else if (!in) in = argv[i];
@@ -146,8 +156,14 @@ int cmd_chroma(int argc, char **argv) {
     float *chroma = NULL, *probs = NULL;
     size_t T = 0;
     int rc;
-    if (type == LM_FEAT_CTC) rc = lm_deep_chroma(a.samples, a.n, &fw.chroma, &chroma, &probs, &T);
-    else rc = lm_features_from_signal(a.samples, a.n, type, NULL, lm_feature_weights_salience(&fw), &chroma, &T);
+    double dev = 0;
+    if (type == LM_FEAT_CTC) rc = lm_deep_chroma_ex(a.samples, a.n, &fw.chroma, &tuning, &chroma, &probs, &T, &dev);
+    else
+        rc = lm_features_from_signal_ex(a.samples, a.n, type, NULL, lm_feature_weights_salience(&fw), &tuning, &chroma,
+                                        &T, &dev);
+    if (rc == 0 && tuning.mode != LM_TUNING_OFF && type != LM_FEAT_STFT)
+        fprintf(stderr, "leitmotif: %s: tuning %+.0f cents from A = 440 Hz%s\n", in, dev * 100,
+                fabs(dev) < LM_TUNING_MIN_SEMITONES ? " (left as it is)" : " (compensated)");
     lm_audio_free(&a);
     lm_feature_weights_free(&fw);
     if (rc == 0) {

@@ -16,7 +16,7 @@
 static void index_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif index DB AUDIO_OR_DIR... [--features ctc|stft|bittner|bg1] [--model FILE]\n"
-            "                       [--commit-every SEC] [--threads N]\n\n"
+            "                       [--tuning auto|off|CENTS] [--commit-every SEC] [--threads N]\n\n"
             "Computes the chroma features of recordings into the database file DB, creating it or adding\n"
             "to it (format: docs/database.md).\n"
             "  AUDIO_OR_DIR     audio files (any format libsndfile decodes) or directories, scanned\n"
@@ -29,6 +29,11 @@ static void index_help(FILE *f) {
             "  --model FILE     model for ctc (default: the shipped model or $LEITMOTIF_MODEL) or bittner\n"
             "                   (default: ../shared/reference/models/bittner_melody2.bin or\n"
             "                   $LEITMOTIF_SALIENCE_MODEL); adding to a database needs the model it was made with\n"
+            "  --tuning MODE    auto (default for a new ctc, bittner or bg1 database): estimate each\n"
+            "                   recording's deviation from A = 440 Hz and compute its features as if it\n"
+            "                   were in tune; CENTS (-50..50): every recording is that far off (A = 430 Hz\n"
+            "                   is -40); off: as they are (databases made before leitmotif 0.2). An\n"
+            "                   existing database keeps its mode; stft is always off (it tunes itself).\n"
             "  --commit-every SEC  write the database every SEC seconds during a run, so an interrupted\n"
             "                   run loses little (default 120; 0: only at the end)\n"
             "  --threads N      worker threads (default: all cores)\n\n"
@@ -57,7 +62,7 @@ static void report_ignored(char **ignored, size_t n) {
 }
 
 int cmd_index(int argc, char **argv) {
-    const char *db_path = NULL, *model_path = NULL, *features = NULL;
+    const char *db_path = NULL, *model_path = NULL, *features = NULL, *tuning = NULL;
     double commit_every = 120;
     char **inputs = lm_malloc((size_t)argc, sizeof *inputs);
     size_t n_inputs = 0;
@@ -72,6 +77,7 @@ int cmd_index(int argc, char **argv) {
             return 0;
         } else if (!strcmp(argv[i], "--features") && i + 1 < argc) features = argv[++i];
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+        else if (!strcmp(argv[i], "--tuning") && i + 1 < argc) tuning = argv[++i];
         else if (!strcmp(argv[i], "--commit-every") && i + 1 < argc) {
             if (lm_cli_parse_double("--commit-every", argv[++i], 0, 1e7, &commit_every) != 0) goto usage_error;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -98,6 +104,18 @@ int cmd_index(int argc, char **argv) {
         return lm_cli_fail("%s (not changed; remove it or use another database file)", lm_last_error());
     }
     if (have_db && !features) opt.type = existing.type;
+    /* tuning: as given; else an existing database's; else auto (off for stft, which tunes itself) */
+    if (tuning) {
+        if (lm_tuning_parse(tuning, &opt.tuning) != 0) {
+            lm_cli_fail_lib();
+            if (have_db) lm_db_close(&existing);
+            goto usage_error;
+        }
+    } else if (have_db) {
+        opt.tuning = existing.tuning;
+    } else if (opt.type != LM_FEAT_STFT) {
+        opt.tuning.mode = LM_TUNING_AUTO;
+    }
 
     int rc = 0;
     lm_feature_weights fw;

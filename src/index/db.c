@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,11 @@ static void put_f64(unsigned char *p, double v) {
     memcpy(&u, &v, sizeof u);
     put_u64(p, u);
 }
+static void put_f32(unsigned char *p, float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    put_u32(p, u);
+}
 static uint32_t get_u32(const unsigned char *p) {
     uint32_t v = 0;
     for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
@@ -53,6 +59,12 @@ static uint32_t get_u32(const unsigned char *p) {
 static uint64_t get_u64(const unsigned char *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static float get_f32(const unsigned char *p) {
+    uint32_t u = get_u32(p);
+    float v;
+    memcpy(&v, &u, sizeof v);
     return v;
 }
 static double get_f64(const unsigned char *p) {
@@ -131,6 +143,7 @@ static int write_record(FILE *fp, const lm_db_doc *d, size_t *offset, uint32_t *
     put_u32(h + 32, (uint32_t)id_len);
     put_u32(h + 36, (uint32_t)path_len);
     put_u32(h + 40, (uint32_t)model_len);
+    put_f32(h + 44, d->tuning);
     memcpy(h + RECORD_FIXED, d->id, id_len);
     memcpy(h + RECORD_FIXED + id_len, d->path, path_len);
     memcpy(h + RECORD_FIXED + id_len + path_len, model_id, model_len);
@@ -149,6 +162,11 @@ static int write_record(FILE *fp, const lm_db_doc *d, size_t *offset, uint32_t *
 
 int lm_db_write(const char *path, enum lm_feature_type type, uint32_t model_checksum, const char *model_id,
                 const lm_db_doc *docs, size_t n) {
+    return lm_db_write_ex(path, type, model_checksum, model_id, NULL, docs, n);
+}
+
+int lm_db_write_ex(const char *path, enum lm_feature_type type, uint32_t model_checksum, const char *model_id,
+                   const lm_tuning *tuning, const lm_db_doc *docs, size_t n) {
     if (!host_is_little_endian()) {
         lm_set_error("%s: databases are little-endian; big-endian hosts are not supported", path);
         return -1;
@@ -170,6 +188,10 @@ int lm_db_write(const char *path, enum lm_feature_type type, uint32_t model_chec
     put_u32(header + 28, FRAME_RATE);
     put_u64(header + 32, n);
     memcpy(header + 48, model_id, strlen(model_id));
+    if (tuning && tuning->mode != LM_TUNING_OFF) {
+        put_u32(header + 248, (uint32_t)tuning->mode);
+        if (tuning->mode == LM_TUNING_FIXED) put_f64(header + 40, tuning->semitones);
+    }
     put_u32(header + HEADER_CRC_AT, lm_crc32(0, header, HEADER_CRC_AT));
 
     lm_atomic_file af;
@@ -282,6 +304,13 @@ static int open_mapped(const char *path, const unsigned char *base, size_t size,
     db->type = (enum lm_feature_type)type;
     db->model_checksum = get_u32(base + 20);
     memcpy(db->model_id, base + 48, LM_DB_MODEL_ID_MAX + 1);
+    /* tuning mode (0 in databases made before it existed: off) */
+    uint32_t tuning_mode = get_u32(base + 248);
+    double fixed = get_f64(base + 40);
+    if (tuning_mode > LM_TUNING_FIXED || (tuning_mode == LM_TUNING_FIXED ? !(fabs(fixed) <= 0.5) : fixed != 0))
+        return fail(path, "database header has an unknown tuning mode (made by a newer leitmotif?)");
+    db->tuning.mode = (enum lm_tuning_mode)tuning_mode;
+    db->tuning.semitones = tuning_mode == LM_TUNING_FIXED ? fixed : 0;
     uint64_t n_docs = get_u64(base + 32);
 
     const unsigned char *tr = base + size - TRAILER_BYTES;
@@ -364,10 +393,12 @@ static int open_mapped(const char *path, const unsigned char *base, size_t size,
         d->duration = get_f64(h + 16);
         d->type = (enum lm_feature_type)get_u32(h + 24);
         d->model_checksum = get_u32(h + 28);
+        d->tuning = get_f32(h + 44);
         d->T = r->T;
         d->chroma = (const float *)(const void *)(h + r->hbytes);
         db->by_id[k] = k;
-        if (d->type != db->type || d->model_checksum != db->model_checksum || strlen(d->id) != r->id_len) {
+        if (d->type != db->type || d->model_checksum != db->model_checksum || strlen(d->id) != r->id_len ||
+            !(fabsf(d->tuning) <= 0.5f) || (db->tuning.mode == LM_TUNING_OFF && d->tuning != 0)) {
             snprintf(buf, sizeof buf, "record %zu (id '%s') disagrees with the database header", k + 1, d->id);
             free(spans);
             return fail(path, buf);

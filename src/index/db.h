@@ -21,12 +21,15 @@ typedef struct {
     uint32_t model_checksum; /* 0 for stft */
     size_t T;                /* frames at 25 Hz */
     const float *chroma;     /* 12 x T, chroma-major */
+    float tuning;            /* the recording's deviation from A = 440 Hz that was compensated, in
+                                semitones (0: none; see chroma/tuning.h) */
 } lm_db_doc;
 
 typedef struct {
     enum lm_feature_type type;
     uint32_t model_checksum;
     char model_id[LM_DB_MODEL_ID_MAX + 1];
+    lm_tuning tuning; /* how its features were tuned; new documents must be made the same way */
     size_t n_docs;
     lm_db_doc *docs;     /* in file order; strings and features point into the mapping */
     size_t total_frames; /* sum of T */
@@ -47,4 +50,8 @@ long lm_db_find(const lm_db *db, const char *id);
  * same path: the old file stays mapped until it is closed. */
 int lm_db_write(const char *path, enum lm_feature_type type, uint32_t model_checksum, const char *model_id,
                 const lm_db_doc *docs, size_t n);
+/* The same for a database whose features were made with this tuning mode (NULL: off, as
+ * lm_db_write). */
+int lm_db_write_ex(const char *path, enum lm_feature_type type, uint32_t model_checksum, const char *model_id,
+                   const lm_tuning *tuning, const lm_db_doc *docs, size_t n);
 #endif

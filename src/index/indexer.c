@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,7 @@ typedef struct {
     float *chroma;
     size_t T;
     double duration;
+    double tuning; /* compensated deviation, semitones */
     int state; /* 0 to do, 1 computed, -1 failed, 2 already in the database, 3 repeated input,
                   4 skipped: id clash */
 } job;
@@ -205,9 +207,10 @@ static int commit(update_ctx *c) {
         if (jb->state != 1) continue;
         docs[n++] = (lm_db_doc){.id = jb->id, .path = jb->abs_path, .model_id = model_id,
                                 .duration = jb->duration, .type = c->opt->type,
-                                .model_checksum = checksum, .T = jb->T, .chroma = jb->chroma};
+                                .model_checksum = checksum, .T = jb->T, .chroma = jb->chroma,
+                                .tuning = fabs(jb->tuning) < LM_TUNING_MIN_SEMITONES ? 0.0f : (float)jb->tuning};
     }
-    int rc = lm_db_write(c->db_path, c->opt->type, checksum, model_id, docs, n);
+    int rc = lm_db_write_ex(c->db_path, c->opt->type, checksum, model_id, &c->opt->tuning, docs, n);
     free(docs);
     if (rc == 0) c->stats->commits++;
     return rc;
@@ -358,6 +361,18 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
                          db_path, existing->model_id, existing->model_checksum, weights_id(opt), checksum);
         return -1;
     }
+    if (opt->type == LM_FEAT_STFT && opt->tuning.mode != LM_TUNING_OFF) {
+        lm_set_error("stft features tune their own filter bank: index them with tuning off");
+        return -1;
+    }
+    if (existing && (existing->tuning.mode != opt->tuning.mode || existing->tuning.semitones != opt->tuning.semitones)) {
+        char want[32];
+        snprintf(want, sizeof want, "%s", lm_tuning_name(&opt->tuning));
+        lm_set_error("%s was made with tuning %s, not %s: add to it with the same --tuning, or use another database "
+                     "file",
+                     db_path, lm_tuning_name(&existing->tuning), want);
+        return -1;
+    }
     stats->existing = existing ? existing->n_docs : 0;
     update_ctx c = {.db_path = db_path, .existing = existing, .opt = opt, .stats = stats};
     if (plan_jobs(&c, paths, n_paths) != 0) {
@@ -390,8 +405,8 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
 #pragma omp atomic read
         skip = commit_failed;
         if (skip) continue;
-        int rc = lm_features_from_file(jb->given_path, opt->type, opt->model, opt->salience, &jb->chroma, &jb->T,
-                                       &jb->duration);
+        int rc = lm_features_from_file_ex(jb->given_path, opt->type, opt->model, opt->salience, &opt->tuning,
+                                          &jb->chroma, &jb->T, &jb->duration, &jb->tuning);
         int partial = rc == 0 && lm_audio_last_partial(); /* same thread as the decoding */
         char err[1024] = "";
         if (rc != 0) snprintf(err, sizeof err, "%s", lm_last_error());

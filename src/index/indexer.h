@@ -27,6 +27,7 @@ typedef struct {
     enum lm_feature_type type;
     const lm_model *model;  /* required for LM_FEAT_CTC */
     const lm_salience_model *salience; /* required for LM_FEAT_BITTNER */
+    lm_tuning tuning;       /* tuning compensation (zero: off); must equal an existing database's */
     double commit_interval; /* seconds between intermediate commits; <= 0: only at the end */
     /* Nonzero: of the inputs sharing a document id, index the one whose path sorts first
      * (strcmp) and skip the others, and skip inputs whose id the database already gives to
