@@ -32,7 +32,7 @@ static void index_help(FILE *f) {
             "  --tuning MODE    auto (default for a new ctc, bittner or bg1 database): estimate each\n"
             "                   recording's deviation from A = 440 Hz and compute its features as if it\n"
             "                   were in tune; CENTS (-50..50): every recording is that far off (A = 430 Hz\n"
-            "                   is -40); off: as they are (databases made before leitmotif 0.2). An\n"
+            "                   is -40); off: as they are (all databases made before this option). An\n"
             "                   existing database keeps its mode; stft is always off (it tunes itself).\n"
             "  --commit-every SEC  write the database every SEC seconds during a run, so an interrupted\n"
             "                   run loses little (default 120; 0: only at the end)\n"
