@@ -111,6 +111,8 @@ static void test_parse(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(lm_tuning_parse(bad[i], &t), -1);
         assert_non_null(strstr(lm_last_error(), "tuning"));
+        assert_int_equal(t.mode, LM_TUNING_FIXED); /* a bad value leaves the setting as it was */
+        assert_true(fabs(t.semitones - 0.125) < 1e-12);
     }
 }
 

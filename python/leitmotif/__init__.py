@@ -36,7 +36,7 @@ from . import _capi
 __version__ = "0.1.0"
 __all__ = [
     "LeitmotifError", "Model", "Database", "Hit", "Evaluation", "chroma", "hcqt", "index",
-    "frame_times", "default_model", "set_threads", "CHROMA_NAMES", "FRAME_RATE", "library_path",
+    "frame_times", "default_model", "set_threads", "set_tuning", "CHROMA_NAMES", "FRAME_RATE", "library_path",
 ]
 
 CHROMA_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -63,6 +63,15 @@ def set_threads(n: int) -> None:
     """Worker threads of the calls that follow (``n <= 0``: all cores; default: all cores or
     ``$LEITMOTIF_THREADS``)."""
     _capi.set_threads(int(n))
+
+
+def set_tuning(mode: Union[str, float]) -> None:
+    """Tuning compensation of :func:`chroma` and of new databases made by :func:`index`:
+    ``"auto"`` (default: each recording's deviation from A = 440 Hz is estimated and its
+    features computed as if it were in tune), ``"off"``, or the deviation in cents (``-40``:
+    A = 430 Hz). Process-wide; stft features always tune themselves."""
+    if _capi.set_tuning(str(mode).encode()) != 0:
+        _raise("set_tuning")
 
 
 def default_model() -> Optional[str]:
@@ -311,6 +320,15 @@ class Database:
     def features(self) -> str:
         """Feature type: ``"ctc"``, ``"stft"``, ``"bittner"`` or ``"bg1"``."""
         return _capi.db_features(self._handle()).decode()
+
+    @property
+    def tuning(self) -> str:
+        """How its features were tuned: ``"auto"``, ``"off"`` or a fixed deviation (``"-40c"``)."""
+        return _capi.db_tuning(self._handle()).decode()
+
+    def tuning_cents(self, doc: Union[int, str]) -> float:
+        """The deviation from A = 440 Hz compensated for a document (by index or id), in cents."""
+        return float(_capi.db_doc_tuning(self._handle(), self._index(doc)))
 
     def _doc(self, i: int):
         doc_id = ctypes.c_char_p()

@@ -82,6 +82,9 @@ def _fn(name, restype, *argtypes):
 
 error = _fn("leitmotif_error", ctypes.c_char_p)
 set_threads = _fn("leitmotif_set_threads", None, ctypes.c_int)
+set_tuning = _fn("leitmotif_set_tuning", ctypes.c_int, ctypes.c_char_p)
+db_tuning = _fn("leitmotif_db_tuning", ctypes.c_char_p, ctypes.c_void_p)
+db_doc_tuning = _fn("leitmotif_db_doc_tuning", ctypes.c_double, ctypes.c_void_p, ctypes.c_size_t)
 default_model = _fn("leitmotif_default_model", ctypes.c_char_p)
 model_load = _fn("leitmotif_model_load", ctypes.c_void_p, ctypes.c_char_p)
 model_free = _fn("leitmotif_model_free", None, ctypes.c_void_p)

@@ -229,3 +229,30 @@ def test_evaluate_equals_cli(cli, cli_db, themes_csv, queries_from):
             assert mine[key] == pytest.approx(fold[key], abs=1e-9), key
     for key in ("queries", "top1", "top5", "mrr"):
         assert ev.average[key] == pytest.approx(expected["average"][key], abs=1e-9), key
+
+
+def test_tuning_equals_cli(cli, tmp_path):
+    """A recording 35 cents sharp: the package compensates it as the command does, by default
+    and when told a fixed deviation, and databases report their mode and the deviation."""
+    sr = 22050
+    t = np.arange(int(2.4 * sr)) / sr
+    f0 = 440.0 * 2 ** ((np.repeat([60, 64, 67], len(t) // 3 + 1)[: len(t)] - 69) / 12 + 35 / 1200)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    x = sum(np.sin(h * phase) / h for h in range(1, 6)).astype(np.float32) * 0.2
+    wav = tmp_path / "sharp.wav"
+    write_wav(wav, x, sr)
+    for mode in ["auto", "+35", "off"]:
+        out = tmp_path / "c.npy"
+        cli("chroma", wav, "-o", out, "--tuning", mode)
+        try:
+            lm.set_tuning(mode)
+            np.testing.assert_array_equal(lm.chroma(wav), np.load(out))
+        finally:
+            lm.set_tuning("auto")
+    with pytest.raises(lm.LeitmotifError, match="tuning"):
+        lm.set_tuning("70")
+    db = tmp_path / "t.lmdb"
+    assert lm.index(db, [wav]) == 1
+    with lm.Database(db) as d:
+        assert d.tuning == "auto"
+        assert 30 <= d.tuning_cents("sharp") <= 40

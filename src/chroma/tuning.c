@@ -9,7 +9,16 @@
 
 #include "common/error.h"
 
+static int parse(const char *s, lm_tuning *t);
+
 int lm_tuning_parse(const char *s, lm_tuning *t) {
+    lm_tuning parsed;
+    if (parse(s, &parsed) != 0) return -1; /* *t unchanged */
+    *t = parsed;
+    return 0;
+}
+
+static int parse(const char *s, lm_tuning *t) {
     t->mode = LM_TUNING_OFF;
     t->semitones = 0;
     if (!s || !*s) {

@@ -21,7 +21,8 @@ typedef struct {
 #define LM_TUNING_MIN_SEMITONES 0.03
 
 /* "auto", "off" (or "0") or a deviation in cents, -50..50 ("+20", "-35.5": the recording is
- * that much above/below A = 440; A = 430 Hz is -40). 0, or -1 with the error set. */
+ * that much above/below A = 440; A = 430 Hz is -40). 0, or -1 with the error set and *t
+ * unchanged. */
 int lm_tuning_parse(const char *s, lm_tuning *t);
 /* "auto", "off" or "+20c"-style text for messages and metadata (static buffer). */
 const char *lm_tuning_name(const lm_tuning *t);
