@@ -145,24 +145,23 @@ int lm_deep_chroma_ex(const float *y, size_t n, const lm_model *model, const lm_
     float *y2 = NULL, *p2 = NULL, *c2 = NULL;
     size_t n2 = 0, T2 = 0;
     if (lm_tuning_resample(y, n, dev, &y2, &n2) != 0) return -1;
-    int rc = lm_deep_chroma(y2, n2, model, &c2, &p2, &T2);
+    int rc = lm_deep_chroma(y2, n2, model, &c2, probs_out ? &p2 : NULL, &T2);
     free(y2);
-    free(c2);
     if (rc != 0) return -1;
-    /* the class probabilities are mapped back (their mixtures stay distributions), and the
-     * chroma made from them as lm_deep_chroma does */
+    /* the chroma frames are mapped back and l2-normalised again; the class probabilities
+     * (for --probs) likewise, without normalising (their mixtures stay distributions) */
     const size_t T_out = feature_frames(LM_FEAT_CTC, n);
-    float *probs = NULL, *c = NULL;
-    rc = T_out ? lm_tuning_unwarp(p2, T2, LM_NCLASSES, 0, (double)n2 / (double)n, T_out, 0, &probs) : -1;
+    const double stretch = (double)n2 / (double)n;
+    float *c = NULL, *probs = NULL;
+    rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, stretch, T_out, 1, &c) : -1;
+    if (rc == 0 && probs_out) rc = lm_tuning_unwarp(p2, T2, LM_NCLASSES, 0, stretch, T_out, 0, &probs);
     free(p2);
-    if (rc == 0 && !(c = lm_malloc(T_out * 12, sizeof *c))) rc = -1;
+    free(c2);
     if (rc != 0) {
-        free(probs);
+        free(c);
         return -1;
     }
-    lm_probs_to_chroma(probs, T_out, c);
     if (probs_out) *probs_out = probs;
-    else free(probs);
     *chroma = c;
     *T = T_out;
     return 0;
