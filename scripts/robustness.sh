@@ -12,6 +12,9 @@
 #   realaudio every real theme against the default-render database (fold 5 + the 4 real
 #             recordings): the rank of its recording
 #   tables    docs/results/robustness.md from the JSON files
+# ROBUST_TUNINGS lists the tuning modes to evaluate each feature type with: "off" (databases
+# DATA/db/NAME_RENDER.lmdb) and/or "auto" (tuning compensation, DATA/db/NAME_tuned_RENDER.lmdb,
+# results named NAME_tuned); default "off auto"; stft is evaluated with off only (it tunes itself).
 # ROBUST_MODELS lists "name=model.bin" pairs (default: the two fine-tuned models of
 # scripts/train_robust.sh as committed in models/training, the previous default, the authors' v1
 # and v2); stft is always evaluated. Every step skips what is already done.
@@ -29,8 +32,13 @@ if [ ! -x "$cli" ] || [ "$here/build/leitmotif" -nt "$cli" ]; then
   "$here/scripts/setup.sh" "$here/build" >&2
   cp "$here/build/leitmotif" "$cli.tmp" && mv "$cli.tmp" "$cli"
 fi
+tunings="${ROBUST_TUNINGS:-off auto}"
 specs=("stft=")
-for m in $models; do specs+=("$m"); done
+for m in $models; do
+  for t in $tunings; do
+    case "$t" in off) specs+=("$m");; auto) specs+=("${m%%=*}_tuned=${m#*=}");; *) echo "robustness: bad tuning $t" >&2; exit 2;; esac
+  done
+done
 
 for step in "${steps[@]}"; do
   echo "robustness: $step" >&2
@@ -51,6 +59,7 @@ for step in "${steps[@]}"; do
       for spec in "${specs[@]}"; do
         name="${spec%%=*}"; model="${spec#*=}"
         if [ "$name" = stft ]; then opt=(--features stft); else [ -f "$model" ] || { echo "robustness: no $model; $name skipped" >&2; continue; }; opt=(--model "$model"); fi
+        case "$name" in stft) ;; *_tuned) opt+=(--tuning auto);; *) opt+=(--tuning off);; esac
         for r in default heldout; do
           db="$data/db/${name}_$r.lmdb"
           # done, and newer than the model (a replaced model is indexed again)

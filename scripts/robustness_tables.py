@@ -15,6 +15,9 @@ methods = [("ft_ours", "ours fine-tuned (epoch 8): previous default + varied ren
            ("v1", "authors' v1 (their commercial recordings)"),
            ("v2", "authors' v2"),
            ("stft", "standard chroma (stft)")]
+# Each model also with tuning compensation (`--tuning auto`, results NAME_tuned), right after it.
+methods = [x for m, label in methods
+           for x in ([(m, label)] + ([] if m == "stft" else [(m + "_tuned", label + ", **tuning compensated**")]))]
 settings = [("annotation", "query at the annotated duration"), ("score", "query at its score duration")]
 keys = ["top1", "top5", "top10", "top20", "top50", "mrr"]
 
@@ -36,7 +39,11 @@ out = ["# Robustness: held-out timbre, degradations and real recordings", "",
        "  source no leitmotif model was trained on), 20-35 dB white noise, detune up to +-50 cents,",
        "  reverberance 20-80 %, tempo factor 0.75-1.35 (`scripts/eval_configs/heldout_csound.json`);",
        "  database = those 348 recordings.",
-       "* **(c) real recordings**: each theme of ../shared/realaudio against database (a).", ""]
+       "* **(c) real recordings**: each theme of ../shared/realaudio against database (a).",
+       "* Rows marked **tuning compensated** use databases made with `--tuning auto` (the default since",
+       "  it exists): each recording's deviation from A = 440 Hz is estimated and its features computed as",
+       "  if it were in tune (`src/chroma/tuning.c`); the other rows are `--tuning off`, as before. The",
+       "  corpus' default render is not always at A = 440 either (`bianchilacy_lc6592481`: +23 cents).", ""]
 for r, title in [("default", "(a) fold 5, default render"), ("heldout", "(b) fold 5, held-out timbre + degradations")]:
     for q, qt in settings:
         out += ["## %s, %s" % (title, qt), "", "| features | queries | Top-1 | Top-5 | Top-10 | Top-20 | Top-50 | MRR |",

@@ -7,9 +7,10 @@
 #           (validation), then DATA/tv_pairs.csv joining both
 #   train   fine-tune with the default waveform augmentation, from our previous model (ours) and from
 #           the authors' v1 weights (v1), on one thread each, side by side; models in DATA/ft/
-#   render_mf  the training excerpts again with the theme part brought forward (+0..9 dB against
-#           the other parts' -3..3, where performers bring out a melody; the same seed, so every
-#           other choice is the same), joined with the validation excerpts in DATA/tv_pairs_mf.csv
+#   render_mf  the training and validation excerpts again with the theme part brought forward
+#           (+0..9 dB against the other parts' -3..3, as performers bring out a melody; the same
+#           seeds, so every other choice is the same), joined in DATA/tv_pairs_mf.csv (validating
+#           on the old balance would rate the starting model best and undo every epoch)
 #   train_mf   continue the fine-tuned model "ours" on them with halved augmentation rates
 #           (about one example in seven clean); model in DATA/ft3/mf.bin
 # Re-running a step continues it (rendering skips finished excerpts, training resumes from its
@@ -58,9 +59,11 @@ for step in "${steps[@]}"; do
     render_mf)
       $py "$here/scripts/render_training.py" --out "$data/tv_train_mf" --folds 1,2,3 --variants 2 --seed 1 --jobs 2 \
         --melody-db 0,9
+      $py "$here/scripts/render_training.py" --out "$data/tv_valid_mf" --folds 4 --variants 1 --seed 2 --jobs 2 \
+        --melody-db 0,9
       { head -n 1 "$data/tv_train_mf/pairs.csv"
         tail -n +2 "$data/tv_train_mf/pairs.csv" | sed 's#^audio/#tv_train_mf/audio/#'
-        tail -n +2 "$data/tv_valid/pairs.csv" | sed 's#^audio/#tv_valid/audio/#'; } >"$data/tv_pairs_mf.csv.tmp"
+        tail -n +2 "$data/tv_valid_mf/pairs.csv" | sed 's#^audio/#tv_valid_mf/audio/#'; } >"$data/tv_pairs_mf.csv.tmp"
       mv "$data/tv_pairs_mf.csv.tmp" "$data/tv_pairs_mf.csv" ;;
     train_mf)
       "$here/scripts/setup.sh" "$here/build" >&2
@@ -70,7 +73,7 @@ for step in "${steps[@]}"; do
       "$cli" train --pairs "$data/tv_pairs_mf.csv" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 3 \
         --init "$here/models/training/leitmotif_ctc_finetuned_ours.bin" --lr 1e-4 --patience 2 --phases 3 \
         --augment mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08 \
-        --threads "${ROBUST_THREADS:-1}" --out "$data/ft3/mf.bin" --plot "$data/ft3/mf.png" \
+        --threads "${ROBUST_THREADS:-2}" --out "$data/ft3/mf.bin" --plot "$data/ft3/mf.png" \
         --resume ${ROBUST_MAX_EPOCHS:+--max-epochs "$ROBUST_MAX_EPOCHS"} >"$data/ft3/mf.log" 2>&1 ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
   esac
