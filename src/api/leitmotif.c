@@ -136,6 +136,7 @@ int leitmotif_occurrences(const leitmotif_db *d, const char *doc_id, const char 
         lm_set_error("no recording '%s' in the database", doc_id ? doc_id : "(null)");
         return -1;
     }
+    if (lm_db_verify_doc(&d->db, (size_t)k) != 0) return -1; /* format 2: checksum on first read */
     lm_qset qs;
     if (query_set(theme_spec, opt, &qs) != 0) return -1;
     int fixed = opt && !opt->transpose_any ? opt->transpose : 0;
@@ -304,6 +305,7 @@ int leitmotif_db_doc(const leitmotif_db *d, size_t i, const char **doc_id, const
         lm_set_error("document %zu of a database of %zu", i, d->db.n_docs);
         return -1;
     }
+    if (chroma && lm_db_verify_doc(&d->db, i) != 0) return -1; /* format 2: checksum on first read */
     const lm_db_doc *doc = &d->db.docs[i];
     if (doc_id) *doc_id = doc->id;
     if (chroma) *chroma = doc->chroma;

@@ -13,6 +13,10 @@ int cmd_align(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 
 /* Prints "leitmotif: <msg>" to stderr; returns 1 (the exit code for errors). */
 int lm_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,9 +16,11 @@
 static void index_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif index DB AUDIO_OR_DIR... [--features ctc|stft|bittner|bg1] [--model FILE]\n"
-            "                       [--tuning auto|off|CENTS] [--commit-every SEC] [--threads N]\n\n"
-            "Computes the chroma features of recordings into the database file DB, creating it or adding\n"
-            "to it (format: docs/database.md).\n"
+            "                       [--tuning auto|off|CENTS] [--commit-every SEC] [--replace] [--format 1|2]\n"
+            "                       [--threads N]\n\n"
+            "Computes the chroma features of recordings into the database DB, creating it or adding\n"
+            "to it (format: docs/database.md). A new database is a directory of segment files (format 2);\n"
+            "each commit adds a segment, and only one process may write a database at a time.\n"
             "  AUDIO_OR_DIR     audio files (any format libsndfile decodes) or directories, scanned\n"
             "                   recursively for .wav .flac .ogg .oga .mp3 .opus .aiff .aif .aifc .w64 .caf\n"
             "                   .au, in name order; other files there are listed as not indexed\n"
@@ -34,8 +36,13 @@ static void index_help(FILE *f) {
             "                   were in tune; CENTS (-50..50): every recording is that far off (A = 430 Hz\n"
             "                   is -40); off: as they are (all databases made before this option). An\n"
             "                   existing database keeps its mode; stft is always off (it tunes itself).\n"
-            "  --commit-every SEC  write the database every SEC seconds during a run, so an interrupted\n"
-            "                   run loses little (default 120; 0: only at the end)\n"
+            "  --commit-every SEC  commit every SEC seconds during a run (format 2: a new segment), so\n"
+            "                   an interrupted run loses little (default 120; 0: only at the end)\n"
+            "  --replace        recompute inputs whose id is already in the database and replace the old\n"
+            "                   version (format 2: a tombstone hides it until 'leitmotif compact')\n"
+            "  --format 1|2     format of a new database: 2, a directory (default, unless\n"
+            "                   $LEITMOTIF_DB_FORMAT says 1), or 1, one file rewritten whole at every\n"
+            "                   commit; an existing database keeps its format\n"
             "  --threads N      worker threads (default: all cores)\n\n"
             "The document id is the file name without extension and must be unique. When several files\n"
             "have the same id (music.flac beside music.wav), the one whose path comes first in byte order\n"
@@ -43,8 +50,9 @@ static void index_help(FILE *f) {
             "whose id the database already gives to another path is skipped too. Files already in the\n"
             "database (same id and same absolute path) are not recomputed.\n"
             "A file that cannot be decoded is named on stderr and skipped; one that decodes only in part\n"
-            "(damaged or truncated) is indexed from what was decoded, with a warning. The database file\n"
-            "is always replaced atomically: an interrupted run leaves the last committed version.\n\n"
+            "(damaged or truncated) is indexed from what was decoded, with a warning. Commits are\n"
+            "atomic: an interrupted run leaves the last committed version.\n"
+            "See also: leitmotif remove, compact, check, upgrade.\n\n"
             "Exit status: 0 all files indexed; 1 error, or no file could be indexed (database unchanged);\n"
             "3 the others were indexed, but some files were skipped (undecodable, or their id was taken)\n"
             "or only partly decoded: each is named on stderr. Files that are not audio by their name\n"
@@ -64,6 +72,11 @@ static void report_ignored(char **ignored, size_t n) {
 int cmd_index(int argc, char **argv) {
     const char *db_path = NULL, *model_path = NULL, *features = NULL, *tuning = NULL;
     double commit_every = 120;
+    long format = 2;
+    int replace = 0;
+    const char *env_format = getenv("LEITMOTIF_DB_FORMAT");
+    if (env_format && env_format[0] && lm_cli_parse_int("LEITMOTIF_DB_FORMAT", env_format, 1, 2, &format) != 0)
+        return 1;
     char **inputs = lm_malloc((size_t)argc, sizeof *inputs);
     size_t n_inputs = 0;
     if (!inputs) return lm_cli_fail_lib();
@@ -78,6 +91,10 @@ int cmd_index(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--features") && i + 1 < argc) features = argv[++i];
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else if (!strcmp(argv[i], "--tuning") && i + 1 < argc) tuning = argv[++i];
+        else if (!strcmp(argv[i], "--replace")) replace = 1;
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            if (lm_cli_parse_int("--format", argv[++i], 1, 2, &format) != 0) goto usage_error;
+        }
         else if (!strcmp(argv[i], "--commit-every") && i + 1 < argc) {
             if (lm_cli_parse_double("--commit-every", argv[++i], 0, 1e7, &commit_every) != 0) goto usage_error;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -92,7 +109,8 @@ int cmd_index(int argc, char **argv) {
         return 2;
     }
 
-    lm_index_options opt = {.type = LM_FEAT_CTC, .commit_interval = commit_every};
+    lm_index_options opt = {.type = LM_FEAT_CTC, .commit_interval = commit_every, .format = (int)format,
+                            .replace = replace};
     if (features && lm_feature_parse(features, &opt.type) != 0) {
         lm_cli_fail_lib();
         goto usage_error;
@@ -136,6 +154,9 @@ int cmd_index(int argc, char **argv) {
         char partial[64] = "", clashes[64] = "";
         if (st.partial) snprintf(partial, sizeof partial, " (%zu only partly decoded)", st.partial);
         if (st.clashes) snprintf(clashes, sizeof clashes, " (%zu for their id)", st.clashes);
+        if (st.replaced) snprintf(partial + strlen(partial), sizeof partial - strlen(partial), " (%zu replaced)",
+                                  st.replaced);
+        total -= st.replaced;
         fprintf(stderr, "leitmotif: %s: %zu added%s, %zu already there, %zu skipped%s; %zu documents\n", db_path,
                 st.added, partial, st.kept, st.failed + st.clashes, clashes, total);
         if (st.added == 0 && st.kept == 0 && st.failed + st.clashes > 0)

@@ -131,6 +131,7 @@ int cmd_plot(int argc, char **argv) {
             lm_set_error("%s: no document '%s' (give its id with --doc ID)", db_path, doc_id);
             goto done;
         }
+        if (lm_db_verify_doc(&db, (size_t)k) != 0) goto done; /* format 2: checksum on first read */
         chroma = db.docs[k].chroma;
         T = db.docs[k].T;
         feat_name = lm_feature_name(db.type);

@@ -17,15 +17,28 @@ static void search_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif search DB THEME [--top K] [--json] [--duration SEC|auto] [--transpose K|any]\n"
             "                        [--tempo BPM] [--occurrences [--occ-threshold M]] [--threads N]\n"
-            "                        [--fuse DB2 [--fuse-weight W]]\n\n"
+            "                        [--fuse DB2 [--fuse-weight W]]\n"
+            "                        [--part NAME|N] [--measures A-B] [--track N] [--voice N]\n"
+            "       leitmotif search [DB] THEME --print-theme [--json] [selection and --tempo as above]\n\n"
             "Ranks the recordings of the database DB by how well THEME matches a passage of them\n"
             "(subsequence DTW of the theme's binary chroma against the recordings' chroma features).\n\n"
-            "THEME is a Standard MIDI File (.mid) or a quoted note list:\n"
+            "THEME is a quoted note list or a score file (MIDI, MusicXML or **kern, told by content):\n"
             "  note list  e.g. \"G4 G4 G4 Eb4:4 F4 F4 F4 D4:4 r:2\": pitch letter, accidentals (# b x bb),\n"
             "             octave (C4 = middle C = MIDI 60), optional :beats (default 1); r is a rest\n"
-            "  MIDI file  the theme should be monophonic. Polyphony is reduced by the skyline rule: at\n"
-            "             every moment only the highest sounding note counts (drums on channel 10 are\n"
-            "             ignored), so put the melody on top or in a file of its own.\n\n"
+            "  MIDI file  (.mid) the theme should be monophonic. Polyphony is reduced by the skyline rule:\n"
+            "             at every moment only the highest sounding note counts (drums on channel 10 are\n"
+            "             ignored), so put the melody on top, in a file of its own or choose its --track.\n"
+            "  MusicXML   (.musicxml, .xml, compressed .mxl) and Humdrum **kern (.krn): read at sounding\n"
+            "             pitch, ties joined, grace notes left out, chords and voices reduced to the top\n"
+            "             note, repeats not expanded; every part unless --part says which.\n\n"
+            "  --part NAME|N   the part of a MusicXML file (number in score order, or its name, abbreviation\n"
+            "                  or id), the spine of a **kern file (N-th **kern spine, or *I name), or the\n"
+            "                  track of a MIDI file (number or track name); names ignore case and spacing\n"
+            "  --measures A-B  measures A to B as printed (MusicXML, **kern): \"5-9\", \"5\", \"5-\", \"-9\"\n"
+            "  --track N       MIDI track N (1-based MTrk chunk)\n"
+            "  --voice N       MusicXML voice N / **kern layer N of the chosen part\n"
+            "  --print-theme   print the theme's notes as read (onset and duration in seconds, pitch) and\n"
+            "                  exit, to check a selection; DB may be left out\n"
             "  --top K         print the K best recordings (default 10; 0: all)\n"
             "  --json          print one JSON document instead of text lines\n"
             "  --duration SEC  stretch the theme to SEC seconds, e.g. the expected length in the\n"
@@ -35,7 +48,10 @@ static void search_help(FILE *f) {
             "                  the best per recording; each hit says the duration factor that matched. Its\n"
             "                  distance includes 0.05 x log2(2 / factor), as shorter variants match\n"
             "                  everything a little better\n"
-            "  --tempo BPM     tempo of a note list in beats per minute (default 120)\n"
+            "  --tempo BPM     tempo of a note list in beats per minute (default 120); for a score file in\n"
+            "                  quarter notes per minute, replacing all of the file's tempo marks (default:\n"
+            "                  the file's marks, else 120). With --duration SEC it changes nothing (the\n"
+            "                  theme is stretched to SEC); with --duration auto it sets the middle tempo\n"
             "  --transpose K   shift the theme by K semitones\n"
             "  --transpose any search the theme in all 12 keys and keep the best per recording; each hit\n"
             "                  says the shift (-5..+6 semitones) at which the theme is played there\n"
@@ -53,7 +69,7 @@ static void search_help(FILE *f) {
             "                  whose frame counts differ by\n"
             "                  more than 1 s, are not ranked (with a warning)\n"
             "  --fuse-weight W weight W of DB2 in [0, 1] (default %.2f; 0 = DB alone, 1 = DB2 alone)\n\n"
-            "Without --duration or --tempo the theme is matched at its written tempo (the MIDI file's tempo,\n"
+            "Without --duration or --tempo the theme is matched at its written tempo (the file's tempo marks,\n"
             "a note list's 120 beats per minute), and the match can compress or stretch it by at most a\n"
             "factor of 2: a performance more than twice as fast or slow is missed; --duration auto finds it.\n"
             "--transpose any and --duration auto together search 60 variants. Both prune: a coarse pass at\n"
@@ -111,8 +127,19 @@ static void json_variant(const lm_qset *qs, int any, int autod, int fixed, unsig
     }
 }
 
+/* The theme selection options given, as ", \"part\": \"2\", \"measures\": [2, 3]" (nothing for none). */
+static void json_selection(const lm_theme_select *sel) {
+    if (sel->part) {
+        printf(", \"part\": ");
+        lm_json_string(stdout, sel->part);
+    }
+    if (sel->measure_first || sel->measure_last) printf(", \"measures\": [%d, %d]", sel->measure_first, sel->measure_last);
+    if (sel->track) printf(", \"track\": %d", sel->track);
+    if (sel->voice) printf(", \"voice\": %d", sel->voice);
+}
+
 static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fusion, const char *db2_path,
-                       const char *theme_text, const lm_qset *qs, int any, int autod, int transpose,
+                       const char *theme_text, const lm_theme_select *sel, const lm_qset *qs, int any, int autod, int transpose,
                        const lm_match *m, size_t n, size_t unranked, const occ_list *occ, double occ_margin) {
     printf("{\"database\": ");
     lm_json_string(stdout, db_path);
@@ -125,6 +152,7 @@ static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fu
     }
     printf(", \"theme\": ");
     lm_json_string(stdout, theme_text);
+    json_selection(sel);
     size_t N = qs->N[autod ? LM_AUTO_STRETCHES / 2 : 0]; /* the reference duration */
     printf(", \"theme_frames\": %zu, \"theme_sec\": ", N);
     lm_json_number(stdout, FRAME_SEC * (double)N);
@@ -169,6 +197,46 @@ static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fu
     printf("%s]}\n", n ? "\n" : "");
 }
 
+static const char *const format_names[] = {"note list", "MIDI", "MusicXML", "MusicXML (compressed)", "**kern"};
+
+/* --print-theme: the notes as read, one line each ("0.000  0.500  G4  67", a rest "r"), or JSON. */
+static int print_theme(const lm_theme *t, const char *theme_text, int format, int json) {
+    static const char *const names[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+    size_t n_notes = 0;
+    for (size_t i = 0; i < t->n; i++) n_notes += t->notes[i].pitch >= 0;
+    const char *fmt = format >= 0 && format <= LM_THEME_KERN ? format_names[format] : "file";
+    size_t frames = (size_t)lround(t->duration / FRAME_SEC);
+    if (json) {
+        printf("{\"theme\": ");
+        lm_json_string(stdout, theme_text);
+        printf(", \"format\": ");
+        lm_json_string(stdout, fmt);
+        printf(", \"duration_sec\": ");
+        lm_json_number(stdout, t->duration);
+        printf(", \"notes\": [");
+    } else {
+        printf("# %s: %zu notes, %zu rests, %.3f s (%zu frames at 25 Hz)\n", fmt, n_notes, t->n - n_notes,
+               t->duration, frames);
+        printf("# onset_sec duration_sec note midi\n");
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const lm_note *nt = &t->notes[i];
+        char name[16] = "r";
+        if (nt->pitch >= 0) snprintf(name, sizeof name, "%s%d", names[nt->pitch % 12], nt->pitch / 12 - 1);
+        if (json) {
+            printf("%s{\"onset_sec\": ", i ? ", " : "");
+            lm_json_number(stdout, nt->onset);
+            printf(", \"duration_sec\": ");
+            lm_json_number(stdout, nt->duration);
+            printf(", \"pitch\": %d, \"name\": \"%s\"}", nt->pitch, name);
+        } else {
+            printf("%.3f %.3f %s %d\n", nt->onset, nt->duration, name, nt->pitch);
+        }
+    }
+    if (json) printf("]}\n");
+    return fflush(stdout) != 0 ? lm_cli_fail("cannot write the theme") : 0;
+}
+
 /* Occurrences in each of the n shown recordings (in parallel; NULL when out of memory). */
 static occ_list *find_occurrences(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const lm_match *m,
                                   size_t n, double margin) {
@@ -208,8 +276,9 @@ int cmd_search(int argc, char **argv) {
     const char *db_path = NULL, *theme_text = NULL, *db2_path = NULL, *weight_arg = NULL, *occ_arg = NULL;
     long top = 10, transpose = 0;
     double duration = 0, tempo = 0, occ_margin = LM_OCC_MARGIN_DEFAULT;
-    int json = 0, occurrences = 0;
+    int json = 0, occurrences = 0, show_theme = 0;
     lm_variant_options vo = {0};
+    lm_theme_select sel = {0};
     for (int i = 1; i < argc; i++) {
         int th = lm_cli_threads_option(argc, argv, &i);
         if (th < 0) return 1;
@@ -220,8 +289,23 @@ int cmd_search(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--occurrences")) occurrences = 1;
         else if (!strcmp(argv[i], "--exhaustive")) vo.exhaustive = 1;
+        else if (!strcmp(argv[i], "--print-theme")) show_theme = 1;
         else if (!strcmp(argv[i], "--occ-threshold") && i + 1 < argc) occ_arg = argv[++i];
-        else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
+        else if (!strcmp(argv[i], "--part") && i + 1 < argc) {
+            sel.part = argv[++i];
+            if (!sel.part[0]) return lm_cli_fail("--part: expected a part number or name, got ''");
+        } else if (!strcmp(argv[i], "--measures") && i + 1 < argc) {
+            if (lm_measure_range_parse(argv[++i], &sel.measure_first, &sel.measure_last) != 0)
+                return lm_cli_fail("--measures: %s", lm_last_error());
+        } else if (!strcmp(argv[i], "--track") && i + 1 < argc) {
+            long v;
+            if (lm_cli_parse_int("--track", argv[++i], 1, 65535, &v) != 0) return 1;
+            sel.track = (int)v;
+        } else if (!strcmp(argv[i], "--voice") && i + 1 < argc) {
+            long v;
+            if (lm_cli_parse_int("--voice", argv[++i], 1, 1000000, &v) != 0) return 1;
+            sel.voice = (int)v;
+        } else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
             if (lm_cli_parse_int("--top", argv[++i], 0, 100000000, &top) != 0) return 1;
         } else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
             const char *v = argv[++i];
@@ -257,7 +341,8 @@ int cmd_search(int argc, char **argv) {
         else if (!theme_text) theme_text = argv[i];
         else return lm_cli_fail("search: more than one theme given (quote a note list: \"C4 D4 E4\")");
     }
-    if (!db_path || !theme_text) {
+    if (show_theme && db_path && !theme_text) theme_text = db_path, db_path = NULL; /* DB may be left out */
+    if ((!db_path && !show_theme) || !theme_text) {
         search_help(stderr);
         return 2;
     }
@@ -279,11 +364,13 @@ int cmd_search(int argc, char **argv) {
     int any = vo.transpose_any, autod = vo.duration_auto;
 
     lm_theme theme;
-    int from_midi;
-    if (lm_theme_load(theme_text, tempo, &theme, &from_midi) != 0) return lm_cli_fail_lib();
-    if (from_midi && tempo > 0) {
+    int format;
+    sel.qpm = tempo; /* a note list's beats, a score file's quarter notes per minute (0: the file's tempo) */
+    if (lm_theme_load_ex(theme_text, tempo, &sel, &theme, &format) != 0) return lm_cli_fail_lib();
+    if (show_theme) {
+        int prc = print_theme(&theme, theme_text, format, json);
         lm_theme_free(&theme);
-        return lm_cli_fail("search: --tempo applies to note lists; use --duration for a MIDI theme");
+        return prc;
     }
     lm_qset qs;
     int qrc = lm_qset_from_theme(&qs, &theme, duration, (int)transpose, &vo);
@@ -350,7 +437,7 @@ int cmd_search(int argc, char **argv) {
         }
         if (rc == 0) {
             if (json)
-                print_json(&db, db_path, fp, db2_path, theme_text, &qs, any, autod, (int)transpose, m, shown,
+                print_json(&db, db_path, fp, db2_path, theme_text, &sel, &qs, any, autod, (int)transpose, m, shown,
                            db.n_docs - ranked, occ, occ_margin);
             else print_text(&db, m, shown, &qs, any, autod, (int)transpose, occ);
             if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");

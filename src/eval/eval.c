@@ -405,6 +405,7 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
 
 int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
                 lm_eval_result *res, size_t *skipped) {
+    if (lm_db_verify_all(db) != 0) return -1; /* format 2: checksums on first read */
     return run(db, NULL, queries, n, opt, res, skipped);
 }
 

@@ -415,12 +415,18 @@ static int open_mapped(const char *path, const unsigned char *base, size_t size,
     return 0;
 }
 
+int lm_db2_open(const char *path, lm_db *db);
+void lm_db2_close(lm_db *db);
+
 int lm_db_open(const char *path, lm_db *db) {
     memset(db, 0, sizeof *db);
     if (!host_is_little_endian()) {
         lm_set_error("%s: databases are little-endian; big-endian hosts are not supported", path);
         return -1;
     }
+    struct stat dst;
+    if (stat(path, &dst) == 0 && S_ISDIR(dst.st_mode)) return lm_db2_open(path, db);
+    db->format = 1;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         lm_set_error("cannot open database %s: %s", path, strerror(errno));
@@ -461,6 +467,7 @@ void lm_db_close(lm_db *db) {
     free(db->docs);
     free(db->by_id);
     if (db->map) munmap(db->map, db->map_size);
+    if (db->v2) lm_db2_close(db);
     memset(db, 0, sizeof *db);
 }
 

@@ -1,11 +1,20 @@
-/* Feature database: the chroma features of many recordings in one versioned binary file
- * (layout in docs/database.md). Opening maps the file read-only and verifies every CRC,
- * so a truncated or damaged file is reported, never read as garbage; writing always
- * replaces the whole file atomically (temp file, fsync, rename). */
+/* Feature database (layouts in docs/database.md, the normative description).
+ *
+ * Format 1: one versioned binary file. Opening maps it read-only and verifies every CRC, so a
+ * truncated or damaged file is reported, never read as garbage; writing always replaces the
+ * whole file atomically (temp file, fsync, rename).
+ *
+ * Format 2 (the default for new databases): a directory of immutable segment files and a small
+ * manifest that is replaced atomically. Opening reads the manifest and each segment's header and
+ * document directory (both checked), not the features: each segment's checksum is verified when
+ * its features are first read (lm_db_verify_all / lm_db_verify_doc; the search, eval and API
+ * entry points call them), `leitmotif check` verifies everything. One writer at a time (a lock
+ * file, lm_dbw_begin); readers never lock and see the old or the new manifest. */
 #ifndef LM_INDEX_DB_H
 #define LM_INDEX_DB_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "chroma/features.h"
 
@@ -33,15 +42,26 @@ typedef struct {
     size_t n_docs;
     lm_db_doc *docs;     /* in file order; strings and features point into the mapping */
     size_t total_frames; /* sum of T */
+    int format;          /* 1 or 2 */
     /* private */
-    void *map;
+    void *map; /* format 1: the file's mapping */
     size_t map_size;
     size_t *by_id; /* doc indices sorted by id, for lm_db_find */
+    struct lm_db2 *v2; /* format 2: manifest, segments and their verification state */
 } lm_db;
 
-/* Maps and verifies a database; returns 0 or -1 with a one-line error naming the file. */
+/* Opens a database of either format (a file: format 1, a directory: format 2); returns 0 or -1
+ * with a one-line error naming the database (and the damaged segment or record). Format 1 is
+ * verified completely here; format 2's features are verified when first read. */
 int lm_db_open(const char *path, lm_db *db);
 void lm_db_close(lm_db *db);
+/* Verifies the checksums of every segment not verified yet (format 2; no-op for format 1, whose
+ * open verified everything). Thread-safe; cheap once done. -1 with an error naming the segment. */
+int lm_db_verify_all(const lm_db *db);
+/* The same for the segment that holds document k. */
+int lm_db_verify_doc(const lm_db *db, size_t k);
+/* 1 (a file), 2 (a directory with a manifest), 0 (nothing there), -1 (something else: error set). */
+int lm_db_path_format(const char *path);
 /* Index of the document with this id, or -1. */
 long lm_db_find(const lm_db *db, const char *id);
 
@@ -54,4 +74,55 @@ int lm_db_write(const char *path, enum lm_feature_type type, uint32_t model_chec
  * lm_db_write). */
 int lm_db_write_ex(const char *path, enum lm_feature_type type, uint32_t model_checksum, const char *model_id,
                    const lm_tuning *tuning, const lm_db_doc *docs, size_t n);
+
+/* ---------------------------------------------------------------- format 2 */
+#define LM_DB2_MANIFEST "MANIFEST"
+#define LM_DB2_LOCK "LOCK"
+
+/* A writer of a format-2 database: holds the lock for its lifetime. */
+typedef struct {
+    char *path;
+    int lock_fd;       /* -1 until the database exists (a new one is created at the first commit) */
+    int exists;        /* the directory and its manifest exist */
+    struct lm_db2_manifest *m; /* the last committed manifest */
+    char *tmp_dir;     /* a new database is built here and renamed into place at its first commit */
+    size_t commits;
+    char **live;       /* ids of the live documents, sorted (a commit may not add one of them again
+                          unless it also names it in `gone`) */
+    size_t n_live;
+} lm_dbw;
+
+/* Takes the lock of the format-2 database at path (one writer at a time: a second gets a
+ * one-line error naming the holder) and reads its manifest, or prepares a new database (type,
+ * checksum, model id and tuning mode (NULL: off) are used only then). Removes what crashed writers left behind (temporary
+ * files, segments no manifest refers to). Fails for a format-1 file. */
+int lm_dbw_begin(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
+                 const char *model_id, const lm_tuning *tuning);
+/* One atomic step: writes the n documents (may be 0) as a new segment and tombstones for the
+ * ids `gone` (documents removed, or replaced by the new segment's), then the new manifest. Until
+ * the manifest's rename nothing readers see has changed. A document whose id is live in the
+ * database and not in `gone` is an error (nothing written). */
+int lm_dbw_commit(lm_dbw *w, const lm_db_doc *docs, size_t n, const char *const *gone, size_t n_gone);
+/* Merges every segment's live documents (in database order) into one segment and drops the
+ * tombstones; the old segment files are deleted after the new manifest is in place. Verifies
+ * every segment first. *before / *after: segment counts (may be NULL). */
+int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after);
+/* Releases the lock (and removes an unfinished new database). */
+void lm_dbw_end(lm_dbw *w);
+
+/* Copies a database (any format) into a new format-2 database dst, which must not exist
+ * (built in dst.tmp.<pid> and renamed, so dst appears complete or not at all). Verifies the
+ * source completely first. */
+int lm_db_upgrade(const char *src, const char *dst);
+
+/* Verifies every segment of an open database, naming each damaged one in a line on `report`
+ * (NULL: not printed); returns the number of damaged segments (0: intact), -1 on other errors. */
+long lm_db_check(const lm_db *db, const char *path, FILE *report);
+/* Segment, tombstone and generation counts of an open format-2 database (0 for format 1). */
+void lm_db_stats(const lm_db *db, size_t *segments, size_t *tombstones, size_t *hidden, unsigned long long *generation);
+
+/* In-memory parsers, for the fuzz target: a manifest (checks everything but the segment files)
+ * and one segment file against its manifest entry i. Return 0 or -1 (error set). */
+int lm_db2_fuzz_manifest(const unsigned char *bytes, size_t n);
+int lm_db2_fuzz_segment(const unsigned char *manifest, size_t n_manifest, const unsigned char *seg, size_t n_seg);
 #endif

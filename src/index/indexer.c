@@ -171,6 +171,8 @@ typedef struct {
     double tuning; /* compensated deviation, semitones */
     int state; /* 0 to do, 1 computed, -1 failed, 2 already in the database, 3 repeated input,
                   4 skipped: id clash */
+    int committed; /* format 2: in a committed segment (its features freed) */
+    long replaces; /* replace: index of the document it replaces in the database, else -1 */
 } job;
 
 typedef struct {
@@ -180,6 +182,7 @@ typedef struct {
     job *jobs;
     size_t n_jobs;
     lm_index_stats *stats;
+    lm_dbw *w; /* format 2: the writer (holds the lock); NULL: format 1 */
 } update_ctx;
 
 /* Name and checksum of the weights behind the features ("" and 0 for stft and bg1). */
@@ -195,11 +198,58 @@ static uint32_t weights_checksum(const lm_index_options *o) {
     return 0;
 }
 
+/* Format 2: the computed documents before the first one still to compute, as a new segment. */
+static int commit_v2(update_ctx *c) {
+    lm_db_doc *docs = lm_malloc(c->n_jobs ? c->n_jobs : 1, sizeof *docs);
+    const char **gone = lm_malloc(c->n_jobs ? c->n_jobs : 1, sizeof *gone);
+    if (!docs || !gone) {
+        free(docs);
+        free(gone);
+        return -1;
+    }
+    const char *model_id = weights_id(c->opt);
+    uint32_t checksum = weights_checksum(c->opt);
+    size_t n = 0, n_gone = 0;
+    for (size_t j = 0; j < c->n_jobs && c->jobs[j].state != 0; j++) {
+        const job *jb = &c->jobs[j];
+        if (jb->state != 1 || jb->committed) continue;
+        docs[n++] = (lm_db_doc){.id = jb->id, .path = jb->abs_path, .model_id = model_id,
+                                .duration = jb->duration, .type = c->opt->type,
+                                .model_checksum = checksum, .T = jb->T, .chroma = jb->chroma,
+                                .tuning = fabs(jb->tuning) < LM_TUNING_MIN_SEMITONES ? 0.0f : (float)jb->tuning};
+        if (jb->replaces >= 0) gone[n_gone++] = jb->id;
+    }
+    int rc = n ? lm_dbw_commit(c->w, docs, n, gone, n_gone) : 0;
+    if (rc == 0 && n) {
+        c->stats->commits++;
+        for (size_t j = 0; j < c->n_jobs && c->jobs[j].state != 0; j++) {
+            job *jb = &c->jobs[j];
+            if (jb->state != 1 || jb->committed) continue;
+            jb->committed = 1;
+            free(jb->chroma); /* on disk now: memory does not grow with the run */
+            jb->chroma = NULL;
+        }
+    }
+    free(docs);
+    free(gone);
+    return rc;
+}
+
 static int commit(update_ctx *c) {
-    size_t n_old = c->existing ? c->existing->n_docs : 0, n = n_old;
+    if (c->w) return commit_v2(c);
+    size_t n_old = c->existing ? c->existing->n_docs : 0, n = 0;
     lm_db_doc *docs = lm_malloc(n_old + c->n_jobs, sizeof *docs);
-    if (!docs) return -1;
-    for (size_t k = 0; k < n_old; k++) docs[k] = c->existing->docs[k];
+    unsigned char *replaced = lm_calloc(n_old ? n_old : 1, 1);
+    if (!docs || !replaced) {
+        free(docs);
+        free(replaced);
+        return -1;
+    }
+    for (size_t j = 0; j < c->n_jobs; j++)
+        if (c->jobs[j].state == 1 && c->jobs[j].replaces >= 0) replaced[c->jobs[j].replaces] = 1;
+    for (size_t k = 0; k < n_old; k++)
+        if (!replaced[k]) docs[n++] = c->existing->docs[k];
+    free(replaced);
     const char *model_id = weights_id(c->opt);
     uint32_t checksum = weights_checksum(c->opt);
     for (size_t j = 0; j < c->n_jobs; j++) {
@@ -279,7 +329,10 @@ static int plan_jobs(update_ctx *c, char *const *paths, size_t n_paths) {
         if (!jb->id) return -1;
         c->n_jobs++;
         long k = c->existing ? lm_db_find(c->existing, jb->id) : -1;
-        if (k >= 0) {
+        jb->replaces = -1;
+        if (k >= 0 && c->opt->replace) {
+            jb->replaces = k; /* recomputed; replaces the database's version once computed */
+        } else if (k >= 0) {
             if (strcmp(c->existing->docs[k].path, abs) == 0) {
                 jb->state = 2; /* already indexed */
             } else if (skip) {
@@ -339,9 +392,37 @@ static void free_jobs(update_ctx *c) {
     free(c->jobs);
 }
 
+static int update_locked(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
+                         const lm_index_options *opt, lm_index_stats *stats, lm_dbw *w);
+
 int lm_index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
                     const lm_index_options *opt, lm_index_stats *stats) {
     memset(stats, 0, sizeof *stats);
+    if (existing ? existing->format == 1 : opt->format == 1)
+        return update_locked(db_path, existing, paths, n_paths, opt, stats, NULL);
+    /* Format 2: lock, then read the database as it is under the lock. */
+    lm_dbw w;
+    if (lm_dbw_begin(&w, db_path, opt->type, weights_checksum(opt), weights_id(opt), &opt->tuning) != 0) return -1;
+    lm_db now;
+    const int had_db = w.exists;
+    if (had_db && lm_db_open(db_path, &now) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", lm_last_error());
+        lm_dbw_end(&w);
+        lm_set_error("%s", msg);
+        return -1;
+    }
+    int rc = update_locked(db_path, had_db ? &now : NULL, paths, n_paths, opt, stats, &w);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", lm_last_error());
+    if (had_db) lm_db_close(&now);
+    lm_dbw_end(&w);
+    if (rc != 0) lm_set_error("%s", msg);
+    return rc;
+}
+
+static int update_locked(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
+                         const lm_index_options *opt, lm_index_stats *stats, lm_dbw *w) {
     if (opt->type == LM_FEAT_CTC && !opt->model) {
         lm_set_error("ctc features need a model");
         return -1;
@@ -374,7 +455,7 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
         return -1;
     }
     stats->existing = existing ? existing->n_docs : 0;
-    update_ctx c = {.db_path = db_path, .existing = existing, .opt = opt, .stats = stats};
+    update_ctx c = {.db_path = db_path, .existing = existing, .opt = opt, .stats = stats, .w = w};
     if (plan_jobs(&c, paths, n_paths) != 0) {
         free_jobs(&c);
         return -1;
@@ -418,6 +499,7 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
             if (rc == 0 && jb->T > 0) {
                 jb->state = 1;
                 stats->added++;
+                if (jb->replaces >= 0) stats->replaced++;
                 if (partial) stats->partial++;
             } else {
                 jb->state = -1;

@@ -33,6 +33,13 @@ typedef struct {
      * (strcmp) and skip the others, and skip inputs whose id the database already gives to
      * another path, naming each in a warning. 0: such clashes are errors before any work. */
     int skip_id_clashes;
+    /* Format of a new database: 2 (a directory of segments; also 0) or 1 (one file). An existing
+     * database keeps its format: format 2 gets a new segment per commit (under its writer lock),
+     * format 1 is rewritten whole. */
+    int format;
+    /* Nonzero: inputs whose id is already in the database are recomputed and replace it (format 2:
+     * a tombstone hides the old version; format 1: the file is rewritten without it). */
+    int replace;
 } lm_index_options;
 
 typedef struct {
@@ -42,7 +49,8 @@ typedef struct {
     size_t failed;   /* inputs that could not be decoded: reported on stderr and skipped */
     size_t clashes;  /* inputs skipped because their id was taken (skip_id_clashes) */
     size_t partial;  /* of `added`: files only partly decoded (damaged or truncated; warned) */
-    size_t commits;  /* times the database file was written */
+    size_t commits;  /* times the database was written (format 2: segments added) */
+    size_t replaced; /* of `added`: documents that replaced an older version (replace) */
 } lm_index_stats;
 
 /* Adds the audio files `paths` to the database at db_path. `existing` is the open database
@@ -50,8 +58,12 @@ typedef struct {
  * path) are not recomputed; an id already used by another path (see skip_id_clashes), or
  * features/model other than the database's, are errors before any work. A file that
  * cannot be decoded is reported on stderr and skipped; the others are indexed. Documents are computed in parallel
- * (OpenMP) and the file is rewritten atomically every commit_interval seconds and at the
- * end, so an interrupted run keeps everything committed so far. */
+ * (OpenMP) and committed every commit_interval seconds and at the end (format 1: the file is
+ * rewritten atomically; format 2: a new segment and manifest), so an interrupted run keeps
+ * everything committed so far. Format 2 takes the database's writer lock first (a second writer
+ * fails at once) and re-reads the database under it (`existing` only tells that there is one).
+ * Commits hold documents in input order: a commit takes the computed documents before the first
+ * one still being computed. */
 int lm_index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
                     const lm_index_options *opt, lm_index_stats *stats);
 #endif

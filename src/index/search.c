@@ -18,6 +18,7 @@ int lm_search_all(const lm_db *db, const float *query, size_t N, lm_match *out, 
         lm_set_error("empty query");
         return -1;
     }
+    if (lm_db_verify_all(db) != 0) return -1; /* format 2: checksums on first read */
     /* Documents differ a lot in length: hand them out in small chunks. */
 #pragma omp parallel for schedule(dynamic, 4) if (parallel)
     for (size_t k = 0; k < db->n_docs; k++) {
@@ -59,6 +60,9 @@ int lm_fusion_init(lm_fusion *f, const lm_db *db, const lm_db *db2, double w) {
     f->first_only_db = f->first_only_db2 = -1;
     if (!(w >= 0.0 && w <= 1.0)) {
         lm_set_error("fusion weight must be in [0, 1], got %g", w);
+        return -1;
+    }
+    if (lm_db_verify_all(db) != 0 || lm_db_verify_all(db2) != 0) { /* format 2: checksums on first read */
         return -1;
     }
     f->db = db;
@@ -718,6 +722,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
                    size_t best, long must, lm_match *out, int parallel) {
     size_t nd = f ? f->n : db->n_docs;
     if (nd == 0) return 0;
+    if (!f && lm_db_verify_all(db) != 0) return -1; /* format 2: checksums on first read */
     int mixes = f && f->w > 0.0 && f->w < 1.0, failed = 0;
     size_t buf_len = mixes ? 12 * f->max_T : 1;
     int own = !cache;

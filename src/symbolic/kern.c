@@ -537,6 +537,7 @@ int lm_kern_parse(const char *buf, size_t n, double bpm, const lm_theme_select *
                               &whole) < 0)
         goto done;
     lm_sym_merge_ties(&k.score);
+    if (sel && sel->qpm > 0) k.score.n_tempi = 0, bpm = sel->qpm; /* one tempo instead of the file's marks */
     rc = lm_sym_to_theme(&k.score, a, b, whole, bpm, out);
     if (rc == 1) {
         char range[64], voice[32] = "";

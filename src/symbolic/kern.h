@@ -21,7 +21,7 @@
  *    expansion lists (*>) are not expanded;
  *  - the file's first piece: lines after all its spines have ended (*-) are ignored;
  *  - seconds through *MM tempo marks (the first mark's tempo applying before it); without any,
- *    `bpm` quarter notes per minute (<= 0: 120).
+ *    `bpm` quarter notes per minute (<= 0: 120); sel->qpm > 0 replaces all of them.
  * Errors (-1, one line via lm_set_error): no **kern spine, a line whose fields do not match the
  * open spines, a token that is not a note or rest, a file that ends before its spines are
  * terminated (*-), a spine or measure that does not exist, no notes. */

@@ -659,6 +659,7 @@ static int read_score(const xmlDoc *xdoc, double bpm, const lm_theme_select *sel
                               &whole) < 0)
         goto done;
     lm_sym_merge_ties(&d.score);
+    if (sel && sel->qpm > 0) d.score.n_tempi = 0, bpm = sel->qpm; /* one tempo instead of the file's marks */
     rc = lm_sym_to_theme(&d.score, a, b, whole, bpm, out);
     if (rc == 1) {
         char range[64], voice[32] = "";

@@ -18,7 +18,7 @@
  *    where it fails; the parts that are read must be sound;
  *  - seconds through the tempo marks of any part (<sound tempo>, else a <metronome> with a
  *    beat unit and a number per minute), the first mark's tempo applying before it; without
- *    marks `bpm` quarter notes per minute (<= 0: 120).
+ *    marks `bpm` quarter notes per minute (<= 0: 120); sel->qpm > 0 replaces all of them.
  * Security: the XML is parsed with libxml2 without network access, DTD loading or entity
  * substitution (no XXE); input and uncompressed members are limited to 100 MiB.
  * Errors (-1, one line via lm_set_error): malformed XML, a document that is not MusicXML, a zip

@@ -36,6 +36,11 @@ typedef struct {
      * an unsplit spine being layer 1) of the chosen part; 0 = every voice, reduced to the top
      * sounding note. */
     int voice;
+    /* > 0: the theme's tempo in quarter notes per minute, replacing the file's tempo marks
+     * (MusicXML, kern) or tempo map (MIDI; a file timed in SMPTE frames counts half a second as
+     * a quarter note): the whole theme at this one tempo. For a note list, its tempo (a beat is a
+     * quarter note). 0 = the file's tempo. */
+    double qpm;
 } lm_theme_select;
 
 /* What a theme was read from (lm_theme_load_ex); non-zero = a file. */
@@ -61,8 +66,9 @@ void lm_theme_free(lm_theme *t);
  * or any existing file) or a note list at `bpm` (<= 0: 120). A file's format is recognised by
  * its content (MThd, a zip archive, XML, Humdrum), else by its extension. MusicXML and kern files
  * take their tempo from their tempo marks (<sound tempo>, <metronome>; *MM) and use `bpm` (<= 0:
- * 120 quarter notes per minute) only when they have none. `sel` (may be NULL) picks a part,
- * measures, track or voice; for a note list any selection is an error. Sets *from_file (may be
+ * 120 quarter notes per minute) only when they have none; sel->qpm > 0 replaces the tempo of any
+ * file (and `bpm` of a note list). `sel` (may be NULL) picks a part, measures, track or voice;
+ * for a note list any of those is an error. Sets *from_file (may be
  * NULL) to LM_THEME_NOTELIST or the file format. */
 int lm_theme_load_ex(const char *spec, double bpm, const lm_theme_select *sel, lm_theme *out, int *from_file);
 /* lm_theme_load_ex without a selection; *from_midi (may be NULL) is non-zero for any file. */

@@ -60,6 +60,15 @@ int lm_midi_parse_theme_sel(const unsigned char *data, size_t n, const lm_theme_
     lm_midi_notes m;
     if (lm_midi_parse_notes(data, n, &m) < 0) return -1;
     int track = selected_track(&m, sel);
+    if (sel && sel->qpm > 0) { /* one tempo instead of the file's tempo map */
+        double sec_per_tick = 60.0 / (sel->qpm * m.ticks_per_qn);
+        m.duration = 0;
+        for (size_t i = 0; i < m.n; i++) {
+            m.notes[i].onset = (double)m.notes[i].on_tick * sec_per_tick;
+            m.notes[i].offset = (double)m.notes[i].off_tick * sec_per_tick;
+            if (m.notes[i].offset > m.duration) m.duration = m.notes[i].offset;
+        }
+    }
     int rc = track < 0 ? -1 : lm_midi_notes_theme(&m, track, out);
     lm_midi_notes_free(&m);
     return rc;
@@ -118,6 +127,11 @@ int lm_theme_load_ex(const char *spec, double bpm, const lm_theme_select *sel, l
         lm_set_error("theme is missing");
         return -1;
     }
+    if (sel && !(sel->qpm >= 0 && sel->qpm <= 100000)) {
+        lm_set_error("a theme tempo must be in (0, 100000] quarter notes per minute (0 = the file's)");
+        return -1;
+    }
+    if (sel && sel->qpm > 0) bpm = sel->qpm;
     int file = has_ext(spec, midi_ext) || has_ext(spec, xml_ext) || has_ext(spec, mxl_ext) ||
                has_ext(spec, kern_ext) || (lm_file_exists(spec) && !lm_is_directory(spec));
     if (!file) {

@@ -1,0 +1,162 @@
+/* Database maintenance: `leitmotif remove`, `compact`, `check` and `upgrade` (docs/database.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "index/db.h"
+
+static int want_help(int argc, char **argv, void (*help)(FILE *)) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            help(stdout);
+            return 1;
+        }
+    return 0;
+}
+
+static int unknown_option(int argc, char **argv, const char *cmd) {
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--")) {
+            lm_cli_fail("%s: unknown option: %s", cmd, argv[i]);
+            return 1;
+        }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- remove */
+
+static void remove_help(FILE *f) {
+    fprintf(f, "usage: leitmotif remove DB ID...\n\n"
+               "Removes the recordings with these document ids from the format-2 database DB: one atomic\n"
+               "commit writes a tombstone per id (the segments stay as they are until 'leitmotif compact').\n"
+               "An id that is not in the database is an error, and nothing is removed.\n"
+               "Exit status: 0 removed; 1 error (database unchanged).\n");
+}
+
+int cmd_remove(int argc, char **argv) {
+    if (want_help(argc, argv, remove_help)) return 0;
+    if (unknown_option(argc, argv, "remove")) return 1;
+    if (argc < 3) {
+        remove_help(stderr);
+        return 2;
+    }
+    const char *path = argv[1];
+    lm_dbw w;
+    if (lm_dbw_begin(&w, path, LM_FEAT_CTC, 0, "", NULL) != 0) return lm_cli_fail_lib();
+    if (!w.exists) {
+        lm_dbw_end(&w);
+        return lm_cli_fail("cannot open database %s: no such database", path);
+    }
+    lm_db db;
+    if (lm_db_open(path, &db) != 0) {
+        lm_dbw_end(&w);
+        return lm_cli_fail_lib();
+    }
+    int rc = 0;
+    for (int i = 2; i < argc && rc == 0; i++) {
+        if (lm_db_find(&db, argv[i]) < 0) rc = lm_cli_fail("%s: no document '%s' (nothing removed)", path, argv[i]);
+        for (int j = 2; j < i && rc == 0; j++)
+            if (!strcmp(argv[i], argv[j])) rc = lm_cli_fail("remove: id '%s' given twice", argv[i]);
+    }
+    size_t n = (size_t)argc - 2, left = db.n_docs - n;
+    if (rc == 0 && lm_dbw_commit(&w, (const lm_db_doc *)NULL, 0, (const char *const *)argv + 2, n) != 0)
+        rc = lm_cli_fail_lib();
+    if (rc == 0) fprintf(stderr, "leitmotif: %s: %zu removed; %zu documents\n", path, n, left);
+    lm_db_close(&db);
+    lm_dbw_end(&w);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- compact */
+
+static void compact_help(FILE *f) {
+    fprintf(f, "usage: leitmotif compact DB\n\n"
+               "Merges the segments of the format-2 database DB into one, without the recordings removed or\n"
+               "replaced since (tombstones), after verifying every segment's checksum. Atomic: readers and\n"
+               "an interrupted run see the database before or after, never in between. Takes the writer\n"
+               "lock like 'index'. Exit status: 0 done (or nothing to do); 1 error (database unchanged).\n");
+}
+
+int cmd_compact(int argc, char **argv) {
+    if (want_help(argc, argv, compact_help)) return 0;
+    if (unknown_option(argc, argv, "compact")) return 1;
+    if (argc != 2) {
+        compact_help(stderr);
+        return 2;
+    }
+    lm_dbw w;
+    if (lm_dbw_begin(&w, argv[1], LM_FEAT_CTC, 0, "", NULL) != 0) return lm_cli_fail_lib();
+    size_t before = 0, after = 0;
+    int rc = lm_dbw_compact(&w, &before, &after) == 0 ? 0 : lm_cli_fail_lib();
+    if (rc == 0)
+        fprintf(stderr, "leitmotif: %s: %zu segment%s -> %zu%s\n", argv[1], before, before == 1 ? "" : "s", after,
+                w.commits ? "" : " (nothing to compact)");
+    lm_dbw_end(&w);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- check */
+
+static void check_help(FILE *f) {
+    fprintf(f, "usage: leitmotif check DB\n\n"
+               "Verifies every byte of the database DB (either format): the manifest, each segment's\n"
+               "header, directory and checksum. Prints a summary on stdout, or one line per damaged\n"
+               "segment on stderr naming it. Exit status: 0 intact; 1 damaged or unreadable.\n");
+}
+
+int cmd_check(int argc, char **argv) {
+    if (want_help(argc, argv, check_help)) return 0;
+    if (unknown_option(argc, argv, "check")) return 1;
+    if (argc != 2) {
+        check_help(stderr);
+        return 2;
+    }
+    lm_db db;
+    if (lm_db_open(argv[1], &db) != 0) return lm_cli_fail_lib();
+    long damaged = lm_db_check(&db, argv[1], stderr);
+    int rc = 0;
+    if (damaged < 0) rc = lm_cli_fail_lib();
+    else if (damaged > 0) rc = lm_cli_fail("%s: %ld damaged segment%s", argv[1], damaged, damaged == 1 ? "" : "s");
+    else {
+        size_t segs, tombs, hidden;
+        unsigned long long gen;
+        lm_db_stats(&db, &segs, &tombs, &hidden, &gen);
+        if (db.format == 1)
+            printf("%s: ok: format 1, %zu documents, %zu frames, %s features\n", argv[1], db.n_docs, db.total_frames,
+                   lm_feature_name(db.type));
+        else
+            printf("%s: ok: format 2, %zu documents, %zu frames, %s features, %zu segment%s, %zu tombstone%s "
+                   "(%zu hidden record%s), generation %llu\n",
+                   argv[1], db.n_docs, db.total_frames, lm_feature_name(db.type), segs, segs == 1 ? "" : "s", tombs,
+                   tombs == 1 ? "" : "s", hidden, hidden == 1 ? "" : "s", gen);
+    }
+    lm_db_close(&db);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- upgrade */
+
+static void upgrade_help(FILE *f) {
+    fprintf(f, "usage: leitmotif upgrade DB1 DB2\n\n"
+               "Copies the database DB1 (format 1, one file; or format 2) into the new format-2 database\n"
+               "DB2, which must not exist: one segment with every recording, in the same order, with the\n"
+               "same features bit for bit (searches give the same results). DB1 is verified first and\n"
+               "left as it is; DB2 appears complete or not at all. Exit status: 0 done; 1 error.\n");
+}
+
+int cmd_upgrade(int argc, char **argv) {
+    if (want_help(argc, argv, upgrade_help)) return 0;
+    if (unknown_option(argc, argv, "upgrade")) return 1;
+    if (argc != 3) {
+        upgrade_help(stderr);
+        return 2;
+    }
+    if (lm_db_upgrade(argv[1], argv[2]) != 0) return lm_cli_fail_lib();
+    lm_db db;
+    if (lm_db_open(argv[2], &db) != 0) return lm_cli_fail_lib();
+    fprintf(stderr, "leitmotif: %s: format 2, %zu documents\n", argv[2], db.n_docs);
+    lm_db_close(&db);
+    return 0;
+}

@@ -1,0 +1,485 @@
+/* Feature database format 2 (docs/database.md): writer commits, tombstones, compaction, the
+ * writer lock, readers during writes, lazy checksum verification, damage in the manifest and in
+ * segments, and the upgrade of format 1 with bit-identical features. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "index/db.h"
+#include "index/search.h"
+#include "testutil.h"
+
+static char *tmp_path(const char *name) {
+    static char buf[16][512];
+    static int next = 0;
+    char *p = buf[next++ % 16];
+    snprintf(p, 512, "%s/%s", lm_test_tmpdir(), name);
+    return p;
+}
+
+static float *synthetic_chroma(size_t T, unsigned seed) {
+    float *c = malloc(12 * T * sizeof *c);
+    assert_non_null(c);
+    unsigned s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < 12 * T; i++) {
+        s = s * 1103515245u + 12345u;
+        c[i] = (float)((s >> 8) & 0xffff) / 65536.0f + 0.01f;
+    }
+    for (size_t t = 0; t < T; t++) {
+        double n = 0;
+        for (int k = 0; k < 12; k++) n += c[k * T + t] * c[k * T + t];
+        for (int k = 0; k < 12; k++) c[k * T + t] /= (float)sqrt(n);
+    }
+    return c;
+}
+
+#define NDOC 8
+typedef struct {
+    lm_db_doc docs[NDOC];
+    float *chroma[NDOC];
+    char ids[NDOC][16], paths[NDOC][32];
+} docset;
+
+static void make_docs(docset *s, unsigned seed) {
+    for (int i = 0; i < NDOC; i++) {
+        size_t T = 20 + 7 * (size_t)i;
+        snprintf(s->ids[i], sizeof s->ids[i], "doc%d", i);
+        snprintf(s->paths[i], sizeof s->paths[i], "/music/doc%d.flac", i);
+        s->chroma[i] = synthetic_chroma(T, seed + (unsigned)i);
+        s->docs[i] = (lm_db_doc){.id = s->ids[i], .path = s->paths[i], .model_id = "", .duration = 0.04 * (double)T,
+                                 .type = LM_FEAT_STFT, .model_checksum = 0, .T = T, .chroma = s->chroma[i]};
+    }
+}
+
+static void free_docs(docset *s) {
+    for (int i = 0; i < NDOC; i++) free(s->chroma[i]);
+}
+
+/* The ids of an open database, joined by spaces. */
+static void ids_of(const lm_db *db, char *out, size_t cap) {
+    out[0] = '\0';
+    size_t len = 0;
+    for (size_t k = 0; k < db->n_docs; k++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", k ? " " : "", db->docs[k].id);
+}
+
+static void expect_ids(const char *path, const char *want) {
+    lm_db db;
+    if (lm_db_open(path, &db) != 0) fail_msg("open %s: %s", path, lm_last_error());
+    assert_int_equal(db.format, 2);
+    char got[1024];
+    ids_of(&db, got, sizeof got);
+    if (strcmp(got, want)) fail_msg("%s holds '%s', want '%s'", path, got, want);
+    assert_int_equal(lm_db_verify_all(&db), 0);
+    lm_db_close(&db);
+}
+
+static void expect_open_error(const char *path, const char *fragment) {
+    lm_db db;
+    lm_clear_error();
+    assert_int_equal(lm_db_open(path, &db), -1);
+    const char *msg = lm_last_error();
+    if (!strstr(msg, fragment)) fail_msg("error '%s' does not mention '%s'", msg, fragment);
+    if (!strstr(msg, path)) fail_msg("error '%s' does not name %s", msg, path);
+    assert_null(strchr(msg, '\n'));
+    assert_null(db.docs);
+}
+
+static void commit_docs(const char *path, const lm_db_doc *docs, size_t n, const char *const *gone, size_t n_gone) {
+    lm_dbw w;
+    if (lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL) != 0) fail_msg("begin: %s", lm_last_error());
+    if (lm_dbw_commit(&w, docs, n, gone, n_gone) != 0) fail_msg("commit: %s", lm_last_error());
+    lm_dbw_end(&w);
+}
+
+static void test_commits_tombstones_compact(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 1);
+    const char *path = tmp_path("db2");
+    commit_docs(path, s.docs, 3, NULL, 0);
+    commit_docs(path, s.docs + 3, 2, NULL, 0);
+    expect_ids(path, "doc0 doc1 doc2 doc3 doc4");
+    lm_db db;
+    assert_int_equal(lm_db_open(path, &db), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(db.docs[i].T, s.docs[i].T);
+        assert_string_equal(db.docs[i].path, s.docs[i].path);
+        assert_true(db.docs[i].duration == s.docs[i].duration);
+        assert_int_equal(((uintptr_t)db.docs[i].chroma) % 64, 0);
+        assert_int_equal(lm_db_verify_doc(&db, (size_t)i), 0);
+        assert_memory_equal(db.docs[i].chroma, s.chroma[i], 12 * s.docs[i].T * sizeof(float));
+        assert_int_equal(lm_db_find(&db, s.ids[i]), i);
+    }
+    size_t segs, tombs, hidden;
+    unsigned long long gen;
+    lm_db_stats(&db, &segs, &tombs, &hidden, &gen);
+    assert_int_equal(segs, 2);
+    assert_int_equal(tombs, 0);
+    assert_int_equal(gen, 2);
+    lm_db_close(&db);
+
+    /* An id that is live cannot be added again without replacing it (nothing written). */
+    lm_dbw w0;
+    assert_int_equal(lm_dbw_begin(&w0, path, LM_FEAT_STFT, 0, "", NULL), 0);
+    lm_clear_error();
+    assert_int_equal(lm_dbw_commit(&w0, &s.docs[2], 1, NULL, 0), -1);
+    assert_non_null(strstr(lm_last_error(), "document id 'doc2' is already in the database"));
+    lm_dbw_end(&w0);
+    expect_ids(path, "doc0 doc1 doc2 doc3 doc4");
+
+    /* Remove doc1; replace doc3 with other features (new segment + tombstone). */
+    const char *gone1[] = {"doc1"};
+    commit_docs(path, NULL, 0, gone1, 1);
+    expect_ids(path, "doc0 doc2 doc3 doc4");
+    lm_db_doc repl = s.docs[3];
+    float *other = synthetic_chroma(repl.T, 99);
+    repl.chroma = other;
+    const char *gone3[] = {"doc3"};
+    commit_docs(path, &repl, 1, gone3, 1);
+    expect_ids(path, "doc0 doc2 doc4 doc3");
+    /* doc1 can come back in a later segment. */
+    commit_docs(path, &s.docs[1], 1, NULL, 0);
+    expect_ids(path, "doc0 doc2 doc4 doc3 doc1");
+    assert_int_equal(lm_db_open(path, &db), 0);
+    lm_db_stats(&db, &segs, &tombs, &hidden, &gen);
+    assert_int_equal(segs, 4);
+    assert_int_equal(tombs, 2);
+    assert_int_equal(hidden, 2);
+    assert_memory_equal(db.docs[lm_db_find(&db, "doc3")].chroma, other, 12 * repl.T * sizeof(float));
+    lm_db_close(&db);
+
+    /* Compaction: one segment, no tombstones, same documents and features, old files gone. */
+    lm_dbw w;
+    assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
+    size_t before, after;
+    assert_int_equal(lm_dbw_compact(&w, &before, &after), 0);
+    assert_int_equal(before, 4);
+    assert_int_equal(after, 1);
+    lm_dbw_end(&w);
+    expect_ids(path, "doc0 doc2 doc4 doc3 doc1");
+    assert_int_equal(lm_db_open(path, &db), 0);
+    lm_db_stats(&db, &segs, &tombs, &hidden, &gen);
+    assert_int_equal(segs, 1);
+    assert_int_equal(tombs, 0);
+    assert_int_equal(hidden, 0);
+    assert_memory_equal(db.docs[3].chroma, other, 12 * repl.T * sizeof(float));
+    assert_memory_equal(db.docs[4].chroma, s.chroma[1], 12 * s.docs[1].T * sizeof(float));
+    lm_db_close(&db);
+    char **names;
+    int n = lm_list_dir(path, &names);
+    assert_int_equal(n, 3); /* LOCK, MANIFEST, one segment */
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+
+    /* Removing everything leaves a valid empty database; compacting it leaves no segment. */
+    const char *all[] = {"doc0", "doc2", "doc4", "doc3", "doc1"};
+    commit_docs(path, NULL, 0, all, 5);
+    expect_ids(path, "");
+    assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
+    assert_int_equal(lm_dbw_compact(&w, &before, &after), 0);
+    assert_int_equal(after, 0);
+    lm_dbw_end(&w);
+    expect_ids(path, "");
+    free(other);
+    free_docs(&s);
+}
+
+static void test_writer_rejects(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 2);
+    const char *path = tmp_path("rej");
+    lm_dbw w;
+    /* Nothing is written until the first commit. */
+    assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
+    lm_dbw_end(&w);
+    assert_false(lm_file_exists(path));
+    /* Duplicate ids or other feature types in a commit: error, nothing written. */
+    assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
+    lm_db_doc two[2] = {s.docs[0], s.docs[0]};
+    lm_clear_error();
+    assert_int_equal(lm_dbw_commit(&w, two, 2, NULL, 0), -1);
+    assert_non_null(strstr(lm_last_error(), "duplicate document id 'doc0'"));
+    two[1] = s.docs[1];
+    two[1].type = LM_FEAT_CTC;
+    assert_int_equal(lm_dbw_commit(&w, two, 2, NULL, 0), -1);
+    lm_dbw_end(&w);
+    assert_false(lm_file_exists(path));
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)getpid());
+    assert_false(lm_file_exists(stale));
+    /* A format-1 file is not written by the format-2 writer. */
+    const char *v1 = tmp_path("v1.lmdb");
+    assert_int_equal(lm_db_write(v1, LM_FEAT_STFT, 0, "", s.docs, 2), 0);
+    lm_clear_error();
+    assert_int_equal(lm_dbw_begin(&w, v1, LM_FEAT_STFT, 0, "", NULL), -1);
+    assert_non_null(strstr(lm_last_error(), "leitmotif upgrade"));
+    free_docs(&s);
+}
+
+/* A second writer (another process: flock locks belong to open files) gets a clear error. */
+static void test_second_writer(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 3);
+    const char *path = tmp_path("locked");
+    commit_docs(path, s.docs, 2, NULL, 0);
+    lm_dbw w;
+    assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        lm_dbw w2;
+        int rc = lm_dbw_begin(&w2, path, LM_FEAT_STFT, 0, "", NULL);
+        const char *msg = lm_last_error();
+        if (write(pipefd[1], msg, strlen(msg) + 1) < 0) _exit(3);
+        _exit(rc == -1 ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char msg[1024] = "";
+    assert_true(read(pipefd[0], msg, sizeof msg - 1) > 0);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    char want[64];
+    snprintf(want, sizeof want, "another process (pid %ld) is writing", (long)getpid());
+    if (!strstr(msg, want) || !strstr(msg, path) || strchr(msg, '\n'))
+        fail_msg("second writer's error: '%s'", msg);
+    /* The first writer goes on; after it ends, another one may write. */
+    assert_int_equal(lm_dbw_commit(&w, s.docs + 2, 1, NULL, 0), 0);
+    lm_dbw_end(&w);
+    commit_docs(path, s.docs + 3, 1, NULL, 0);
+    expect_ids(path, "doc0 doc1 doc2 doc3");
+    free_docs(&s);
+}
+
+/* A reader keeps the state it opened while writers commit and compact (segments are immutable,
+ * mappings outlive unlinks); a new reader sees the new state. */
+static void test_reader_during_write(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 4);
+    const char *path = tmp_path("rw");
+    commit_docs(path, s.docs, 2, NULL, 0);
+    commit_docs(path, s.docs + 2, 2, NULL, 0);
+    lm_db old;
+    assert_int_equal(lm_db_open(path, &old), 0);
+    const char *gone[] = {"doc0"};
+    commit_docs(path, s.docs + 4, 2, gone, 1);
+    lm_dbw w;
+    assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
+    assert_int_equal(lm_dbw_compact(&w, NULL, NULL), 0);
+    lm_dbw_end(&w);
+    /* The old reader: its four documents, features intact although their files are deleted. */
+    char got[256];
+    ids_of(&old, got, sizeof got);
+    assert_string_equal(got, "doc0 doc1 doc2 doc3");
+    assert_int_equal(lm_db_verify_all(&old), 0);
+    for (int i = 0; i < 4; i++) assert_memory_equal(old.docs[i].chroma, s.chroma[i], 12 * s.docs[i].T * sizeof(float));
+    lm_db_close(&old);
+    expect_ids(path, "doc1 doc2 doc3 doc4 doc5");
+    free_docs(&s);
+}
+
+/* Segment damage is found when the features are first read, and named; opening stays cheap. */
+static void test_damaged_segment(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 5);
+    const char *path = tmp_path("damaged");
+    commit_docs(path, s.docs, 2, NULL, 0);
+    commit_docs(path, s.docs + 2, 2, NULL, 0);
+    char seg[700];
+    snprintf(seg, sizeof seg, "%s/seg-0000000002.lmseg", path);
+    size_t n;
+    unsigned char *bytes = (unsigned char *)lm_read_file(seg, &n);
+    assert_non_null(bytes);
+    int fd = open(seg, O_WRONLY);
+    assert_true(fd >= 0);
+    unsigned char b = bytes[n - 100] ^ 0x04; /* in doc3's features */
+    assert_int_equal(pwrite(fd, &b, 1, (off_t)(n - 100)), 1);
+    lm_db db;
+    assert_int_equal(lm_db_open(path, &db), 0); /* the directory is intact */
+    assert_int_equal(lm_db_verify_doc(&db, 0), 0); /* segment 1 is */
+    lm_clear_error();
+    assert_int_equal(lm_db_verify_doc(&db, 3), -1);
+    assert_non_null(strstr(lm_last_error(), "segment seg-0000000002.lmseg is damaged"));
+    assert_int_equal(lm_db_verify_all(&db), -1);
+    float q[12 * 3] = {0};
+    for (int t = 0; t < 3; t++) q[t] = 1;
+    lm_match m[4];
+    lm_clear_error();
+    assert_int_equal(lm_search_all(&db, q, 3, m, 1), -1); /* a search never ranks damaged features */
+    assert_non_null(strstr(lm_last_error(), "seg-0000000002.lmseg"));
+    assert_int_equal(lm_db_check(&db, path, NULL), 1);
+    lm_db_close(&db);
+    /* Every flipped bit of a segment is found: by the open (header, directory) or the check. */
+    assert_int_equal(pwrite(fd, &bytes[n - 100], 1, (off_t)(n - 100)), 1);
+    for (size_t at = 0; at < n; at += 7) {
+        unsigned char f = bytes[at] ^ (unsigned char)(1u << (at % 8));
+        assert_int_equal(pwrite(fd, &f, 1, (off_t)at), 1);
+        if (lm_db_open(path, &db) == 0) {
+            if (lm_db_check(&db, path, NULL) != 1) fail_msg("flipped bit at byte %zu of the segment not found", at);
+            lm_db_close(&db);
+        } else if (!strstr(lm_last_error(), "seg-0000000002.lmseg")) {
+            fail_msg("error does not name the segment: %s", lm_last_error());
+        }
+        assert_int_equal(pwrite(fd, &bytes[at], 1, (off_t)at), 1);
+    }
+    close(fd);
+    assert_int_equal(lm_db_open(path, &db), 0);
+    assert_int_equal(lm_db_check(&db, path, NULL), 0);
+    lm_db_close(&db);
+    /* A truncated or missing segment: the open names it. */
+    assert_int_equal(truncate(seg, (off_t)(n - 64)), 0);
+    expect_open_error(path, "seg-0000000002.lmseg is");
+    assert_int_equal(unlink(seg), 0);
+    expect_open_error(path, "segment seg-0000000002.lmseg is missing");
+    free(bytes);
+    free_docs(&s);
+}
+
+static void write_plain(const char *path, const void *bytes, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Truncated, garbage, bit-flipped or missing manifests: a one-line error, never a database. */
+static void test_damaged_manifest(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 6);
+    const char *path = tmp_path("mani");
+    commit_docs(path, s.docs, 3, NULL, 0);
+    const char *gone[] = {"doc1"};
+    commit_docs(path, NULL, 0, gone, 1);
+    char mp[700];
+    snprintf(mp, sizeof mp, "%s/MANIFEST", path);
+    size_t n;
+    unsigned char *bytes = (unsigned char *)lm_read_file(mp, &n);
+    assert_non_null(bytes);
+    assert_int_equal(lm_db2_fuzz_manifest(bytes, n), 0); /* parses and writes back identically */
+    for (size_t len = 0; len < n; len++) {
+        write_plain(mp, bytes, len);
+        lm_db db;
+        lm_clear_error();
+        if (lm_db_open(path, &db) == 0) fail_msg("manifest cut to %zu of %zu bytes was accepted", len, n);
+        assert_null(strchr(lm_last_error(), '\n'));
+        assert_non_null(strstr(lm_last_error(), path));
+    }
+    write_plain(mp, bytes, 100);
+    expect_open_error(path, "the manifest is truncated");
+    write_plain(mp, bytes, n - 8);
+    expect_open_error(path, "truncated or damaged");
+    write_plain(mp, bytes, 0);
+    expect_open_error(path, "the manifest is empty");
+    write_plain(mp, "garbage garbage garbage garbage", 31);
+    expect_open_error(path, "not a leitmotif manifest");
+    for (size_t at = 0; at < n; at++) {
+        bytes[at] ^= (unsigned char)(1u << (at % 8));
+        write_plain(mp, bytes, n);
+        lm_db db;
+        if (lm_db_open(path, &db) == 0) fail_msg("flipped bit at byte %zu of the manifest was not detected", at);
+        bytes[at] ^= (unsigned char)(1u << (at % 8));
+    }
+    unlink(mp);
+    expect_open_error(path, "not a leitmotif database");
+    write_plain(mp, bytes, n);
+    expect_ids(path, "doc0 doc2");
+    free(bytes);
+    free_docs(&s);
+}
+
+static void test_upgrade(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 7);
+    const char *v1 = tmp_path("old.lmdb"), *v2 = tmp_path("new.lmdb");
+    assert_int_equal(lm_db_write(v1, LM_FEAT_STFT, 0, "", s.docs, NDOC), 0);
+    assert_int_equal(lm_db_path_format(v1), 1);
+    assert_int_equal(lm_db_upgrade(v1, v2), 0);
+    assert_int_equal(lm_db_path_format(v2), 2);
+    lm_db a, b;
+    assert_int_equal(lm_db_open(v1, &a), 0);
+    assert_int_equal(lm_db_open(v2, &b), 0);
+    assert_int_equal(a.format, 1);
+    assert_int_equal(b.format, 2);
+    assert_int_equal(a.n_docs, b.n_docs);
+    assert_int_equal(a.total_frames, b.total_frames);
+    assert_int_equal(lm_db_verify_all(&b), 0);
+    for (size_t k = 0; k < a.n_docs; k++) {
+        assert_string_equal(a.docs[k].id, b.docs[k].id);
+        assert_string_equal(a.docs[k].path, b.docs[k].path);
+        assert_true(a.docs[k].duration == b.docs[k].duration);
+        assert_int_equal(a.docs[k].T, b.docs[k].T);
+        assert_memory_equal(a.docs[k].chroma, b.docs[k].chroma, 12 * a.docs[k].T * sizeof(float));
+    }
+    /* Same ranking, same distances. */
+    float q[12 * 5] = {0};
+    for (int t = 0; t < 5; t++) q[(t % 12) * 5 + t] = 1;
+    lm_match ma[NDOC], mb[NDOC];
+    assert_int_equal(lm_search_all(&a, q, 5, ma, 1), 0);
+    assert_int_equal(lm_search_all(&b, q, 5, mb, 1), 0);
+    for (int k = 0; k < NDOC; k++) {
+        assert_int_equal(ma[k].doc, mb[k].doc);
+        assert_true(ma[k].distance == mb[k].distance);
+        assert_int_equal(ma[k].end, mb[k].end);
+    }
+    lm_db_close(&a);
+    lm_db_close(&b);
+    lm_clear_error();
+    assert_int_equal(lm_db_upgrade(v1, v2), -1); /* never over an existing database */
+    assert_non_null(strstr(lm_last_error(), "already exists"));
+    free_docs(&s);
+}
+
+/* The fuzz target's parsers accept what the writer writes. */
+static void test_fuzz_parsers(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 8);
+    const char *path = tmp_path("fz");
+    commit_docs(path, s.docs, 4, NULL, 0);
+    char mp[700], sp[700];
+    snprintf(mp, sizeof mp, "%s/MANIFEST", path);
+    snprintf(sp, sizeof sp, "%s/seg-0000000001.lmseg", path);
+    size_t nm, ns;
+    unsigned char *m = (unsigned char *)lm_read_file(mp, &nm), *sg = (unsigned char *)lm_read_file(sp, &ns);
+    assert_non_null(m);
+    assert_non_null(sg);
+    assert_int_equal(lm_db2_fuzz_manifest(m, nm), 0);
+    assert_int_equal(lm_db2_fuzz_segment(m, nm, sg, ns), 0);
+    sg[130] ^= 1;
+    assert_int_equal(lm_db2_fuzz_segment(m, nm, sg, ns), -1);
+    free(m);
+    free(sg);
+    free_docs(&s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commits_tombstones_compact),
+        cmocka_unit_test(test_writer_rejects),
+        cmocka_unit_test(test_second_writer),
+        cmocka_unit_test(test_reader_during_write),
+        cmocka_unit_test(test_damaged_segment),
+        cmocka_unit_test(test_damaged_manifest),
+        cmocka_unit_test(test_upgrade),
+        cmocka_unit_test(test_fuzz_parsers),
+    };
+    return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
+}
