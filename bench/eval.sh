@@ -9,7 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cli="${LM_CLI:-$here/build/leitmotif}"
 shared="${LM_SHARED_DIR:-$here/../shared}"
 db="${LM_BENCH_EVAL_DB:-}"
-if [ -z "$db" ] || [ ! -f "$db" ]; then
+if [ -z "$db" ] || [ ! -e "$db" ]; then
   echo "bench eval: skipped: set LM_BENCH_EVAL_DB to a database (leitmotif index DB AUDIO_DIR)" >&2
   exit 0
 fi

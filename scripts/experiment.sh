@@ -61,17 +61,17 @@ EOF
       for name in $ours; do
         model="$models/leitmotif_${name}_train123valid4.bin"
         [ -f "$model" ] || { echo "experiment: $model not trained yet; $name not indexed" >&2; continue; }
-        "$cli" index "$data/db/$name.lmdb" "$audio" --features ctc --model "$model"
+        "$cli" index "$data/db/$name.lmdb" "$audio" --features ctc --model "$model" --tuning off  # as the documented results were made
       done ;;
     index-baselines)
       # Not needed by default: docs/results/corpus_{stft,v1}_*.json hold every fold of the same
       # whole-corpus database (the renderer is deterministic), and the tables take fold 5 from them.
       "$cli" index "$data/db/stft.lmdb" "$audio" --features stft
-      "$cli" index "$data/db/v1.lmdb" "$audio" --features ctc --model "$v1_model" ;;
+      "$cli" index "$data/db/v1.lmdb" "$audio" --features ctc --model "$v1_model" --tuning off ;;
     eval)
       for name in ctc cce stft v1; do
         case "$name" in ctc|cce) [[ " $ours " == *" $name "* ]] || continue ;; esac
-        [ -f "$data/db/$name.lmdb" ] || continue
+        [ -e "$data/db/$name.lmdb" ] || continue
         for q in annotation score; do
           out="$here/docs/results/experiment_${name}_${q}.json"
           "$cli" eval "$data/db/$name.lmdb" --themes "$shared/corpus/themes.csv" --folds 5 --queries-from "$q" --json \
@@ -86,8 +86,10 @@ EOF
       for spec in "ctc --model $ctc_model" "cce --model $cce_model" "stft" "v1 --model $v1_model"; do
         set -- $spec; name="$1"; shift
         case "$name" in ctc|cce) [[ " $ours " == *" $name "* ]] || continue ;; esac
-        [ -f "$data/db/$name.lmdb" ] || { echo "experiment: no $data/db/$name.lmdb; $name skipped" >&2; continue; }
-        cp "$data/db/$name.lmdb" "$data/db/${name}_real.lmdb.tmp" && mv "$data/db/${name}_real.lmdb.tmp" "$data/db/${name}_real.lmdb"
+        [ -e "$data/db/$name.lmdb" ] || { echo "experiment: no $data/db/$name.lmdb; $name skipped" >&2; continue; }
+        # a copy (a file, or a format-2 directory) to which the real recordings are added
+        rm -rf "$data/db/${name}_real.lmdb" "$data/db/${name}_real.lmdb.tmp"
+        cp -r "$data/db/$name.lmdb" "$data/db/${name}_real.lmdb.tmp" && mv "$data/db/${name}_real.lmdb.tmp" "$data/db/${name}_real.lmdb"
         "$cli" index "$data/db/${name}_real.lmdb" "$shared/realaudio/audio" "$@"
         for q in annotation score; do
           out="$here/docs/results/experiment_realaudio_${name}_${q}.json"

@@ -64,7 +64,7 @@ for step in "${steps[@]}"; do
           db="$data/db/${name}_$r.lmdb"
           # done, and newer than the model (a replaced model is indexed again)
           [ -f "$db.done" ] && { [ -z "$model" ] || [ "$db.done" -nt "$model" ]; } && continue
-          rm -f "$db" "$db.done"
+          rm -rf "$db" "$db.done"  # a format-2 database is a directory
           extra=(); [ "$r" = default ] && [ -d "$shared/realaudio/audio" ] && extra=("$shared/realaudio/audio")
           "$cli" index "$db" "$data/fold5_$r/audio" "${extra[@]}" "${opt[@]}" && touch "$db.done"
         done
