@@ -24,7 +24,7 @@ shared="${LM_SHARED_DIR:-$here/../shared}"
 [ $# -ge 1 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render index eval realaudio tables)
-models="${ROBUST_MODELS:-ft_ours=$here/models/training/leitmotif_ctc_finetuned_ours.bin ft_v1=$here/models/training/leitmotif_ctc_finetuned_v1.bin wiseft=$here/models/training/leitmotif_ctc_wiseft_ours_0.5.bin prev=$here/models/training/leitmotif_ctc_train123valid4.bin v1=$shared/reference/models/v1_ctc_train345valid1.bin v2=$shared/reference/models/v2_ctc_train345valid1.bin}"
+models="${ROBUST_MODELS:-ft_ours=$here/models/training/leitmotif_ctc_finetuned_ours.bin ft_mf=$here/models/training/leitmotif_ctc_finetuned_mf.bin ft_v1=$here/models/training/leitmotif_ctc_finetuned_v1.bin wiseft=$here/models/training/leitmotif_ctc_wiseft_ours_0.5.bin prev=$here/models/training/leitmotif_ctc_train123valid4.bin v1=$shared/reference/models/v1_ctc_train345valid1.bin v2=$shared/reference/models/v2_ctc_train345valid1.bin}"
 out="$here/docs/results"
 mkdir -p "$data/bin" "$data/db" "$out"
 cli="$data/bin/leitmotif"

@@ -11,6 +11,8 @@ methods = [("ft_ours", "ours fine-tuned (epoch 8): previous default + varied ren
            ("ft_v1", "v1 fine-tuned (epoch 8): authors' v1 weights + the same data and augmentation"),
            ("ftv1e11", "v1 fine-tuned, continued to epoch 11 (ROBUST_MAX_EPOCHS=11; model not stored)"),
            ("wiseft", "0.5 x previous default + 0.5 x ours fine-tuned (weight interpolation)"),
+           ("ft_mf", "ours fine-tuned, continued 5 epochs on melody-forward renders (theme part +0..9 dB), "
+                     "halved augmentation"),
            ("prev", "leitmotif default (unchanged: two GM soundfonts, no augmentation)"),
            ("v1", "authors' v1 (their commercial recordings)"),
            ("v2", "authors' v2"),
