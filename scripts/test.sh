@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds, and runs all tests twice: optimised, and under
-# AddressSanitizer + UndefinedBehaviorSanitizer; in between, a portable build's tests and an
-# installation into a temporary prefix. Tests that need ../shared skip without it.
+# Installs the dependencies, builds, and runs all tests twice: optimised (the default portable
+# build), and under AddressSanitizer + UndefinedBehaviorSanitizer; in between, a -march=native
+# build's tests and an installation into a temporary prefix. Tests that need ../shared skip
+# without it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="$(nproc)"
-"$here/scripts/setup.sh" "$here/build"
+# The default build (-DLM_NATIVE=OFF; given explicitly, so that a build folder configured earlier
+# with -march=native is switched back): runs on any x86-64 CPU, the hot loops pick AVX-512, AVX2
+# or plain code at run time.
+"$here/scripts/setup.sh" "$here/build" -DLM_NATIVE=OFF
 # Optional: headless Chromium and playwright-core for the web page's browser test (it skips without).
 "$here/scripts/setup_web.sh" || echo "test: the web test dependencies could not be installed; those tests will skip" >&2
 (cd "$here/build" && ctest --output-on-failure -j"$jobs")
@@ -72,19 +76,18 @@ assert np.array_equal(lm.chroma('$audio'), np.load('$prefix/other.npy'))
   rm -rf "$prefix"
   echo "test: install into a temporary prefix, pkg-config program, installed model, Vamp plugin, man page and pip package: ok" >&2
 }
-# A portable build (-DLM_NATIVE=OFF: runs on any x86-64 CPU; the hot loops pick AVX-512, AVX2 or
-# plain code at run time): the tests of the dispatched code (golden outputs, the training
-# checksum), the Python package and the Vamp plugin, then the installation checks on it. The
-# ASan+UBSan build below is not -march=native either and runs the whole suite.
-"$here/scripts/setup.sh" "$here/build-portable" -DLM_NATIVE=OFF
-(cd "$here/build-portable" && ctest --output-on-failure -j"$jobs" \
-  -R '^(test_hcqt|test_cnn|test_cnn_train|test_pipeline|test_api|test_salience|cli_train|cli_features|cli_vamp|python_pytest)$')
-install_check "$here/build-portable"
+# A -march=native build (-DLM_NATIVE=ON, the option): the tests of the dispatched code (golden
+# outputs, the training checksum, the DTW against librosa, the STFT and bg1 chroma), the Python
+# package and the Vamp plugin. Then the installation checks on the default (portable) build.
+"$here/scripts/setup.sh" "$here/build-native" -DLM_NATIVE=ON
+(cd "$here/build-native" && ctest --output-on-failure -j"$jobs" \
+  -R '^(test_hcqt|test_cnn|test_cnn_train|test_pipeline|test_api|test_salience|test_sdtw|test_stft_chroma|test_bg1|test_search_modes|cli_train|cli_features|cli_vamp|python_pytest)$')
+install_check "$here/build"
 "$here/scripts/setup.sh" "$here/build-asan" -DLM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd "$here/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j"$jobs")
 # Fuzzing (fuzz/run): every libFuzzer target, built with clang, ASan and UBSan, runs from its seed
-# corpus for LM_FUZZ_SECONDS each (default 20: 11 targets take about 4 min plus a 1-2 min build;
-# 60 s each would add 11 min). Needs clang and its libFuzzer runtime (installed here if missing);
+# corpus for LM_FUZZ_SECONDS each (default 20: 12 targets take about 4 min plus a 1-2 min build;
+# 60 s each would add 12 min). Needs clang and its libFuzzer runtime (installed here if missing);
 # without them the step says it was skipped.
 if ! command -v clang >/dev/null; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -16,6 +16,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "common/dispatch.h"
 #include "common/error.h"
 #include "common/threads.h"
 
@@ -101,7 +102,7 @@ static size_t reflect_index(ptrdiff_t i, size_t n) {
 }
 
 /* Power spectrum of centred frame t (frame t covers samples t*HOP - N_FFT/2 ...). */
-static void frame_power(const float *y, size_t n, size_t t, stft_work *w) {
+LM_HOT static void frame_power(const float *y, size_t n, size_t t, stft_work *w) {
     const ptrdiff_t start = (ptrdiff_t)(t * HOP) - N_FFT / 2;
     float *restrict frame = w->frame;
     if (start >= 0 && (size_t)start + N_FFT <= n) {
@@ -141,7 +142,7 @@ static int peak_push(peak_list *l, float pitch, float mag) {
 
 /* piptrack on one power-spectrum frame S: local maxima of S*(S > 0.1*max(S)) within
  * [fmin, fmax), refined by parabolic interpolation. */
-static int frame_peaks(const float *S, peak_list *out) {
+LM_HOT static int frame_peaks(const float *S, peak_list *out) {
     /* independent running maxima (one SIMD register) instead of one serial chain */
     enum { LANES = 8 };
     float lane_max[LANES] = {0};
@@ -313,6 +314,17 @@ static void build_filterbank(double tuning, float *fb) {
     }
 }
 
+/* raw[c] = sum over the FFT bins k of fb[k][c] power[k], in the order of k: the filter-bank
+ * product of one frame (FB_LANES sums, the last FB_LANES - 12 zero). The FB_LANES sums are one
+ * vector (one AVX-512 register, two AVX2 or four SSE ones): each lane rounds the same products
+ * and sums in the same order as a scalar loop would. */
+typedef float fb_vec __attribute__((vector_size(FB_LANES * sizeof(float)), aligned(4), may_alias));
+LM_HOT static void filterbank_product(const float *restrict fb, const float *restrict power, float *restrict raw) {
+    fb_vec acc = {0};
+    for (int k = 0; k < N_BINS; k++) acc += *(const fb_vec *)(fb + (size_t)k * FB_LANES) * power[k];
+    *(fb_vec *)raw = acc;
+}
+
 /* ---- public ---------------------------------------------------------------------------- */
 
 static int check_input(const float *y, size_t n) {
@@ -366,12 +378,8 @@ int lm_chroma_stft(const float *y, size_t n, float **chroma, size_t *T) {
         for (size_t t = 0; t < nframes; t++) {
             if (!ok) continue;
             frame_power(y, n, t, &w);
-            float raw[FB_LANES] = {0};
-            for (int k = 0; k < N_BINS; k++) {
-                const float s = w.power[k];
-                const float *col = fb + (size_t)k * FB_LANES;
-                for (int c = 0; c < FB_LANES; c++) raw[c] += col[c] * s;
-            }
+            float raw[FB_LANES];
+            filterbank_product(fb, w.power, raw);
             float peak_value = 0.0f;
             for (int c = 0; c < N_CHROMA; c++) peak_value = raw[c] > peak_value ? raw[c] : peak_value;
             if (!(peak_value >= FLT_MIN)) {

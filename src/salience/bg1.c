@@ -82,7 +82,11 @@
  * frames are formed in frame order, so the output does not depend on the thread count.
  * Measured (AMD EPYC with AVX-512, GCC 12, -O3 -march=native): ~85x real time per core on
  * orchestral recordings (10-min and 15-min files and the 4-6 s reference excerpts);
- * a recording shorter than 30 s is one segment and uses one thread. */
+ * a recording shorter than 30 s is one segment and uses one thread. In the portable build every
+ * function with numeric loops is marked LM_HOT (src/common/dispatch.h): compiled for AVX-512,
+ * AVX2 + FMA and plain x86-64; on an AVX-512 machine as fast as, and bit for bit equal to, the
+ * -march=native build (the AVX2 and plain versions differ in the last bits: the compiler fuses
+ * multiply-adds differently when its vectors are narrower, or has no FMA). */
 #pragma GCC optimize("fp-contract=fast")
 #include "salience/bg1.h"
 
@@ -93,6 +97,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dispatch.h"
 #include "common/error.h"
 #include "common/threads.h"
 
@@ -154,7 +159,7 @@ static int dict_ready;
  * quotient oq, for fundamental f0 (Durrieu's source model): with z = 2 pi i h oq,
  * c = f0 * 27/4 * (e^-z + 2 (1 + 2 e^-z) / z - 6 (1 - e^-z) / z^2) / z. Complex arithmetic
  * spelled out in doubles. */
-static void klglott_coef(double f0, int h, double *re, double *im) {
+LM_HOT static void klglott_coef(double f0, int h, double *re, double *im) {
     const double th = 2.0 * M_PI * h * OPEN_QUOTIENT; /* z = i th */
     const double er = cos(th), ei = -sin(th);         /* e^-z */
     /* 1/z = -i/th, 1/z^2 = -1/th^2 */
@@ -175,7 +180,7 @@ static void klglott_coef(double f0, int h, double *re, double *im) {
 
 /* Comb m: power spectrum of the sine-bell-windowed KLGLOTT88 signal at F0 = 55 * 2^(m/120),
  * scaled to a maximum of 1. buf: WIN floats, spec: WIN/2+1 complex (FFTW-allocated). */
-static void build_comb(int m, float *buf, fftwf_complex *spec, double *acc) {
+LM_HOT static void build_comb(int m, float *buf, fftwf_complex *spec, double *acc) {
     const double f0 = lm_bg1_bin_hz(m);
     const int nh = (int)floor((SR / 2.0) / f0);
     for (int t = 0; t < WIN; t++) acc[t] = 0.0;
@@ -216,7 +221,7 @@ static void build_comb(int m, float *buf, fftwf_complex *spec, double *acc) {
 /* W_Gamma: P Hann windows on the linear frequency axis with 75% overlap, laid out as in
  * Durrieu's generateHannBasis: 4 windows per unit, window length (even) such that P windows
  * span the F bins, centres spaced by a quarter window starting 3 spacings below half a window. */
-static void build_wgamma(void) {
+LM_HOT static void build_wgamma(void) {
     const double overlap = 0.75;
     const int per_unit = (int)ceil(1.0 / (1.0 - overlap));
     const double ov = 1.0 - 1.0 / per_unit;
@@ -234,7 +239,7 @@ static void build_wgamma(void) {
     }
 }
 
-static int dict_build(void) {
+LM_HOT static int dict_build(void) {
     int ok = 1;
 #pragma omp critical(lm_fftw_planner)
     {
@@ -365,7 +370,7 @@ static float abs_randn(uint64_t stream, uint64_t a, uint64_t b) {
 /* ---- blocked matrix products on 32-frame chunks (row-major, frame index fastest) ------- */
 
 /* num[m][n] = sum_f w[f*ldw + m] a[f][n], den[m][n] likewise with b; M a multiple of 4. */
-static void atb2(const float *restrict w, size_t ldw, size_t M, const float *restrict a, const float *restrict b,
+LM_HOT static void atb2(const float *restrict w, size_t ldw, size_t M, const float *restrict a, const float *restrict b,
                  float *restrict num, float *restrict den) {
     for (size_t m = 0; m < M; m += 4) {
         v16 n0l = {0}, n0h = {0}, n1l = {0}, n1h = {0}, n2l = {0}, n2h = {0}, n3l = {0}, n3h = {0};
@@ -413,7 +418,7 @@ static void atb2(const float *restrict w, size_t ldw, size_t M, const float *res
 }
 
 /* out[f][n] = max(sum_{m<M} wt[m*ldt + f] h[m][n], EPS) for all F rows (F a multiple of 8). */
-static void ab(const float *restrict wt, size_t ldt, size_t M, const float *restrict h, float *restrict out) {
+LM_HOT static void ab(const float *restrict wt, size_t ldt, size_t M, const float *restrict h, float *restrict out) {
     for (size_t f = 0; f < F; f += 8) {
         v16 c0l = {0}, c0h = {0}, c1l = {0}, c1h = {0}, c2l = {0}, c2h = {0}, c3l = {0}, c3h = {0};
         v16 c4l = {0}, c4h = {0}, c5l = {0}, c5h = {0}, c6l = {0}, c6h = {0}, c7l = {0}, c7h = {0};
@@ -461,7 +466,7 @@ static void ab(const float *restrict wt, size_t ldt, size_t M, const float *rest
 /* The same products with W_F0 packed in panels (contiguous, streamed once per chunk):
  * num[m][n] = sum_f W[f][m] a[f][n] (and den with b) for m < 8 * npanels, panels wp[m/8][f][m%8];
  * 8 combs x 16 frames x (num, den) accumulators per pass over the bins. */
-static void atb2p(const float *restrict wp, size_t npanels, const float *restrict a, const float *restrict b,
+LM_HOT static void atb2p(const float *restrict wp, size_t npanels, const float *restrict a, const float *restrict b,
                   float *restrict num, float *restrict den) {
     for (size_t pb = 0; pb < npanels; pb++)
         for (size_t half = 0; half < NB; half += 16) {
@@ -508,7 +513,7 @@ static void atb2p(const float *restrict wp, size_t npanels, const float *restric
 }
 
 /* out[f][n] = max(sum_{m<M} W[f][m] h[m][n], EPS) with W packed as wq[f/8][m][f%8]. */
-static void abp(const float *restrict wq, size_t M, const float *restrict h, float *restrict out) {
+LM_HOT static void abp(const float *restrict wq, size_t M, const float *restrict h, float *restrict out) {
     for (size_t f = 0; f < F; f += 8) {
         v16 c0l = {0}, c0h = {0}, c1l = {0}, c1h = {0}, c2l = {0}, c2h = {0}, c3l = {0}, c3h = {0};
         v16 c4l = {0}, c4h = {0}, c5l = {0}, c5h = {0}, c6l = {0}, c6h = {0}, c7l = {0}, c7h = {0};
@@ -554,7 +559,7 @@ static void abp(const float *restrict wq, size_t M, const float *restrict h, flo
 }
 
 /* cn[f][j] += sum_n a[f][n] ht[n][j], cd likewise with b; j < MP (a multiple of 16). */
-static void reduce2(const float *restrict a, const float *restrict b, const float *restrict ht, size_t MP,
+LM_HOT static void reduce2(const float *restrict a, const float *restrict b, const float *restrict ht, size_t MP,
                     float *restrict cn, float *restrict cd) {
     for (size_t f = 0; f < F; f += 4)
         for (size_t j = 0; j < MP; j += 16) {
@@ -584,7 +589,7 @@ static void reduce2(const float *restrict a, const float *restrict b, const floa
 
 /* ---- element-wise steps on F x NB chunk matrices ---------------------------------------- */
 
-static void hat_from(const float *restrict sf0, const float *restrict sphi, const float *restrict sm,
+LM_HOT static void hat_from(const float *restrict sf0, const float *restrict sphi, const float *restrict sm,
                      float *restrict hat) {
     for (size_t i = 0; i < (size_t)F * NB; i++) {
         const float v = sf0[i] * sphi[i] + sm[i];
@@ -593,7 +598,7 @@ static void hat_from(const float *restrict sf0, const float *restrict sphi, cons
 }
 
 /* The two factors of an IS multiplicative update: a = g sx / hat^2, b = g / hat (g = 1 if NULL). */
-static void ratios(const float *restrict g, const float *restrict sx, const float *restrict hat, float *restrict a,
+LM_HOT static void ratios(const float *restrict g, const float *restrict sx, const float *restrict hat, float *restrict a,
                    float *restrict b) {
     if (g) {
         for (size_t i = 0; i < (size_t)F * NB; i++) {
@@ -610,7 +615,7 @@ static void ratios(const float *restrict g, const float *restrict sx, const floa
     }
 }
 
-static void mult_update(float *restrict h, const float *restrict num, const float *restrict den, size_t count,
+LM_HOT static void mult_update(float *restrict h, const float *restrict num, const float *restrict den, size_t count,
                         float floor_value) {
     for (size_t i = 0; i < count; i++) {
         const float d = den[i] > EPS ? den[i] : EPS;
@@ -739,7 +744,7 @@ static int scratch_alloc(scratch *w) {
 /* Samples of the frame centred at global frame i: x[t] = scale * y[i*HOP - WIN/2 + t], zero
  * outside the signal. The scale is a double: for a signal of subnormal samples it exceeds
  * FLT_MAX. */
-static void load_frame(const float *y, size_t n, size_t i, double scale, const float *win, float *out) {
+LM_HOT static void load_frame(const float *y, size_t n, size_t i, double scale, const float *win, float *out) {
     const ptrdiff_t start = (ptrdiff_t)(i * HOP) - WIN / 2;
     for (int t = 0; t < WIN; t++) {
         const ptrdiff_t k = start + t;
@@ -748,7 +753,7 @@ static void load_frame(const float *y, size_t n, size_t i, double scale, const f
 }
 
 /* SIMM spectrum of frame i into column col of the chunk matrix sx (F x NB). */
-static void simm_spectrum(const float *y, size_t n, size_t i, double scale, scratch *w, float *sx, size_t col) {
+LM_HOT static void simm_spectrum(const float *y, size_t n, size_t i, double scale, scratch *w, float *sx, size_t col) {
     load_frame(y, n, i, scale, D.win_sf, w->fbuf);
     fftwf_execute_dft_r2c(D.plan_sf, w->fbuf, w->fspec);
     for (int f = 0; f < F; f++) {
@@ -764,7 +769,7 @@ static int peak_cmp(const void *pa, const void *pb) {
 }
 
 /* Harmonic-summation salience of frame i (NBINS values). */
-static void hs_salience(const float *y, size_t n, size_t i, double scale, scratch *w, float *sal) {
+LM_HOT static void hs_salience(const float *y, size_t n, size_t i, double scale, scratch *w, float *sal) {
     memset(sal, 0, sizeof(float) * NBINS);
     load_frame(y, n, i, scale, D.win_hs, w->fbuf);
     memset(w->fbuf + HS_WIN, 0, sizeof(float) * (HS_NFFT - HS_WIN));
@@ -804,7 +809,7 @@ static void hs_salience(const float *y, size_t n, size_t i, double scale, scratc
 
 /* ---- SIMM passes ----------------------------------------------------------------------- */
 
-static void chunk_init(seg_state *s, size_t seg_start, size_t c) {
+LM_HOT static void chunk_init(seg_state *s, size_t seg_start, size_t c) {
     float *hf0 = CH(s->hf0, NF0P, c), *hphi = CH(s->hphi, K_LD, c), *hm = CH(s->hm, R_ACC, c);
     for (size_t j = 0; j < NB; j++) {
         const uint64_t frame = seg_start + c * NB + j;
@@ -819,7 +824,7 @@ static void chunk_init(seg_state *s, size_t seg_start, size_t c) {
     hat_from(sf0, sphi, sm, CH(s->hat, F, c));
 }
 
-static void globals_init(seg_state *s, size_t seg_start) {
+LM_HOT static void globals_init(seg_state *s, size_t seg_start) {
     for (int p = 0; p < P_GAMMA; p++)
         for (int k = 0; k < K_PHI; k++) s->hgamma[p * K_PHI + k] = abs_randn(5, seg_start, (uint64_t)(p * K_PHI + k));
     for (int f = 0; f < F; f++)
@@ -840,7 +845,7 @@ static void globals_init(seg_state *s, size_t seg_start) {
 }
 
 /* H_Phi column sums moved into H_F0 (and S_F0): the scale-fixing step of SIMM. */
-static void normalise_hphi(float *restrict hphi, float *restrict hf0, float *restrict sf0) {
+LM_HOT static void normalise_hphi(float *restrict hphi, float *restrict hf0, float *restrict sf0) {
     float sum[NB] = {0}, inv[NB], mul[NB];
     for (int k = 0; k < K_PHI; k++)
         for (size_t j = 0; j < NB; j++) sum[j] += hphi[(size_t)k * NB + j];
@@ -865,7 +870,7 @@ static void normalise_hphi(float *restrict hphi, float *restrict hf0, float *res
 
 /* Pass A on chunk c: (pending W_M rescaling of H_M) -> H_F0 -> H_Phi -> H_M updates, then the
  * chunk's partial sums for the H_Gamma update. nvalid: frames of the chunk inside the segment. */
-static void pass_a(seg_state *s, scratch *w, size_t c, size_t nvalid, int rescale_hm) {
+LM_HOT static void pass_a(seg_state *s, scratch *w, size_t c, size_t nvalid, int rescale_hm) {
     float *sx = CH(s->sx, F, c), *sf0 = CH(s->sf0, F, c), *sphi = CH(s->sphi, F, c), *sm = CH(s->sm, F, c);
     float *hat = CH(s->hat, F, c);
     float *hf0 = CH(s->hf0, NF0P, c), *hphi = CH(s->hphi, K_LD, c), *hm = CH(s->hm, R_ACC, c);
@@ -904,7 +909,7 @@ static void pass_a(seg_state *s, scratch *w, size_t c, size_t nvalid, int rescal
 
 /* Pass B on chunk c: apply the H_Gamma normalisation to H_Phi / H_F0, then (unless last) the
  * chunk's partial sums for the W_M update. */
-static void pass_b(seg_state *s, scratch *w, size_t c, size_t nvalid, int want_wm) {
+LM_HOT static void pass_b(seg_state *s, scratch *w, size_t c, size_t nvalid, int want_wm) {
     float *sx = CH(s->sx, F, c), *sf0 = CH(s->sf0, F, c), *sphi = CH(s->sphi, F, c), *sm = CH(s->sm, F, c);
     float *hat = CH(s->hat, F, c);
     float *hf0 = CH(s->hf0, NF0P, c), *hphi = CH(s->hphi, K_LD, c), *hm = CH(s->hm, R_ACC, c);
@@ -921,7 +926,7 @@ static void pass_b(seg_state *s, scratch *w, size_t c, size_t nvalid, int want_w
     reduce2(w->a, w->b, w->ht, RP, s->cn, s->cd);
 }
 
-static void update_hgamma(seg_state *s) {
+LM_HOT static void update_hgamma(seg_state *s) {
     for (int p = 0; p < P_GAMMA; p++)
         for (int k = 0; k < K_PHI; k++) {
             double num = 0.0, den = 0.0;
@@ -951,7 +956,7 @@ static void update_hgamma(seg_state *s) {
         }
 }
 
-static void update_wm(seg_state *s) {
+LM_HOT static void update_wm(seg_state *s) {
     for (int f = 0; f < F; f++)
         for (int r = 0; r < R_ACC; r++) {
             const float d = s->cd[(size_t)f * RP + r];
@@ -974,7 +979,7 @@ static void update_wm(seg_state *s) {
 
 /* Frame j of chunk c: writes the requested salience (NBINS values) to sal_col (stride T)
  * and/or the chroma to chroma_col (stride T). */
-static void frame_output(const seg_state *s, scratch *w, size_t c, size_t j, enum lm_bg1_part part, float *chroma,
+LM_HOT static void frame_output(const seg_state *s, scratch *w, size_t c, size_t j, enum lm_bg1_part part, float *chroma,
                          float *sal, size_t T, size_t frame) {
     const float *hs = s->hs + (c * NB + j) * (size_t)NBINS;
     float *out = w->colbuf, *h = w->colbuf + NBINS;
