@@ -156,6 +156,27 @@ if command -v sox >/dev/null; then
   mk vorbis_22050.ogg -r 22050 -c 1
   # a truncated WAV (its header announces more data than there is)
   [ -f "$d/s16_22050.wav" ] && head -c 1500 "$d/s16_22050.wav" >"$d/truncated.wav"
+  # A very short MP3 whose LAME tag states more delay and padding than it holds (LAME 3.97 and
+  # older wrote such tags): libsndfile decodes nothing, src/audio falls back to libmpg123. sox
+  # writes no Info frame, so one is put in front. Its length is 3 mod 5: fuzz_audio names it .mp3.
+  if [ -n "$py" ] && sox -n -r 24000 -c 2 "$tmp/short.mp3" synth 0.072 sine 440 2>/dev/null; then
+    "$py" - "$tmp/short.mp3" "$d/lame397_short.mp3" <<'EOF'
+import struct, sys
+a = open(sys.argv[1], "rb").read()
+n = a.count(b"\xff\xf3")  # MPEG-2 layer III frames (576 samples each at 24 kHz)
+frame = bytearray(192)
+frame[0:4] = bytes([0xFF, 0xF3, a[2] & 0xFD, a[3]])
+x = 4 + (9 if (a[3] >> 6) == 3 else 17)  # after the side information (mono 9, stereo 17 bytes)
+frame[x:x + 16] = b"Info" + struct.pack(">III", 0x0F, n, len(a) + 192)
+lame = x + 120
+frame[lame:lame + 9] = b"LAME3.97 "
+delay, pad = 576, n * 576 + 300 - 576
+frame[lame + 21:lame + 24] = bytes([delay >> 4, (delay & 15) << 4 | pad >> 8, pad & 255])
+out = bytes(frame) + a
+out += b"\0" * ((3 - len(out)) % 5)
+open(sys.argv[2], "wb").write(out)
+EOF
+  fi
   # remove any that came out larger than the fuzzer's -max_len
   find "$d" -type f -size +16k -delete
 else note "audio: sox not installed; no seeds"; fi
@@ -165,18 +186,107 @@ d="$out/db"; mkdir -p "$d"
 if [ -n "$cli" ] && [ -x "$cli" ] && command -v sox >/dev/null; then
   sox -n -r 22050 -c 1 -b 16 "$tmp/a.wav" synth 0.5 sine 440 2>/dev/null
   sox -n -r 22050 -c 1 -b 16 "$tmp/bb.wav" synth 0.3 sine 523 2>/dev/null
-  if LEITMOTIF_THREADS=1 "$cli" index "$tmp/two.lmdb" "$tmp/a.wav" "$tmp/bb.wav" --features stft >/dev/null 2>&1 &&
-     LEITMOTIF_THREADS=1 "$cli" index "$tmp/one.lmdb" "$tmp/bb.wav" --features stft >/dev/null 2>&1; then
+  if LEITMOTIF_THREADS=1 "$cli" index "$tmp/two.lmdb" "$tmp/a.wav" "$tmp/bb.wav" --features stft --format 1 >/dev/null 2>&1 &&
+     LEITMOTIF_THREADS=1 "$cli" index "$tmp/one.lmdb" "$tmp/bb.wav" --features stft --format 1 >/dev/null 2>&1; then
     for db in two one; do
       { printf '\001'; cat "$tmp/$db.lmdb"; } >"$d/$db.fixcrc"
       { printf '\000'; cat "$tmp/$db.lmdb"; } >"$d/$db.raw"
     done
   else note "db: leitmotif index failed; no seeds"; fi
+  # Format 2 (byte 0 & 2): a 2-byte manifest length, the manifest, the one segment (fuzz/fuzz_db.c).
+  if LEITMOTIF_THREADS=1 "$cli" index "$tmp/two2.db" "$tmp/a.wav" "$tmp/bb.wav" --features stft >/dev/null 2>&1 &&
+     LEITMOTIF_THREADS=1 "$cli" remove "$tmp/two2.db" bb >/dev/null 2>&1; then
+    m="$tmp/two2.db/MANIFEST"; n=$(wc -c <"$m")
+    for b0 in 002 003; do
+      { printf "\\$b0"; printf "\\$(printf %03o $((n % 256)))\\$(printf %03o $((n / 256)))"; cat "$m" "$tmp/two2.db/seg-0000000001.lmseg"; } >"$d/v2.$b0"
+    done
+  else note "db: leitmotif index (format 2) failed; no format-2 seeds"; fi
 else note "db: needs the leitmotif CLI and sox; no seeds"; fi
 
 # ---------------------------------------------------------------- musicxml, kern (the test scores)
 mkdir -p "$out/musicxml" "$out/kern"
 find "$here/tests/data/themes" -name '*.musicxml' -o -name '*.mxl' 2>/dev/null | while read -r f; do cp "$f" "$out/musicxml/"; done
 find "$here/tests/data/themes" -name '*.krn' 2>/dev/null | while read -r f; do cp "$f" "$out/kern/"; done
+
+# ---------------------------------------------------------------- http (raw requests to `leitmotif serve`)
+# What the web page (web/app.js) and the API's users send: the page and its files, the live theme
+# check, searches (every option), figures, uploads (multipart, urlencoded, raw body, chunked,
+# 100-continue), byte ranges of recordings, pipelined requests, and some hostile ones. The
+# target's database (fuzz/fuzz_http.c) has the recordings noise_a, planted and 'café "x"'.
+if [ -n "$py" ]; then
+  mkdir -p "$out/http"
+  "$py" - "$out/http" "$here/tests/data/themes" <<'EOF'
+import os, struct, sys
+d, themes = sys.argv[1], sys.argv[2]
+H = "Host: 127.0.0.1:8080\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+def get(path, extra="", method="GET", version="HTTP/1.1", host=H):
+    return f"{method} {path} {version}\r\n{host}Accept: */*\r\n{extra}\r\n".encode()
+def post(path, body, ctype, extra="", length=True):
+    cl = f"Content-Length: {len(body)}\r\n" if length else ""
+    return f"POST {path} HTTP/1.1\r\n{H}Content-Type: {ctype}\r\n{cl}{extra}\r\n".encode() + body
+def multipart(fields, files, boundary="----geckoformboundary7d3b1c9a2f"):
+    b = b""
+    for k, v in fields:
+        b += f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode()
+    for name, data, ctype in files:
+        b += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+              f"Content-Type: {ctype}\r\n\r\n").encode() + data + b"\r\n"
+    return b + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+def midi(pitches):
+    ev = b"\x00\xff\x51\x03\x07\xa1\x20"
+    for p in pitches:
+        ev += bytes([0, 0x90, p, 0x50, 0x83, 0x60, 0x80, p, 0])
+    ev += b"\x00\xff\x2f\x00"
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(ev)) + ev
+theme = "C4%20D4%20E4%20F4%20G4"
+seeds = {
+    "page": get("/", "Accept-Language: en-US,en;q=0.5\r\nConnection: keep-alive\r\n"),
+    "app_js": get("/app.js", "Referer: http://127.0.0.1:8080/\r\n"),
+    "favicon_head": get("/favicon.svg", method="HEAD"),
+    "info": get("/api/info"),
+    "theme_check": get(f"/api/theme?theme={theme}&tempo=120"),
+    "theme_check_bad": get("/api/theme?theme=C4%20H9%3A-1"),
+    "search": get(f"/api/search?top=10&theme={theme}"),
+    "search_all_options": get(f"/api/search?top=5&transpose=any&duration=auto&occurrences=1&occ_threshold=0.05&theme={theme}"),
+    "search_fixed": get("/api/search?top=3&duration=2.5&transpose=-3&theme=G4+G4+G4+Eb4%3A4"),
+    "search_tempo": get("/api/search?tempo=90&theme=C4%3A0.5%20r%20D4&top=0"),
+    "figure_svg": get(f"/api/figure?doc=planted&theme={theme}&format=svg"),
+    "figure_png_full": get(f"/api/figure?doc=noise_a&theme={theme}&format=png&scale=1&kind=full&transpose=2"),
+    "figure_utf8_id": get("/api/figure?doc=caf%C3%A9%20%22x%22&theme=C4%20E4&duration=1"),
+    "audio_range": get("/audio/planted", "Range: bytes=0-99\r\n"),
+    "audio_suffix": get("/audio/noise_a", "Range: bytes=-64\r\n"),
+    "audio_head": get("/audio/noise_a", method="HEAD"),
+    "audio_missing_file": get("/audio/caf%C3%A9%20%22x%22"),
+    "pipelined": get("/api/info") + get(f"/api/theme?theme={theme}") + get("/audio/planted", "Range: bytes=40-\r\n"),
+    "http10_no_host": b"GET /api/info HTTP/1.0\r\n\r\n",
+    "traversal": get("/audio/..%2F..%2Fetc%2Fpasswd"),
+    "nul_in_path": get("/audio/planted%00.wav"),
+    "unknown_param": get(f"/api/search?theme={theme}&bogus=1"),
+    "wrong_method": get("/api/info", method="DELETE"),
+    "foreign_host": get("/api/info", host="Host: evil.example\r\n"),
+    "form_urlencoded": post("/api/search?top=3", b"theme=C4+D4+E4&transpose=0", "application/x-www-form-urlencoded"),
+    "raw_midi_body": post("/api/search?top=2", midi([60, 62, 64, 65, 67]), "application/octet-stream"),
+    "too_big": post("/api/search", b"x", "text/plain", "Content-Length: 99999999\r\n", length=False),
+    "expect_continue": post("/api/theme", b"theme=E4+F4", "application/x-www-form-urlencoded", "Expect: 100-continue\r\n"),
+    "chunked": post("/api/theme", b"4\r\nMThd\r\n0\r\n\r\n", "application/octet-stream", "Transfer-Encoding: chunked\r\n", length=False),
+}
+body, ctype = multipart([], [("theme.mid", midi([67, 67, 67, 63]), "audio/midi")])
+seeds["multipart_midi"] = post("/api/search?top=10&duration=auto", body, ctype, "Origin: http://127.0.0.1:8080\r\n")
+body, ctype = multipart([("theme", "C4 D4")], [("theme.mid", midi([60]), "audio/midi")])
+seeds["multipart_field_and_file"] = post("/api/figure?doc=planted", body, ctype)
+for name, ctype in (("chausson_lc5077660_t2.krn", "application/octet-stream"), ("chausson_lc5077660_t2.mxl", "application/vnd.recordare.musicxml"),
+                    ("debussy_sq8661306-1_t4.musicxml", "application/vnd.recordare.musicxml+xml")):
+    path = os.path.join(themes, name)
+    if os.path.exists(path):
+        data = open(path, "rb").read()
+        body, ct = multipart([], [(name, data, ctype)])
+        seeds["multipart_" + name.rsplit(".", 1)[1]] = post("/api/search?duration=5", body, ct)
+        if name.endswith(".krn"):
+            seeds["raw_kern_body"] = post("/api/theme?duration=4", data, "text/plain")
+for name, b in seeds.items():
+    if len(b) <= 16384:
+        open(os.path.join(d, name), "wb").write(b)
+EOF
+else note "http: python3 missing; no seeds"; fi
 
 for t in "$out"/*/; do echo "fuzz/seeds: $(basename "$t"): $(ls "$t" | wc -l) seed(s)" >&2; done

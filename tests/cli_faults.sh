@@ -8,7 +8,9 @@
 # exit non-zero with a one-line error that says why (or, when the failed call cannot matter,
 # exit 0 with a complete output), leave no damaged file and no temporary file behind, and
 # leave what was committed before (the previous output, database, checkpoint, model) intact:
-# the previous database still opens and `search` works on it. Also: a read-only database folder
+# the previous database still opens and `search` works on it. A failed fsync of the folder after
+# the rename is an error too (exit non-zero, the error says the new file is complete and in place
+# but its rename may not survive a crash), with the new output left in place. Also: a read-only database folder
 # (search works, index says why it cannot write) and a database on a really full file system
 # (a 32 KiB tmpfs, in a user namespace; skipped where that is not allowed).
 # Audio is synthesised with sox: nothing from ../shared is needed.
@@ -56,6 +58,12 @@ faulty() {
 }
 # what failed in the last faulty run
 failed_call() { grep -a ' FAILED$' "$tmp/f.log" | head -n 1 | cut -d' ' -f2-; }
+# 0 if that was the fsync of a folder after a rename (not of a file: those are PATH.tmp.PID)
+failed_dir_fsync() { local c; c="$(failed_call)"; [ "${c%% *}" = fsync ] && [[ "$c" != *.tmp.* ]]; }
+# A failed folder fsync: the new file is complete and in place, but its rename is not durable yet.
+# That is an error (exit non-zero, one line naming the file, saying so and why), with the new file
+# left in place: nothing is lost.
+dir_fsync_error_ok() { error_ok "$1" && tail -n 1 "$tmp/f.err" | grep -q "renamed into place, but syncing its folder"; }
 # The error of a failed run: its last stderr line names the file (pattern $1) and says why.
 error_ok() {
   local why="No space left on device|Input/output error|Cannot allocate memory"
@@ -78,7 +86,7 @@ for fmt in npy csv; do
   "$cli" chroma "$tmp/b.wav" -o "$tmp/old.$fmt" --features stft "${opt[@]}" 2>/dev/null
   rm -f "$tmp/c.log"
   LD_PRELOAD="$preload" LM_FAULT_LOG="$tmp/c.log" "$cli" chroma "$tmp/short.wav" -o "$tmp/x.$fmt" --features stft "${opt[@]}" 2>/dev/null
-  k=$(counted "$tmp/c.log"); runs=0; bad=0
+  k=$(counted "$tmp/c.log"); runs=0; bad=0; dir_runs=0
   for n in $(seq 1 "$k"); do
     for m in $(modes "$n"); do
       mode="${m%:*} ${m#*:}"
@@ -86,6 +94,13 @@ for fmt in npy csv; do
       faulty "$n" $mode "$cli" chroma "$tmp/short.wav" -o "$tmp/out.$fmt" --features stft "${opt[@]}"; rc=$?; runs=$((runs + 1))
       what="chroma -o .$fmt, call $n ($(failed_call)) fails with ${mode% *}"
       if [ $rc -ge 128 ]; then echo "FAIL $what: crashed (rc=$rc)"; bad=$((bad + 1))
+      elif failed_dir_fsync; then
+        dir_runs=$((dir_runs + 1))
+        if [ $rc -eq 0 ]; then echo "FAIL $what: exit 0 although the rename may not be durable"; bad=$((bad + 1))
+        elif ! dir_fsync_error_ok "out\.$fmt"; then echo "FAIL $what: unclear error: $(tail -n 1 "$tmp/f.err")"; bad=$((bad + 1))
+        elif ! cmp -s "$tmp/out.$fmt" "$tmp/ref.$fmt"; then echo "FAIL $what: the file in place is not the new complete output"; bad=$((bad + 1))
+        elif ! no_temp_files "$tmp"; then echo "FAIL $what: temporary file left"; bad=$((bad + 1)); rm -f "$tmp"/*.tmp.*
+        fi
       elif [ $rc -ne 0 ] && ! error_ok "out\.$fmt"; then echo "FAIL $what: unclear error: $(tail -n 1 "$tmp/f.err")"; bad=$((bad + 1))
       elif [ $rc -ne 0 ] && ! cmp -s "$tmp/out.$fmt" "$tmp/old.$fmt"; then echo "FAIL $what: the previous output was changed"; bad=$((bad + 1))
       elif [ $rc -eq 0 ] && ! cmp -s "$tmp/out.$fmt" "$tmp/ref.$fmt"; then echo "FAIL $what: exit 0 with a damaged output"; bad=$((bad + 1))
@@ -94,6 +109,8 @@ for fmt in npy csv; do
     done
   done
   summary "chroma -o .$fmt with each of its $k file calls failing" $runs $bad
+  [ $dir_runs -gt 0 ] && ok "chroma -o .$fmt: a failed fsync of the folder after the rename is an error, the new file in place" ||
+    fail "chroma -o .$fmt: the folder's fsync after the rename was never made to fail"
 done
 
 # ---------------------------------------------------------------- index
@@ -106,7 +123,7 @@ cp "$tmp/db0.lmdb" "$db"
 "$cli" index "$db" "$tmp/b.wav" "$tmp/c.wav" --commit-every 1e-6 --threads 1 2>/dev/null; cp "$db" "$tmp/dbref.lmdb"
 cp "$tmp/db0.lmdb" "$db"; rm -f "$tmp/c.log"
 LD_PRELOAD="$preload" LM_FAULT_LOG="$tmp/c.log" "$cli" index "$db" "$tmp/b.wav" "$tmp/c.wav" --commit-every 1e-6 --threads 1 2>/dev/null
-k=$(counted "$tmp/c.log"); runs=0; bad=0
+k=$(counted "$tmp/c.log"); runs=0; bad=0; dir_runs=0
 grep -q ' mmap ' "$tmp/c.log" || fail "index: the database was not mapped (the mmap op is not exercised)"
 for n in $(seq 1 "$k"); do
   for m in $(modes "$n"); do
@@ -114,7 +131,10 @@ for n in $(seq 1 "$k"); do
     cp "$tmp/db0.lmdb" "$db"
     faulty "$n" $mode "$cli" index "$db" "$tmp/b.wav" "$tmp/c.wav" --commit-every 1e-6 --threads 1; rc=$?; runs=$((runs + 1))
     what="index, call $n ($(failed_call)) fails with ${mode% *}"
+    failed_dir_fsync && dir_runs=$((dir_runs + 1))
     if [ $rc -ge 128 ]; then echo "FAIL $what: crashed (rc=$rc)"; bad=$((bad + 1))
+    elif failed_dir_fsync && [ $rc -eq 0 ]; then echo "FAIL $what: exit 0 although a commit may not be durable"; bad=$((bad + 1))
+    elif failed_dir_fsync && ! dir_fsync_error_ok "f\.lmdb"; then echo "FAIL $what: unclear error: $(tail -n 1 "$tmp/f.err")"; bad=$((bad + 1))
     elif [ $rc -ne 0 ] && ! error_ok "f\.lmdb"; then echo "FAIL $what: unclear error: $(tail -n 1 "$tmp/f.err")"; bad=$((bad + 1))
     elif [ $rc -eq 0 ] && ! cmp -s "$db" "$tmp/dbref.lmdb"; then echo "FAIL $what: exit 0 with another database than the reference"; bad=$((bad + 1))
     elif ! search_ok "$db"; then echo "FAIL $what: search on the database left behind fails: $(cat "$tmp/s.err")"; bad=$((bad + 1))
@@ -123,6 +143,8 @@ for n in $(seq 1 "$k"); do
   done
 done
 summary "index with each of its $k file calls failing (database still opens and searches)" $runs $bad
+[ $dir_runs -gt 0 ] && ok "index: a failed fsync of the folder after a commit is an error; the database in place opens" ||
+  fail "index: the folder's fsync after a commit was never made to fail"
 
 # ---------------------------------------------------------------- train
 # Two epochs: the HCQT excerpt cache, a model and a checkpoint per epoch, the loss plot.

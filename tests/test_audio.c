@@ -1,7 +1,9 @@
-/* Audio decoding: every format libsndfile writes here, many channel counts and rates, and
- * damaged inputs (truncated, bit-flipped, empty, Git LFS pointers, text) that must give a
- * shorter result with a warning or a one-line error naming the file. Files are generated
- * with libsndfile itself in a temporary directory. */
+/* Audio decoding: every format libsndfile writes here, many channel counts and rates, very short
+ * files, MP3 with a large ID3 tag or a LAME tag that trims more than the file holds, and damaged
+ * inputs (truncated, bit-flipped, empty, Git LFS pointers, text) that must give a shorter result
+ * with a warning or a one-line error naming the file. Whatever decodes has finite samples and
+ * features of duration x 25 +- 1 frames. Files are generated with libsndfile itself in a
+ * temporary directory. */
 #include <fcntl.h>
 #include <math.h>
 #include <sndfile.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "audio/audio.h"
+#include "chroma/stft_chroma.h"
 #include "common/error.h"
 #include "testutil.h"
 
@@ -99,6 +102,19 @@ static void check_signal(const lm_audio *a, const char *what) {
         if (!isfinite(a->samples[i])) fail_msg("%s: sample %zu is not finite", what, i);
 }
 
+/* The issue's rule for every decoded file: its features have duration x 25 +- 1 frames (25 Hz),
+ * none of them NaN or infinite (the STFT chroma, T = 1 + n/882, on the decoded signal). */
+static void check_frames(const lm_audio *a, const char *what) {
+    float *chroma = NULL;
+    size_t T = 0;
+    if (lm_chroma_stft(a->samples, a->n, &chroma, &T) != 0) fail_msg("%s: chroma: %s", what, lm_last_error());
+    double want = 25.0 * (double)a->n / LM_SAMPLE_RATE;
+    if (fabs((double)T - want) > 1.0) fail_msg("%s: %zu frames for %.4f s decoded", what, T, want / 25);
+    for (size_t i = 0; i < 12 * T; i++)
+        if (!isfinite(chroma[i])) fail_msg("%s: chroma value %zu is not finite", what, i);
+    free(chroma);
+}
+
 /* Loads a file written by write_sine and checks the mono 22050 Hz result. */
 static void check_decodes(const char *path, int rate, int channels, double seconds, double tol_sec, int lossy) {
     lm_audio a;
@@ -116,6 +132,7 @@ static void check_decodes(const char *path, int rate, int channels, double secon
     for (size_t i = lo; i < hi; i++) ss += (double)a.samples[i] * a.samples[i];
     double rms = sqrt(ss / (double)(hi - lo)), want = 0.3 / sqrt(2.0);
     if (fabs(rms - want) > (lossy ? 0.25 : 0.05) * want) fail_msg("%s: RMS %.4f, want %.4f", path, rms, want);
+    check_frames(&a, path);
     lm_audio_free(&a);
 }
 
@@ -142,6 +159,9 @@ static const fmt_case cases[] = {
     {"wav", SF_FORMAT_WAV | SF_FORMAT_MS_ADPCM, 44100, 2, 0.1, 1, 0},
     {"aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 44100, 2, 0, 0, 0},
     {"aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_24, 32000, 1, 0, 0, 0},
+    {"aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_S8, 22050, 2, 0, 0, 0},
+    /* WAVE_FORMAT_EXTENSIBLE, as multichannel recorders write it */
+    {"wav", SF_FORMAT_WAVEX | SF_FORMAT_PCM_24, 48000, 6, 0, 0, 0},
     {"flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 0, 0, 0},
     {"flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 192000, 8, 0, 0, 0},
     {"flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 1, 0, 0, 0},
@@ -195,6 +215,7 @@ static int check_damaged(const char *path, double full_sec, int must_be_partial)
         return 0;
     }
     check_signal(&a, path);
+    check_frames(&a, path);
     double dur = (double)a.n / LM_SAMPLE_RATE;
     assert_true(dur <= full_sec + 0.1);
     if (must_be_partial) {
@@ -285,6 +306,152 @@ static void test_bad_files(void **state) {
     expect_error(hdr, "no audio");
 }
 
+/* Very short files of every format: 0.05 s (just over one 25 Hz frame) decodes with the right
+ * frame count, or (lossy codecs, whose frames and priming are longer than that) gives an error
+ * naming the file; 0.02 s is too short and says so, naming the file. */
+static void test_very_short(void **state) {
+    (void)state;
+    for (size_t i = 0; i < N_CASES; i++) {
+        const fmt_case *c = &cases[i];
+        const char *path = case_path(i, "short");
+        if (write_sine(path, c->format, c->rate, c->channels, 0.05) != 0) continue; /* noted above */
+        lm_audio a;
+        lm_clear_error();
+        if (lm_audio_load(path, &a) == 0) {
+            check_signal(&a, path);
+            check_frames(&a, path);
+            double dur = (double)a.n / LM_SAMPLE_RATE;
+            if (fabs(dur - 0.05) > (c->lossy ? 0.1 : 1e-3)) fail_msg("%s: %.4f s decoded of 0.05 s", path, dur);
+            lm_audio_free(&a);
+        } else {
+            if (!c->lossy) fail_msg("%s: 0.05 s of lossless audio refused: %s", path, lm_last_error());
+            if (!strstr(lm_last_error(), path)) fail_msg("error does not name %s: %s", path, lm_last_error());
+        }
+        path = case_path(i, "tiny");
+        if (write_sine(path, c->format, c->rate, c->channels, 0.02) != 0) continue;
+        lm_clear_error();
+        if (lm_audio_load(path, &a) == 0) { /* a lossy codec's padding may make it long enough */
+            if (!c->lossy) fail_msg("%s: 0.02 s accepted", path);
+            check_frames(&a, path);
+            lm_audio_free(&a);
+        } else if (!strstr(lm_last_error(), path) || (!c->lossy && !strstr(lm_last_error(), "too short")))
+            fail_msg("%s: %s", path, lm_last_error());
+    }
+}
+
+/* An ID3v2.3 tag of `payload` bytes (one APIC frame of pseudo-random "picture" bytes full of MPEG
+ * sync words, which a careless decoder takes for audio frames). */
+static unsigned char *id3v2_tag(size_t payload, size_t *len) {
+    size_t frame = 10 + payload, total = 10 + frame;
+    unsigned char *t = calloc(1, total);
+    assert_non_null(t);
+    memcpy(t, "ID3\3\0\0", 6);
+    size_t body = frame; /* syncsafe size of what follows the header */
+    for (int k = 0; k < 4; k++) t[6 + k] = (unsigned char)((body >> (7 * (3 - k))) & 0x7f);
+    memcpy(t + 10, "APIC", 4);
+    for (int k = 0; k < 4; k++) t[14 + k] = (unsigned char)(payload >> (8 * (3 - k)));
+    unsigned char *p = t + 20;
+    memcpy(p, "\0image/jpeg\0\3cover\0", 19);
+    unsigned s = 99;
+    for (size_t i = 19; i < payload; i++) {
+        s = s * 1103515245u + 12345u;
+        p[i] = (unsigned char)(s >> 16);
+        if (i % 417 == 0 && i + 1 < payload) p[i] = 0xff, p[++i] = 0xfb; /* "frame" headers */
+    }
+    *len = total;
+    return t;
+}
+
+/* MP3 with a large ID3v2 tag in front (a 300 KiB cover picture) and an ID3v1 tag at the end:
+ * the whole audio, no more, no warning about damage. */
+static void test_mp3_large_id3(void **state) {
+    (void)state;
+    const char *plain = tmp_path("id3_plain.mp3"), *tagged = tmp_path("id3_tagged.mp3");
+    if (write_sine(plain, SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100, 2, 1.5) != 0)
+        LM_SKIP("libsndfile cannot write MP3 here\n");
+    size_t n_audio, n_tag;
+    unsigned char *audio = read_all(plain, &n_audio), *tag = id3v2_tag(300 * 1024, &n_tag);
+    unsigned char v1[128] = "TAG";
+    memcpy(v1 + 3, "A title", 7);
+    FILE *f = fopen(tagged, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(tag, 1, n_tag, f), n_tag);
+    assert_int_equal(fwrite(audio, 1, n_audio, f), n_audio);
+    assert_int_equal(fwrite(v1, 1, sizeof v1, f), sizeof v1);
+    assert_int_equal(fclose(f), 0);
+    free(audio);
+    free(tag);
+    check_decodes(tagged, 44100, 2, 1.5, 0.1, 1);
+    lm_audio a;
+    assert_int_equal(lm_audio_load(tagged, &a), 0);
+    if (a.warning[0]) fail_msg("%s: unexpected warning: %s", tagged, a.warning);
+    lm_audio_free(&a);
+}
+
+/* Writes an MP3 whose LAME tag states more encoder delay plus padding than the file holds samples,
+ * as LAME 3.97 and older wrote them into very short files (quodlibet/mutagen's
+ * tests/data/lame397v9short.mp3: 3 frames of 576 samples at 24 kHz, delay 576 + padding 1452).
+ * Made from a libsndfile MP3 (whose LAME tag is right) by editing the tag's delay and padding.
+ * Returns the samples per channel the file holds, or 0 where libsndfile cannot write MP3 or
+ * writes no LAME tag. */
+static size_t write_bogus_lame_mp3(const char *path, int rate, double seconds) {
+    if (write_sine(path, SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, rate, 2, seconds) != 0) return 0;
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    /* The Xing/Info tag in the first frame, then the LAME tag 120 bytes on (with frames, bytes,
+     * TOC and quality: flags 0x0f). */
+    size_t x = 0;
+    while (x + 4 <= 64 && x + 4 <= n && memcmp(b + x, "Xing", 4) && memcmp(b + x, "Info", 4)) x++;
+    if (x + 124 > n || x + 4 > 64 || b[x + 7] != 0x0f || memcmp(b + x + 120, "LAME", 4)) {
+        free(b);
+        return 0;
+    }
+    size_t frames = (size_t)b[x + 8] << 24 | (size_t)b[x + 9] << 16 | (size_t)b[x + 10] << 8 | b[x + 11];
+    size_t spf = rate < 32000 ? 576 : 1152; /* MPEG-2 (and 2.5) layer III: 576 samples a frame */
+    size_t total = frames * spf, delay = 576, padding = total + 300 - delay;
+    assert_true(padding < 4096);
+    unsigned char *dp = b + x + 120 + 21; /* 12 bits of delay, 12 bits of padding */
+    dp[0] = (unsigned char)(delay >> 4);
+    dp[1] = (unsigned char)((delay & 15) << 4 | padding >> 8);
+    dp[2] = (unsigned char)(padding & 255);
+    write_bytes(path, b, n);
+    free(b);
+    return total;
+}
+
+static void test_mp3_lame_tag_trims_everything(void **state) {
+    (void)state;
+    const char *path = tmp_path("lame397_short.mp3");
+    size_t total = write_bogus_lame_mp3(path, 24000, 0.072);
+    if (!total) LM_SKIP("libsndfile cannot write MP3 with a LAME tag here\n");
+    /* The problem: libsndfile (gapless libmpg123) yields nothing from such a file. */
+    SF_INFO info = {0};
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    sf_count_t from_sndfile = 0;
+    if (sf) {
+        float buf[4096];
+        sf_count_t r;
+        while ((r = sf_readf_float(sf, buf, 2048)) > 0) from_sndfile += r;
+        sf_close(sf);
+    }
+    if (from_sndfile != 0)
+        print_message("note: this libsndfile decodes %lld samples of the bogus LAME tag file itself\n",
+                      (long long)from_sndfile);
+    lm_audio a;
+    lm_clear_error();
+    if (lm_audio_load(path, &a) != 0) fail_msg("%s: %s", path, lm_last_error());
+    assert_int_equal(a.orig_rate, 24000);
+    assert_int_equal(a.orig_channels, 2);
+    assert_int_equal(a.partial, 0);
+    check_signal(&a, path);
+    check_frames(&a, path);
+    /* All of it, untrimmed, as sox reads it. */
+    assert_int_equal(a.n, (size_t)ceil((double)total * LM_SAMPLE_RATE / 24000 - 1e-9));
+    if (from_sndfile == 0 && !strstr(a.warning, "LAME header says to trim"))
+        fail_msg("%s: warning '%s' does not explain the LAME header", path, a.warning);
+    lm_audio_free(&a);
+}
+
 static void test_nan_samples(void **state) {
     (void)state;
     const char *path = tmp_path("nan.wav");
@@ -356,6 +523,9 @@ int main(void) {
         cmocka_unit_test(test_formats_rates_channels),
         cmocka_unit_test(test_truncated_and_flipped),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_very_short),
+        cmocka_unit_test(test_mp3_large_id3),
+        cmocka_unit_test(test_mp3_lame_tag_trims_everything),
         cmocka_unit_test(test_nan_samples),
         cmocka_unit_test(test_decoder_chatter_is_captured),
     };

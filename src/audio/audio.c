@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <mpg123.h>
 #include <pthread.h>
 #include <samplerate.h>
 #include <sndfile.h>
@@ -129,6 +130,123 @@ static void first_decoder_line(const quiet_state *q, char *out, size_t cap) {
     size_t n = strcspn(s, "\n");
     while (n > 0 && (s[n - 1] == '.' || s[n - 1] == ' ' || s[n - 1] == '!')) n--;
     snprintf(out, cap, "%.*s", (int)n, s);
+}
+
+/* -------------------------------------------- MP3 through libmpg123 directly */
+
+/* libsndfile decodes MP3 with libmpg123 in gapless mode, which trims the encoder delay and
+ * padding that the LAME tag states. LAME 3.97 and older wrote tags into very short files that
+ * state more delay plus padding than the file holds samples (quodlibet/mutagen's
+ * tests/data/lame397v9short.mp3: 3 frames of 576 samples, delay 576 + padding 1452); gapless
+ * decoding then trims everything and libsndfile yields no samples at all (sox and mutagen read
+ * 1728 samples, or 0 s). Such files are decoded here without gapless trimming, so that they are
+ * read whole, as sox reads them. */
+typedef struct {
+    float *mono;
+    size_t n;
+    int rate, channels;
+    long long stated; /* gapless length the tags state (negative: more trimmed than there is) */
+    int gapless_known;
+    int format_changed; /* decoding stopped where the stream changed its rate or channels */
+    char error[160];
+} mp3_direct;
+
+static mpg123_handle *mp3_handle(int gapless, int *err) {
+    mpg123_handle *h = mpg123_new(NULL, err);
+    if (!h) return NULL;
+    mpg123_param(h, MPG123_ADD_FLAGS, MPG123_QUIET, 0);
+    mpg123_param(h, gapless ? MPG123_ADD_FLAGS : MPG123_REMOVE_FLAGS, MPG123_GAPLESS, 0);
+    const long *rates;
+    size_t n_rates;
+    mpg123_rates(&rates, &n_rates);
+    mpg123_format_none(h);
+    for (size_t i = 0; i < n_rates; i++) mpg123_format(h, rates[i], MPG123_MONO | MPG123_STEREO, MPG123_ENC_FLOAT_32);
+    return h;
+}
+
+static pthread_once_t mpg123_once = PTHREAD_ONCE_INIT;
+static void mpg123_init_once(void) { mpg123_init(); }
+
+/* 0 with d filled (d->n may be 0), or -1 with d->error. */
+static int mp3_decode_direct(const char *path, mp3_direct *d) {
+    memset(d, 0, sizeof *d);
+    pthread_once(&mpg123_once, mpg123_init_once);
+    int err = MPG123_OK;
+    long rate;
+    int ch, enc;
+    /* What gapless decoding makes of it, for the warning. */
+    mpg123_handle *h = mp3_handle(1, &err);
+    if (h && mpg123_open(h, path) == MPG123_OK && mpg123_getformat(h, &rate, &ch, &enc) == MPG123_OK) {
+        off_t len = mpg123_length(h);
+        if (len != MPG123_ERR) d->stated = (long long)len, d->gapless_known = 1;
+    }
+    if (h) {
+        mpg123_close(h);
+        mpg123_delete(h);
+    }
+    h = mp3_handle(0, &err);
+    if (!h) {
+        snprintf(d->error, sizeof d->error, "%s", mpg123_plain_strerror(err));
+        return -1;
+    }
+    if (mpg123_open(h, path) != MPG123_OK || mpg123_getformat(h, &rate, &ch, &enc) != MPG123_OK || rate <= 0 ||
+        ch < 1 || ch > 2) {
+        snprintf(d->error, sizeof d->error, "%s", mpg123_strerror(h));
+        mpg123_close(h);
+        mpg123_delete(h);
+        return -1;
+    }
+    d->rate = (int)rate;
+    d->channels = ch;
+    size_t cap = 0;
+    float buf[8192];
+    int rc = 0;
+    for (;;) {
+        size_t done = 0;
+        int r = mpg123_read(h, buf, sizeof buf, &done);
+        if (r == MPG123_NEW_FORMAT) {
+            long r2;
+            int c2, e2;
+            if (mpg123_getformat(h, &r2, &c2, &e2) != MPG123_OK || r2 != rate || c2 != ch) {
+                d->format_changed = 1;
+                break;
+            }
+        }
+        size_t frames = done / (sizeof(float) * (size_t)ch);
+        if (frames) {
+            if (d->n + frames > cap) {
+                size_t ncap = cap ? 2 * cap : 65536;
+                while (ncap < d->n + frames) ncap *= 2;
+                float *m = realloc(d->mono, ncap * sizeof *m);
+                if (!m) {
+                    snprintf(d->error, sizeof d->error, "out of memory");
+                    rc = -1;
+                    break;
+                }
+                d->mono = m;
+                cap = ncap;
+            }
+            for (size_t i = 0; i < frames; i++)
+                d->mono[d->n + i] = ch == 2 ? 0.5f * (buf[2 * i] + buf[2 * i + 1]) : buf[i];
+            d->n += frames;
+        }
+        if (r == MPG123_DONE) break;
+        if (r != MPG123_OK && r != MPG123_NEW_FORMAT) {
+            if (d->n == 0) {
+                snprintf(d->error, sizeof d->error, "%s", mpg123_strerror(h));
+                rc = -1;
+            }
+            break;
+        }
+    }
+    mpg123_close(h);
+    mpg123_delete(h);
+    if (rc != 0) {
+        free(d->mono);
+        d->mono = NULL;
+        d->n = 0;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------- loading */
@@ -328,6 +446,33 @@ int lm_audio_load(const char *path, lm_audio *out) {
         free(mono);
         return -1;
     }
+    /* libsndfile found MPEG audio but decoded none of it: libmpg123 without gapless trimming. */
+    char fallback[300] = "";
+    if (got == 0 && mpeg) {
+        mp3_direct d;
+        if (mp3_decode_direct(path, &d) == 0 && d.n > 0) {
+            free(mono);
+            mono = d.mono;
+            got = d.n;
+            info.samplerate = d.rate;
+            info.channels = d.channels;
+            info.frames = (sf_count_t)d.n;
+            known = 1;
+            header_long = 0;
+            sferr = 0;
+            if (d.gapless_known && d.stated <= 0)
+                snprintf(fallback, sizeof fallback,
+                         "its LAME header says to trim %lld samples of encoder delay and padding, more than the %zu it "
+                         "holds (a bug of LAME 3.97 and older in very short files); decoded all %.3f s untrimmed",
+                         (long long)d.n - d.stated, d.n, (double)d.n / d.rate);
+            else
+                snprintf(fallback, sizeof fallback,
+                         "libsndfile decoded none of it; decoded %.3f s with libmpg123 directly, without gapless "
+                         "trimming",
+                         (double)d.n / d.rate);
+            if (d.format_changed) out->partial = 1;
+        } else free(d.mono);
+    }
     const double rate = info.samplerate;
     if (got == 0) {
         char dec[200] = "";
@@ -354,7 +499,12 @@ int lm_audio_load(const char *path, lm_audio *out) {
     int sub = info.format & SF_FORMAT_SUBMASK;
     int lossy = mpeg || sub == SF_FORMAT_VORBIS || sub == SF_FORMAT_OPUS;
     double tol = rate / 100 + (lossy ? 3 * 1152 : 0);
-    if (sferr) {
+    if (fallback[0]) add_warning(out, "%s", fallback);
+    if (out->partial)
+        add_warning(out, "decoding stopped at %.2f s where the stream changes its sample rate or channels; using "
+                         "what was decoded",
+                    (double)got / rate);
+    else if (sferr) {
         add_warning(out, "decoding failed at %.2f s (libsndfile: %s); using what was decoded", (double)got / rate,
                     sftext);
         out->partial = 1;

@@ -1,6 +1,8 @@
 /* Audio input: any file libsndfile decodes (WAV, AIFF, FLAC, OGG/Vorbis, Opus, MP3 with
  * libsndfile >= 1.1), mixed down to mono and resampled to 22050 Hz with libsamplerate's
- * best sinc converter. */
+ * best sinc converter. An MP3 of which libsndfile decodes nothing (gapless trimming of a LAME
+ * tag that states more delay and padding than the file holds, as LAME 3.97 wrote into very
+ * short files) is decoded again with libmpg123 directly, untrimmed, with a warning. */
 #ifndef LM_AUDIO_AUDIO_H
 #define LM_AUDIO_AUDIO_H
 #include <stddef.h>

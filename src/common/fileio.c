@@ -40,15 +40,28 @@ int lm_atomic_open(lm_atomic_file *af, const char *path) {
     return 0;
 }
 
-static void fsync_parent_dir(const char *path) {
+/* Makes the rename of `path` durable: fsyncs the folder that holds it. 0, or -1 with the error set
+ * when the folder's fsync fails (EIO, ENOSPC, ...): the new file is then complete and in place,
+ * but a crash or power loss may still undo the rename. As PostgreSQL's fsync_fname, a folder that
+ * cannot be opened for reading (EACCES) or whose file system cannot fsync folders (EINVAL, EBADF)
+ * is not an error: nothing more can be done there. */
+static int fsync_parent_dir(const char *path) {
     char *copy = dup_str(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY);
+    if (!copy) return 0;
+    const char *dir = dirname(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
     if (fd >= 0) {
-        fsync(fd);
+        if (fsync(fd) != 0 && errno != EINVAL && errno != EBADF) {
+            lm_set_error("%s was written completely and renamed into place, but syncing its folder %s failed (%s): "
+                         "the new file may be lost if the system crashes or loses power before the folder is written",
+                         path, dir, strerror(errno));
+            rc = -1;
+        }
         close(fd);
     }
     free(copy);
+    return rc;
 }
 
 int lm_atomic_commit(lm_atomic_file *af) {
@@ -67,7 +80,7 @@ int lm_atomic_commit(lm_atomic_file *af) {
         rc = -1;
     }
     if (rc != 0) unlink(af->tmp_path);
-    else fsync_parent_dir(af->final_path);
+    else rc = fsync_parent_dir(af->final_path); /* -1: the new file is in place, but not durable yet */
     free(af->tmp_path);
     free(af->final_path);
     af->tmp_path = af->final_path = NULL;

@@ -12,7 +12,10 @@ typedef struct {
 } lm_atomic_file;
 
 int lm_atomic_open(lm_atomic_file *af, const char *path);
-/* Flushes, fsyncs, renames and fsyncs the directory. On failure the target is untouched. */
+/* Flushes, fsyncs, renames and fsyncs the directory. -1 with the error set on failure: the target
+ * is untouched, except when only the directory's fsync failed (after the rename): the target is
+ * then the new, complete file, but its rename may not survive a crash or power loss; the error
+ * says so. */
 int lm_atomic_commit(lm_atomic_file *af);
 /* Discards the temporary file (on error paths). */
 void lm_atomic_abort(lm_atomic_file *af);

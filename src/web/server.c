@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -691,4 +692,120 @@ int lm_server_run(const lm_server_config *cfg) {
     lm_web_ctx_close(&s->api);
     free(s);
     return rc;
+}
+
+/* ---- the request handling without a network (server.h: lm_server_local_*) */
+
+struct lm_server_local {
+    server s;
+    lm_server_config cfg;
+    struct MHD_Daemon *d;
+};
+
+lm_server_local *lm_server_local_open(const lm_server_config *cfg) {
+    struct sockaddr_storage sa;
+    int v6 = 0, loopback = 0;
+    if (parse_bind(cfg->bind, 0, &sa, &v6, &loopback) != 0) return NULL;
+    lm_server_local *l = calloc(1, sizeof *l);
+    if (!l) {
+        lm_set_error("out of memory");
+        return NULL;
+    }
+    l->cfg = *cfg;
+    l->s.cfg = &l->cfg;
+    l->s.loopback = loopback;
+    if (lm_web_ctx_open(&l->s.api, cfg->db_path, &cfg->limits) != 0) {
+        free(l);
+        return NULL;
+    }
+    pthread_mutex_init(&l->s.mu, NULL);
+    pthread_cond_init(&l->s.cv, NULL);
+    /* lm_server_run's callbacks and per-connection options; no listening socket and no threads
+     * (MHD_run drives it), so no watchdog: request_timeout is not enforced here. */
+    l->d = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, &l->s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &l->s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                            MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout, MHD_OPTION_CONNECTION_LIMIT,
+                            cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+                            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, &l->s, MHD_OPTION_NOTIFY_COMPLETED,
+                            completed, &l->s, MHD_OPTION_END);
+    if (!l->d) {
+        lm_set_error("libmicrohttpd did not start");
+        lm_server_local_close(l);
+        return NULL;
+    }
+    return l;
+}
+
+int lm_server_local_exchange(lm_server_local *l, const void *request, size_t n, char **out, size_t *out_len) {
+    *out = NULL;
+    *out_len = 0;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        lm_set_error("socketpair: %s", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un peer; /* the client's address as accept() gives it for a local socket */
+    memset(&peer, 0, sizeof peer);
+    peer.sun_family = AF_UNIX;
+    if (MHD_add_connection(l->d, sv[0], (const struct sockaddr *)&peer, sizeof peer) != MHD_YES) {
+        close(sv[0]);
+        close(sv[1]);
+        lm_set_error("libmicrohttpd refused the connection");
+        return -1;
+    }
+    /* sv[0] is the daemon's now; sv[1] is the client. */
+    int fl = fcntl(sv[1], F_GETFL);
+    if (fl >= 0) fcntl(sv[1], F_SETFL, fl | O_NONBLOCK);
+    buf got = {0};
+    const char *req = request;
+    size_t sent = 0;
+    int eof = 0, idle = 0, oom = 0, shut = 0;
+    while (!eof && idle < 100000) {
+        int progress = 0;
+        if (sent < n) {
+            ssize_t w = send(sv[1], req + sent, n - sent, MSG_NOSIGNAL);
+            if (w > 0) sent += (size_t)w, progress = 1;
+            else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) sent = n; /* closed */
+        }
+        if (sent == n && !shut) { /* the client has sent everything */
+            shutdown(sv[1], SHUT_WR);
+            shut = 1;
+        }
+        MHD_run(l->d);
+        char tmp[16384];
+        for (;;) {
+            ssize_t r = recv(sv[1], tmp, sizeof tmp, 0);
+            if (r > 0) {
+                progress = 1;
+                if (!oom && buf_add(&got, tmp, (size_t)r) != 0) oom = 1;
+            } else {
+                if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) eof = 1;
+                break;
+            }
+        }
+        idle = progress ? 0 : idle + 1;
+    }
+    close(sv[1]);
+    MHD_run(l->d); /* lets the daemon finish with its end */
+    if (!eof || oom) {
+        free(got.data);
+        lm_set_error(oom ? "out of memory" : "the server neither answered nor closed the connection");
+        return -1;
+    }
+    if (!got.data && !(got.data = calloc(1, 1))) {
+        lm_set_error("out of memory");
+        return -1;
+    }
+    *out = got.data;
+    *out_len = got.len;
+    return 0;
+}
+
+void lm_server_local_close(lm_server_local *l) {
+    if (!l) return;
+    if (l->d) MHD_stop_daemon(l->d);
+    pthread_cond_destroy(&l->s.cv);
+    pthread_mutex_destroy(&l->s.mu);
+    lm_web_ctx_close(&l->s.api);
+    free(l);
 }

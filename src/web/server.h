@@ -35,4 +35,18 @@ void lm_server_config_default(lm_server_config *c);
 /* Serves until SIGINT or SIGTERM; prints "leitmotif serve: http://ADDR:PORT/ ..." on stderr when
  * ready. 0 after a clean stop, -1 with the error set when it cannot start. */
 int lm_server_run(const lm_server_config *c);
+
+/* The same request handling without a network, for the fuzzer (fuzz/fuzz_http.c) and tests: a
+ * libmicrohttpd daemon with lm_server_run's handler, options and limits but no listening socket
+ * and no threads, to which each exchange hands one end of a local socket pair (AF_UNIX). The
+ * request bytes go in as a client sends them (then the client stops sending), the daemon runs in
+ * the calling thread until it has answered and closed the connection, and the raw bytes of its
+ * answers come back (several when the bytes hold several requests). Not thread-safe. */
+typedef struct lm_server_local lm_server_local;
+/* NULL with the error set if the database cannot be opened or the daemon not started. */
+lm_server_local *lm_server_local_open(const lm_server_config *c);
+/* 0 with *out (malloc'd, NUL-terminated, *out_len bytes; maybe empty: a request cut short gets no
+ * answer); -1 with the error set if the connection could not be made or never closed. */
+int lm_server_local_exchange(lm_server_local *l, const void *request, size_t n, char **out, size_t *out_len);
+void lm_server_local_close(lm_server_local *l);
 #endif
