@@ -904,25 +904,37 @@ int lm_db_path_format(const char *path) {
 
 /* ---------------------------------------------------------------- writing */
 
-static void fsync_dir(const char *dir) {
+/* 0, or -1 with the error set when the folder's fsync fails: what was just renamed or created
+ * there is in place but may not survive a crash (as lm_atomic_commit, common/fileio.c; a folder
+ * that cannot be opened, or a file system that cannot sync folders, EINVAL/EBADF, is not an
+ * error). */
+static int fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
+    if (fd < 0) return 0;
+    int rc = 0;
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EBADF) {
+        lm_set_error("syncing the folder %s failed (%s): what was just written there is in place but may be lost if "
+                     "the system crashes or loses power",
+                     dir, strerror(errno));
+        rc = -1;
     }
+    close(fd);
+    return rc;
 }
 
-static void fsync_parent(const char *path) {
+static int fsync_parent(const char *path) {
     char *copy = dup_str(path);
-    if (!copy) return;
+    if (!copy) return 0;
     char *slash = strrchr(copy, '/');
-    if (!slash) fsync_dir(".");
+    int rc;
+    if (!slash) rc = fsync_dir(".");
     else {
         if (slash == copy) slash[1] = '\0';
         else *slash = '\0';
-        fsync_dir(copy);
+        rc = fsync_dir(copy);
     }
     free(copy);
+    return rc;
 }
 
 /* Removes the files of a flat directory and the directory (an unfinished new database). */
@@ -1023,7 +1035,7 @@ static void cleanup_dir(const char *dir, const struct lm_db2_manifest *m) {
         free(names[i]);
     }
     free(names);
-    if (removed) fsync_dir(dir);
+    if (removed) (void)fsync_dir(dir); /* leftovers: nothing depends on their removal lasting */
 }
 
 int lm_dbw_begin(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
@@ -1244,14 +1256,15 @@ int lm_dbw_commit(lm_dbw *w, const lm_db_doc *docs, size_t n, const char *const 
     m2.generation++;
     int rc = write_manifest(dir, &m2);
     if (rc == 0 && !w->exists) {
-        fsync_dir(dir);
-        if (rename(w->tmp_dir, w->path) != 0) {
+        if (fsync_dir(dir) != 0) {
+            rc = -1; /* nothing visible yet: the unfinished database is removed */
+        } else if (rename(w->tmp_dir, w->path) != 0) {
             if (errno == EEXIST || errno == ENOTEMPTY || errno == EISDIR || errno == ENOTDIR)
                 lm_set_error("%s was created by another process meanwhile; nothing written", w->path);
             else lm_set_error("cannot create database %s: %s", w->path, strerror(errno));
             rc = -1;
         } else {
-            fsync_parent(w->path);
+            if (fsync_parent(w->path) != 0) rc = -1; /* created and complete, but not durable yet */
             free(w->tmp_dir);
             w->tmp_dir = NULL;
             w->exists = 1;
@@ -1333,7 +1346,7 @@ int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after) {
         free(p);
         crash_point("cleanup");
     }
-    fsync_dir(w->path);
+    (void)fsync_dir(w->path); /* the old segments' removal: the new manifest is already durable */
     manifest_free(w->m);
     *w->m = m2;
     w->commits++;
