@@ -27,6 +27,7 @@ static void align_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif align SCORE.mid AUDIO -o MAP.csv [--themes THEMES.csv --themes-out OUT.csv]\n"
             "                       [--piece ID] [--features ctc|stft|bittner|bg1] [--model FILE] [--json]\n"
+            "                       [--tuning auto|off|CENTS]\n"
             "                       [--subsequence | --full] [--steps classic|symmetric|slope] [--decay SEC]\n"
             "                       [--min-confidence X] [--threads N]\n\n"
             "Synchronises the score (all notes of all tracks of a MIDI file, as 25 Hz piano-roll chroma)\n"
@@ -41,6 +42,8 @@ static void align_help(FILE *f) {
             "  --subsequence     the recording is an excerpt: align it inside the score (default: when the\n"
             "                    recording has under half the score's frames); --full forces a whole-piece map\n"
             "  --json            print a JSON summary on stdout (cost, confidence, themes)\n"
+            "  --tuning MODE     the recording's deviation from A = 440 Hz: auto (default: estimated and\n"
+            "                    compensated, as leitmotif chroma does), CENTS, or off\n"
             "  --steps S         DTW steps: classic (1,1),(1,0),(0,1) (default), symmetric (diagonal\n"
             "                    weight 2), slope (1,1),(2,1),(1,2)\n"
             "  --penalty P       extra cost of a non-diagonal step (default 0 for a whole piece, 1 for an\n"
@@ -83,7 +86,7 @@ static int write_map(const char *path, const lm_align_result *r) {
 }
 
 static float *load_audio_features(const char *audio, enum lm_feature_type type, const char *model_path,
-                                  size_t *T) {
+                                  const lm_tuning *tuning, size_t *T) {
     size_t n = strlen(audio);
     if (n > 4 && !strcmp(audio + n - 4, ".npy")) {
         int nd;
@@ -101,8 +104,8 @@ static float *load_audio_features(const char *audio, enum lm_feature_type type, 
     lm_feature_weights fw;
     if (lm_feature_weights_load(&fw, type, model_path) != 0) return NULL;
     float *c = NULL;
-    int rc = lm_features_from_file(audio, type, lm_feature_weights_chroma(&fw), lm_feature_weights_salience(&fw), &c,
-                                   T, NULL);
+    int rc = lm_features_from_file_ex(audio, type, lm_feature_weights_chroma(&fw), lm_feature_weights_salience(&fw),
+                                      tuning, &c, T, NULL, NULL);
     lm_feature_weights_free(&fw);
     return rc == 0 ? c : NULL;
 }
@@ -111,6 +114,7 @@ int cmd_align(int argc, char **argv) {
     const char *score_path = NULL, *audio = NULL, *map_out = NULL, *themes = NULL, *themes_out = NULL;
     const char *piece = NULL, *model_path = NULL;
     enum lm_feature_type type = LM_FEAT_CTC;
+    lm_tuning tuning = {LM_TUNING_AUTO, 0};
     int json = 0, have_features = 0;
     double decay = 1.0, min_conf = DEFAULT_MIN_CONFIDENCE;
     lm_align_options opt = {0};
@@ -130,7 +134,9 @@ int cmd_align(int argc, char **argv) {
         else if (!strcmp(a, "--themes-out") && has_val) themes_out = argv[++i];
         else if (!strcmp(a, "--piece") && has_val) piece = argv[++i];
         else if (!strcmp(a, "--model") && has_val) model_path = argv[++i];
-        else if (!strcmp(a, "--features") && has_val) {
+        else if (!strcmp(a, "--tuning") && has_val) {
+            if (lm_tuning_parse(argv[++i], &tuning) != 0) return lm_cli_fail_lib();
+        } else if (!strcmp(a, "--features") && has_val) {
             if (lm_feature_parse(argv[++i], &type) != 0) return lm_cli_fail_lib();
             have_features = 1;
         } else if (!strcmp(a, "--decay") && has_val) {
@@ -166,7 +172,7 @@ int cmd_align(int argc, char **argv) {
     if (lm_score_read_midi(score_path, &score) != 0) return lm_cli_fail_lib();
     size_t N = 0, M = 0;
     float *sc = lm_score_chroma(&score, decay, &N);
-    float *ac = sc ? load_audio_features(audio, type, model_path, &M) : NULL;
+    float *ac = sc ? load_audio_features(audio, type, model_path, &tuning, &M) : NULL;
     if (!sc || !ac) {
         free(sc);
         lm_score_free(&score);

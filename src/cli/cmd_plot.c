@@ -35,6 +35,8 @@ static void plot_help(FILE *f) {
             "                  index' (the document whose id is AUDIO's file name without extension, or\n"
             "                  --doc ID) instead of computing them\n"
             "  --features T    features to compute without --db (default ctc, with --model or the default model)\n"
+            "  --tuning MODE   auto (default), CENTS or off: tuning compensation of those features, as in\n"
+            "                  leitmotif chroma\n"
             "  --duration SEC, --tempo BPM, --transpose K   the theme as 'leitmotif search' takes it\n"
             "  --scale K       size factor 1..8 (default 2 for PNG, 1 for SVG)\n\n"
             "Sizes at scale 1: %d x %d pixels (%d x %d with --match).\n",
@@ -52,6 +54,7 @@ int cmd_plot(int argc, char **argv) {
     double duration = 0, tempo = 0;
     long transpose = 0, scale = 0;
     int svg = 0, match_only = 0;
+    lm_tuning tuning = {LM_TUNING_AUTO, 0};
     for (int i = 1; i < argc; i++) {
         int th = lm_cli_threads_option(argc, argv, &i);
         if (th < 0) return 1;
@@ -67,7 +70,9 @@ int cmd_plot(int argc, char **argv) {
         else if (!strcmp(argv[i], "--doc") && i + 1 < argc) doc_id = argv[++i];
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else if (!strcmp(argv[i], "--features") && i + 1 < argc) features = argv[++i];
-        else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
+        else if (!strcmp(argv[i], "--tuning") && i + 1 < argc) {
+            if (lm_tuning_parse(argv[++i], &tuning) != 0) return lm_cli_fail_lib();
+        } else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
             if (lm_cli_parse_double("--duration", argv[++i], 0.04, 3600, &duration) != 0) return 1;
         } else if (!strcmp(argv[i], "--tempo") && i + 1 < argc) {
             if (lm_cli_parse_double("--tempo", argv[++i], 1, 2000, &tempo) != 0) return 1;
@@ -141,8 +146,8 @@ int cmd_plot(int argc, char **argv) {
     if (!chroma) {
         lm_feature_weights fw;
         if (lm_feature_weights_load(&fw, type, model_path) != 0) goto done;
-        int frc = lm_features_from_signal(a.samples, a.n, type, lm_feature_weights_chroma(&fw),
-                                          lm_feature_weights_salience(&fw), &own_chroma, &T);
+        int frc = lm_features_from_signal_ex(a.samples, a.n, type, lm_feature_weights_chroma(&fw),
+                                             lm_feature_weights_salience(&fw), &tuning, &own_chroma, &T, NULL);
         lm_feature_weights_free(&fw);
         if (frc != 0) goto done;
         chroma = own_chroma;
