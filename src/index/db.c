@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "index/le_bytes.h"
 #include "nn/model.h"
 
 /* Layout constants; docs/database.md is the normative description. */
@@ -35,44 +36,6 @@ static int host_is_little_endian(void) {
     return *(const unsigned char *)&one == 1;
 }
 
-static void put_u32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_f64(unsigned char *p, double v) {
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    put_u64(p, u);
-}
-static void put_f32(unsigned char *p, float v) {
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    put_u32(p, u);
-}
-static uint32_t get_u32(const unsigned char *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static float get_f32(const unsigned char *p) {
-    uint32_t u = get_u32(p);
-    float v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-static double get_f64(const unsigned char *p) {
-    uint64_t u = get_u64(p);
-    double v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
 
 static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 

@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "index/db.h"
+#include "index/le_bytes.h"
 #include "nn/model.h"
 
 #define M_HEADER 320
@@ -83,22 +84,6 @@ struct lm_db2 {
 
 /* ---------------------------------------------------------------- bytes */
 
-static void put_u32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
 static size_t align_to(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 static char *dup_str(const char *s) {
@@ -205,8 +190,7 @@ static int manifest_parse(const unsigned char *b, size_t n, struct lm_db2_manife
         }
     uint32_t tuning_mode = get_u32(b + M_TUNING_AT);
     uint64_t fixed_bits = get_u64(b + M_TUNING_AT + 8);
-    double fixed;
-    memcpy(&fixed, &fixed_bits, sizeof fixed);
+    double fixed = get_f64(b + M_TUNING_AT + 8);
     if (get_u32(b + M_TUNING_AT + 4) != 0 || tuning_mode > LM_TUNING_FIXED ||
         (tuning_mode == LM_TUNING_FIXED ? !(fabs(fixed) <= 0.5) : fixed_bits != 0)) {
         lm_set_error("the manifest has an unknown tuning mode (made by a newer leitmotif?)");
@@ -306,11 +290,7 @@ static unsigned char *manifest_bytes(const struct lm_db2_manifest *m, size_t *n_
     put_u64(b + 56, n);
     memcpy(b + 64, m->model_id, strlen(m->model_id));
     put_u32(b + M_TUNING_AT, (uint32_t)m->tuning.mode);
-    if (m->tuning.mode == LM_TUNING_FIXED) {
-        uint64_t bits;
-        memcpy(&bits, &m->tuning.semitones, sizeof bits);
-        put_u64(b + M_TUNING_AT + 8, bits);
-    }
+    if (m->tuning.mode == LM_TUNING_FIXED) put_f64(b + M_TUNING_AT + 8, m->tuning.semitones);
     put_u32(b + M_HEADER_CRC_AT, lm_crc32(0, b, M_HEADER_CRC_AT));
     size_t off = M_HEADER;
     for (size_t i = 0; i < m->n_segs; i++, off += M_SEG_ENTRY) {
@@ -381,15 +361,12 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, e
         if (dend - off < S_ENTRY_FIXED) goto bad;
         const unsigned char *h = b + off;
         r[k].T = get_u64(h);
-        uint64_t dur;
-        dur = get_u64(h + 8);
-        memcpy(&r[k].duration, &dur, sizeof dur);
+        r[k].duration = get_f64(h + 8);
         r[k].offset = get_u64(h + 16);
         r[k].id_len = get_u32(h + 24);
         r[k].path_len = get_u32(h + 28);
         r[k].model_len = get_u32(h + 32);
-        uint32_t tuning_bits = get_u32(h + 36);
-        memcpy(&r[k].tuning, &tuning_bits, sizeof r[k].tuning);
+        r[k].tuning = get_f32(h + 36);
         if (!(fabsf(r[k].tuning) <= 0.5f) || r[k].id_len == 0 || r[k].id_len > MAX_STRING || r[k].path_len > MAX_STRING ||
             r[k].model_len > MAX_STRING)
             goto bad;
@@ -452,16 +429,12 @@ static int segment_write(const char *dir, uint64_t seq, enum lm_feature_type typ
         size_t a = strlen(d->id), p = strlen(d->path), c = strlen(mid);
         unsigned char *h = head + off;
         put_u64(h, d->T);
-        uint64_t dur;
-        memcpy(&dur, &d->duration, sizeof dur);
-        put_u64(h + 8, dur);
+        put_f64(h + 8, d->duration);
         put_u64(h + 16, at);
         put_u32(h + 24, (uint32_t)a);
         put_u32(h + 28, (uint32_t)p);
         put_u32(h + 32, (uint32_t)c);
-        uint32_t tuning_bits;
-        memcpy(&tuning_bits, &d->tuning, sizeof tuning_bits);
-        put_u32(h + 36, tuning_bits);
+        put_f32(h + 36, d->tuning);
         memcpy(h + S_ENTRY_FIXED, d->id, a);
         memcpy(h + S_ENTRY_FIXED + a, d->path, p);
         memcpy(h + S_ENTRY_FIXED + a + p, mid, c);
