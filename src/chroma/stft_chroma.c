@@ -141,8 +141,11 @@ static int peak_push(peak_list *l, float pitch, float mag) {
 }
 
 /* piptrack on one power-spectrum frame S: local maxima of S*(S > 0.1*max(S)) within
- * [fmin, fmax), refined by parabolic interpolation. */
-LM_HOT static int frame_peaks(const float *S, peak_list *out) {
+ * [fmin, fmax), refined by parabolic interpolation. Deliberately not LM_HOT: as a separate
+ * dispatched clone it made FFTW's SSE2 codelets in the next frame_power about 60 % slower on this
+ * machine (perf, AMD EPYC; the whole stft chroma 0.8x of -march=native), while inlined into
+ * its caller at baseline x86-64 it costs nothing measurable (issue 17). */
+static int frame_peaks(const float *S, peak_list *out) {
     /* independent running maxima (one SIMD register) instead of one serial chain */
     enum { LANES = 8 };
     float lane_max[LANES] = {0};
