@@ -10,7 +10,8 @@
 #           pruned and exhaustive (--exhaustive) -> DATA/search_modes/*.json, *_top.csv, *.time
 #   bench   bench_sdtw's cost ratios (synthetic and on the fold-5 database) -> DATA/search_modes/bench.txt
 #   tables  docs/results/search_modes.md
-# Env: LM_CLI (default build/leitmotif), LM_BENCH_SDTW (default build/bench_sdtw; both built by
+# Env: SEARCH_MODES_DB, SEARCH_MODES_OUT (another database and output folder: scripts/whole_corpus.sh),
+# LM_CLI (default build/leitmotif), LM_BENCH_SDTW (default build/bench_sdtw; both built by
 # scripts/setup.sh when missing), SEED (default 1), LEITMOTIF_THREADS.
 # Every step skips what is already done.
 set -euo pipefail
@@ -21,9 +22,9 @@ steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(eval bench tables)
 cli="${LM_CLI:-$here/build/leitmotif}"
 bench="${LM_BENCH_SDTW:-$here/build/bench_sdtw}"
 if [ ! -x "$cli" ] || [ ! -x "$bench" ]; then "$here/scripts/setup.sh" "$here/build" >&2; fi
-db="$data/db/b_ctc_fold5.lmdb"
+db="${SEARCH_MODES_DB:-$data/db/b_ctc_fold5.lmdb}"
 themes="$data/fold5_default/annotations.csv"
-out="$data/search_modes"
+out="${SEARCH_MODES_OUT:-$data/search_modes}"
 seed="${SEED:-1}"
 mkdir -p "$out"
 for f in "$db" "$themes"; do

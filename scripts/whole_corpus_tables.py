@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Tables of the whole-corpus evaluation (scripts/whole_corpus.sh) from docs/results/whole_*.json
+and the search-mode runs in DATA/whole_modes; prints Markdown on stdout.
+Usage: whole_corpus_tables.py RESULTS_DIR [MODES_DIR]"""
+import json
+import os
+import sys
+
+results = sys.argv[1]
+modes_dir = sys.argv[2] if len(sys.argv) > 2 else None
+methods = [("stft", "stft chroma"),
+           ("bittner", "Bittner deep salience (melody2) folded to chroma"),
+           ("bg1", "Bosch-Gomez BG1 salience folded to chroma"),
+           ("cce", "our CCE model (train 1-3, valid 4)"),
+           ("ctc", "**our CTC model, the shipped default**"),
+           ("v1", "authors' v1 (CTC)"),
+           ("oracle_bg1_ctc", "oracle: per query the better of bg1 and ctc"),
+           ("fuse_ctc_bg1", "fusion of ctc and bg1"),
+           ("fuse_ctc_bittner", "fusion of ctc and bittner"),
+           ("fuse_ctc_v1", "fusion of ctc and v1")]
+# the same model on the fold-5-only database (docs/results/robustness_*: tuning compensated too)
+fold5_only = {"ctc": "robustness_prev_tuned_default", "v1": "robustness_v1_tuned_default",
+              "stft": "robustness_stft_default"}
+settings = [("annotation", "query at the annotated duration"), ("score", "query at its score duration")]
+keys = ["top1", "top5", "top10", "top20", "mrr"]
+
+
+def load(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def weights():
+    w = {}
+    p = os.path.join(results, "baselines_fusion_weights.txt")
+    if os.path.exists(p):
+        for line in open(p):
+            parts = line.split()
+            if len(parts) >= 2:
+                w["fuse_" + parts[0].replace("+", "_")] = parts[1]
+    return w
+
+
+out = ["# Whole corpus: fold 5's themes against every corpus recording", "",
+       "Made by `scripts/whole_corpus.sh DATA` and `scripts/whole_corpus_tables.py`. The database holds",
+       "every piece of the corpus rendered by its default renderer (1926 pieces, 76.8 h; folds 1-4 in",
+       "DATA/whole_default, fold 5 in DATA/fold5_default) except Beethoven op. 2 no. 2/I",
+       "(`beethoven_sonata02-1`, fold 1), which ../shared/realaudio has a real recording of (issue 12's",
+       "protocol), plus the 4 real recordings of ../shared/realaudio. Queries: the 751 themes of fold 5",
+       "(no model below was trained on fold 5). Learned features with tuning compensation",
+       "(`--tuning auto`, the shipped pipeline); stft tunes itself. Rank of the correct recording, ties",
+       "count against it. A missing row is a database not made yet.", ""]
+fw = weights()
+for q, label in settings:
+    out += ["## Fold 5, %s" % label, "",
+            "| features | queries | top-1 | top-5 | top-10 | top-20 | MRR | MRR on the fold-5-only database |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, desc in methods:
+        d = load(os.path.join(results, "whole_%s_%s.json" % (name, q)))
+        if not d:
+            continue
+        a = d["average"]
+        if name in fw:
+            desc += ", W = %s (chosen on fold 4)" % fw[name]
+        ref = ""
+        if name in fold5_only:
+            r = load(os.path.join(results, "%s_%s.json" % (fold5_only[name], q)))
+            ref = "%.3f" % r["average"]["mrr"] if r else ""
+        out.append("| %s | %d | %s | %s |" % (desc, a["queries"], " | ".join("%.3f" % a[k] for k in keys), ref))
+    out.append("")
+
+# real recordings: every theme's rank
+real = [(name, desc, load(os.path.join(results, "whole_realaudio_%s_annotation.json" % name))) for name, desc in methods]
+real = [(n, d, j) for n, d, j in real if j]
+if real:
+    themes = sorted({t for _, _, j in real for t in j["ranks"]})
+    out += ["## ../shared/realaudio against the whole corpus (query at the annotated duration)", "",
+            "Rank of the real recording among %s recordings." % "the database's", "",
+            "| theme | " + " | ".join(n for n, _, _ in real) + " |",
+            "|---|" + "---:|" * len(real)]
+    for t in themes:
+        out.append("| %s | %s |" % (t, " | ".join(str(j["ranks"].get(t, "-")) for _, _, j in real)))
+    out.append("")
+
+# issue 14's search modes on the ctc database
+if modes_dir and os.path.isdir(modes_dir):
+    runs = [("plain", "plain search, annotated duration"),
+            ("shift_plain", "each query transposed by a seeded random shift, plain search"),
+            ("shift_any", "the same, `--transpose any`"),
+            ("shift_any_exh", "the same, `--transpose any --exhaustive`"),
+            ("score", "plain search, score duration"),
+            ("tempo_plain", "score duration x a seeded random 0.5-2 tempo factor, plain search"),
+            ("tempo_auto", "the same, `--duration auto`"),
+            ("tempo_auto_exh", "the same, `--duration auto --exhaustive`"),
+            ("both", "random shift and tempo, `--transpose any --duration auto`")]
+    rows = []
+    for name, desc in runs:
+        d = load(os.path.join(modes_dir, name + ".json"))
+        if not d:
+            continue
+        a = d["average"]
+        t = ""
+        tp = os.path.join(modes_dir, name + ".time")
+        if os.path.exists(tp):
+            user, sys_, wall = open(tp).read().split()[:3]
+            t = "%.0f" % (float(user) + float(sys_))
+        rows.append("| %s | %.3f | %.3f | %s |" % (desc, a["top1"], a["mrr"], t))
+    if rows:
+        out += ["## Search modes (issue 14) on the whole-corpus ctc database", "",
+                "`scripts/search_modes.sh`'s runs with `SEARCH_MODES_DB` = the whole-corpus database.", "",
+                "| run | top-1 | MRR | CPU s |", "|---|---:|---:|---:|"] + rows + [""]
+print("\n".join(out))
