@@ -417,13 +417,17 @@ LM_HOT static void atb2(const float *restrict w, size_t ldw, size_t M, const flo
     }
 }
 
-/* out[f][n] = max(sum_{m<M} wt[m*ldt + f] h[m][n], EPS) for all F rows (F a multiple of 8). */
-LM_HOT static void ab(const float *restrict wt, size_t ldt, size_t M, const float *restrict h, float *restrict out) {
+/* out[f][n] = max(sum_{m<M} W[f][m] h[m][n], EPS) for all F rows (F a multiple of 8), where the 8
+ * weights W[f..f+7][m] are contiguous at w + f * fstep + m * mstep: one loop for both layouts
+ * below, inlined into each so that their strides stay compile-time constants where they are. */
+static inline __attribute__((always_inline)) void ab_core(const float *restrict w, size_t fstep, size_t mstep,
+                                                          size_t M, const float *restrict h,
+                                                          float *restrict out) {
     for (size_t f = 0; f < F; f += 8) {
         v16 c0l = {0}, c0h = {0}, c1l = {0}, c1h = {0}, c2l = {0}, c2h = {0}, c3l = {0}, c3h = {0};
         v16 c4l = {0}, c4h = {0}, c5l = {0}, c5h = {0}, c6l = {0}, c6h = {0}, c7l = {0}, c7h = {0};
-        const float *wp = wt + f, *hp = h;
-        for (size_t m = 0; m < M; m++, wp += ldt, hp += NB) {
+        const float *wp = w + f * fstep, *hp = h;
+        for (size_t m = 0; m < M; m++, wp += mstep, hp += NB) {
             const v16 hl = VLD(hp), hh = VLD(hp + 16);
             c0l += hl * wp[0];
             c0h += hh * wp[0];
@@ -461,6 +465,11 @@ LM_HOT static void ab(const float *restrict wt, size_t ldt, size_t M, const floa
         VST(op + 7 * NB + 16, c7h);
     }
     for (size_t i = 0; i < (size_t)F * NB; i++) out[i] = out[i] > EPS ? out[i] : EPS;
+}
+
+/* W transposed: W[f][m] = wt[m*ldt + f]. */
+LM_HOT static void ab(const float *restrict wt, size_t ldt, size_t M, const float *restrict h, float *restrict out) {
+    ab_core(wt, 1, ldt, M, h, out);
 }
 
 /* The same products with W_F0 packed in panels (contiguous, streamed once per chunk):
@@ -512,50 +521,9 @@ LM_HOT static void atb2p(const float *restrict wp, size_t npanels, const float *
         }
 }
 
-/* out[f][n] = max(sum_{m<M} W[f][m] h[m][n], EPS) with W packed as wq[f/8][m][f%8]. */
+/* W packed as wq[f/8][m][f%8] (contiguous, streamed once per chunk). */
 LM_HOT static void abp(const float *restrict wq, size_t M, const float *restrict h, float *restrict out) {
-    for (size_t f = 0; f < F; f += 8) {
-        v16 c0l = {0}, c0h = {0}, c1l = {0}, c1h = {0}, c2l = {0}, c2h = {0}, c3l = {0}, c3h = {0};
-        v16 c4l = {0}, c4h = {0}, c5l = {0}, c5h = {0}, c6l = {0}, c6h = {0}, c7l = {0}, c7h = {0};
-        const float *wp = wq + (f / 8) * M * 8, *hp = h;
-        for (size_t m = 0; m < M; m++, wp += 8, hp += NB) {
-            const v16 hl = VLD(hp), hh = VLD(hp + 16);
-            c0l += hl * wp[0];
-            c0h += hh * wp[0];
-            c1l += hl * wp[1];
-            c1h += hh * wp[1];
-            c2l += hl * wp[2];
-            c2h += hh * wp[2];
-            c3l += hl * wp[3];
-            c3h += hh * wp[3];
-            c4l += hl * wp[4];
-            c4h += hh * wp[4];
-            c5l += hl * wp[5];
-            c5h += hh * wp[5];
-            c6l += hl * wp[6];
-            c6h += hh * wp[6];
-            c7l += hl * wp[7];
-            c7h += hh * wp[7];
-        }
-        float *op = out + f * NB;
-        VST(op, c0l);
-        VST(op + 16, c0h);
-        VST(op + NB, c1l);
-        VST(op + NB + 16, c1h);
-        VST(op + 2 * NB, c2l);
-        VST(op + 2 * NB + 16, c2h);
-        VST(op + 3 * NB, c3l);
-        VST(op + 3 * NB + 16, c3h);
-        VST(op + 4 * NB, c4l);
-        VST(op + 4 * NB + 16, c4h);
-        VST(op + 5 * NB, c5l);
-        VST(op + 5 * NB + 16, c5h);
-        VST(op + 6 * NB, c6l);
-        VST(op + 6 * NB + 16, c6h);
-        VST(op + 7 * NB, c7l);
-        VST(op + 7 * NB + 16, c7h);
-    }
-    for (size_t i = 0; i < (size_t)F * NB; i++) out[i] = out[i] > EPS ? out[i] : EPS;
+    ab_core(wq, M, 8, M, h, out);
 }
 
 /* cn[f][j] += sum_n a[f][n] ht[n][j], cd likewise with b; j < MP (a multiple of 16). */
