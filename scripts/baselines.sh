@@ -23,11 +23,8 @@ data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render index weight eval realaudio tables)
 out="$here/docs/results"
 mkdir -p "$data/bin" "$data/db" "$out"
-cli="$data/bin/leitmotif"
-if [ ! -x "$cli" ] || [ "$here/build/leitmotif" -nt "$cli" ]; then
-  "$here/scripts/setup.sh" "$here/build" >&2
-  cp "$here/build/leitmotif" "$cli.tmp" && mv "$cli.tmp" "$cli"
-fi
+# shellcheck source=lib/eval_cli.sh
+. "$here/scripts/lib/eval_cli.sh"
 # name=features:model (model empty: the feature type's default or none)
 feats=("stft=stft:" "bittner=bittner:$shared/reference/models/bittner_melody2.bin" "bg1=bg1:"
        "ctc=ctc:$here/models/leitmotif_default.bin" "cce=ctc:$here/models/training/leitmotif_cce_train123valid4.bin"

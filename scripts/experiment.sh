@@ -24,11 +24,8 @@ steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render-train train-ctc train-cce 
 ours="${EXPERIMENT_MODELS:-ctc cce}"
 [ -d "$shared/corpus" ] || { echo "experiment: $shared/corpus not found" >&2; exit 1; }
 mkdir -p "$data/bin" "$data/db" "$here/docs/results"
-cli="$data/bin/leitmotif"
-if [ ! -x "$cli" ] || [ "$here/build/leitmotif" -nt "$cli" ]; then
-  "$here/scripts/setup.sh" "$here/build" >&2
-  cp "$here/build/leitmotif" "$cli.tmp" && mv "$cli.tmp" "$cli"
-fi
+# shellcheck source=lib/eval_cli.sh
+. "$here/scripts/lib/eval_cli.sh"
 audio="$data/full/audio"
 models="$here/models/training"
 ctc_model="$models/leitmotif_ctc_train123valid4.bin"

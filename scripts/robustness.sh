@@ -27,11 +27,8 @@ steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render index eval realaudio table
 models="${ROBUST_MODELS:-ft_ours=$here/models/training/leitmotif_ctc_finetuned_ours.bin ft_mf=$here/models/training/leitmotif_ctc_finetuned_mf.bin ft_v1=$here/models/training/leitmotif_ctc_finetuned_v1.bin wiseft=$here/models/training/leitmotif_ctc_wiseft_ours_0.5.bin prev=$here/models/training/leitmotif_ctc_train123valid4.bin v1=$shared/reference/models/v1_ctc_train345valid1.bin v2=$shared/reference/models/v2_ctc_train345valid1.bin}"
 out="$here/docs/results"
 mkdir -p "$data/bin" "$data/db" "$out"
-cli="$data/bin/leitmotif"
-if [ ! -x "$cli" ] || [ "$here/build/leitmotif" -nt "$cli" ]; then
-  "$here/scripts/setup.sh" "$here/build" >&2
-  cp "$here/build/leitmotif" "$cli.tmp" && mv "$cli.tmp" "$cli"
-fi
+# shellcheck source=lib/eval_cli.sh
+. "$here/scripts/lib/eval_cli.sh"
 tunings="${ROBUST_TUNINGS:-off auto}"
 specs=("stft=")
 for m in $models; do

@@ -26,11 +26,8 @@ data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render index eval realaudio modes tables)
 out="$here/docs/results"
 mkdir -p "$data/bin" "$data/db" "$out"
-cli="$data/bin/leitmotif"
-if [ ! -x "$cli" ] || [ "$here/build/leitmotif" -nt "$cli" ]; then
-  "$here/scripts/setup.sh" "$here/build" >&2
-  cp "$here/build/leitmotif" "$cli.tmp" && mv "$cli.tmp" "$cli"
-fi
+# shellcheck source=lib/eval_cli.sh
+. "$here/scripts/lib/eval_cli.sh"
 # name=features:model (model empty: the feature type's default)
 all_feats=("ctc=ctc:$here/models/leitmotif_default.bin" "stft=stft:"
            "v1=ctc:$shared/reference/models/v1_ctc_train345valid1.bin" "bg1=bg1:"
