@@ -58,14 +58,17 @@ static void fill_query(float *q, size_t N) {
     }
 }
 
-static double run(float **queries, float **docs, int threads, float *checksum) {
+/* docs8 (optional): the documents quantised to u8 (a compact database), scanned instead. */
+static double run(float **queries, float **docs, uint8_t **docs8, int threads, float *checksum) {
     double t0 = lm_now();
     float sum = 0.0f;
     for (int qi = 0; qi < N_QUERIES; qi++) {
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
         for (int d = 0; d < N_DOCS; d++) {
             lm_sdtw_result r;
-            if (lm_sdtw_scan(queries[qi], N_QUERY, docs[d], DOC_FRAMES, &r, NULL) == 0) sum += r.distance;
+            int rc = docs8 ? lm_sdtw_scan_u8(queries[qi], N_QUERY, docs8[d], DOC_FRAMES, LM_DB_U8_SCALE, &r, NULL)
+                           : lm_sdtw_scan(queries[qi], N_QUERY, docs[d], DOC_FRAMES, &r, NULL);
+            if (rc == 0) sum += r.distance;
         }
     }
     *checksum = sum;
@@ -237,8 +240,8 @@ int main(int argc, char **argv) {
     float check1 = 0, check2 = 0;
     double best1 = INFINITY, best2 = INFINITY;
     for (int r = 0; r < reps; r++) {
-        best1 = fmin(best1, run(queries, docs, 1, &check1));
-        best2 = fmin(best2, run(queries, docs, 2, &check2));
+        best1 = fmin(best1, run(queries, docs, NULL, 1, &check1));
+        best2 = fmin(best2, run(queries, docs, NULL, 2, &check2));
     }
     /* Both runs must have computed the same distances. */
     if (fabsf(check1 - check2) > 1e-3f * fabsf(check1)) {
@@ -247,6 +250,22 @@ int main(int argc, char **argv) {
     }
     printf("sdtw_cells_per_s_1t %.4g cells/s\n", cells / best1);
     printf("sdtw_cells_per_s_2t %.4g cells/s\n", cells / best2);
+    /* The same documents in a compact (u8) database. */
+    uint8_t *docs8[N_DOCS];
+    for (int d = 0; d < N_DOCS; d++) {
+        docs8[d] = malloc(12 * (size_t)DOC_FRAMES);
+        if (!docs8[d]) return 1;
+        lm_quantise_u8(docs[d], 12 * (size_t)DOC_FRAMES, LM_DB_U8_SCALE, docs8[d]);
+    }
+    double best8 = INFINITY;
+    float check8 = 0;
+    for (int r = 0; r < reps; r++) best8 = fmin(best8, run(queries, docs, docs8, 1, &check8));
+    if (fabsf(check8 - check1) > 1e-2f * fabsf(check1)) {
+        fprintf(stderr, "bench_sdtw: u8 and f32 results differ (%g vs %g)\n", check8, check1);
+        return 1;
+    }
+    printf("sdtw_u8_cells_per_s_1t %.4g cells/s\n", cells / best8);
+    for (int d = 0; d < N_DOCS; d++) free(docs8[d]);
     for (int d = 0; d < N_DOCS; d++) free(docs[d]);
     for (int qi = 0; qi < N_QUERIES; qi++) free(queries[qi]);
     bench_modes_synthetic(reps);

@@ -114,11 +114,17 @@ static int fuzz_v2(const uint8_t *data, size_t size) {
     size_t total = 0;
     for (size_t k = 0; k < db.n_docs; k++) {
         const lm_db_doc *d = &db.docs[k];
-        CHECK(d->id && d->id[0] && d->path && d->model_id && d->T >= 1 && d->chroma);
-        CHECK(((uintptr_t)d->chroma) % 64 == 0);
+        /* float32 or compact (u8), as the manifest says, never both */
+        CHECK(d->id && d->id[0] && d->path && d->model_id && d->T >= 1 && !d->chroma != !d->chroma_u8);
+        CHECK(db.precision == (d->chroma_u8 ? LM_DB_U8 : LM_DB_F32));
+        CHECK(((uintptr_t)(d->chroma ? (const void *)d->chroma : (const void *)d->chroma_u8)) % 64 == 0);
         volatile float sum = 0; /* every frame is readable (mapped), checked or not */
-        for (size_t i = 0; i < 12 * d->T; i++) sum += d->chroma[i];
+        for (size_t i = 0; i < 12 * d->T; i++) sum += d->chroma ? d->chroma[i] : d->chroma_u8[i] * d->scale;
         (void)sum;
+        float *own = NULL; /* the float view of a compact document has its values */
+        const float *x = lm_db_doc_features(d, &own);
+        CHECK(x != NULL && (!d->chroma_u8 || x[12 * d->T - 1] == d->chroma_u8[12 * d->T - 1] * d->scale));
+        free(own);
         CHECK(lm_db_find(&db, d->id) == (long)k);
         total += d->T;
     }

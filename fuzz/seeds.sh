@@ -201,6 +201,13 @@ if [ -n "$cli" ] && [ -x "$cli" ] && command -v sox >/dev/null; then
       { printf "\\$b0"; printf "\\$(printf %03o $((n % 256)))\\$(printf %03o $((n / 256)))"; cat "$m" "$tmp/two2.db/seg-0000000001.lmseg"; } >"$d/v2.$b0"
     done
   else note "db: leitmotif index (format 2) failed; no format-2 seeds"; fi
+  # The same at precision u8 (compact features, one byte per value; the compaction leaves one segment).
+  if LEITMOTIF_THREADS=1 "$cli" index "$tmp/u8.db" "$tmp/a.wav" "$tmp/bb.wav" --features stft --precision u8 >/dev/null 2>&1; then
+    m="$tmp/u8.db/MANIFEST"; n=$(wc -c <"$m")
+    for b0 in 002 003; do
+      { printf "\\$b0"; printf "\\$(printf %03o $((n % 256)))\\$(printf %03o $((n / 256)))"; cat "$m" "$tmp/u8.db/seg-0000000001.lmseg"; } >"$d/u8.$b0"
+    done
+  else note "db: leitmotif index --precision u8 failed; no compact seeds"; fi
 else note "db: needs the leitmotif CLI and sox; no seeds"; fi
 
 # ---------------------------------------------------------------- musicxml, kern (the test scores)

@@ -13,6 +13,8 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "index/db.h"
+#include "index/le_bytes.h"
+#include "nn/model.h"
 #include "index/search.h"
 #include "testutil.h"
 
@@ -447,6 +449,151 @@ static void test_upgrade(void **state) {
     free_docs(&s);
 }
 
+/* Compact databases (precision u8): the round trip quantise -> dequantise, a compact database
+ * made by the writer and by conversion (upgrade, compact --precision) ranking like float32,
+ * the precision kept by later commits, a mismatching one refused, an unknown one refused. */
+static void test_quantise_round_trip(void **state) {
+    (void)state;
+    float x[1000], y[1000];
+    uint8_t q[1000];
+    for (int i = 0; i < 1000; i++) x[i] = (float)i / 999.0f;
+    lm_quantise_u8(x, 1000, LM_DB_U8_SCALE, q);
+    lm_dequantise_u8(q, 1000, LM_DB_U8_SCALE, y);
+    for (int i = 0; i < 1000; i++) assert_true(fabsf(x[i] - y[i]) <= 0.5f * LM_DB_U8_SCALE + 1e-7f);
+    assert_int_equal(q[0], 0);
+    assert_int_equal(q[999], 255);
+    const float odd[4] = {-0.5f, 2.0f, NAN, 1.0f / 255.0f};
+    lm_quantise_u8(odd, 4, LM_DB_U8_SCALE, q); /* clamped; NaN is 0 */
+    assert_int_equal(q[0], 0);
+    assert_int_equal(q[1], 255);
+    assert_int_equal(q[2], 0);
+    assert_int_equal(q[3], 1);
+    assert_int_equal(lm_db_precision_parse("u8"), LM_DB_U8);
+    assert_int_equal(lm_db_precision_parse("f32"), LM_DB_F32);
+    assert_int_equal(lm_db_precision_parse("int4"), -1);
+}
+
+/* Ranks of a one-hot query (doc 5's pitch classes) in an open database. */
+static void rank_all(const char *path, enum lm_db_precision want, lm_match *out) {
+    lm_db db;
+    if (lm_db_open(path, &db) != 0) fail_msg("open %s: %s", path, lm_last_error());
+    assert_int_equal(db.precision, want);
+    float q[12 * 6] = {0};
+    for (int t = 0; t < 6; t++) q[(t * 5 % 12) * 6 + t] = 1;
+    assert_int_equal(lm_search_all(&db, q, 6, out, 1), 0);
+    lm_match_sort(out, db.n_docs);
+    lm_search_locate(&db, q, 6, out, db.n_docs);
+    for (size_t k = 0; k < db.n_docs; k++) {
+        const lm_db_doc *d = &db.docs[k];
+        assert_true(want == LM_DB_U8 ? d->chroma_u8 && !d->chroma : d->chroma && !d->chroma_u8);
+    }
+    lm_db_close(&db);
+}
+
+static void test_compact_database(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 9);
+    const char *f32 = tmp_path("c_f32"), *u8 = tmp_path("c_u8"), *up = tmp_path("c_up"), *v1 = tmp_path("c_v1.lmdb");
+    commit_docs(f32, s.docs, NDOC, NULL, 0);
+    lm_dbw w;
+    assert_int_equal(lm_dbw_begin_ex(&w, u8, LM_FEAT_STFT, 0, "", NULL, LM_DB_U8), 0);
+    assert_int_equal(lm_dbw_commit(&w, s.docs, 5, NULL, 0), 0);
+    lm_dbw_end(&w);
+    commit_docs(u8, s.docs + 5, NDOC - 5, NULL, 0); /* a later writer keeps u8 */
+    lm_clear_error();
+    assert_int_equal(lm_dbw_begin_ex(&w, u8, LM_FEAT_STFT, 0, "", NULL, LM_DB_F32), -1);
+    assert_non_null(strstr(lm_last_error(), "compact"));
+    assert_null(strchr(lm_last_error(), '\n'));
+    expect_ids(u8, "doc0 doc1 doc2 doc3 doc4 doc5 doc6 doc7");
+
+    /* a quarter of the feature bytes; the values are the quantised ones */
+    lm_db db;
+    assert_int_equal(lm_db_open(u8, &db), 0);
+    for (size_t k = 0; k < db.n_docs; k++) {
+        float *own = NULL;
+        const float *x = lm_db_doc_features(&db.docs[k], &own);
+        assert_non_null(own);
+        for (size_t i = 0; i < 12 * db.docs[k].T; i++)
+            assert_true(fabsf(x[i] - s.chroma[k][i]) <= 0.5f * LM_DB_U8_SCALE + 1e-7f);
+        free(own);
+    }
+    lm_db_close(&db);
+
+    lm_match a[NDOC], b[NDOC];
+    rank_all(f32, LM_DB_F32, a);
+    rank_all(u8, LM_DB_U8, b);
+    for (int k = 0; k < NDOC; k++) { /* same order, distances within the bound of sdtw.h */
+        assert_int_equal(a[k].doc, b[k].doc);
+        assert_true(fabsf(a[k].distance - b[k].distance) <= 0.5f * LM_DB_U8_SCALE + 1e-5f);
+    }
+    assert_int_equal(a[0].start, b[0].start);
+    assert_int_equal(a[0].end, b[0].end);
+
+    /* conversions: format 1 -> u8 (upgrade), f32 -> u8 -> f32 in place (compact) */
+    assert_int_equal(lm_db_write(v1, LM_FEAT_STFT, 0, "", s.docs, NDOC), 0);
+    assert_int_equal(lm_db_upgrade_ex(v1, up, LM_DB_U8), 0);
+    rank_all(up, LM_DB_U8, b);
+    for (int k = 0; k < NDOC; k++) assert_int_equal(a[k].doc, b[k].doc);
+    assert_int_equal(lm_dbw_begin(&w, f32, LM_FEAT_STFT, 0, "", NULL), 0);
+    size_t before, after;
+    assert_int_equal(lm_dbw_compact_ex(&w, LM_DB_U8, &before, &after), 0); /* one segment, rewritten */
+    lm_dbw_end(&w);
+    assert_int_equal(after, 1);
+    lm_match c[NDOC];
+    rank_all(f32, LM_DB_U8, c);
+    for (int k = 0; k < NDOC; k++) { /* the same bytes as the upgrade's: the same results */
+        assert_int_equal(b[k].doc, c[k].doc);
+        assert_true(b[k].distance == c[k].distance && b[k].end == c[k].end && b[k].start == c[k].start);
+    }
+    assert_int_equal(lm_dbw_begin(&w, f32, LM_FEAT_STFT, 0, "", NULL), 0);
+    assert_int_equal(lm_dbw_compact_ex(&w, LM_DB_F32, NULL, NULL), 0);
+    lm_dbw_end(&w);
+    rank_all(f32, LM_DB_F32, c);
+    for (int k = 0; k < NDOC; k++) {
+        assert_int_equal(b[k].doc, c[k].doc);
+        assert_true(b[k].distance == c[k].distance); /* the u8 values, as float32 */
+    }
+    free_docs(&s);
+}
+
+/* A precision this build does not know (a newer leitmotif's) is refused in one line; so is a
+ * segment whose precision disagrees with the manifest. Older builds refuse u8 databases the same
+ * way: the field was reserved (zero) there. */
+static void test_unknown_precision(void **state) {
+    (void)state;
+    docset s;
+    make_docs(&s, 10);
+    const char *path = tmp_path("prec");
+    lm_dbw w;
+    assert_int_equal(lm_dbw_begin_ex(&w, path, LM_FEAT_STFT, 0, "", NULL, LM_DB_U8), 0);
+    assert_int_equal(lm_dbw_commit(&w, s.docs, 3, NULL, 0), 0);
+    lm_dbw_end(&w);
+    char mp[700];
+    snprintf(mp, sizeof mp, "%s/MANIFEST", path);
+    size_t n;
+    unsigned char *bytes = (unsigned char *)lm_read_file(mp, &n);
+    assert_non_null(bytes);
+    assert_int_equal(bytes[264], LM_DB_U8); /* docs/database.md: manifest offset 264 */
+    bytes[264] = 7;
+    put_u32(bytes + 316, lm_crc32(0, bytes, 316));
+    put_u32(bytes + n - 4, lm_crc32(0, bytes, n - 4));
+    write_plain(mp, bytes, n);
+    expect_open_error(path, "unknown precision (7; made by a newer leitmotif?)");
+    bytes[264] = LM_DB_F32; /* the manifest says f32 (scale left set): impossible */
+    put_u32(bytes + 316, lm_crc32(0, bytes, 316));
+    put_u32(bytes + n - 4, lm_crc32(0, bytes, n - 4));
+    write_plain(mp, bytes, n);
+    expect_open_error(path, "scale is impossible");
+    memset(bytes + 268, 0, 4); /* f32 in the manifest, u8 in the segment */
+    put_u32(bytes + 316, lm_crc32(0, bytes, 316));
+    put_u32(bytes + n - 4, lm_crc32(0, bytes, n - 4));
+    write_plain(mp, bytes, n);
+    expect_open_error(path, "disagrees with the manifest");
+    free(bytes);
+    free_docs(&s);
+}
+
 /* The fuzz target's parsers accept what the writer writes. */
 static void test_fuzz_parsers(void **state) {
     (void)state;
@@ -480,6 +627,9 @@ int main(void) {
         cmocka_unit_test(test_damaged_manifest),
         cmocka_unit_test(test_upgrade),
         cmocka_unit_test(test_fuzz_parsers),
+        cmocka_unit_test(test_quantise_round_trip),
+        cmocka_unit_test(test_compact_database),
+        cmocka_unit_test(test_unknown_precision),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/npy.h"
+#include "index/db.h"
 #include "match/sdtw.h"
 
 /* Agreement up to tol, with +inf (unreachable cells) only matching +inf. */
@@ -278,11 +279,77 @@ static void test_bad_input(void **state) {
     assert_true(r.distance == 0.0f && r.start == 0 && r.end == 0);
 }
 
+/* Compact (u8) documents: lm_sdtw_scan_u8 equals lm_sdtw_scan of the dequantised document bit
+ * for bit, and stays within the documented bound (sdtw.h) of the float32 original: scale / 2
+ * for a query of one-hot frames and rests, sqrt(12) scale / 2 for a general one. */
+static void check_u8(const float *query, size_t N, const float *doc, size_t M, double bound, double *worst) {
+    uint8_t *q8 = malloc(12 * M);
+    float *deq = malloc(12 * M * sizeof *deq);
+    assert_non_null(q8);
+    assert_non_null(deq);
+    lm_quantise_u8(doc, 12 * M, LM_DB_U8_SCALE, q8);
+    lm_dequantise_u8(q8, 12 * M, LM_DB_U8_SCALE, deq);
+    float *m8 = malloc(M * sizeof *m8), *md = malloc(M * sizeof *md);
+    lm_sdtw_result r32, r8, rd;
+    assert_int_equal(lm_sdtw_scan(query, N, doc, M, &r32, NULL), 0);
+    assert_int_equal(lm_sdtw_scan_u8(query, N, q8, M, LM_DB_U8_SCALE, &r8, m8), 0);
+    assert_int_equal(lm_sdtw_scan(query, N, deq, M, &rd, md), 0);
+    assert_memory_equal(m8, md, M * sizeof *m8);
+    assert_true(r8.distance == rd.distance && r8.end == rd.end);
+    if (isfinite(r32.distance)) {
+        double err = fabs((double)r8.distance - r32.distance);
+        assert_true(err <= bound + 1e-5);
+        *worst = fmax(*worst, err);
+    } else {
+        assert_true(isinf(r8.distance));
+    }
+    free(q8), free(deq), free(m8), free(md);
+}
+
+static void test_u8_scan(void **state) {
+    (void)state;
+    const double e = 0.5 * LM_DB_U8_SCALE;
+    double worst_binary = 0, worst_general = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        size_t M = 1 + (size_t)(uniform() * 9000), N = 1 + (size_t)(uniform() * 120);
+        enum query_kind kind = trial % 3 == 0 ? GENERAL : trial % 3 == 1 ? BINARY : MIXED;
+        float *doc = random_doc(M), *query = random_query(N, kind);
+        /* MIXED has two-note chords: ||q||_1 = sqrt(2) */
+        check_u8(query, N, doc, M, kind == GENERAL ? sqrt(12.0) * e : kind == MIXED ? sqrt(2.0) * e : e,
+                 kind == BINARY ? &worst_binary : &worst_general);
+        free(doc), free(query);
+    }
+    print_message("u8 vs f32 distance: worst %.2e (binary queries, bound %.2e), %.2e (others)\n", worst_binary, e,
+                  worst_general);
+}
+
+/* The same on real chroma: the golden cases' documents (librosa chroma of real audio). */
+static void test_u8_scan_real(void **state) {
+    (void)state;
+    LM_REQUIRE_SHARED("reference/sdtw/cases.csv");
+    double worst = 0;
+    for (size_t k = 0; k < sizeof golden / sizeof golden[0]; k++) {
+        size_t qs[8], ds[8];
+        float *query = load_f32(golden[k].name, "query", qs);
+        float *doc = load_f32(golden[k].name, "doc", ds);
+        double l1 = 0; /* the bound grows with the query frames' l1 norm */
+        for (size_t n = 0; n < qs[1]; n++) {
+            double s = 0;
+            for (int c = 0; c < 12; c++) s += fabs(query[c * qs[1] + n]);
+            l1 = fmax(l1, s);
+        }
+        check_u8(query, qs[1], doc, ds[1], l1 * 0.5 * LM_DB_U8_SCALE, &worst);
+        free(query), free(doc);
+    }
+    print_message("u8 vs f32 distance on the golden cases: worst %.2e\n", worst);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_cases),     cmocka_unit_test(test_fast_matches_reference),
         cmocka_unit_test(test_hand_example),     cmocka_unit_test(test_query_too_long),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_bad_input),        cmocka_unit_test(test_u8_scan),
+        cmocka_unit_test(test_u8_scan_real),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -18,6 +18,7 @@ struct leitmotif_model {
 
 struct leitmotif_db {
     lm_db db;
+    float **dequantised; /* compact database: documents handed out as float, made when first asked */
 };
 
 const char *leitmotif_error(void) { return lm_last_error(); }
@@ -57,7 +58,7 @@ double leitmotif_db_doc_tuning(const leitmotif_db *db, size_t i) {
 }
 
 leitmotif_db *leitmotif_db_open(const char *path) {
-    leitmotif_db *d = lm_malloc(1, sizeof *d);
+    leitmotif_db *d = lm_calloc(1, sizeof *d);
     if (d && lm_db_open(path, &d->db) != 0) {
         free(d);
         return NULL;
@@ -67,6 +68,8 @@ leitmotif_db *leitmotif_db_open(const char *path) {
 
 void leitmotif_db_close(leitmotif_db *d) {
     if (!d) return;
+    for (size_t i = 0; d->dequantised && i < d->db.n_docs; i++) free(d->dequantised[i]);
+    free(d->dequantised);
     lm_db_close(&d->db);
     free(d);
 }
@@ -141,14 +144,17 @@ int leitmotif_occurrences(const leitmotif_db *d, const char *doc_id, const char 
     if (query_set(theme_spec, opt, &qs) != 0) return -1;
     int fixed = opt && !opt->transpose_any ? opt->transpose : 0;
     const lm_db_doc *doc = &d->db.docs[k];
+    float *own = NULL;
+    const float *x = lm_db_doc_features(doc, &own);
     lm_doc_view dv;
-    lm_doc_view_init(&dv, doc->chroma, doc->T);
+    lm_doc_view_init(&dv, x, doc->T);
     lm_match best;
     lm_occurrence *o = NULL;
     size_t n = 0;
-    int rc = lm_qset_refine(&qs, &dv, INFINITY, NULL, &best);
+    int rc = x ? lm_qset_refine(&qs, &dv, INFINITY, NULL, &best) : -1;
     lm_doc_view_free(&dv);
-    if (rc == 0) rc = lm_occurrences(&qs, doc->chroma, doc->T, &best, margin, &o, &n);
+    if (rc == 0) rc = lm_occurrences(&qs, x, doc->T, &best, margin, &o, &n);
+    free(own);
     leitmotif_occurrence *out = rc == 0 ? lm_malloc(n ? n : 1, sizeof *out) : NULL;
     if (rc == 0 && !out) rc = -1;
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -307,8 +313,13 @@ int leitmotif_db_doc(const leitmotif_db *d, size_t i, const char **doc_id, const
     }
     if (chroma && lm_db_verify_doc(&d->db, i) != 0) return -1; /* format 2: checksum on first read */
     const lm_db_doc *doc = &d->db.docs[i];
+    if (chroma && !doc->chroma) { /* compact: a float copy that lives as long as the database */
+        leitmotif_db *dm = (leitmotif_db *)d;
+        if (!dm->dequantised && !(dm->dequantised = lm_calloc(d->db.n_docs, sizeof *dm->dequantised))) return -1;
+        if (!dm->dequantised[i] && !lm_db_doc_features(doc, &dm->dequantised[i])) return -1;
+    }
     if (doc_id) *doc_id = doc->id;
-    if (chroma) *chroma = doc->chroma;
+    if (chroma) *chroma = doc->chroma ? doc->chroma : d->dequantised[i];
     if (n_frames) *n_frames = doc->T;
     if (duration_sec) *duration_sec = doc->duration;
     return 0;

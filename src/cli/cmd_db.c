@@ -25,6 +25,27 @@ static int unknown_option(int argc, char **argv, const char *cmd) {
     return 0;
 }
 
+/* Takes `--precision P` out of argv (compact, upgrade): *precision is -1 without it. 0, or 1
+ * after a one-line error. */
+static int take_precision(int *argc, char **argv, const char *cmd, int *precision) {
+    *precision = -1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--precision") != 0) continue;
+        if (i + 1 >= *argc) {
+            lm_cli_fail("%s: --precision needs a value (f32 or u8)", cmd);
+            return 1;
+        }
+        if ((*precision = lm_db_precision_parse(argv[i + 1])) < 0) {
+            lm_cli_fail("%s: --precision: %s", cmd, lm_last_error());
+            return 1;
+        }
+        memmove(argv + i, argv + i + 2, (size_t)(*argc - i - 2) * sizeof *argv);
+        *argc -= 2;
+        i--;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- remove */
 
 static void remove_help(FILE *f) {
@@ -72,15 +93,20 @@ int cmd_remove(int argc, char **argv) {
 /* ---------------------------------------------------------------- compact */
 
 static void compact_help(FILE *f) {
-    fprintf(f, "usage: leitmotif compact DB\n\n"
+    fprintf(f, "usage: leitmotif compact DB [--precision f32|u8]\n\n"
                "Merges the segments of the format-2 database DB into one, without the recordings removed or\n"
                "replaced since (tombstones), after verifying every segment's checksum. Atomic: readers and\n"
                "an interrupted run see the database before or after, never in between. Takes the writer\n"
-               "lock like 'index'. Exit status: 0 done (or nothing to do); 1 error (database unchanged).\n");
+               "lock like 'index'.\n"
+               "  --precision P  store the features as P from now on: u8 (one byte per value, a quarter of\n"
+               "                 the size) or f32; u8 -> f32 gives the u8 values back, not the originals\n"
+               "Exit status: 0 done (or nothing to do); 1 error (database unchanged).\n");
 }
 
 int cmd_compact(int argc, char **argv) {
     if (want_help(argc, argv, compact_help)) return 0;
+    int precision;
+    if (take_precision(&argc, argv, "compact", &precision) != 0) return 1;
     if (unknown_option(argc, argv, "compact")) return 1;
     if (argc != 2) {
         compact_help(stderr);
@@ -89,10 +115,11 @@ int cmd_compact(int argc, char **argv) {
     lm_dbw w;
     if (lm_dbw_begin(&w, argv[1], LM_FEAT_CTC, 0, "", NULL) != 0) return lm_cli_fail_lib();
     size_t before = 0, after = 0;
-    int rc = lm_dbw_compact(&w, &before, &after) == 0 ? 0 : lm_cli_fail_lib();
+    int rc = lm_dbw_compact_ex(&w, precision, &before, &after) == 0 ? 0 : lm_cli_fail_lib();
     if (rc == 0)
-        fprintf(stderr, "leitmotif: %s: %zu segment%s -> %zu%s\n", argv[1], before, before == 1 ? "" : "s", after,
-                w.commits ? "" : " (nothing to compact)");
+        fprintf(stderr, "leitmotif: %s: %zu segment%s -> %zu%s%s%s\n", argv[1], before, before == 1 ? "" : "s",
+                after, w.commits ? "" : " (nothing to compact)", precision >= 0 ? ", features stored as " : "",
+                precision >= 0 ? lm_db_precision_name((enum lm_db_precision)precision) : "");
     lm_dbw_end(&w);
     return rc;
 }
@@ -127,9 +154,9 @@ int cmd_check(int argc, char **argv) {
             printf("%s: ok: format 1, %zu documents, %zu frames, %s features\n", argv[1], db.n_docs, db.total_frames,
                    lm_feature_name(db.type));
         else
-            printf("%s: ok: format 2, %zu documents, %zu frames, %s features, %zu segment%s, %zu tombstone%s "
+            printf("%s: ok: format 2, %zu documents, %zu frames, %s features (%s), %zu segment%s, %zu tombstone%s "
                    "(%zu hidden record%s), generation %llu\n",
-                   argv[1], db.n_docs, db.total_frames, lm_feature_name(db.type), segs, segs == 1 ? "" : "s", tombs,
+                   argv[1], db.n_docs, db.total_frames, lm_feature_name(db.type), lm_db_precision_name(db.precision), segs, segs == 1 ? "" : "s", tombs,
                    tombs == 1 ? "" : "s", hidden, hidden == 1 ? "" : "s", gen);
     }
     lm_db_close(&db);
@@ -139,24 +166,30 @@ int cmd_check(int argc, char **argv) {
 /* ---------------------------------------------------------------- upgrade */
 
 static void upgrade_help(FILE *f) {
-    fprintf(f, "usage: leitmotif upgrade DB1 DB2\n\n"
+    fprintf(f, "usage: leitmotif upgrade DB1 DB2 [--precision f32|u8]\n\n"
                "Copies the database DB1 (format 1, one file; or format 2) into the new format-2 database\n"
                "DB2, which must not exist: one segment with every recording, in the same order, with the\n"
                "same features bit for bit (searches give the same results). DB1 is verified first and\n"
-               "left as it is; DB2 appears complete or not at all. Exit status: 0 done; 1 error.\n");
+               "left as it is; DB2 appears complete or not at all.\n"
+               "  --precision P  DB2 stores the features as P (default: as DB1): u8, one byte per value\n"
+               "                 (a quarter of the size; results differ slightly, docs/database.md), or f32\n"
+               "Exit status: 0 done; 1 error.\n");
 }
 
 int cmd_upgrade(int argc, char **argv) {
     if (want_help(argc, argv, upgrade_help)) return 0;
+    int precision;
+    if (take_precision(&argc, argv, "upgrade", &precision) != 0) return 1;
     if (unknown_option(argc, argv, "upgrade")) return 1;
     if (argc != 3) {
         upgrade_help(stderr);
         return 2;
     }
-    if (lm_db_upgrade(argv[1], argv[2]) != 0) return lm_cli_fail_lib();
+    if (lm_db_upgrade_ex(argv[1], argv[2], precision) != 0) return lm_cli_fail_lib();
     lm_db db;
     if (lm_db_open(argv[2], &db) != 0) return lm_cli_fail_lib();
-    fprintf(stderr, "leitmotif: %s: format 2, %zu documents\n", argv[2], db.n_docs);
+    fprintf(stderr, "leitmotif: %s: format 2, %zu documents, %s features\n", argv[2], db.n_docs,
+            lm_db_precision_name(db.precision));
     lm_db_close(&db);
     return 0;
 }

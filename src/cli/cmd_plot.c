@@ -137,7 +137,8 @@ int cmd_plot(int argc, char **argv) {
             goto done;
         }
         if (lm_db_verify_doc(&db, (size_t)k) != 0) goto done; /* format 2: checksum on first read */
-        chroma = db.docs[k].chroma;
+        chroma = lm_db_doc_features(&db.docs[k], &own_chroma); /* a compact recording: a float copy */
+        if (!chroma) goto done;
         T = db.docs[k].T;
         feat_name = lm_feature_name(db.type);
     }

@@ -250,8 +250,9 @@ static occ_list *find_occurrences(const lm_db *db, const lm_fusion *f, const lm_
         for (size_t i = 0; i < n; i++) {
             size_t T = 0;
             const float *x = NULL;
+            float *own = NULL; /* a compact recording's float copy */
             if (!f) {
-                x = db->docs[m[i].doc].chroma;
+                x = lm_db_doc_features(&db->docs[m[i].doc], &own);
                 T = db->docs[m[i].doc].T;
             } else if (!mixes || buf) {
                 x = lm_fusion_features(f, f->index_of[m[i].doc], buf, &T);
@@ -260,6 +261,7 @@ static occ_list *find_occurrences(const lm_db *db, const lm_fusion *f, const lm_
 #pragma omp atomic write
                 failed = 1;
             }
+            free(own);
         }
         free(buf);
     }

@@ -163,11 +163,12 @@ static int prepare(const lm_eval_query *q, const lm_eval_options *opt, prepared 
     return 0;
 }
 
-/* Features of ranked recording k (mixed into *buf, allocated here, for a mixing fusion). */
+/* Features of ranked recording k (mixed into *buf, allocated here, for a mixing fusion; a
+ * compact recording's float copy too). */
 static const float *recording(const lm_db *db, const lm_fusion *f, size_t k, float **buf, size_t *T) {
     if (!f) {
         *T = db->docs[k].T;
-        return db->docs[k].chroma;
+        return lm_db_doc_features(&db->docs[k], buf);
     }
     if (f->w > 0.0 && f->w < 1.0 && !(*buf = malloc(12 * f->docs[k].T * sizeof **buf))) return NULL;
     return lm_fusion_features(f, k, *buf, T);
@@ -350,9 +351,9 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
             float *buf = mixes ? malloc(12 * f->docs[k].T * sizeof *buf) : NULL;
             const float *x = NULL; /* stays NULL when out of memory (the run then fails) */
             size_t T = 0;
-            if (!f) {
-                x = db->docs[k].chroma;
-                T = db->docs[k].T;
+            const lm_db_doc *d = f ? NULL : &db->docs[k]; /* scanned as stored (float32 or compact) */
+            if (d) {
+                T = d->T;
             } else if (buf || !mixes) {
                 x = lm_fusion_features(f, k, buf, &T);
             } else {
@@ -362,7 +363,8 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
             for (size_t t = 0; t < n_todo; t++) {
                 lm_sdtw_result r;
                 hit *h = &dist[t * nd + k];
-                if (x && lm_sdtw_scan(todo[t].chroma, todo[t].N, x, T, &r, NULL) == 0) {
+                if (d ? lm_search_scan_doc(d, todo[t].chroma, todo[t].N, &r) == 0
+                      : x && lm_sdtw_scan(todo[t].chroma, todo[t].N, x, T, &r, NULL) == 0) {
                     h->distance = r.distance;
                     h->end = (uint32_t)r.end;
                 } else {

@@ -21,6 +21,15 @@
 #define LM_DB_VERSION 1
 #define LM_DB_MODEL_ID_MAX 199 /* bytes of model id kept in the file header */
 
+/* How a database stores its features (docs/database.md, "Precision"; format 2 only): float32,
+ * or one byte per value (u8: value = byte x scale, scale 1/255; a quarter of the size). Chroma
+ * features are l2-normalised and non-negative, so every value is in [0, 1]. */
+enum lm_db_precision { LM_DB_F32 = 0, LM_DB_U8 = 1, LM_DB_PRECISION_COUNT };
+#define LM_DB_U8_SCALE (1.0f / 255.0f)
+/* "f32" / "u8"; lm_db_precision_parse: -1 (error set) for anything else. */
+const char *lm_db_precision_name(enum lm_db_precision p);
+int lm_db_precision_parse(const char *s);
+
 typedef struct {
     const char *id;       /* file name without extension; unique within a database */
     const char *path;     /* source path (absolute when indexed by leitmotif index) */
@@ -29,7 +38,9 @@ typedef struct {
     enum lm_feature_type type;
     uint32_t model_checksum; /* 0 for stft */
     size_t T;                /* frames at 25 Hz */
-    const float *chroma;     /* 12 x T, chroma-major */
+    const float *chroma;     /* 12 x T, chroma-major; NULL in a compact (u8) database: then ... */
+    const uint8_t *chroma_u8; /* ... 12 x T bytes, chroma-major, value = byte x scale (else NULL) */
+    float scale;
     float tuning;            /* the recording's deviation from A = 440 Hz that was compensated, in
                                 semitones (0: none; see chroma/tuning.h) */
 } lm_db_doc;
@@ -43,6 +54,7 @@ typedef struct {
     lm_db_doc *docs;     /* in file order; strings and features point into the mapping */
     size_t total_frames; /* sum of T */
     int format;          /* 1 or 2 */
+    enum lm_db_precision precision; /* of every document's features (format 1: always f32) */
     /* private */
     void *map; /* format 1: the file's mapping */
     size_t map_size;
@@ -64,6 +76,15 @@ int lm_db_verify_doc(const lm_db *db, size_t k);
 int lm_db_path_format(const char *path);
 /* Index of the document with this id, or -1. */
 long lm_db_find(const lm_db *db, const char *id);
+
+/* The float32 features of a document: d->chroma, or for a compact document a malloc'd
+ * dequantised copy that *owned receives (free it; NULL otherwise). NULL when out of memory.
+ * For the per-recording steps (plots, occurrences, match starts); searches scan compact
+ * features as they are (lm_sdtw_scan_u8). */
+const float *lm_db_doc_features(const lm_db_doc *d, float **owned);
+/* n values: x in [0, 1] to round(x / scale) (values outside are clamped, NaN becomes 0), and back. */
+void lm_quantise_u8(const float *x, size_t n, float scale, uint8_t *out);
+void lm_dequantise_u8(const uint8_t *q, size_t n, float scale, float *out);
 
 /* Writes n documents (all of type/model_checksum) atomically to path, replacing any old file.
  * Document ids must be unique. The source documents may point into an open lm_db of the
@@ -98,6 +119,12 @@ typedef struct {
  * files, segments no manifest refers to). Fails for a format-1 file. */
 int lm_dbw_begin(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
                  const char *model_id, const lm_tuning *tuning);
+/* The same with a precision: for a new database the one it stores (-1: f32); for an existing
+ * one it must be the database's (-1: whatever it is), else a one-line error pointing to
+ * `leitmotif compact --precision`. Documents of either precision may be committed: they are
+ * converted to the database's. */
+int lm_dbw_begin_ex(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
+                    const char *model_id, const lm_tuning *tuning, int precision);
 /* One atomic step: writes the n documents (may be 0) as a new segment and tombstones for the
  * ids `gone` (documents removed, or replaced by the new segment's), then the new manifest. Until
  * the manifest's rename nothing readers see has changed. A document whose id is live in the
@@ -107,6 +134,9 @@ int lm_dbw_commit(lm_dbw *w, const lm_db_doc *docs, size_t n, const char *const 
  * tombstones; the old segment files are deleted after the new manifest is in place. Verifies
  * every segment first. *before / *after: segment counts (may be NULL). */
 int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after);
+/* The same, storing the features at `precision` from now on (-1: as they are); a database of
+ * one segment is rewritten too when the precision changes. */
+int lm_dbw_compact_ex(lm_dbw *w, int precision, size_t *before, size_t *after);
 /* Releases the lock (and removes an unfinished new database). */
 void lm_dbw_end(lm_dbw *w);
 
@@ -114,6 +144,8 @@ void lm_dbw_end(lm_dbw *w);
  * (built in dst.tmp.<pid> and renamed, so dst appears complete or not at all). Verifies the
  * source completely first. */
 int lm_db_upgrade(const char *src, const char *dst);
+/* The same, dst storing its features at `precision` (-1: as the source's). */
+int lm_db_upgrade_ex(const char *src, const char *dst, int precision);
 
 /* Verifies every segment of an open database, naming each damaged one in a line on `report`
  * (NULL: not printed); returns the number of damaged segments (0: intact), -1 on other errors. */

@@ -26,6 +26,8 @@
 #define M_HEADER 320
 #define M_HEADER_CRC_AT 316
 #define M_TUNING_AT 296       /* u32 tuning mode, then at 304 the f64 fixed deviation */
+#define M_PRECISION_AT 264    /* u32 precision (0: f32, as every older database), then the f32 scale */
+#define S_PRECISION_AT 56     /* the same in a segment header */
 #define M_SEG_ENTRY 48
 #define M_TOMB_FIXED 16
 #define M_TRAILER 8
@@ -56,6 +58,8 @@ typedef struct {
 
 struct lm_db2_manifest {
     enum lm_feature_type type;
+    enum lm_db_precision precision;
+    float scale; /* u8: value = byte x scale; 0 for f32 */
     uint32_t checksum;
     char model_id[LM_DB_MODEL_ID_MAX + 1];
     lm_tuning tuning; /* how the features were tuned (chroma/tuning.h) */
@@ -146,6 +150,67 @@ static void manifest_free(struct lm_db2_manifest *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* ---------------------------------------------------------------- precision */
+
+const char *lm_db_precision_name(enum lm_db_precision p) { return p == LM_DB_U8 ? "u8" : "f32"; }
+
+int lm_db_precision_parse(const char *s) {
+    if (s && !strcmp(s, "f32")) return LM_DB_F32;
+    if (s && !strcmp(s, "u8")) return LM_DB_U8;
+    lm_set_error("unknown precision '%s' (f32 or u8)", s ? s : "");
+    return -1;
+}
+
+void lm_quantise_u8(const float *x, size_t n, float scale, uint8_t *out) {
+    const float inv = 1.0f / scale;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] * inv; /* NaN fails both tests below and becomes 0 */
+        out[i] = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)lrintf(v) : 0;
+    }
+}
+
+void lm_dequantise_u8(const uint8_t *q, size_t n, float scale, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = (float)q[i] * scale; /* as the compact SDTW forms them */
+}
+
+const float *lm_db_doc_features(const lm_db_doc *d, float **owned) {
+    *owned = NULL;
+    if (d->chroma || !d->chroma_u8) return d->chroma;
+    float *x = lm_malloc(NBINS * d->T, sizeof *x);
+    if (!x) return NULL;
+    lm_dequantise_u8(d->chroma_u8, NBINS * d->T, d->scale, x);
+    *owned = x;
+    return x;
+}
+
+/* Precision and scale at b (manifest or segment header). An older leitmotif refuses a u8
+ * database at its manifest (non-zero reserved bytes); this one refuses precisions it does not
+ * know the same way. */
+static int precision_parse(const unsigned char *b, enum lm_db_precision *p, float *scale) {
+    uint32_t v = get_u32(b);
+    float sc = get_f32(b + 4);
+    if (v >= LM_DB_PRECISION_COUNT) {
+        lm_set_error("the features are stored at an unknown precision (%u; made by a newer leitmotif?)", v);
+        return -1;
+    }
+    if (v == LM_DB_F32 ? get_u32(b + 4) != 0 : !(sc > 0.0f && sc <= 1.0f)) {
+        lm_set_error("the features' scale is impossible for precision %s (damaged)",
+                     lm_db_precision_name((enum lm_db_precision)v));
+        return -1;
+    }
+    *p = (enum lm_db_precision)v;
+    *scale = v == LM_DB_F32 ? 0.0f : sc;
+    return 0;
+}
+
+static void precision_put(unsigned char *b, enum lm_db_precision p, float scale) {
+    put_u32(b, (uint32_t)p);
+    if (p != LM_DB_F32) put_f32(b + 4, scale);
+}
+
+/* Bytes per feature value. */
+static size_t value_bytes(enum lm_db_precision p) { return p == LM_DB_U8 ? 1 : sizeof(float); }
+
 static int manifest_parse(const unsigned char *b, size_t n, struct lm_db2_manifest *m) {
     memset(m, 0, sizeof *m);
     if (n == 0) {
@@ -184,7 +249,7 @@ static int manifest_parse(const unsigned char *b, size_t n, struct lm_db2_manife
         return -1;
     }
     for (size_t i = 64 + strlen((const char *)b + 64); i < M_HEADER_CRC_AT; i++)
-        if (b[i] != 0 && !(i >= M_TUNING_AT && i < M_TUNING_AT + 16)) {
+        if (b[i] != 0 && !(i >= M_TUNING_AT && i < M_TUNING_AT + 16) && !(i >= M_PRECISION_AT && i < M_PRECISION_AT + 8)) {
             lm_set_error("the manifest header has non-zero reserved bytes");
             return -1;
         }
@@ -196,6 +261,7 @@ static int manifest_parse(const unsigned char *b, size_t n, struct lm_db2_manife
         lm_set_error("the manifest has an unknown tuning mode (made by a newer leitmotif?)");
         return -1;
     }
+    if (precision_parse(b + M_PRECISION_AT, &m->precision, &m->scale) != 0) return -1;
     m->tuning.mode = (enum lm_tuning_mode)tuning_mode;
     m->tuning.semitones = tuning_mode == LM_TUNING_FIXED ? fixed : 0;
     m->type = (enum lm_feature_type)type;
@@ -291,6 +357,7 @@ static unsigned char *manifest_bytes(const struct lm_db2_manifest *m, size_t *n_
     memcpy(b + 64, m->model_id, strlen(m->model_id));
     put_u32(b + M_TUNING_AT, (uint32_t)m->tuning.mode);
     if (m->tuning.mode == LM_TUNING_FIXED) put_f64(b + M_TUNING_AT + 8, m->tuning.semitones);
+    precision_put(b + M_PRECISION_AT, m->precision, m->scale);
     put_u32(b + M_HEADER_CRC_AT, lm_crc32(0, b, M_HEADER_CRC_AT));
     size_t off = M_HEADER;
     for (size_t i = 0; i < m->n_segs; i++, off += M_SEG_ENTRY) {
@@ -324,8 +391,11 @@ typedef struct {
 } seg_rec;
 
 /* Header and document directory of a segment (the features are checked by the segment CRC). */
-static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, enum lm_feature_type type,
-                         uint32_t checksum, seg_rec **recs_out) {
+static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, const struct lm_db2_manifest *m,
+                         seg_rec **recs_out) {
+    enum lm_feature_type type = m->type;
+    uint32_t checksum = m->checksum;
+    const size_t frame_bytes = NBINS * value_bytes(m->precision);
     *recs_out = NULL;
     if (n < S_HEADER || memcmp(b, segment_magic, 8) != 0) {
         lm_set_error("not a segment (bad magic; damaged)");
@@ -336,7 +406,11 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, e
         return -1;
     }
     int zero = 1;
-    for (size_t k = 56; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
+    for (size_t k = S_PRECISION_AT + 8; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
+    enum lm_db_precision prec;
+    float scale;
+    if (precision_parse(b + S_PRECISION_AT, &prec, &scale) != 0) return -1;
+    zero &= prec == m->precision && scale == m->scale;
     uint64_t D = get_u32(b + 36);
     if (get_u32(b + 8) != 2 || get_u32(b + 12) != S_HEADER || get_u64(b + 16) != e->seq ||
         get_u32(b + 24) != (uint32_t)type || get_u32(b + 28) != checksum || get_u32(b + 32) != e->n_docs ||
@@ -382,8 +456,8 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, e
             memchr(r[k].model, 0, r[k].model_len))
             goto bad;
         /* Feature blocks follow each other in directory order, each at the next 64-byte boundary. */
-        if (r[k].T == 0 || r[k].offset != next_data || r[k].T > (n - next_data) / (NBINS * sizeof(float))) goto bad;
-        next_data = align_to(next_data + NBINS * sizeof(float) * r[k].T, ALIGN);
+        if (r[k].T == 0 || r[k].offset != next_data || r[k].T > (n - next_data) / frame_bytes) goto bad;
+        next_data = align_to(next_data + frame_bytes * r[k].T, ALIGN);
         frames += r[k].T;
         off += ebytes;
         continue;
@@ -405,9 +479,29 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, e
     return 0;
 }
 
+/* A document's feature bytes at the database's precision: its own, or converted into *conv
+ * (malloc'd; NULL with the error set when out of memory). */
+static const void *stored_features(const lm_db_doc *d, const struct lm_db2_manifest *m, void **conv) {
+    *conv = NULL;
+    size_t n = NBINS * d->T;
+    if (m->precision == LM_DB_F32) {
+        if (d->chroma) return d->chroma;
+        return lm_db_doc_features(d, (float **)conv);
+    }
+    if (d->chroma_u8 && d->scale == m->scale) return d->chroma_u8;
+    float *own = NULL;
+    const float *x = lm_db_doc_features(d, &own);
+    uint8_t *q = x ? lm_malloc(n ? n : 1, 1) : NULL;
+    if (q) lm_quantise_u8(x, n, m->scale, q);
+    free(own);
+    *conv = q;
+    return q;
+}
+
 /* Writes docs as segment seq into dir (temporary file, fsync, rename); fills *e. */
-static int segment_write(const char *dir, uint64_t seq, enum lm_feature_type type, uint32_t checksum,
-                         const lm_db_doc *docs, size_t n, seg_entry *e) {
+static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_manifest *m, const lm_db_doc *docs,
+                         size_t n, seg_entry *e) {
+    const size_t frame_bytes = NBINS * value_bytes(m->precision);
     if (n > UINT32_MAX) {
         lm_set_error("too many documents for one segment");
         return -1;
@@ -439,19 +533,20 @@ static int segment_write(const char *dir, uint64_t seq, enum lm_feature_type typ
         memcpy(h + S_ENTRY_FIXED + a, d->path, p);
         memcpy(h + S_ENTRY_FIXED + a + p, mid, c);
         off += align_to(S_ENTRY_FIXED + a + p + c, 8);
-        at = align_to(at + NBINS * sizeof(float) * d->T, ALIGN);
+        at = align_to(at + frame_bytes * d->T, ALIGN);
     }
     size_t size = at;
     memcpy(head, segment_magic, 8);
     put_u32(head + 8, 2);
     put_u32(head + 12, S_HEADER);
     put_u64(head + 16, seq);
-    put_u32(head + 24, (uint32_t)type);
-    put_u32(head + 28, checksum);
+    put_u32(head + 24, (uint32_t)m->type);
+    put_u32(head + 28, m->checksum);
     put_u32(head + 32, (uint32_t)n);
     put_u32(head + 36, (uint32_t)D);
     put_u64(head + 40, frames);
     put_u64(head + 48, size);
+    precision_put(head + S_PRECISION_AT, m->precision, m->scale);
     put_u32(head + S_HEADER_CRC_AT, lm_crc32(0, head, S_HEADER_CRC_AT));
     put_u32(head + S_HEADER + D, lm_crc32(0, head + S_HEADER, D));
 
@@ -472,16 +567,25 @@ static int segment_write(const char *dir, uint64_t seq, enum lm_feature_type typ
     uint32_t crc = lm_crc32(0, head, data);
     int rc = fwrite(head, 1, data, af.fp) == data ? 0 : -1;
     size_t pos = data;
+    int oom = 0;
     for (size_t k = 0; k < n && rc == 0; k++) {
-        size_t fb = NBINS * sizeof(float) * docs[k].T;
+        size_t fb = frame_bytes * docs[k].T;
         size_t pad = align_to(pos + fb, ALIGN) - pos - fb;
-        crc = lm_crc32(lm_crc32(crc, docs[k].chroma, fb), zeros, pad);
-        if (fwrite(docs[k].chroma, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
+        void *conv = NULL; /* the document at the database's precision, when it is not already */
+        const void *bytes = stored_features(&docs[k], m, &conv);
+        if (!bytes) {
+            oom = 1;
+            rc = -1;
+            break;
+        }
+        crc = lm_crc32(lm_crc32(crc, bytes, fb), zeros, pad);
+        if (fwrite(bytes, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
+        free(conv);
         pos += fb + pad;
     }
     free(head);
     if (rc != 0) {
-        lm_set_error("cannot write %s: %s", path, strerror(errno));
+        if (!oom) lm_set_error("cannot write %s: %s", path, strerror(errno));
         lm_atomic_abort(&af);
         free(path);
         return -1;
@@ -564,6 +668,7 @@ static int open_v2_once(const char *path, lm_db *db) {
     db->model_checksum = m->checksum;
     memcpy(db->model_id, m->model_id, sizeof db->model_id);
     db->tuning = m->tuning;
+    db->precision = m->precision;
     v->segs = lm_calloc(m->n_segs ? m->n_segs : 1, sizeof *v->segs);
     if (!v->segs) return -1;
     /* Document arrays grow segment by segment, after each segment's directory is checked
@@ -604,7 +709,7 @@ static int open_v2_once(const char *path, lm_db *db) {
         s->map = map;
         s->size = (size_t)s->e.size;
         seg_rec *r;
-        if (segment_parse(s->map, s->size, &s->e, m->type, m->checksum, &r) != 0) {
+        if (segment_parse(s->map, s->size, &s->e, m, &r) != 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", lm_last_error());
             lm_set_error("%s: segment %s: %s", path, s->name, msg);
@@ -644,7 +749,7 @@ static int open_v2_once(const char *path, lm_db *db) {
                 return -1;
             }
             lm_db_doc *d = &db->docs[db->n_docs];
-            d->id = str;
+            *d = (lm_db_doc){.id = str}; /* the array grows by realloc: nothing left unset */
             char *p = str + r[k].id_len + 1;
             memcpy(p, r[k].path, r[k].path_len);
             p[r[k].path_len] = '\0';
@@ -658,7 +763,12 @@ static int open_v2_once(const char *path, lm_db *db) {
             d->type = m->type;
             d->model_checksum = m->checksum;
             d->T = (size_t)r[k].T;
-            d->chroma = (const float *)(const void *)(s->map + r[k].offset);
+            if (m->precision == LM_DB_U8) {
+                d->chroma_u8 = s->map + r[k].offset;
+                d->scale = m->scale;
+            } else {
+                d->chroma = (const float *)(const void *)(s->map + r[k].offset);
+            }
             v->doc_seg[db->n_docs] = i;
             db->total_frames += d->T;
             db->n_docs++;
@@ -1013,7 +1123,16 @@ static void cleanup_dir(const char *dir, const struct lm_db2_manifest *m) {
 
 int lm_dbw_begin(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
                  const char *model_id, const lm_tuning *tuning) {
+    return lm_dbw_begin_ex(w, path, type, model_checksum, model_id, tuning, -1);
+}
+
+int lm_dbw_begin_ex(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
+                    const char *model_id, const lm_tuning *tuning, int precision) {
     memset(w, 0, sizeof *w);
+    if (precision >= LM_DB_PRECISION_COUNT) {
+        lm_set_error("unknown precision %d", precision);
+        return -1;
+    }
     w->lock_fd = -1;
     w->path = dup_str(path);
     w->m = lm_calloc(1, sizeof *w->m);
@@ -1036,10 +1155,18 @@ int lm_dbw_begin(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_
         w->m->checksum = model_checksum;
         memcpy(w->m->model_id, model_id, strlen(model_id) + 1);
         if (tuning) w->m->tuning = *tuning;
+        w->m->precision = precision < 0 ? LM_DB_F32 : (enum lm_db_precision)precision;
+        w->m->scale = w->m->precision == LM_DB_U8 ? LM_DB_U8_SCALE : 0.0f;
         w->m->next_seq = 1;
         return 0;
     }
     if (take_lock(w, path) != 0 || read_manifest(path, w->m) != 0) goto fail;
+    if (precision >= 0 && (enum lm_db_precision)precision != w->m->precision) {
+        lm_set_error("%s stores its features as %s, not %s; convert it with 'leitmotif compact %s --precision %s'", path,
+                     lm_db_precision_name(w->m->precision), lm_db_precision_name((enum lm_db_precision)precision),
+                     path, lm_db_precision_name((enum lm_db_precision)precision));
+        goto fail;
+    }
     w->exists = 1;
     cleanup_dir(path, w->m);
     lm_db db; /* the live ids, read under the lock (directories only) */
@@ -1111,7 +1238,7 @@ static int check_new_docs(const struct lm_db2_manifest *m, const lm_db_doc *docs
                          d->id, lm_feature_name(d->type), d->model_checksum, lm_feature_name(m->type), m->checksum);
             return -1;
         }
-        if (d->T == 0 || !d->chroma) {
+        if (d->T == 0 || (!d->chroma && !d->chroma_u8)) {
             lm_set_error("document '%s' has no feature frames", d->id);
             return -1;
         }
@@ -1200,7 +1327,7 @@ int lm_dbw_commit(lm_dbw *w, const lm_db_doc *docs, size_t n, const char *const 
     uint64_t t = m2.next_seq, seg_seq = 0;
     if (n) {
         seg_entry e;
-        if (segment_write(dir, m2.next_seq, m2.type, m2.checksum, docs, n, &e) != 0) {
+        if (segment_write(dir, m2.next_seq, &m2, docs, n, &e) != 0) {
             manifest_free(&m2);
             return -1;
         }
@@ -1262,7 +1389,13 @@ int lm_dbw_commit(lm_dbw *w, const lm_db_doc *docs, size_t n, const char *const 
 
 int lm_db2_open(const char *path, lm_db *db);
 
-int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after) {
+int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after) { return lm_dbw_compact_ex(w, -1, before, after); }
+
+int lm_dbw_compact_ex(lm_dbw *w, int precision, size_t *before, size_t *after) {
+    if (precision >= LM_DB_PRECISION_COUNT) {
+        lm_set_error("unknown precision %d", precision);
+        return -1;
+    }
     if (!w->exists) {
         lm_set_error("cannot open database %s: no such database", w->path);
         return -1;
@@ -1271,7 +1404,8 @@ int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after) {
     if (lm_db2_open(w->path, &db) != 0) return -1;
     if (before) *before = w->m->n_segs;
     if (after) *after = w->m->n_segs;
-    if (w->m->n_segs <= 1 && w->m->n_tombs == 0) {
+    int convert = precision >= 0 && (enum lm_db_precision)precision != w->m->precision;
+    if (w->m->n_segs <= 1 && w->m->n_tombs == 0 && !convert) {
         lm_db_close(&db);
         return 0;
     }
@@ -1280,6 +1414,10 @@ int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after) {
         return -1;
     }
     struct lm_db2_manifest m2 = *w->m;
+    if (convert) {
+        m2.precision = (enum lm_db_precision)precision;
+        m2.scale = m2.precision == LM_DB_U8 ? LM_DB_U8_SCALE : 0.0f;
+    }
     m2.segs = lm_calloc(1, sizeof *m2.segs);
     m2.tombs = lm_calloc(1, sizeof *m2.tombs);
     m2.n_segs = m2.n_tombs = 0;
@@ -1294,7 +1432,7 @@ int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after) {
             lm_set_error("%s: segment numbers are used up; upgrade into a new database", w->path);
             rc = -1;
         } else {
-            rc = segment_write(w->path, m2.next_seq, m2.type, m2.checksum, db.docs, db.n_docs, &m2.segs[0]);
+            rc = segment_write(w->path, m2.next_seq, &m2, db.docs, db.n_docs, &m2.segs[0]);
         }
         if (rc == 0) {
             crash_point("segment");
@@ -1327,7 +1465,9 @@ int lm_dbw_compact(lm_dbw *w, size_t *before, size_t *after) {
     return 0;
 }
 
-int lm_db_upgrade(const char *src, const char *dst) {
+int lm_db_upgrade(const char *src, const char *dst) { return lm_db_upgrade_ex(src, dst, -1); }
+
+int lm_db_upgrade_ex(const char *src, const char *dst, int precision) {
     int f = lm_db_path_format(dst);
     if (f != 0) {
         if (f > 0) lm_set_error("%s already exists; upgrade writes a new database", dst);
@@ -1340,7 +1480,8 @@ int lm_db_upgrade(const char *src, const char *dst) {
         return -1;
     }
     lm_dbw w;
-    int rc = lm_dbw_begin(&w, dst, db.type, db.model_checksum, db.model_id, &db.tuning);
+    int rc = lm_dbw_begin_ex(&w, dst, db.type, db.model_checksum, db.model_id, &db.tuning,
+                             precision < 0 ? (int)db.precision : precision);
     if (rc == 0) {
         rc = lm_dbw_commit(&w, db.docs, db.n_docs, NULL, 0);
         char msg[1024];
@@ -1373,15 +1514,17 @@ int lm_db2_fuzz_segment(const unsigned char *manifest, size_t n_manifest, const 
     else if (m.segs[0].size != n_seg) lm_set_error("segment size differs");
     else {
         seg_rec *r;
-        rc = segment_parse(seg, n_seg, &m.segs[0], m.type, m.checksum, &r);
+        rc = segment_parse(seg, n_seg, &m.segs[0], &m, &r);
         if (rc == 0) {
-            volatile float sum = 0; /* every feature is inside the segment */
+            volatile float sum = 0; /* every feature is inside the segment, at either precision */
+            const size_t vb = value_bytes(m.precision);
             for (size_t k = 0; k < m.segs[0].n_docs; k++) {
-                if (r[k].offset % ALIGN || r[k].offset + NBINS * sizeof(float) * r[k].T > n_seg) rc = 2;
+                if (r[k].offset % ALIGN || r[k].offset + NBINS * vb * r[k].T > n_seg) rc = 2;
                 else
                     for (size_t i = 0; i < NBINS * r[k].T; i++) {
                         float x;
-                        memcpy(&x, seg + r[k].offset + i * sizeof x, sizeof x);
+                        if (m.precision == LM_DB_U8) x = seg[r[k].offset + i] * m.scale;
+                        else memcpy(&x, seg + r[k].offset + i * sizeof x, sizeof x);
                         sum += x;
                     }
             }

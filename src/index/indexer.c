@@ -398,11 +398,19 @@ static int update_locked(const char *db_path, const lm_db *existing, char *const
 int lm_index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
                     const lm_index_options *opt, lm_index_stats *stats) {
     memset(stats, 0, sizeof *stats);
-    if (existing ? existing->format == 1 : opt->format == 1)
+    if (existing ? existing->format == 1 : opt->format == 1) {
+        if (opt->precision_set && opt->precision != LM_DB_F32) {
+            lm_set_error("%s: a format-1 database stores float32 features only (%s needs format 2)", db_path,
+                         lm_db_precision_name(opt->precision));
+            return -1;
+        }
         return update_locked(db_path, existing, paths, n_paths, opt, stats, NULL);
+    }
     /* Format 2: lock, then read the database as it is under the lock. */
     lm_dbw w;
-    if (lm_dbw_begin(&w, db_path, opt->type, weights_checksum(opt), weights_id(opt), &opt->tuning) != 0) return -1;
+    if (lm_dbw_begin_ex(&w, db_path, opt->type, weights_checksum(opt), weights_id(opt), &opt->tuning,
+                        opt->precision_set ? (int)opt->precision : -1) != 0)
+        return -1;
     lm_db now;
     const int had_db = w.exists;
     if (had_db && lm_db_open(db_path, &now) != 0) {

@@ -40,6 +40,10 @@ typedef struct {
     /* Nonzero: inputs whose id is already in the database are recomputed and replace it (format 2:
      * a tombstone hides the old version; format 1: the file is rewritten without it). */
     int replace;
+    /* Nonzero: features stored at `precision` (format 2 only; a new database is made so, an
+     * existing one must already be). 0: f32 for a new database, an existing one keeps its own. */
+    int precision_set;
+    enum lm_db_precision precision;
 } lm_index_options;
 
 typedef struct {

@@ -13,6 +13,11 @@
 #include <omp.h>
 #endif
 
+int lm_search_scan_doc(const lm_db_doc *d, const float *query, size_t N, lm_sdtw_result *r) {
+    if (d->chroma_u8) return lm_sdtw_scan_u8(query, N, d->chroma_u8, d->T, d->scale, r, NULL);
+    return lm_sdtw_scan(query, N, d->chroma, d->T, r, NULL);
+}
+
 int lm_search_all(const lm_db *db, const float *query, size_t N, lm_match *out, int parallel) {
     if (N == 0) {
         lm_set_error("empty query");
@@ -24,7 +29,7 @@ int lm_search_all(const lm_db *db, const float *query, size_t N, lm_match *out, 
     for (size_t k = 0; k < db->n_docs; k++) {
         lm_sdtw_result r;
         out[k].doc = k;
-        if (lm_sdtw_scan(query, N, db->docs[k].chroma, db->docs[k].T, &r, NULL) == 0) {
+        if (lm_search_scan_doc(&db->docs[k], query, N, &r) == 0) {
             out[k].distance = r.distance;
             out[k].start = r.start;
             out[k].end = r.end;
@@ -49,7 +54,11 @@ void lm_search_locate(const lm_db *db, const float *query, size_t N, lm_match *m
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t i = 0; i < n; i++) {
         const lm_db_doc *d = &db->docs[m[i].doc];
-        if (isfinite(m[i].distance)) m[i].start = lm_sdtw_start(query, N, d->chroma, d->T, m[i].end);
+        if (!isfinite(m[i].distance)) continue;
+        float *own = NULL; /* a compact recording's float copy */
+        const float *x = lm_db_doc_features(d, &own);
+        if (x) m[i].start = lm_sdtw_start(query, N, x, d->T, m[i].end);
+        free(own);
     }
 }
 
@@ -63,6 +72,12 @@ int lm_fusion_init(lm_fusion *f, const lm_db *db, const lm_db *db2, double w) {
         return -1;
     }
     if (lm_db_verify_all(db) != 0 || lm_db_verify_all(db2) != 0) { /* format 2: checksums on first read */
+        return -1;
+    }
+    if (db->precision != LM_DB_F32 || db2->precision != LM_DB_F32) {
+        lm_set_error("fusion reads float32 databases only, and one of these stores %s features; convert a copy with "
+                     "'leitmotif upgrade DB COPY --precision f32'",
+                     lm_db_precision_name(db->precision != LM_DB_F32 ? db->precision : db2->precision));
         return -1;
     }
     f->db = db;
@@ -673,10 +688,12 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
 }
 
 /* Features of ranked recording k of db or of a fusion (mixing into buf). */
-static const float *features_of(const lm_db *db, const lm_fusion *f, size_t k, float *buf, size_t *T) {
-    if (!f) {
+static const float *features_of(const lm_db *db, const lm_fusion *f, size_t k, float *buf, float **owned,
+                                size_t *T) {
+    *owned = NULL;
+    if (!f) { /* a compact recording: a float copy in *owned */
         *T = db->docs[k].T;
-        return db->docs[k].chroma;
+        return lm_db_doc_features(&db->docs[k], owned);
     }
     return lm_fusion_features(f, k, buf, T);
 }
@@ -707,11 +724,13 @@ static int refine_doc(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
                       const lm_doc_view *view, const float *cval, float theta, lm_match *out) {
     int mixes = f && f->w > 0.0 && f->w < 1.0;
     size_t T = 0;
-    const float *x = (!mixes || buf) ? features_of(db, f, k, buf, &T) : NULL;
+    float *own = NULL;
+    const float *x = (!mixes || buf) ? features_of(db, f, k, buf, &own, &T) : NULL;
     lm_doc_view dv;
     if (view) dv = *view, dv.x = x;
     else lm_doc_view_init(&dv, x, T);
     int rc = x ? lm_qset_refine(qs, &dv, theta, cval, out) : -1;
+    free(own);
     for (int r = 0; r <= LM_COARSE_FACTOR; r++)
         if (dv.coarse[r] && (!view || dv.coarse[r] != view->coarse[r])) free(dv.coarse[r]);
     out->doc = f ? f->docs[k].doc : k;
@@ -773,10 +792,12 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
 #pragma omp for schedule(dynamic, 4)
             for (size_t k = 0; k < nd; k++) {
                 size_t T = 0;
-                const float *x = (!mixes || buf) ? features_of(db, f, k, buf, &T) : NULL;
+                float *own = NULL;
+                const float *x = (!mixes || buf) ? features_of(db, f, k, buf, &own, &T) : NULL;
                 lm_doc_view dv;
                 lm_doc_view_init(&dv, x, T);
                 cmin[k] = x ? lm_qset_coarse_min(qs, &dv, cval + k * qs->n) : NAN;
+                free(own);
                 if (views) views[k] = dv, views[k].x = NULL; /* its coarse features, for the refinement */
                 else lm_doc_view_free(&dv);
                 if (isnan(cmin[k])) {
@@ -874,10 +895,12 @@ void lm_search_locate_qset(const lm_db *db, const lm_fusion *f, const lm_qset *q
             if (!isfinite(m[i].distance) || m[i].approx || (mixes && !buf)) continue;
             size_t k = f ? f->index_of[m[i].doc] : m[i].doc, T, N;
             if (k == SIZE_MAX) continue;
-            const float *x = features_of(db, f, k, buf, &T);
-            float *q = lm_qset_query(qs, m[i].variant, &N);
+            float *own = NULL;
+            const float *x = features_of(db, f, k, buf, &own, &T);
+            float *q = x ? lm_qset_query(qs, m[i].variant, &N) : NULL;
             if (q) m[i].start = lm_sdtw_start(q, N, x, T, m[i].end);
             free(q);
+            free(own);
         }
         free(buf);
     }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "index/db.h"
+#include "match/sdtw.h"
 #include "symbolic/theme.h"
 
 typedef struct {
@@ -20,6 +21,8 @@ typedef struct {
  * spreads the documents over the OpenMP threads, else all run on the calling thread
  * (for callers that parallelise over queries). Match starts are not computed. */
 int lm_search_all(const lm_db *db, const float *query, size_t N, lm_match *out, int parallel);
+/* lm_sdtw_scan of one document, float32 or compact (lm_sdtw_scan_u8). */
+int lm_search_scan_doc(const lm_db_doc *d, const float *query, size_t N, lm_sdtw_result *r);
 /* Sorts by distance (infinite last); equal distances keep document order. */
 void lm_match_sort(lm_match *m, size_t n);
 /* Fills in the start frame of the first n matches (backtracking; parallel over matches). */

@@ -202,6 +202,17 @@ typedef struct {
     size_t B, width;
 } sim_source;
 
+/* A document's chroma-major features: float32 (f), or bytes that are multiplied by scale (u8,
+ * a compact database; docs/database.md). The kernel reads either into its float tile, so a
+ * compact document costs a quarter of the memory traffic and the same arithmetic after that. */
+typedef struct {
+    const float *f;
+    const uint8_t *u8;
+    float scale;
+} doc_src;
+
+static doc_src doc_f32(const float *doc) { return (doc_src){doc, NULL, 0.0f}; }
+
 /* What one query (variant) carries from tile to tile. */
 typedef struct {
     const float *query;
@@ -229,7 +240,7 @@ typedef struct {
 #define SDTW_ISA base
 #include "match/sdtw_kernel.h"
 
-static int sdtw_scan_core(const lm_sdtw_query *queries, size_t n_var, const float *doc, size_t M, size_t ld,
+static int sdtw_scan_core(const lm_sdtw_query *queries, size_t n_var, doc_src doc, size_t M, size_t ld,
                           size_t first, lm_sdtw_result *res, float *const *matching) {
     int level = lm_isa_level();
     if (level >= 4) return sdtw_scan_core_avx512(queries, n_var, doc, M, ld, first, res, matching);
@@ -242,8 +253,7 @@ static int sdtw_scan_core(const lm_sdtw_query *queries, size_t n_var, const floa
 #define sdtw_scan_core sdtw_scan_core_native
 #endif
 
-static int sdtw_scan(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res,
-                     float *matching) {
+static int sdtw_scan(const float *query, size_t N, doc_src doc, size_t M, lm_sdtw_result *res, float *matching) {
     if (N == 0 || M == 0) {
         lm_set_error("sdtw: empty query or document (%zu x %zu frames)", N, M);
         return -1;
@@ -253,12 +263,17 @@ static int sdtw_scan(const float *query, size_t N, const float *doc, size_t M, l
 }
 
 int lm_sdtw_scan(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res, float *matching) {
-    return sdtw_scan(query, N, doc, M, res, matching);
+    return sdtw_scan(query, N, doc_f32(doc), M, res, matching);
+}
+
+int lm_sdtw_scan_u8(const float *query, size_t N, const uint8_t *doc, size_t M, float scale, lm_sdtw_result *res,
+                    float *matching) {
+    return sdtw_scan(query, N, (doc_src){NULL, doc, scale}, M, res, matching);
 }
 
 int lm_sdtw_scan_multi(const lm_sdtw_query *queries, size_t n_queries, const float *doc, size_t M,
                        lm_sdtw_result *res, float *const *matching) {
-    return sdtw_scan_core(queries, n_queries, doc, M, M, 0, res, matching);
+    return sdtw_scan_core(queries, n_queries, doc_f32(doc), M, M, 0, res, matching);
 }
 
 int lm_sdtw_scan_range(const lm_sdtw_query *query, const float *doc, size_t M, size_t from, size_t to,
@@ -270,13 +285,13 @@ int lm_sdtw_scan_range(const lm_sdtw_query *query, const float *doc, size_t M, s
     /* A path into end m starts at m - 2 (N - 1) or later, and every cell it passes through is
      * reached only from such cells: the slice from there holds the same values bit for bit. */
     size_t lead = 2 * (query->N - 1), a0 = from > lead ? from - lead : 0;
-    int rc = sdtw_scan_core(query, 1, doc + a0, to - a0, M, from - a0, res, matching ? &matching : NULL);
+    int rc = sdtw_scan_core(query, 1, doc_f32(doc + a0), to - a0, M, from - a0, res, matching ? &matching : NULL);
     if (rc == 0 && isfinite(res->distance)) res->start = res->end = res->end + a0;
     return rc;
 }
 
 int lm_sdtw(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res, float *matching) {
-    if (sdtw_scan(query, N, doc, M, res, matching) < 0) return -1;
+    if (sdtw_scan(query, N, doc_f32(doc), M, res, matching) < 0) return -1;
     if (isfinite(res->distance)) res->start = lm_sdtw_start(query, N, doc, M, res->end);
     return 0;
 }

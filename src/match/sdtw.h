@@ -4,6 +4,7 @@
 #ifndef LM_MATCH_SDTW_H
 #define LM_MATCH_SDTW_H
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     float distance;   /* min of the matching function */
@@ -22,6 +23,15 @@ int lm_sdtw(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_re
  * document, as much as the whole scan of a short document, so find the start only for the
  * matches that are reported, with lm_sdtw_start. */
 int lm_sdtw_scan(const float *query, size_t N, const float *doc, size_t M, lm_sdtw_result *res, float *matching);
+/* lm_sdtw_scan over a document of a compact database (docs/database.md, "Precision"): 12 x M
+ * bytes, chroma-major, feature value = byte x scale. The similarities are formed in float32
+ * from the dequantised values, so the result equals lm_sdtw_scan of the dequantised document
+ * bit for bit, and differs from the float32 original's by at most the largest change of one
+ * cell's cost: for features off by at most e = scale / 2 (rounding), e for a one-hot or zero
+ * query frame and e x ||q||_1 <= e sqrt(12) for a general l2-normalised one, since every path's
+ * weights add up to N (plus float rounding). */
+int lm_sdtw_scan_u8(const float *query, size_t N, const uint8_t *doc, size_t M, float scale, lm_sdtw_result *res,
+                    float *matching);
 /* Start frame of the path that librosa's backtracking finds from (N-1, end); identical to
  * lm_sdtw_full's start for that end. Costs about 0.75 N^2 cells and O(N) memory. Returns 0
  * for an unreachable end (or when out of memory). */

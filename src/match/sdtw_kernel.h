@@ -201,11 +201,11 @@ static float tile_max(const float *x, size_t j0, size_t len) {
 }
 
 /* Several queries over the document columns [0, M) of a chroma-major array whose rows are ld
- * floats apart, tile by tile: each tile is copied once and every query sweeps it while it is
+ * values apart (float32, or bytes times a scale), tile by tile: each tile is copied once and every query sweeps it while it is
  * in cache, so the queries share the document's memory traffic. Each query's result is
  * bit-identical to scanning it alone. Ends before `first` are not reported (matching and the
  * minimum cover ends first .. M-1; matching[v][m - first]). */
-static int sdtw_scan_core(const lm_sdtw_query *queries, size_t n_var, const float *doc, size_t M, size_t ld,
+static int sdtw_scan_core(const lm_sdtw_query *queries, size_t n_var, doc_src doc, size_t M, size_t ld,
                           size_t first, lm_sdtw_result *res, float *const *matching) {
     if (M == 0 || n_var == 0) {
         lm_set_error("sdtw: empty query or document (%zu x %zu frames)", n_var ? queries[0].N : (size_t)0, M);
@@ -284,7 +284,12 @@ static int sdtw_scan_core(const lm_sdtw_query *queries, size_t n_var, const floa
         size_t len = M - b0 < B ? M - b0 : B, nvec = (len + VW - 1) / VW;
         src.width = nvec * VW;
         for (int c = 0; c < 12; c++) {
-            memcpy(tile + c * B, doc + (size_t)c * ld + b0, len * sizeof *tile);
+            if (doc.u8) { /* a compact document becomes float here, one tile at a time (vectorised) */
+                const uint8_t *row = doc.u8 + (size_t)c * ld + b0;
+                for (size_t j = 0; j < len; j++) tile[c * B + j] = (float)row[j] * doc.scale;
+            } else {
+                memcpy(tile + c * B, doc.f + (size_t)c * ld + b0, len * sizeof *tile);
+            }
             for (size_t j = len; j < src.width; j++) tile[c * B + j] = 0.0f;
         }
         for (size_t v = 0; v < n_var; v++) {

@@ -466,7 +466,10 @@ void lm_web_search(lm_web_ctx *ctx, const lm_web_params *p, lm_web_reply *r) {
             occ = lm_calloc(shown, sizeof *occ);
             for (size_t i = 0; occ && i < shown && rc == 0; i++) {
                 const lm_db_doc *d = &db->docs[mt[i].doc];
-                rc = lm_occurrences(&qs, d->chroma, d->T, &mt[i], occ_ratio, &occ[i].occ, &occ[i].n);
+                float *own = NULL; /* a compact recording's float copy */
+                const float *x = lm_db_doc_features(d, &own);
+                rc = x ? lm_occurrences(&qs, x, d->T, &mt[i], occ_ratio, &occ[i].occ, &occ[i].n) : -1;
+                free(own);
             }
             if (!occ) rc = -1;
         }
@@ -607,18 +610,21 @@ void lm_web_figure(lm_web_ctx *ctx, const lm_web_params *p, lm_web_reply *r) {
     }
     lm_plot_match pm;
     lm_canvas *c = NULL;
-    int rc = lm_plot_match_compute(query, N, d->chroma, d->T, &pm);
+    float *own = NULL; /* a compact recording's float copy */
+    const float *x = lm_db_doc_features(d, &own);
+    int rc = x ? lm_plot_match_compute(query, N, x, d->T, &pm) : -1;
     if (rc == 0) {
         char label[300];
         snprintf(label, sizeof label, "%.200s%s", q.label, q.transpose ? " (transposed" : "");
         if (q.transpose) snprintf(label + strlen(label), sizeof label - strlen(label), " %+d)", q.transpose);
-        lm_plot_input in = {.query = query, .chroma = d->chroma, .match = &pm, .recording = d->id, .theme = label,
+        lm_plot_input in = {.query = query, .chroma = x, .match = &pm, .recording = d->id, .theme = label,
                             .features = lm_feature_name(ctx->db.type)};
         c = full ? lm_plot_figure_full(&in, (int)scale) : lm_plot_figure_match(&in, (int)scale);
         lm_plot_match_free(&pm);
     }
     slot_release(ctx);
     free(query);
+    free(own);
     if (!c) {
         lm_web_error(r, 500, "%s", lm_last_error());
         return;
