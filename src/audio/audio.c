@@ -44,6 +44,85 @@ float *lm_resample_to_22050(const float *x, size_t n, int from, size_t *n_out) {
     return out;
 }
 
+/* ------------------------------------------------------------ block-wise resampling */
+
+/* The last HOLD output samples wait for the end of the input: the output is cut to
+ * ceil(n * ratio), which is known only then. */
+#define HOLD 64
+#define RS_OUT 8192
+
+int lm_resampler_init(lm_resampler *r, double ratio, int converter, lm_block_fn emit, void *ctx) {
+    memset(r, 0, sizeof *r);
+    r->ratio = ratio;
+    r->emit = emit;
+    r->ctx = ctx;
+    int err = 0;
+    r->state = src_new(converter, 1, &err);
+    r->buf = lm_malloc(RS_OUT + HOLD, sizeof *r->buf);
+    if (!r->state || !r->buf) {
+        if (!r->state) lm_set_error("resampling failed: %s", src_strerror(err));
+        lm_resampler_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+void lm_resampler_free(lm_resampler *r) {
+    if (r->state) src_delete(r->state);
+    free(r->buf);
+    r->state = NULL;
+    r->buf = NULL;
+}
+
+/* Emits what lies before the held-back tail (all of it, cut to `limit`, when last). */
+static int resampler_flush(lm_resampler *r, int last, size_t limit) {
+    size_t keep = last ? 0 : (r->held > HOLD ? HOLD : r->held), emit = r->held - keep;
+    if (last && r->out_total + emit > limit) emit = limit > r->out_total ? limit - r->out_total : 0;
+    if (emit && r->emit(r->ctx, r->buf, emit) != 0) return -1;
+    r->out_total += emit;
+    if (keep) memmove(r->buf, r->buf + (r->held - keep), keep * sizeof *r->buf);
+    r->held = keep;
+    return 0;
+}
+
+/* Same output as src_simple on the whole signal (libsamplerate's converters carry their state
+ * across calls), in the length lm_resample_to_22050 gives. */
+int lm_resampler_push(lm_resampler *r, const float *x, size_t n, int last) {
+    static const float none[1];
+    if (!x) x = none; /* older libsamplerate rejects a NULL input even when it is empty */
+    r->in_total += n;
+    for (;;) {
+        SRC_DATA d;
+        memset(&d, 0, sizeof d);
+        d.data_in = x;
+        d.input_frames = (long)n;
+        d.data_out = r->buf + r->held;
+        d.output_frames = RS_OUT;
+        d.src_ratio = r->ratio;
+        d.end_of_input = last;
+        int err = src_process(r->state, &d);
+        if (err) {
+            lm_set_error("resampling failed: %s", src_strerror(err));
+            return -1;
+        }
+        x += d.input_frames_used;
+        n -= (size_t)d.input_frames_used;
+        r->held += (size_t)d.output_frames_gen;
+        if (resampler_flush(r, 0, 0) != 0) return -1;
+        if (n == 0 && (!last || d.output_frames_gen == 0)) break;
+    }
+    if (!last) return 0;
+    const size_t want = (size_t)ceil((double)r->in_total * r->ratio - 1e-9);
+    if (resampler_flush(r, 1, want) != 0) return -1;
+    memset(r->buf, 0, RS_OUT * sizeof *r->buf); /* pad a short output with zeros */
+    while (r->out_total < want) {
+        size_t k = want - r->out_total < RS_OUT ? want - r->out_total : RS_OUT;
+        if (r->emit(r->ctx, r->buf, k) != 0) return -1;
+        r->out_total += k;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ quieting libmpg123 */
 
 static pthread_mutex_t stderr_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -343,7 +422,50 @@ static void add_warning(lm_audio *a, const char *fmt, ...) {
     va_end(ap);
 }
 
-int lm_audio_load(const char *path, lm_audio *out) {
+/* Where decoded mono blocks go: NaN/Inf scrubbed, resampled to 22050 Hz, scrubbed again. */
+typedef struct {
+    lm_block_fn emit;
+    void *ctx;
+    int resample;
+    lm_resampler rs;
+    size_t bad, overflowed, n_out;
+} audio_sink;
+
+static int sink_emit(void *ctx, const float *x, size_t n) {
+    audio_sink *k = ctx;
+    float tmp[4096];
+    for (size_t i0 = 0; i0 < n; i0 += sizeof tmp / sizeof *tmp) {
+        size_t m = n - i0 < sizeof tmp / sizeof *tmp ? n - i0 : sizeof tmp / sizeof *tmp;
+        memcpy(tmp, x + i0, m * sizeof *tmp);
+        /* Absurd (finite) float samples, e.g. 1e30 in a damaged float WAV, can overflow in the
+         * resampling filter: the features must never see the result. */
+        for (size_t i = 0; i < m && k->resample; i++)
+            if (!isfinite(tmp[i])) {
+                tmp[i] = 0.0f;
+                k->overflowed++;
+            }
+        if (k->emit(k->ctx, tmp, m) != 0) return -1;
+    }
+    k->n_out += n;
+    return 0;
+}
+
+static void prefix_error(const char *path) {
+    char err[512];
+    snprintf(err, sizeof err, "%s", lm_last_error());
+    lm_set_error("%s: %s", path, err);
+}
+
+static int sink_push(audio_sink *k, float *mono, size_t n, int last) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(mono[i])) { /* float files may carry NaN/Inf; never let them poison features */
+            mono[i] = 0.0f;
+            k->bad++;
+        }
+    return k->resample ? lm_resampler_push(&k->rs, mono, n, last) : (n ? sink_emit(k, mono, n) : 0);
+}
+
+int lm_audio_stream(const char *path, lm_block_fn emit, void *ctx, lm_audio *out) {
     memset(out, 0, sizeof *out);
     last_partial = 0;
     struct stat st;
@@ -401,15 +523,16 @@ int lm_audio_load(const char *path, lm_audio *out) {
     int header_long = known && header_claims_more(sf, &claim_ratio);
     int mpeg = is_mpeg(&info);
 
-    /* Decode in blocks into a growing buffer, mixing down as we go: the announced length may
-     * be unknown or wrong, and an 8-channel file never needs 8x memory. */
+    /* Decode in blocks, mixing down and resampling as we go: the announced length may be
+     * unknown or wrong, and neither the file's length nor its channels cost memory. */
     const size_t block = 65536;
     const size_t ch = (size_t)info.channels;
-    size_t cap = known && (size_t)info.frames < ((size_t)1 << 24) ? (size_t)info.frames : ((size_t)1 << 20);
-    float *mono = lm_malloc(cap, sizeof *mono);
+    float *mono = lm_malloc(block, sizeof *mono);
     float *buf = lm_malloc(block * ch, sizeof *buf);
+    audio_sink sink = {emit, ctx, info.samplerate != LM_SAMPLE_RATE, {0}, 0, 0, 0};
     int rc = 0;
-    if (!mono || !buf) {
+    if (!mono || !buf || (sink.resample && lm_resampler_init(&sink.rs, (double)LM_SAMPLE_RATE / info.samplerate,
+                                                             SRC_SINC_BEST_QUALITY, sink_emit, &sink) != 0)) {
         lm_set_error("%s: out of memory", path);
         rc = -1;
     }
@@ -418,21 +541,15 @@ int lm_audio_load(const char *path, lm_audio *out) {
     while (rc == 0) {
         sf_count_t r = sf_readf_float(sf, buf, (sf_count_t)block);
         if (r <= 0) break;
-        if (got + (size_t)r > cap) {
-            size_t ncap = 2 * cap > got + (size_t)r ? 2 * cap : got + (size_t)r;
-            float *m = realloc(mono, ncap * sizeof *m);
-            if (!m) {
-                lm_set_error("%s: out of memory after decoding %.0f s of audio", path, (double)got / info.samplerate);
-                rc = -1;
-                break;
-            }
-            mono = m;
-            cap = ncap;
-        }
         for (size_t i = 0; i < (size_t)r; i++) {
             double s = 0;
             for (size_t c = 0; c < ch; c++) s += buf[i * ch + c];
-            mono[got + i] = (float)(s / (double)ch);
+            mono[i] = (float)(s / (double)ch);
+        }
+        if (sink_push(&sink, mono, (size_t)r, 0) != 0) {
+            prefix_error(path);
+            rc = -1;
+            break;
         }
         got += (size_t)r;
     }
@@ -441,9 +558,10 @@ int lm_audio_load(const char *path, lm_audio *out) {
     char sftext[256];
     snprintf(sftext, sizeof sftext, "%s", sf_strerror(sf));
     free(buf);
+    free(mono);
     sf_close(sf);
     if (rc != 0) {
-        free(mono);
+        lm_resampler_free(&sink.rs);
         return -1;
     }
     /* libsndfile found MPEG audio but decoded none of it: libmpg123 without gapless trimming. */
@@ -451,8 +569,6 @@ int lm_audio_load(const char *path, lm_audio *out) {
     if (got == 0 && mpeg) {
         mp3_direct d;
         if (mp3_decode_direct(path, &d) == 0 && d.n > 0) {
-            free(mono);
-            mono = d.mono;
             got = d.n;
             info.samplerate = d.rate;
             info.channels = d.channels;
@@ -471,7 +587,19 @@ int lm_audio_load(const char *path, lm_audio *out) {
                          "trimming",
                          (double)d.n / d.rate);
             if (d.format_changed) out->partial = 1;
-        } else free(d.mono);
+            /* such files are a few frames long: decoded whole, then passed on */
+            lm_resampler_free(&sink.rs);
+            sink.resample = d.rate != LM_SAMPLE_RATE;
+            if (sink.resample && lm_resampler_init(&sink.rs, (double)LM_SAMPLE_RATE / d.rate, SRC_SINC_BEST_QUALITY,
+                                                   sink_emit, &sink) != 0)
+                got = 0;
+            else if (sink_push(&sink, d.mono, d.n, 0) != 0) {
+                free(d.mono);
+                lm_resampler_free(&sink.rs);
+                return -1;
+            }
+        }
+        free(d.mono);
     }
     const double rate = info.samplerate;
     if (got == 0) {
@@ -488,7 +616,7 @@ int lm_audio_load(const char *path, lm_audio *out) {
                          path, dec);
         else if (info.frames == 0) lm_set_error("%s: contains no audio samples%s", path, dec);
         else lm_set_error("%s: no audio could be decoded (damaged data?)%s", path, dec);
-        free(mono);
+        lm_resampler_free(&sink.rs);
         return -1;
     }
 
@@ -530,44 +658,22 @@ int lm_audio_load(const char *path, lm_audio *out) {
             add_warning(out, "the MP3 decoder reported damaged data: %s (and %zu more messages)", line, q.lines - 1);
         else add_warning(out, "the MP3 decoder reported damaged data: %s", line);
     }
-    size_t bad = 0;
-    for (size_t i = 0; i < got; i++)
-        if (!isfinite(mono[i])) { /* float files may carry NaN/Inf; never let them poison features */
-            mono[i] = 0.0f;
-            bad++;
-        }
-    if (bad) add_warning(out, "%zu samples were NaN or infinite and were set to 0", bad);
-
+    rc = sink_push(&sink, NULL, 0, 1);
+    lm_resampler_free(&sink.rs);
+    if (rc != 0) {
+        prefix_error(path);
+        return -1;
+    }
+    if (sink.bad) add_warning(out, "%zu samples were NaN or infinite and were set to 0", sink.bad);
     out->orig_rate = info.samplerate;
     out->orig_channels = info.channels;
-    if (info.samplerate == LM_SAMPLE_RATE) {
-        out->samples = mono;
-        out->n = got;
-    } else {
-        out->samples = lm_resample_to_22050(mono, got, info.samplerate, &out->n);
-        free(mono);
-        if (!out->samples) {
-            char err[512];
-            snprintf(err, sizeof err, "%s", lm_last_error());
-            lm_set_error("%s: %s", path, err);
-            return -1;
-        }
-        /* Absurd (finite) float samples, e.g. 1e30 in a damaged float WAV, can overflow in the
-         * resampling filter: the features must never see the result. */
-        size_t overflowed = 0;
-        for (size_t i = 0; i < out->n; i++)
-            if (!isfinite(out->samples[i])) {
-                out->samples[i] = 0.0f;
-                overflowed++;
-            }
-        if (overflowed)
-            add_warning(out, "%zu samples overflowed in resampling (absurdly large sample values) and were set to 0",
-                        overflowed);
-    }
+    out->n = sink.n_out;
+    if (sink.overflowed)
+        add_warning(out, "%zu samples overflowed in resampling (absurdly large sample values) and were set to 0",
+                    sink.overflowed);
     if (out->n < LM_MIN_SAMPLES) {
         lm_set_error("%s: audio too short (%.4f s%s; need at least %.2f s)", path, (double)out->n / LM_SAMPLE_RATE,
                      out->partial ? " could be decoded" : "", (double)LM_MIN_SAMPLES / LM_SAMPLE_RATE);
-        lm_audio_free(out);
         return -1;
     }
     if (out->warning[0]) {
@@ -576,6 +682,46 @@ int lm_audio_load(const char *path, lm_audio *out) {
         lm_audio_stderr_unlock();
     }
     last_partial = out->partial;
+    return 0;
+}
+
+/* lm_audio_load's sink: a growing buffer. */
+typedef struct {
+    lm_audio *a;
+    size_t cap;
+    const char *path;
+} append_ctx;
+
+static int append_block(void *ctx, const float *x, size_t n) {
+    append_ctx *c = ctx;
+    lm_audio *a = c->a;
+    if (a->n + n > c->cap) {
+        size_t ncap = 2 * c->cap > a->n + n ? 2 * c->cap : a->n + n;
+        if (ncap < ((size_t)1 << 20)) ncap = (size_t)1 << 20;
+        float *m = realloc(a->samples, ncap * sizeof *m);
+        if (!m) {
+            lm_set_error("out of memory after decoding %.0f s of audio", (double)a->n / LM_SAMPLE_RATE);
+            return -1;
+        }
+        a->samples = m;
+        c->cap = ncap;
+    }
+    memcpy(a->samples + a->n, x, n * sizeof *x);
+    a->n += n;
+    return 0;
+}
+
+int lm_audio_load(const char *path, lm_audio *out) {
+    lm_audio a;
+    memset(&a, 0, sizeof a);
+    append_ctx c = {&a, 0, path};
+    int rc = lm_audio_stream(path, append_block, &c, out);
+    if (rc != 0) {
+        free(a.samples);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    out->samples = a.samples;
     return 0;
 }
 

@@ -28,6 +28,29 @@ int lm_audio_load(const char *path, lm_audio *out);
 void lm_audio_free(lm_audio *a);
 /* Of the last lm_audio_load on the calling thread: 1 if it kept only part of the file. */
 int lm_audio_last_partial(void);
+/* A consumer of consecutive blocks of samples: 0, or -1 (error set) to stop. */
+typedef int (*lm_block_fn)(void *ctx, const float *x, size_t n);
+
+/* Decodes like lm_audio_load, handing the mono 22050 Hz samples to emit in blocks as they
+ * are decoded (memory does not grow with the file's length): out gets everything but the
+ * samples (out->samples is NULL, out->n the count), with the same warning and errors. */
+int lm_audio_stream(const char *path, lm_block_fn emit, void *ctx, lm_audio *out);
+
+/* Block-wise libsamplerate conversion (converter: SRC_SINC_*): lm_resampler_push the input in
+ * any blocks (last = 1 on the final call, which may be empty); emit gets the output, exactly
+ * what src_simple gives for the whole signal, cut or zero-padded to ceil(n * ratio) samples. */
+typedef struct {
+    struct SRC_STATE_tag *state;
+    double ratio;
+    lm_block_fn emit;
+    void *ctx;
+    float *buf;
+    size_t held, in_total, out_total;
+} lm_resampler;
+int lm_resampler_init(lm_resampler *r, double ratio, int converter, lm_block_fn emit, void *ctx);
+int lm_resampler_push(lm_resampler *r, const float *x, size_t n, int last);
+void lm_resampler_free(lm_resampler *r);
+
 /* Resamples mono float audio from rate `from` to LM_SAMPLE_RATE (new buffer). */
 float *lm_resample_to_22050(const float *x, size_t n, int from, size_t *n_out);
 

@@ -1,5 +1,6 @@
 #include "chroma/features.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,12 +130,40 @@ static size_t feature_frames(enum lm_feature_type type, size_t n) {
 }
 
 /* The deviation to compensate: 0 when off or too small to matter; NAN on error. */
-static double deviation(const float *y, size_t n, const lm_tuning *tuning, double *estimated) {
+static double deviation_signal(lm_signal *sig, const lm_tuning *tuning, double *estimated) {
     double dev = 0;
-    if (tuning && tuning->mode == LM_TUNING_AUTO) dev = lm_estimate_tuning(y, n);
+    if (tuning && tuning->mode == LM_TUNING_AUTO) dev = lm_estimate_tuning_signal(sig);
     else if (tuning && tuning->mode == LM_TUNING_FIXED) dev = tuning->semitones;
     if (estimated) *estimated = isnan(dev) ? 0 : dev;
     return fabs(dev) < LM_TUNING_MIN_SEMITONES ? 0 : dev;
+}
+
+static double deviation(const float *y, size_t n, const lm_tuning *tuning, double *estimated) {
+    lm_signal sig = lm_signal_memory(y, n);
+    return deviation_signal(&sig, tuning, estimated);
+}
+
+/* Maps the ctc chroma (and probabilities) of a signal resampled from n to n2 samples back to
+ * the frames of the original; frees c2 and p2. */
+static int unwarp_ctc(float *c2, float *p2, size_t T2, size_t n, size_t n2, float **chroma, float **probs_out,
+                      size_t *T) {
+    /* the chroma frames are mapped back and l2-normalised again; the class probabilities
+     * (for --probs) likewise, without normalising (their mixtures stay distributions) */
+    const size_t T_out = feature_frames(LM_FEAT_CTC, n);
+    const double stretch = (double)n2 / (double)n;
+    float *c = NULL, *probs = NULL;
+    int rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, stretch, T_out, 1, &c) : -1;
+    if (rc == 0 && probs_out) rc = lm_tuning_unwarp(p2, T2, LM_NCLASSES, 0, stretch, T_out, 0, &probs);
+    free(p2);
+    free(c2);
+    if (rc != 0) {
+        free(c);
+        return -1;
+    }
+    if (probs_out) *probs_out = probs;
+    *chroma = c;
+    *T = T_out;
+    return 0;
 }
 
 int lm_deep_chroma_ex(const float *y, size_t n, const lm_model *model, const lm_tuning *tuning, float **chroma,
@@ -148,22 +177,182 @@ int lm_deep_chroma_ex(const float *y, size_t n, const lm_model *model, const lm_
     int rc = lm_deep_chroma(y2, n2, model, &c2, probs_out ? &p2 : NULL, &T2);
     free(y2);
     if (rc != 0) return -1;
-    /* the chroma frames are mapped back and l2-normalised again; the class probabilities
-     * (for --probs) likewise, without normalising (their mixtures stay distributions) */
-    const size_t T_out = feature_frames(LM_FEAT_CTC, n);
-    const double stretch = (double)n2 / (double)n;
-    float *c = NULL, *probs = NULL;
-    rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, stretch, T_out, 1, &c) : -1;
-    if (rc == 0 && probs_out) rc = lm_tuning_unwarp(p2, T2, LM_NCLASSES, 0, stretch, T_out, 0, &probs);
-    free(p2);
-    free(c2);
+    return unwarp_ctc(c2, p2, T2, n, n2, chroma, probs_out, T);
+}
+
+/* ---- streaming deep chroma of a file -------------------------------------------------------
+ * Pass 1 decodes into a temporary file of samples (and estimates the tuning from it); pass 2
+ * resamples it for the tuning (into a second one) and computes the HCQT block by block, keeping
+ * the uncompressed 25 Hz values in a third (their log compression needs the global maximum);
+ * pass 3 compresses them and runs the network over windows of frames. Memory stays at a few
+ * blocks, the model and the T x 13 output; the results equal lm_deep_chroma_ex bit for bit. */
+
+/* Network frames per window (a multiple of the network's chunk); LEITMOTIF_STREAM_FRAMES sets it
+ * (tests use small windows). */
+static size_t stream_frames(void) {
+    const char *e = getenv("LEITMOTIF_STREAM_FRAMES");
+    long v = e ? strtol(e, NULL, 10) : 0;
+    size_t ch = lm_cnn_chunk_frames(), f = v > 0 ? (size_t)v : 2048;
+    return (f + ch - 1) / ch * ch;
+}
+
+typedef struct {
+    FILE *f;
+    int nk;
+    size_t stride;
+} hcqt_spill;
+
+static int spill_block(void *ctx, size_t i0, size_t i1, const float *db, const uint16_t *gap) {
+    hcqt_spill *sp = ctx;
+    size_t head[2] = {i0, i1}, m = i1 - i0;
+    int ok = fwrite(head, sizeof head, 1, sp->f) == 1;
+    for (int u = 0; ok && u < sp->nk; u++)
+        ok = fwrite(db + (size_t)u * sp->stride, sizeof *db, m, sp->f) == m &&
+             fwrite(gap + (size_t)u * sp->stride, sizeof *gap, m, sp->f) == m;
+    if (!ok) lm_set_error("cannot write a temporary file: %s", strerror(errno));
+    return ok ? 0 : -1;
+}
+
+/* Pass 3: frames [base, end) of the HCQT stay frame-major in `frames` until the network
+ * windows that need them have run. */
+typedef struct {
+    const lm_model *model;
+    size_t T, per, halo, base, end, cap, t0;
+    float *frames, *win, *probs;
+} net_pass;
+
+#define HCQT_ROWS ((size_t)LM_HCQT_NHARM * LM_HCQT_NBINS)
+
+/* Runs the windows whose frames (with context) are all there. */
+static int net_run_ready(net_pass *np) {
+    while (np->t0 < np->T) {
+        const size_t t1 = np->T - np->t0 < np->per ? np->T : np->t0 + np->per;
+        const size_t w0 = np->t0 > np->halo ? np->t0 - np->halo : 0;
+        const size_t w1 = np->T - t1 < np->halo ? np->T : t1 + np->halo;
+        if (np->end < w1) return 0;
+        const size_t nw = w1 - w0;
+        for (size_t t = w0; t < w1; t++)
+            for (size_t r = 0; r < HCQT_ROWS; r++) np->win[r * nw + (t - w0)] = np->frames[(t - np->base) * HCQT_ROWS + r];
+        lm_hcqt h = {nw, np->win, LM_HCQT_NBINS};
+        const size_t ch = lm_cnn_chunk_frames();
+        if (lm_cnn_forward_hcqt_range(np->model, &h, w0, np->T, np->t0 / ch, (t1 + ch - 1) / ch, np->probs) != 0)
+            return -1;
+        np->t0 = t1;
+        /* keep the context of the next window */
+        const size_t keep_from = np->t0 > np->halo ? np->t0 - np->halo : 0;
+        if (keep_from > np->base) {
+            memmove(np->frames, np->frames + (keep_from - np->base) * HCQT_ROWS,
+                    (np->end - keep_from) * HCQT_ROWS * sizeof *np->frames);
+            np->base = keep_from;
+        }
+    }
+    return 0;
+}
+
+static int net_pass_run(net_pass *np, FILE *f, int nk, double max_power) {
+    const size_t stride = lm_hcqt25_block_stride();
+    float *db = lm_malloc((size_t)nk * stride, sizeof *db), *fin = lm_malloc(HCQT_ROWS * stride, sizeof *fin);
+    uint16_t *gap = lm_malloc((size_t)nk * stride, sizeof *gap);
+    int rc = db && fin && gap && fseek(f, 0, SEEK_SET) == 0 ? 0 : -1;
+    while (rc == 0 && np->end < np->T) {
+        size_t head[2];
+        if (fread(head, sizeof head, 1, f) != 1 || head[0] != np->end || head[1] <= head[0] || head[1] > np->T ||
+            head[1] - head[0] > stride) {
+            lm_set_error("cannot read a temporary file back");
+            rc = -1;
+            break;
+        }
+        const size_t m = head[1] - head[0];
+        for (int u = 0; rc == 0 && u < nk; u++)
+            if (fread(db + (size_t)u * stride, sizeof *db, m, f) != m || fread(gap + (size_t)u * stride, sizeof *gap, m, f) != m) {
+                lm_set_error("cannot read a temporary file back");
+                rc = -1;
+            }
+        if (rc != 0) break;
+        lm_hcqt25_finish_block(db, gap, stride, m, max_power, fin);
+        for (size_t j = 0; j < m; j++)
+            for (size_t r = 0; r < HCQT_ROWS; r++) np->frames[(np->end + j - np->base) * HCQT_ROWS + r] = fin[r * m + j];
+        np->end += m;
+        rc = net_run_ready(np);
+    }
+    free(db);
+    free(fin);
+    free(gap);
+    return rc;
+}
+
+static int resample_block(void *r, const float *x, size_t n) { return lm_resampler_push(r, x, n, 0); }
+
+/* Deep chroma probabilities (T x 13) of a signal in a file, passes 2 and 3. */
+static int stream_probs(lm_signal *sig, const lm_model *model, float **probs, size_t *T) {
+    hcqt_spill sp = {NULL, lm_hcqt_n_kernels(), lm_hcqt25_block_stride()};
+    lm_signal values;
+    if (sp.nk < 0 || lm_signal_spill_open(&values) != 0) return -1;
+    sp.f = values.f;
+    double max_power = -1;
+    int rc = lm_hcqt25_stream(sig, spill_block, &sp, &max_power, T);
+    net_pass np = {model, *T, stream_frames(), lm_cnn_halo(model), 0, 0, 0, 0, NULL, NULL, NULL};
+    np.cap = np.per + 2 * np.halo + sp.stride;
+    if (rc == 0) {
+        np.frames = lm_malloc(np.cap * HCQT_ROWS, sizeof *np.frames);
+        np.win = lm_malloc((np.per + 2 * np.halo) * HCQT_ROWS, sizeof *np.win);
+        np.probs = lm_malloc(*T * LM_NCLASSES, sizeof *np.probs);
+        rc = np.frames && np.win && np.probs ? net_pass_run(&np, values.f, sp.nk, max_power) : -1;
+    }
+    lm_signal_close(&values);
+    free(np.frames);
+    free(np.win);
     if (rc != 0) {
-        free(c);
+        free(np.probs);
         return -1;
     }
-    if (probs_out) *probs_out = probs;
-    *chroma = c;
-    *T = T_out;
+    *probs = np.probs;
+    return 0;
+}
+
+int lm_deep_chroma_file(const char *path, const lm_model *model, const lm_tuning *tuning, float **chroma,
+                        float **probs_out, size_t *T, double *tuning_semitones, double *duration_sec) {
+    if (tuning_semitones) *tuning_semitones = 0;
+    lm_signal sig, tuned;
+    memset(&tuned, 0, sizeof tuned);
+    lm_audio a;
+    if (lm_signal_spill_open(&sig) != 0) return -1;
+    if (lm_audio_stream(path, lm_signal_spill_append, &sig, &a) != 0) {
+        lm_signal_close(&sig);
+        return -1;
+    }
+    const size_t n = sig.n;
+    if (duration_sec) *duration_sec = (double)n / LM_SAMPLE_RATE;
+    const double dev = tuning && tuning->mode != LM_TUNING_OFF ? deviation_signal(&sig, tuning, tuning_semitones) : 0;
+    lm_signal *use = &sig;
+    int rc = isnan(dev) ? -1 : 0;
+    if (rc == 0 && dev != 0) {
+        lm_resampler r;
+        rc = lm_signal_spill_open(&tuned) == 0 && lm_tuning_resampler(&r, dev, lm_signal_spill_append, &tuned) == 0 ? 0 : -1;
+        if (rc == 0) {
+            rc = lm_signal_each_block(&sig, resample_block, &r) == 0 ? lm_resampler_push(&r, NULL, 0, 1) : -1;
+            lm_resampler_free(&r);
+        }
+        lm_signal_close(&sig);
+        use = &tuned;
+    }
+    float *p2 = NULL, *c2 = NULL;
+    size_t T2 = 0;
+    if (rc == 0) rc = stream_probs(use, model, &p2, &T2);
+    const size_t n2 = use->n;
+    lm_signal_close(&sig);
+    lm_signal_close(&tuned);
+    if (rc == 0) rc = (c2 = lm_malloc(T2 * 12, sizeof *c2)) ? 0 : -1;
+    if (rc != 0) {
+        free(p2);
+        return -1;
+    }
+    lm_probs_to_chroma(p2, T2, c2);
+    if (dev != 0) return unwarp_ctc(c2, p2, T2, n, n2, chroma, probs_out, T);
+    if (probs_out) *probs_out = p2;
+    else free(p2);
+    *chroma = c2;
+    *T = T2;
     return 0;
 }
 
@@ -211,6 +400,11 @@ int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_
 int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const lm_model *model,
                              const lm_salience_model *salience, const lm_tuning *tuning, float **chroma, size_t *T,
                              double *duration_sec, double *tuning_semitones) {
+    if (type == LM_FEAT_CTC && model) {
+        if (tuning_semitones) *tuning_semitones = 0;
+        return lm_deep_chroma_file(path, model, tuning && tuning->mode != LM_TUNING_OFF ? tuning : NULL, chroma, NULL,
+                                   T, tuning_semitones, duration_sec);
+    }
     lm_audio a;
     if (lm_audio_load(path, &a) != 0) return -1;
     int rc = lm_features_from_signal_ex(a.samples, a.n, type, model, salience, tuning, chroma, T, tuning_semitones);

@@ -65,6 +65,11 @@ int lm_deep_chroma_ex(const float *y, size_t n, const lm_model *model, const lm_
                       float **probs, size_t *T, double *tuning_semitones);
 int lm_features_from_file(const char *path, enum lm_feature_type type, const lm_model *model,
                           const lm_salience_model *salience, float **chroma, size_t *T, double *duration_sec);
+/* lm_deep_chroma_ex of a file without holding it in memory (decoded and processed in blocks,
+ * with temporary files in $TMPDIR: about 0.7 GB per hour of audio, removed when done); equal to
+ * lm_audio_load + lm_deep_chroma_ex. *duration_sec may be NULL. */
+int lm_deep_chroma_file(const char *path, const lm_model *model, const lm_tuning *tuning, float **chroma,
+                        float **probs, size_t *T, double *tuning_semitones, double *duration_sec);
 int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const lm_model *model,
                              const lm_salience_model *salience, const lm_tuning *tuning, float **chroma, size_t *T,
                              double *duration_sec, double *tuning_semitones);

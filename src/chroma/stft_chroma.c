@@ -18,6 +18,7 @@
 
 #include "common/dispatch.h"
 #include "common/error.h"
+#include "common/signal.h"
 #include "common/threads.h"
 
 enum {
@@ -101,15 +102,16 @@ static size_t reflect_index(ptrdiff_t i, size_t n) {
     return (size_t)m;
 }
 
-/* Power spectrum of centred frame t (frame t covers samples t*HOP - N_FFT/2 ...). */
-LM_HOT static void frame_power(const float *y, size_t n, size_t t, stft_work *w) {
+/* Power spectrum of centred frame t (frame t covers samples t*HOP - N_FFT/2 ...) of a signal of
+ * n samples of which y holds those from index base on (see lm_signal_window). */
+LM_HOT static void frame_power(const float *y, size_t base, size_t n, size_t t, stft_work *w) {
     const ptrdiff_t start = (ptrdiff_t)(t * HOP) - N_FFT / 2;
     float *restrict frame = w->frame;
     if (start >= 0 && (size_t)start + N_FFT <= n) {
-        const float *restrict x = y + start;
+        const float *restrict x = y + (start - (ptrdiff_t)base);
         for (int j = 0; j < N_FFT; j++) frame[j] = x[j] * stft_window[j];
     } else {
-        for (int j = 0; j < N_FFT; j++) frame[j] = y[reflect_index(start + j, n)] * stft_window[j];
+        for (int j = 0; j < N_FFT; j++) frame[j] = y[reflect_index(start + j, n) - base] * stft_window[j];
     }
     fftwf_execute_dft_r2c(stft_plan, frame, w->spec);
     const float *restrict spec = (const float *)w->spec; /* interleaved re, im */
@@ -256,28 +258,43 @@ static double tuning_from_peaks(const peak_list *lists, int nlists, int *failed)
     return edges[best];
 }
 
-/* Pass 1: piptrack peaks of every frame, then the tuning. Returns 0 or -1 (error set). */
-static int estimate_tuning_power(const float *y, size_t n, size_t T, double *tuning) {
+/* Frames per window of a signal in a file (about 3.5 MB of samples). */
+#define TUNING_WINDOW_FRAMES 1024
+
+/* Pass 1: piptrack peaks of every frame, then the tuning. Returns 0 or -1 (error set). A
+ * signal in memory is one window; one in a file is read a window of frames at a time. */
+static int estimate_tuning_power(lm_signal *sig, size_t T, double *tuning) {
     const int nthreads = lm_threads();
+    const size_t n = sig->n, per = sig->y ? T : TUNING_WINDOW_FRAMES;
     peak_list *lists = lm_calloc((size_t)nthreads, sizeof *lists);
     if (!lists) return -1;
     int failed = 0;
-#pragma omp parallel num_threads(nthreads)
-    {
-        peak_list *mine = &lists[omp_get_thread_num()];
-        stft_work w;
-        const int allocated = work_alloc(&w) == 0;
-        int ok = allocated;
-#pragma omp for schedule(static)
-        for (size_t t = 0; t < T; t++) {
-            if (!ok) continue;
-            frame_power(y, n, t, &w);
-            ok = frame_peaks(w.power, mine) == 0;
+    for (size_t t0 = 0; t0 < T && !failed; t0 += per) {
+        const size_t t1 = T - t0 < per ? T : t0 + per;
+        size_t base;
+        const float *y = lm_signal_window(sig, (long long)(t0 * HOP) - N_FFT / 2,
+                                          (long long)((t1 - 1) * HOP) + N_FFT / 2, &base);
+        if (!y) {
+            free(lists);
+            return -1;
         }
-        if (allocated) work_free(&w);
-        if (!ok) {
+#pragma omp parallel num_threads(nthreads)
+        {
+            peak_list *mine = &lists[omp_get_thread_num()];
+            stft_work w;
+            const int allocated = work_alloc(&w) == 0;
+            int ok = allocated;
+#pragma omp for schedule(static)
+            for (size_t t = t0; t < t1; t++) {
+                if (!ok) continue;
+                frame_power(y, base, n, t, &w);
+                ok = frame_peaks(w.power, mine) == 0;
+            }
+            if (allocated) work_free(&w);
+            if (!ok) {
 #pragma omp atomic write
-            failed = 1;
+                failed = 1;
+            }
         }
     }
     if (!failed) *tuning = tuning_from_peaks(lists, nthreads, &failed);
@@ -339,9 +356,19 @@ static int check_input(const float *y, size_t n) {
 }
 
 double lm_estimate_tuning(const float *y, size_t n) {
+    if (check_input(y, n) != 0) return NAN;
+    lm_signal sig = lm_signal_memory(y, n);
+    return lm_estimate_tuning_signal(&sig);
+}
+
+double lm_estimate_tuning_signal(lm_signal *sig) {
     double tuning = NAN;
-    if (check_input(y, n) != 0 || stft_init() != 0) return NAN;
-    if (estimate_tuning_power(y, n, 1 + n / HOP, &tuning) != 0) return NAN;
+    if (sig->n == 0) {
+        lm_set_error("chroma_stft: empty signal");
+        return NAN;
+    }
+    if (stft_init() != 0) return NAN;
+    if (estimate_tuning_power(sig, 1 + sig->n / HOP, &tuning) != 0) return NAN;
     return tuning;
 }
 
@@ -356,7 +383,8 @@ int lm_chroma_stft(const float *y, size_t n, float **chroma, size_t *T) {
     const size_t nframes = 1 + n / HOP;
 
     double tuning;
-    if (estimate_tuning_power(y, n, nframes, &tuning) != 0) return -1;
+    lm_signal sig = lm_signal_memory(y, n);
+    if (estimate_tuning_power(&sig, nframes, &tuning) != 0) return -1;
     float *fb = fftwf_malloc(sizeof(float) * N_BINS * FB_LANES);
     float *out = lm_malloc(N_CHROMA * nframes, sizeof *out);
     if (!fb || !out) {
@@ -380,7 +408,7 @@ int lm_chroma_stft(const float *y, size_t n, float **chroma, size_t *T) {
 #pragma omp for schedule(static)
         for (size_t t = 0; t < nframes; t++) {
             if (!ok) continue;
-            frame_power(y, n, t, &w);
+            frame_power(y, 0, n, t, &w);
             float raw[FB_LANES];
             filterbank_product(fb, w.power, raw);
             float peak_value = 0.0f;

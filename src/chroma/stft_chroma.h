@@ -18,4 +18,7 @@ int lm_chroma_stft(const float *y, size_t n, float **chroma, size_t *T);
  * it. (Not estimate_tuning(y=y), which uses a magnitude spectrogram with hop 1024.)
  * Returns NaN (error set) for n == 0 or when memory runs out. */
 double lm_estimate_tuning(const float *y, size_t n);
+/* The same for a signal in memory or in a file (read a window at a time). */
+#include "common/signal.h"
+double lm_estimate_tuning_signal(lm_signal *sig);
 #endif

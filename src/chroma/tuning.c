@@ -85,6 +85,15 @@ int lm_tuning_resample(const float *y, size_t n, double semitones, float **y_out
     return 0;
 }
 
+int lm_tuning_resampler(lm_resampler *r, double semitones, lm_block_fn emit, void *ctx) {
+    if (!(fabs(semitones) <= 0.5)) {
+        lm_set_error("tuning compensation: deviation %g semitones out of range", semitones);
+        return -1;
+    }
+    /* the converter of lm_tuning_resample, so that both give the same samples */
+    return lm_resampler_init(r, pow(2.0, semitones / 12.0), SRC_SINC_FASTEST, emit, ctx);
+}
+
 int lm_tuning_unwarp(const float *in, size_t T_in, int K, int chroma_major, double stretch, size_t T_out,
                      int l2_normalise, float **out) {
     *out = NULL;

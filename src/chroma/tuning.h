@@ -31,6 +31,10 @@ const char *lm_tuning_name(const lm_tuning *t);
  * lasts 2^(semitones/12) times as long. *y_out (caller frees) and *n_out. 0 or -1 (error set). */
 int lm_tuning_resample(const float *y, size_t n, double semitones, float **y_out, size_t *n_out);
 
+/* The same block by block (lm_resampler_push the signal, then an empty last block). */
+#include "audio/audio.h"
+int lm_tuning_resampler(lm_resampler *r, double semitones, lm_block_fn emit, void *ctx);
+
 /* Maps frames computed on a signal stretched by `stretch` back to the original time axis:
  * output frame j is input frame j * stretch, linearly interpolated. Element (t, k) of a frame
  * sequence of K values per frame lives at [t * frame_stride + k * value_stride] (chroma-major

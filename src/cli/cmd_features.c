@@ -148,23 +148,23 @@ int cmd_chroma(int argc, char **argv) {
     if (type != LM_FEAT_CTC && probs_out) return lm_cli_fail("chroma: --probs applies to --features ctc only");
     lm_feature_weights fw;
     if (lm_feature_weights_load(&fw, type, model_path) != 0) return lm_cli_fail_lib();
-    lm_audio a;
-    if (lm_audio_load(in, &a) != 0) {
-        lm_feature_weights_free(&fw);
-        return lm_cli_fail_lib();
-    }
     float *chroma = NULL, *probs = NULL;
     size_t T = 0;
     int rc;
     double dev = 0;
-    if (type == LM_FEAT_CTC) rc = lm_deep_chroma_ex(a.samples, a.n, &fw.chroma, &tuning, &chroma, &probs, &T, &dev);
-    else
-        rc = lm_features_from_signal_ex(a.samples, a.n, type, NULL, lm_feature_weights_salience(&fw), &tuning, &chroma,
-                                        &T, &dev);
+    /* the deep chroma streams the file (memory independent of its length); the others load it */
+    if (type == LM_FEAT_CTC) rc = lm_deep_chroma_file(in, &fw.chroma, &tuning, &chroma, &probs, &T, &dev, NULL);
+    else {
+        lm_audio a;
+        rc = lm_audio_load(in, &a);
+        if (rc == 0)
+            rc = lm_features_from_signal_ex(a.samples, a.n, type, NULL, lm_feature_weights_salience(&fw), &tuning,
+                                            &chroma, &T, &dev);
+        lm_audio_free(&a);
+    }
     if (rc == 0 && tuning.mode != LM_TUNING_OFF && type != LM_FEAT_STFT)
         fprintf(stderr, "leitmotif: %s: tuning %+.0f cents from A = 440 Hz%s\n", in, dev * 100,
                 fabs(dev) < LM_TUNING_MIN_SEMITONES ? " (left as it is)" : " (compensated)");
-    lm_audio_free(&a);
     lm_feature_weights_free(&fw);
     if (rc == 0) {
         size_t shape[2] = {12, T};

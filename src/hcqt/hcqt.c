@@ -75,34 +75,38 @@ size_t lm_median_boundaries(size_t n_full, size_t **bounds) {
     return T;
 }
 
-/* numpy 'reflect' padding to any distance: mirror about both ends, period 2(n-1). */
-static float sample_reflect(const float *y, size_t n, long long s) {
+/* numpy 'reflect' padding to any distance: mirror about both ends, period 2(n-1). y holds
+ * the samples from index base on (lm_signal_window). */
+static float sample_reflect(const float *y, size_t base, size_t n, long long s) {
     if (n == 1) return y[0];
     long long period = 2 * ((long long)n - 1), r = s % period;
     if (r < 0) r += period;
-    return y[r >= (long long)n ? period - r : r];
+    return y[(r >= (long long)n ? period - r : r) - (long long)base];
 }
 
-static void copy_reflect(const float *y, size_t n, long long s0, size_t count, float *dst) {
+static void copy_reflect(const float *y, size_t base, size_t n, long long s0, size_t count, float *dst) {
     for (size_t i = 0; i < count; i++) {
         long long s = s0 + (long long)i;
         if (s >= 0 && s < (long long)n) {
             size_t run = (size_t)((long long)n - s);
             if (run > count - i) run = count - i;
-            memcpy(dst + i, y + s, run * sizeof *y);
+            memcpy(dst + i, y + (s - (long long)base), run * sizeof *y);
             i += run - 1;
         } else {
-            dst[i] = sample_reflect(y, n, s);
+            dst[i] = sample_reflect(y, base, n, s);
         }
     }
 }
 
 /* Block whose offset 0 is the centre of frame m0; the guard before it wraps to the end. */
-static void fill_block(const float *y, size_t n, size_t m0, float *x) {
+static int fill_block(lm_signal *sig, size_t m0, float *x) {
     long long centre = (long long)(m0 * LM_HCQT_HOP);
-    size_t ahead = LM_CQT_BLOCK - LM_CQT_GUARD;
-    copy_reflect(y, n, centre, ahead, x);
-    copy_reflect(y, n, centre - (long long)LM_CQT_GUARD, LM_CQT_GUARD, x + ahead);
+    size_t ahead = LM_CQT_BLOCK - LM_CQT_GUARD, base;
+    const float *y = lm_signal_window(sig, centre - (long long)LM_CQT_GUARD, centre + (long long)ahead, &base);
+    if (!y) return -1;
+    copy_reflect(y, base, sig->n, centre, ahead, x);
+    copy_reflect(y, base, sig->n, centre - (long long)LM_CQT_GUARD, LM_CQT_GUARD, x + ahead);
+    return 0;
 }
 
 /* z[j mod M] += X[j] * K[j] over the kernel's support (interleaved re/im). */
@@ -139,9 +143,9 @@ static void sort_small(float *v, size_t n) {
 
 /* One kernel on one block: fold, inverse FFT, then dB values or medians (see hcqt_blocks).
  * Returns the largest power among the block's frames. */
-static float kernel_block(const lm_cqt_kernel *k, int u, const fftwf_complex *X, fftwf_plan inverse, size_t m0,
-                          size_t i0, size_t i1, const size_t *bounds, size_t T, size_t n_out, float *db,
-                          uint16_t *gap, fftwf_complex *z, float *power) {
+static float kernel_block(const lm_cqt_kernel *k, const fftwf_complex *X, fftwf_plan inverse, size_t m0, size_t i0,
+                          size_t i1, const size_t *bounds, float *row, uint16_t *grow, size_t off, fftwf_complex *z,
+                          float *power) {
     size_t n_frames = bounds[i1] - m0;
     float max_power = 0;
     fold((const float *)X, k, (float *)z);
@@ -150,9 +154,8 @@ static float kernel_block(const lm_cqt_kernel *k, int u, const fftwf_complex *X,
         power[f] = crealf(z[f]) * crealf(z[f]) + cimagf(z[f]) * cimagf(z[f]);
         if (power[f] > max_power) max_power = power[f];
     }
-    float *row = db + (size_t)k->rows[0] * n_out;
-    if (!gap) {
-        for (size_t f = 0; f < n_frames; f++) row[m0 + f] = power_db(power[f]);
+    if (!grow) {
+        for (size_t f = 0; f < n_frames; f++) row[m0 + f - off] = power_db(power[f]);
         return max_power;
     }
     for (size_t i = i0; i < i1; i++) {
@@ -161,8 +164,8 @@ static float kernel_block(const lm_cqt_kernel *k, int u, const fftwf_complex *X,
         sort_small(seg, count);
         float lo = power_db(seg[(count - 1) / 2]);
         float steps = count % 2 ? 0.0f : (power_db(seg[count / 2]) - lo) * GAP_STEPS + 0.5f;
-        row[i] = lo;
-        gap[(size_t)u * T + i] = steps < 65535.0f ? (uint16_t)steps : UINT16_MAX;
+        row[i - off] = lo;
+        grow[i - off] = steps < 65535.0f ? (uint16_t)steps : UINT16_MAX;
     }
     return max_power;
 }
@@ -173,10 +176,19 @@ static float kernel_block(const lm_cqt_kernel *k, int u, const fftwf_complex *X,
  * median and gap[kernel * T + i] the distance to the upper middle value. Only each kernel's
  * first row is written. Returns the largest power seen, or -1 on error.
  *
+ * With a sink, db and gap hold one block (kernel u's values of segment i at [u * cap + i - i0])
+ * and the sink gets each block when it is done: nothing grows with the signal's length.
+ *
  * While the threads share out the kernels of block b, one of them first prepares block b+1
  * (samples and forward FFT, double-buffered), so that this serial step overlaps the rest. */
-static double hcqt_blocks(const lm_cqt_bank *bank, const float *y, size_t n, const size_t *bounds, size_t T,
-                          float *db, uint16_t *gap) {
+typedef struct {
+    lm_hcqt_block_fn fn;
+    void *ctx;
+    size_t cap;
+} block_sink;
+
+static double hcqt_blocks(const lm_cqt_bank *bank, lm_signal *sig, const size_t *bounds, size_t T, float *db,
+                          uint16_t *gap, const block_sink *sink) {
     size_t n_out = gap ? T : bounds[T], n_blocks = 0;
     size_t *first = lm_malloc(T + 1, sizeof *first); /* block b: segments [first[b], first[b+1]) */
     float *x = lm_cqt_alloc(LM_CQT_BLOCK, sizeof *x);
@@ -192,10 +204,10 @@ static double hcqt_blocks(const lm_cqt_bank *bank, const float *y, size_t n, con
     }
     first[n_blocks] = T;
 
-    fill_block(y, n, bounds[0], x);
+    if (fill_block(sig, bounds[0], x) != 0) goto done;
     fftwf_execute_dft_r2c(bank->forward, x, X[0]);
     max_power = 0;
-    int failed = 0;
+    int failed = 0, stopped = 0;
 #pragma omp parallel num_threads(lm_threads()) reduction(max : max_power)
     {
         fftwf_complex *z = lm_cqt_alloc(LM_CQT_M, sizeof *z);
@@ -207,17 +219,23 @@ static double hcqt_blocks(const lm_cqt_bank *bank, const float *y, size_t n, con
         for (size_t b = 0; b < n_blocks; b++) {
             size_t i0 = first[b], i1 = first[b + 1], m0 = bounds[i0];
 #pragma omp single nowait
-            if (b + 1 < n_blocks) {
-                fill_block(y, n, bounds[i1], x);
-                fftwf_execute_dft_r2c(bank->forward, x, X[(b + 1) % 2]);
+            if (b + 1 < n_blocks && !stopped) {
+                if (fill_block(sig, bounds[i1], x) != 0) stopped = 1;
+                else fftwf_execute_dft_r2c(bank->forward, x, X[(b + 1) % 2]);
             }
 #pragma omp for schedule(dynamic)
             for (int u = 0; u < bank->n_kernels; u++) {
-                if (!z || !power) continue;
-                float m = kernel_block(&bank->kernels[u], u, X[b % 2], bank->inverse, m0, i0, i1, bounds, T, n_out, db,
-                                       gap, z, power);
+                if (!z || !power || stopped) continue;
+                const lm_cqt_kernel *k = &bank->kernels[u];
+                float *row = sink ? db + (size_t)u * sink->cap : db + (size_t)k->rows[0] * n_out;
+                uint16_t *grow = !gap ? NULL : gap + (size_t)u * (sink ? sink->cap : T);
+                float m = kernel_block(k, X[b % 2], bank->inverse, m0, i0, i1, bounds, row, grow, sink ? i0 : 0, z,
+                                       power);
                 if (m > max_power) max_power = m;
             }
+            /* the barrier of the loop above: the block is complete (and the next one read) */
+#pragma omp single
+            if (sink && !stopped && sink->fn(sink->ctx, i0, i1, db, gap) != 0) stopped = 1;
         }
         free(z);
         free(power);
@@ -226,6 +244,7 @@ static double hcqt_blocks(const lm_cqt_bank *bank, const float *y, size_t n, con
         lm_set_error("out of memory (HCQT work buffers)");
         max_power = -1;
     }
+    if (stopped) max_power = -1; /* error set by the signal or the sink */
 done:
     free(first);
     free(x);
@@ -234,16 +253,19 @@ done:
     return max_power;
 }
 
-/* L = max(dB - dB(ref), -80); HCQT = L/80 + 1; copied to every row sharing the kernel. */
-static void finish(const lm_cqt_bank *bank, float *data, const uint16_t *gap, size_t T, double max_power) {
+/* L = max(dB - dB(ref), -80); HCQT = L/80 + 1; copied to every row sharing the kernel. The
+ * dB values of kernel u are at src + u * src_stride, or (src NULL) in place in data's first
+ * row of the kernel; gap's at gap + u * src_stride. */
+static void finish(const lm_cqt_bank *bank, const float *src_all, size_t src_stride, float *data,
+                   const uint16_t *gap, size_t T, double max_power) {
     float ref_db = power_db((float)max_power);
 #pragma omp parallel for num_threads(lm_threads()) schedule(static)
     for (int u = 0; u < bank->n_kernels; u++) {
         const lm_cqt_kernel *k = &bank->kernels[u];
-        float *src = data + (size_t)k->rows[0] * T;
+        const float *src = src_all ? src_all + (size_t)u * src_stride : data + (size_t)k->rows[0] * T;
         for (size_t i = 0; i < T; i++) {
             float lo = src[i] - ref_db, hi = lo;
-            if (gap) hi += gap[(size_t)u * T + i] / GAP_STEPS;
+            if (gap) hi += gap[(size_t)u * src_stride + i] / GAP_STEPS;
             lo = lo > -TOP_DB ? lo : -TOP_DB;
             hi = hi > -TOP_DB ? hi : -TOP_DB;
             float v = 0.5f * (lo + hi) / TOP_DB + 1.0f;
@@ -284,10 +306,11 @@ static int hcqt_run(const float *y, size_t n, const lm_hcqt_grid *grid, int medi
     uint16_t *gap = median ? lm_cqt_alloc((size_t)bank->n_kernels * T, sizeof *gap) : NULL;
     float *data = lm_cqt_alloc((size_t)LM_HCQT_NHARM * (size_t)grid->n_bins * n_out, sizeof *data);
     int rc = -1;
+    lm_signal sig = lm_signal_memory(y, n);
     if (data && (gap || !median)) {
-        double max_power = hcqt_blocks(bank, y, n, bounds, T, data, gap);
+        double max_power = hcqt_blocks(bank, &sig, bounds, T, data, gap, NULL);
         if (max_power >= 0) {
-            finish(bank, data, gap, n_out, max_power);
+            finish(bank, NULL, T, data, gap, n_out, max_power);
             out->data = data;
             out->n_frames = n_out;
             out->n_bins = grid->n_bins;
@@ -311,4 +334,42 @@ int lm_hcqt_full_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcq
 
 int lm_hcqt25_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcqt *out) {
     return hcqt_run(y, n, grid, 1, out);
+}
+
+int lm_hcqt25_stream(lm_signal *sig, lm_hcqt_block_fn fn, void *ctx, double *max_power, size_t *T) {
+    *max_power = -1;
+    *T = 0;
+    if (sig->n == 0) {
+        lm_set_error("HCQT: empty audio signal");
+        return -1;
+    }
+    const lm_cqt_bank *bank = lm_cqt_bank_get(&lm_hcqt_grid_chroma);
+    if (!bank) return -1;
+    size_t *bounds = NULL, nT = lm_median_boundaries(1 + sig->n / LM_HCQT_HOP, &bounds);
+    if (!bounds) return -1;
+    /* a block never holds more segments than full-rate frames */
+    block_sink sink = {fn, ctx, lm_hcqt25_block_stride()};
+    uint16_t *gap = lm_cqt_alloc((size_t)bank->n_kernels * sink.cap, sizeof *gap);
+    float *db = lm_cqt_alloc((size_t)bank->n_kernels * sink.cap, sizeof *db);
+    double mp = gap && db ? hcqt_blocks(bank, sig, bounds, nT, db, gap, &sink) : -1;
+    free(gap);
+    free(db);
+    free(bounds);
+    if (mp < 0) return -1;
+    *max_power = mp;
+    *T = nT;
+    return 0;
+}
+
+void lm_hcqt25_finish_block(const float *db, const uint16_t *gap, size_t stride, size_t count, double max_power,
+                            float *out) {
+    const lm_cqt_bank *bank = lm_cqt_bank_get(&lm_hcqt_grid_chroma); /* built by lm_hcqt25_stream */
+    finish(bank, db, stride, out, gap, count, max_power);
+}
+
+size_t lm_hcqt25_block_stride(void) { return LM_CQT_FRAMES + 1; }
+
+int lm_hcqt_n_kernels(void) {
+    const lm_cqt_bank *bank = lm_cqt_bank_get(&lm_hcqt_grid_chroma);
+    return bank ? bank->n_kernels : -1;
 }

@@ -48,6 +48,22 @@ int lm_hcqt25_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcqt *
  * (golden *_median_boundaries.npy; caller frees); returns T, or 0 with *bounds NULL on
  * error. Frame i of the 25 Hz output is at i * 0.04 s. */
 size_t lm_median_boundaries(size_t n_full, size_t **bounds);
+/* Streaming 25 Hz HCQT (lm_hcqt25) of a signal in memory or in a file: the log compression
+ * needs the global maximum, so fn gets each block of 25 Hz segments [i0, i1) uncompressed,
+ * kernel u's dB values of segment i at db[u * lm_hcqt25_block_stride() + i - i0] and its
+ * median gaps likewise, to be kept (e.g. in a file) and turned into HCQT frames with
+ * lm_hcqt25_finish_block once *max_power is known. *T: the number of 25 Hz frames.
+ * Memory: a few blocks, whatever the length. 0 or -1 (error set, also by fn). */
+#include <stdint.h>
+#include "common/signal.h"
+typedef int (*lm_hcqt_block_fn)(void *ctx, size_t i0, size_t i1, const float *db, const uint16_t *gap);
+int lm_hcqt25_stream(lm_signal *sig, lm_hcqt_block_fn fn, void *ctx, double *max_power, size_t *T);
+size_t lm_hcqt25_block_stride(void);
+/* HCQT values of count segments of a block: out[row * count + j] for the 1296 rows (h * 216
+ * + p) from db[u * stride + j] and gap[u * stride + j] of the lm_hcqt_n_kernels() kernels. */
+void lm_hcqt25_finish_block(const float *db, const uint16_t *gap, size_t stride, size_t count, double max_power,
+                            float *out);
+int lm_hcqt_n_kernels(void);
 /* Centre frequency in Hz of bin p of harmonic index h (on lm_hcqt_grid_chroma). */
 double lm_hcqt_bin_freq(int h, int p);
 void lm_hcqt_free(lm_hcqt *x);

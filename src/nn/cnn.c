@@ -65,6 +65,7 @@ typedef struct {
     const float *x;
     const lm_hcqt *hcqt;
     const float *inv;
+    size_t first; /* sequence frame of the HCQT's frame 0 */
 } input_source;
 
 typedef struct {
@@ -76,7 +77,7 @@ typedef struct {
 static void fill_input_frame(const void *ctx, size_t t, float *dst) {
     const input_source *src = &((const forward_ctx *)ctx)->src;
     if (src->x) memcpy(dst, src->x + t * NB * NH, NB * NH * sizeof *dst);
-    else hcqt_input_frame(src->hcqt, src->inv, t, dst);
+    else hcqt_input_frame(src->hcqt, src->inv, t - src->first, dst);
 }
 
 /* The head (pitch salience, 13 classes) and softmax of one frame of the last convolution. */
@@ -96,17 +97,41 @@ static void emit_frame(const void *ctx, size_t t, const float *a5) {
     if (fc->salience) memcpy(fc->salience + t * NB, sal, sizeof sal);
 }
 
-static int forward(const lm_model *m, const input_source *src, size_t T, float *probs, float *logits, float *salience) {
+static int forward_range(const lm_model *m, const input_source *src, size_t T, size_t c0, size_t c1, float *probs,
+                         float *logits, float *salience) {
     lm_conv_spec layers[LM_NCONV];
     lm_conv_specs(m, layers);
     size_t col_cap = CONV_SCRATCH_BUDGET / sizeof(float);
     if (col_cap < lm_conv_min_col()) col_cap = lm_conv_min_col();
     forward_ctx ctx = {m, *src, probs, logits, salience};
-    return lm_conv_stack_forward(layers, LM_NCONV, NB, T, CHUNK, 64, col_cap, fill_input_frame, emit_frame, &ctx);
+    return lm_conv_stack_forward_range(layers, LM_NCONV, NB, T, CHUNK, c0, c1, 64, col_cap, fill_input_frame,
+                                       emit_frame, &ctx);
+}
+
+static int forward(const lm_model *m, const input_source *src, size_t T, float *probs, float *logits, float *salience) {
+    return forward_range(m, src, T, 0, (T + CHUNK - 1) / CHUNK, probs, logits, salience);
+}
+
+size_t lm_cnn_chunk_frames(void) { return CHUNK; }
+
+size_t lm_cnn_halo(const lm_model *m) {
+    lm_conv_spec layers[LM_NCONV];
+    lm_conv_specs(m, layers);
+    return lm_conv_stack_halo(layers, LM_NCONV);
+}
+
+int lm_cnn_forward_hcqt_range(const lm_model *m, const lm_hcqt *window, size_t first, size_t T, size_t c0, size_t c1,
+                              float *probs) {
+    float *inv = column_inv_norms(window);
+    if (!inv) return -1;
+    input_source src = {NULL, window, inv, first};
+    int rc = forward_range(m, &src, T, c0, c1, probs, NULL, NULL);
+    free(inv);
+    return rc;
 }
 
 int lm_cnn_forward_ex(const lm_model *m, const float *x, size_t T, float *probs, float *logits, float *salience) {
-    input_source src = {x, NULL, NULL};
+    input_source src = {x, NULL, NULL, 0};
     return forward(m, &src, T, probs, logits, salience);
 }
 
@@ -117,7 +142,7 @@ int lm_cnn_forward(const lm_model *m, const float *x, size_t T, float *probs) {
 int lm_cnn_forward_hcqt(const lm_model *m, const lm_hcqt *hcqt, float *probs) {
     float *inv = column_inv_norms(hcqt);
     if (!inv) return -1;
-    input_source src = {NULL, hcqt, inv};
+    input_source src = {NULL, hcqt, inv, 0};
     int rc = forward(m, &src, hcqt->n_frames, probs, NULL, NULL);
     free(inv);
     return rc;

@@ -17,13 +17,24 @@ static void zero_outside(float *buf, long first_frame, size_t n, size_t T, size_
 
 int lm_conv_stack_forward(const lm_conv_spec *L, int n_layers, int nb, size_t T, size_t chunk, int max_ch,
                           size_t col_cap, lm_stack_fill_fn fill, lm_stack_emit_fn emit, const void *ctx) {
+    return lm_conv_stack_forward_range(L, n_layers, nb, T, chunk, 0, (T + chunk - 1) / chunk, max_ch, col_cap, fill,
+                                       emit, ctx);
+}
+
+size_t lm_conv_stack_halo(const lm_conv_spec *L, int n_layers) {
+    size_t halo = 0;
+    for (int l = 0; l < n_layers; l++) halo += (size_t)(L[l].kh - 1) / 2;
+    return halo;
+}
+
+int lm_conv_stack_forward_range(const lm_conv_spec *L, int n_layers, int nb, size_t T, size_t chunk, size_t c_begin,
+                                size_t c_end, int max_ch, size_t col_cap, lm_stack_fill_fn fill, lm_stack_emit_fn emit,
+                                const void *ctx) {
     if (T == 0) {
         lm_set_error("no frames to process");
         return -1;
     }
-    size_t halo = 0;
-    for (int l = 0; l < n_layers; l++) halo += (size_t)(L[l].kh - 1) / 2;
-    const size_t n_chunks = (T + chunk - 1) / chunk;
+    const size_t halo = lm_conv_stack_halo(L, n_layers);
     const size_t buf_floats = (chunk + 2 * halo) * (size_t)nb * (size_t)max_ch;
     const size_t in_floats = (size_t)nb * (size_t)L[0].cin;
     int failed = 0;
@@ -37,7 +48,7 @@ int lm_conv_stack_forward(const lm_conv_spec *L, int n_layers, int nb, size_t T,
             failed = 1;
         }
 #pragma omp for schedule(dynamic, 1)
-        for (size_t c = 0; c < n_chunks; c++) {
+        for (size_t c = c_begin; c < c_end; c++) {
             if (failed) continue;
             const size_t t0 = c * chunk;
             const size_t n_out = T - t0 < chunk ? T - t0 : chunk;

@@ -21,4 +21,11 @@ typedef void (*lm_stack_emit_fn)(const void *ctx, size_t t, const float *frame);
  * Returns 0, or -1 with the error set (out of memory, T == 0). */
 int lm_conv_stack_forward(const lm_conv_spec *L, int n_layers, int nb, size_t T, size_t chunk, int max_ch,
                           size_t col_cap, lm_stack_fill_fn fill, lm_stack_emit_fn emit, const void *ctx);
+/* The same for the chunks [c_begin, c_end) only (output frames c_begin * chunk ...): each
+ * output frame equals that of the whole pass; fill is asked for frames up to
+ * lm_conv_stack_halo() beyond the range's ends (within [0, T)). */
+int lm_conv_stack_forward_range(const lm_conv_spec *L, int n_layers, int nb, size_t T, size_t chunk, size_t c_begin,
+                                size_t c_end, int max_ch, size_t col_cap, lm_stack_fill_fn fill, lm_stack_emit_fn emit,
+                                const void *ctx);
+size_t lm_conv_stack_halo(const lm_conv_spec *L, int n_layers);
 #endif

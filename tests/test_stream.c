@@ -1,0 +1,144 @@
+/* Streaming deep chroma of a file (lm_deep_chroma_file) equals loading the file and computing
+ * it in memory (lm_audio_load + lm_deep_chroma_ex) bit for bit: over several HCQT blocks and
+ * many small network windows, with a length that is no multiple of either, with tuning
+ * compensation auto, off and fixed on a detuned signal, with resampling from 44.1 kHz stereo,
+ * and for a truncated file (same warning, same partial flag, same features). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audio/audio.h"
+#include "chroma/features.h"
+#include "chroma/tuning.h"
+#include "common/error.h"
+#include "testutil.h"
+
+#define RATE 44100
+
+/* About 71 s (three HCQT blocks) of harmonic tones 35 cents sharp, stereo, odd length. */
+static float *tones(size_t *frames) {
+    static const int notes[] = {60, 64, 67, 71, 74, 65, 69, 72, 48, 55};
+    const size_t per = (size_t)(0.37 * RATE);
+    *frames = (size_t)(71.3 * RATE) + 17;
+    float *x = calloc(2 * *frames, sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < *frames; i++) {
+        int k = (int)((i / per) % 10);
+        double t = (double)(i % per) / RATE, f = 440.0 * pow(2.0, (notes[k] - 69 + 0.35) / 12.0);
+        double env = fmin(1.0, t / 0.02) * exp(-3.0 * t), v = 0;
+        for (int h = 1; h <= 5; h++) v += sin(2 * M_PI * f * h * (double)i / RATE) / h;
+        x[2 * i] = (float)(0.2 * env * v);
+        x[2 * i + 1] = (float)(0.15 * env * v + 0.01 * sin(0.001 * (double)i));
+    }
+    return x;
+}
+
+static lm_model model;
+static char wav[256];
+
+static int setup(void **state) {
+    (void)state;
+    const char *path = lm_default_model_path();
+    if (!path || lm_model_load(path, &model) != 0) return -1;
+    snprintf(wav, sizeof wav, "/tmp/lm_test_stream_%d.wav", (int)getpid());
+    size_t frames;
+    float *x = tones(&frames);
+    int rc = lm_test_write_wav(wav, x, frames, RATE, 2);
+    free(x);
+    setenv("LEITMOTIF_STREAM_FRAMES", "64", 1); /* many windows of the network pass */
+    return rc;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    unlink(wav);
+    lm_model_free(&model);
+    return 0;
+}
+
+/* Both paths on `path`; they must agree bit for bit. Returns the deviation found. */
+static double compare(const char *path, const lm_tuning *tuning) {
+    lm_audio a;
+    assert_int_equal(lm_audio_load(path, &a), 0);
+    const int partial = lm_audio_last_partial();
+    float *c0, *p0, *c1, *p1;
+    size_t T0, T1;
+    double d0 = -9, d1 = -9, dur = 0;
+    assert_int_equal(lm_deep_chroma_ex(a.samples, a.n, &model, tuning, &c0, &p0, &T0, &d0), 0);
+    assert_int_equal(lm_deep_chroma_file(path, &model, tuning, &c1, &p1, &T1, &d1, &dur), 0);
+    assert_int_equal(lm_audio_last_partial(), partial);
+    assert_int_equal(T0, T1);
+    assert_true(T0 > 900); /* 40 s at least */
+    assert_true(d0 == d1);
+    assert_true(dur == (double)a.n / LM_SAMPLE_RATE);
+    assert_memory_equal(c0, c1, 12 * T0 * sizeof *c0);
+    assert_memory_equal(p0, p1, LM_NCLASSES * T0 * sizeof *p0);
+    /* the file API goes the streaming way too */
+    float *c2;
+    size_t T2;
+    assert_int_equal(lm_features_from_file_ex(path, LM_FEAT_CTC, &model, NULL, tuning, &c2, &T2, NULL, NULL), 0);
+    assert_int_equal(T2, T0);
+    assert_memory_equal(c0, c2, 12 * T0 * sizeof *c0);
+    free(c0), free(p0), free(c1), free(p1), free(c2);
+    lm_audio_free(&a);
+    return d0;
+}
+
+static void test_auto(void **state) {
+    (void)state;
+    const lm_tuning t = {LM_TUNING_AUTO, 0};
+    double dev = compare(wav, &t);
+    assert_true(dev > 0.2 && dev < 0.5); /* found and compensated */
+}
+
+static void test_off(void **state) {
+    (void)state;
+    const lm_tuning t = {LM_TUNING_OFF, 0};
+    compare(wav, &t);
+}
+
+static void test_fixed(void **state) {
+    (void)state;
+    const lm_tuning t = {LM_TUNING_FIXED, -0.21};
+    compare(wav, &t);
+}
+
+static void test_truncated(void **state) {
+    (void)state;
+    char cut[300];
+    snprintf(cut, sizeof cut, "%s.cut.wav", wav);
+    FILE *in = fopen(wav, "rb"), *out = fopen(cut, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t left = 40 * RATE * 4 + 1001, k; /* the header still claims all 71 s */
+    while (left && (k = fread(buf, 1, left < sizeof buf ? left : sizeof buf, in)) > 0) {
+        fwrite(buf, 1, k, out);
+        left -= k;
+    }
+    fclose(in);
+    fclose(out);
+    const lm_tuning t = {LM_TUNING_AUTO, 0};
+    compare(cut, &t);
+    assert_int_equal(lm_audio_last_partial(), 1);
+    unlink(cut);
+}
+
+static void test_missing(void **state) {
+    (void)state;
+    float *c, *p;
+    size_t T;
+    const lm_tuning t = {LM_TUNING_AUTO, 0};
+    assert_int_equal(lm_deep_chroma_file("/nonexistent/x.wav", &model, &t, &c, &p, &T, NULL, NULL), -1);
+    assert_non_null(strstr(lm_last_error(), "/nonexistent/x.wav"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auto),      cmocka_unit_test(test_off),     cmocka_unit_test(test_fixed),
+        cmocka_unit_test(test_truncated), cmocka_unit_test(test_missing),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
