@@ -76,6 +76,9 @@ int lm_theme_load_ex(const char *spec, double bpm, const lm_theme_select *sel, l
  * bpm, sel as for lm_theme_load_ex. Sets *format (may be NULL) to the file format. */
 int lm_theme_parse_buffer(const unsigned char *data, size_t n, const char *name, double bpm,
                           const lm_theme_select *sel, lm_theme *out, int *format);
+/* A note list with a selection: sel->qpm (> 0) is its tempo, else bpm (<= 0: 120); a part,
+ * measures, track or voice are an error (a note list has none). */
+int lm_notelist_parse_sel(const char *text, double bpm, const lm_theme_select *sel, lm_theme *out);
 /* Non-zero when sel (may be NULL) picks a part, measures, track or voice. */
 int lm_theme_select_any(const lm_theme_select *sel);
 /* 0 when sel's numbers are in range (negative ones, measures last < first, a tempo past 100000

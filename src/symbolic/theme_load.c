@@ -189,6 +189,17 @@ int lm_theme_select_set(lm_theme_select *sel, const char *name, const char *valu
     return 1;
 }
 
+int lm_notelist_parse_sel(const char *text, double bpm, const lm_theme_select *sel, lm_theme *out) {
+    memset(out, 0, sizeof *out);
+    if (lm_theme_select_any(sel)) {
+        lm_set_error("a part, measure, track or voice selection needs a theme file (MIDI, MusicXML or **kern), "
+                     "not a note list");
+        return -1;
+    }
+    if (sel && sel->qpm > 0) bpm = sel->qpm;
+    return lm_notelist_parse(text, bpm > 0 ? bpm : 120, out);
+}
+
 int lm_theme_parse_buffer(const unsigned char *data, size_t n, const char *name, double bpm,
                           const lm_theme_select *sel, lm_theme *out, int *format) {
     memset(out, 0, sizeof *out);
@@ -223,15 +234,7 @@ int lm_theme_load_ex(const char *spec, double bpm, const lm_theme_select *sel, l
     if (lm_theme_select_check(sel) != 0) return -1;
     int file = has_ext(spec, midi_ext) || has_ext(spec, xml_ext) || has_ext(spec, mxl_ext) ||
                has_ext(spec, kern_ext) || (lm_file_exists(spec) && !lm_is_directory(spec));
-    if (!file) {
-        if (lm_theme_select_any(sel)) {
-            lm_set_error("a part, measure, track or voice selection needs a theme file (MIDI, MusicXML or **kern), "
-                         "not a note list");
-            return -1;
-        }
-        if (sel && sel->qpm > 0) bpm = sel->qpm;
-        return lm_notelist_parse(spec, bpm > 0 ? bpm : 120, out);
-    }
+    if (!file) return lm_notelist_parse_sel(spec, bpm, sel, out);
     size_t n = 0;
     char *data = lm_sym_read_file(spec, &n);
     if (!data) return -1;

@@ -165,15 +165,15 @@ typedef struct {
     lm_theme_select sel; /* of a theme file */
 } req_theme;
 
-/* The uploaded theme file, read as lm_theme_load_ex reads a file (told by content, else by the
- * upload's name) with the request's selection. */
+/* The uploaded theme file, read as lm_theme_load_ex reads a file, with the request's selection.
+ * Told by content alone: bytes that are no theme file are a 415, whatever the upload's name. */
 static int load_file_theme(const lm_web_params *p, const lm_theme_select *sel, req_theme *q, lm_web_reply *r) {
     if (p->file_len == 0) {
         lm_web_error(r, 400, "the uploaded theme file is empty");
         return -1;
     }
     int format = 0;
-    if (lm_theme_parse_buffer(p->file, p->file_len, p->file_name, 0, sel, &q->theme, &format) == 0) return 0;
+    if (lm_theme_parse_buffer(p->file, p->file_len, NULL, 0, sel, &q->theme, &format) == 0) return 0;
     static const char *const what[] = {"file", "MIDI file", "MusicXML file", "compressed MusicXML file", "**kern file"};
     const char *kind = format > 0 && format <= LM_THEME_KERN ? what[format] : what[0];
     if (!strncmp(lm_last_error(), "not a theme file", 16))
@@ -243,13 +243,8 @@ static int load_theme(lm_web_ctx *ctx, const lm_web_params *p, req_theme *q, lm_
             lm_web_error(r, 400, "no theme: type a note list such as \"G4 G4 G4 Eb4:4\" or upload a MIDI file");
             return -1;
         }
-        if (lm_theme_select_any(&sel)) {
-            lm_web_error(r, 400, "a part, measure, track or voice selection needs a theme file (MIDI, MusicXML or "
-                                 "**kern), not a note list");
-            return -1;
-        }
         /* Text is only ever a note list: never a path on this machine. */
-        if (lm_notelist_parse(p->theme, q->tempo > 0 ? q->tempo : 120, &q->theme) != 0) {
+        if (lm_notelist_parse_sel(p->theme, 0, &sel, &q->theme) != 0) {
             lm_web_error(r, 400, "%s", lm_last_error());
             return -1;
         }
