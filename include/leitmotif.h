@@ -49,9 +49,10 @@ typedef struct {
     double stretch; /* duration_auto: the theme's duration in the match / the reference duration (else 1) */
 } leitmotif_hit;
 
-/* Ranks the database's recordings for `theme` (a MIDI file path or a note list such as
- * "G4 G4 G4 Eb4:4"). Writes the best min(max_hits, rankable) hits, best first, and their
- * number to *n_hits. opt may be NULL (defaults). */
+/* Ranks the database's recordings for `theme` (a MIDI, MusicXML or **kern file path, the whole
+ * score, or a note list such as "G4 G4 G4 Eb4:4"; leitmotif_search_theme takes a part of one).
+ * Writes the best min(max_hits, rankable) hits, best first, and their number to *n_hits. opt may
+ * be NULL (defaults). */
 int leitmotif_search(const leitmotif_db *db, const char *theme, const leitmotif_query_options *opt,
                      leitmotif_hit *hits, size_t max_hits, size_t *n_hits);
 /* Every passage of recording doc_id whose distance is at most its best + margin (in [0, 1];
@@ -73,6 +74,54 @@ int leitmotif_occurrences(const leitmotif_db *db, const char *doc_id, const char
 int leitmotif_search_fused(const leitmotif_db *db, const leitmotif_db *db2, double w, const char *theme,
                            const leitmotif_query_options *opt, leitmotif_hit *hits, size_t max_hits,
                            size_t *n_hits);
+
+/* ---- Themes from score files with a selection: a part, measures, track or voice (issue 14) ----
+ * A theme loaded once (from a path, a note list or a file in memory) and searched with the
+ * functions below, as `leitmotif search THEME --part ... --measures ...`. */
+typedef struct leitmotif_theme leitmotif_theme;
+
+/* Which part of a theme file to read; zero fields = the defaults. `size` must be
+ * sizeof(leitmotif_theme_selection) (LEITMOTIF_THEME_SELECTION_INIT sets it): later versions add
+ * fields only at the end and read only the `size` bytes given (0 is taken as this first layout). */
+typedef struct {
+    size_t size;
+    const char *part;  /* MusicXML part / **kern spine / MIDI track: 1-based number ("2") or name
+                        * ("Violin I", any case and spacing); NULL or "": every part (top note) */
+    int measure_first; /* measures as printed, inclusive (MusicXML, **kern); 0: from the start */
+    int measure_last;  /* 0: to the end */
+    int track;         /* MIDI track, 1-based; 0: all (top note) */
+    int voice;         /* MusicXML voice / **kern layer of the part; 0: all (top note) */
+    double tempo_qpm;  /* > 0: the theme's tempo in quarter notes per minute, replacing the file's
+                        * tempo marks (a note list: beats per minute); 0: the file's (else 120) */
+} leitmotif_theme_selection;
+#define LEITMOTIF_THEME_SELECTION_INIT {sizeof(leitmotif_theme_selection), NULL, 0, 0, 0, 0, 0.0}
+
+/* A theme from a path (MIDI, MusicXML .musicxml/.xml/.mxl or **kern .krn, told by content) or a
+ * note list. sel may be NULL. A selection that does not exist fails with the message of
+ * `leitmotif search` (naming the parts, measures or tracks there are). */
+leitmotif_theme *leitmotif_theme_load(const char *theme, const leitmotif_theme_selection *sel);
+/* A theme file in memory (size bytes, e.g. an upload): its format told by content, else by the
+ * extension of `name` (a file name such as "theme.krn", may be NULL). */
+leitmotif_theme *leitmotif_theme_from_memory(const void *data, size_t size, const char *name,
+                                             const leitmotif_theme_selection *sel);
+void leitmotif_theme_free(leitmotif_theme *theme);
+/* The notes and rests as read (what `leitmotif search --print-theme` prints): their number, the
+ * theme's duration in seconds, and note i's onset and duration in seconds and MIDI pitch (-1: a
+ * rest); output pointers may be NULL. */
+size_t leitmotif_theme_size(const leitmotif_theme *theme);
+double leitmotif_theme_duration(const leitmotif_theme *theme);
+int leitmotif_theme_note(const leitmotif_theme *theme, size_t i, double *onset_sec, double *duration_sec,
+                         int *pitch);
+/* leitmotif_search, leitmotif_occurrences and leitmotif_search_fused for a loaded theme; opt's
+ * tempo_bpm is not used (the theme's tempo is the selection's tempo_qpm). */
+int leitmotif_search_theme(const leitmotif_db *db, const leitmotif_theme *theme, const leitmotif_query_options *opt,
+                           leitmotif_hit *hits, size_t max_hits, size_t *n_hits);
+int leitmotif_occurrences_theme(const leitmotif_db *db, const char *doc_id, const leitmotif_theme *theme,
+                                const leitmotif_query_options *opt, double margin, leitmotif_occurrence **occ,
+                                size_t *n_occ);
+int leitmotif_search_fused_theme(const leitmotif_db *db, const leitmotif_db *db2, double w,
+                                 const leitmotif_theme *theme, const leitmotif_query_options *opt,
+                                 leitmotif_hit *hits, size_t max_hits, size_t *n_hits);
 
 /* ---- Signals, HCQT, database building and evaluation (for the Python package and the Vamp
  * plugin; issue 17) ---- */

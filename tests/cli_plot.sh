@@ -67,6 +67,17 @@ kind=png; figcheck "$work/match.png" png 1440 680 "--match"
 run "$cli" plot "$audio" --theme "E5 D#5 E5 G5 E5 E5:1.5 F#5:0.25 E5:0.25 D#5:4" --tempo 110 -o "$work/notes.png" --scale 1 --features stft
 kind=png; figcheck "$work/notes.png" png 900 832 "note-list theme, --scale 1"
 
+# A part of a score file, chosen as for `leitmotif search` (--part, --measures, --tempo).
+xml="$src/tests/data/themes/haydn_sq8455808-2_t2.musicxml"
+run "$cli" plot "$audio" --theme "$xml" --part "Violin I" --measures 2-5 --tempo 90 -o "$work/sel.svg" --features stft
+[ $rc = 0 ] && ok "plot --part --measures --tempo" || bad "plot --part --measures: $(cat "$work/err")"
+kind=svg; figcheck "$work/sel.svg" svg 900 832 "--part --measures"
+run "$cli" plot "$audio" --theme "$xml" --part Oboe -o "$work/x.svg" --features stft
+[ $rc = 1 ] && ok "plot --part Oboe fails" || bad "plot --part Oboe: rc $rc"
+expect "plot: the search's one-line error" "$(cat "$work/err")" '^leitmotif: .*no part named "Oboe".*1 "Violin I", 2 "Violoncello"\)$'
+run "$cli" plot "$audio" --theme "C4 D4" --measures 1-2 -o "$work/x.svg" --features stft
+[ $rc = 1 ] && ok "plot: a selection needs a score file" || bad "plot --measures with a note list: rc $rc"
+
 # From a database: the document named like the file, or --doc.
 mkdir -p "$work/a"; cp "$audio" "$work/a/"
 "$cli" index "$work/db.lmdb" "$work/a" --features stft >/dev/null 2>&1

@@ -86,7 +86,17 @@ if [ -f "$mid" ]; then
   "$cli" search "$db" "$mid" --json --top 1 --duration 5 >"$work/cli_mid5.json" 2>/dev/null
   same_json "raw MIDI = CLI" "$work/cli_mid5.json" "$work/body" theme
   http POST "$base/api/search?tempo=90" -F "file=@$mid"
-  want "tempo with a MIDI file" 400
+  want "tempo with a MIDI file" 200
+  "$cli" search "$db" "$mid" --json --tempo 90 >"$work/cli_mid90.json" 2>/dev/null
+  same_json "tempo with a MIDI file = CLI --tempo" "$work/cli_mid90.json" "$work/body" theme
+  xml="$src/tests/data/themes/haydn_sq8455808-2_t2.musicxml"
+  http POST "$base/api/search" -F "file=@$xml" -F "part=Violin I" -F "measures=2-5"
+  want "POST MusicXML with part and measures" 200
+  "$cli" search "$db" "$xml" --json --part "Violin I" --measures 2-5 >"$work/cli_sel.json" 2>/dev/null
+  same_json "MusicXML part + measures = CLI" "$work/cli_sel.json" "$work/body" theme
+  http POST "$base/api/search?part=Oboe" -F "file=@$xml"
+  want "a part that is not there" 400
+  expect "the parts named" "$body" 'no part named \\"Oboe\\".*1 \\"Violin I\\", 2 \\"Violoncello\\"'
   http POST "$base/api/theme" -F "file=@$mid"
   want "POST /api/theme with a MIDI file" 200
   expect "theme notes" "$body" '"notes": \[\{"pitch": 67'

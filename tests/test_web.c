@@ -326,8 +326,9 @@ static void test_hostile_parameters(void **state) {
     static const int pitches[2] = {60, 62};
     size_t n;
     unsigned char *mid = midi_of(pitches, 2, &n);
-    lm_web_search(ctx, &(lm_web_params){.has_file = 1, .file = mid, .file_len = n, .tempo = "90"}, &r);
-    expect_status(&r, 400, "tempo applies to note lists");
+    /* tempo replaces a file's tempo, as `search --tempo` does: two quarter notes at 60 = 2 s */
+    lm_web_theme(ctx, &(lm_web_params){.has_file = 1, .file = mid, .file_len = n, .tempo = "60"}, &r);
+    expect_status(&r, 200, "\"duration_sec\": 2, \"frames\": 50");
     free(mid);
     /* figures of recordings that are not there */
     lm_web_figure(ctx, &(lm_web_params){.theme = "C4", .doc = "nothere"}, &r);
@@ -355,6 +356,97 @@ static void test_hostile_parameters(void **state) {
     assert_true(lm_web_known_param(LM_WEB_FIGURE, "doc"));
     assert_false(lm_web_known_param(LM_WEB_INFO, "theme"));
     assert_false(lm_web_known_param(LM_WEB_THEME, "evil"));
+    lm_web_ctx_close(ctx);
+}
+
+/* The rank-1 result object of a search reply: "{\"rank\": 1, ...}" up to its closing brace. */
+static char *first_result(const char *body) {
+    const char *a = strstr(body, "{\"rank\": 1, ");
+    assert_non_null(a);
+    const char *b = strchr(a, '}');
+    assert_non_null(b);
+    return strndup(a, (size_t)(b - a + 1));
+}
+
+/* A MusicXML upload with a selection (part, measures): the selected notes are searched, as
+ * `leitmotif search --part --measures` does; bad selections are 400 with the CLI's message. */
+static void test_selection(void **state) {
+    (void)state;
+    lm_web_ctx *ctx = open_ctx();
+    lm_web_reply r = {0};
+    const unsigned char *xml = (const unsigned char *)lm_test_two_part_musicxml;
+    size_t xml_len = strlen(lm_test_two_part_musicxml);
+    /* Part 1, measures 2-3 are C5 D5 E5 F5 quarter notes and a G5 half note at 120: the planted
+     * theme, the same query chroma as this note list. */
+    lm_web_search(ctx, &(lm_web_params){.theme = "C4 D4 E4 F4 G4:2", .top = "1"}, &r);
+    assert_int_equal(r.status, 200);
+    char *want = first_result(r.body);
+    lm_web_reply_free(&r);
+    lm_web_params ps = {.has_file = 1, .file = xml, .file_len = xml_len, .file_name = "score.musicxml", .top = "1",
+                        .part = "flute", .measures = "2-3"};
+    lm_web_search(ctx, &ps, &r);
+    assert_int_equal(r.status, 200);
+    expect_in(r.body, "\"theme\": \"score.musicxml\", \"part\": \"flute\", \"measures\": [2, 3], "
+                      "\"theme_frames\": 75");
+    char *got = first_result(r.body);
+    assert_string_equal(got, want); /* same recording, distance and passage */
+    assert_non_null(strstr(got, "\"id\": \"planted\""));
+    free(got);
+    lm_web_reply_free(&r);
+    /* The whole score (A5 x4 first) is another theme: not the same match. */
+    lm_web_search(ctx, &(lm_web_params){.has_file = 1, .file = xml, .file_len = xml_len, .top = "1"}, &r);
+    assert_int_equal(r.status, 200);
+    got = first_result(r.body);
+    assert_string_not_equal(got, want);
+    free(got);
+    free(want);
+    lm_web_reply_free(&r);
+    /* The theme endpoint reads the same notes; the part by number. */
+    ps.part = "1";
+    lm_web_theme(ctx, &ps, &r);
+    expect_status(&r, 200, "\"notes\": [{\"pitch\": 72, \"onset\": 0, \"duration\": 0.5}, {\"pitch\": 74, ");
+    struct {
+        lm_web_params p;
+        const char *needle;
+    } bad[] = {
+        {{.part = "Oboe"}, "the uploaded MusicXML file: no part named \\\"Oboe\\\""},
+        {{.part = "3"}, "no part 3: the MusicXML score has 2 parts (1 \\\"Flute\\\", 2 \\\"Bass\\\")\"}"},
+        {{.part = "1", .measures = "7-9"}, "no measure 7"},
+        {{.measures = "3-2"}, "measures: measure range 3-2: the last measure comes before the first"},
+        {{.measures = "x"}, "measures: measure range \\\"x\\\": expected N, N-M"},
+        {{.track = "1"}, "MusicXML"},
+        {{.track = "0"}, "track: expected an integer in [1, 65535], got '0'"},
+        {{.voice = "-1"}, "voice: expected an integer"},
+        {{.part = "1", .voice = "5"}, "voice 5"},
+        {{.tempo = "2001"}, "tempo: expected a number in [1, 2000]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lm_web_params p = bad[i].p;
+        p.has_file = 1, p.file = xml, p.file_len = xml_len;
+        lm_web_search(ctx, &p, &r);
+        expect_status(&r, 400, bad[i].needle);
+        lm_web_theme(ctx, &p, &r);
+        expect_status(&r, 400, bad[i].needle);
+    }
+    /* A selection with a note list; a malformed score with a selection: 400, never 500. */
+    lm_web_search(ctx, &(lm_web_params){.theme = "C4 D4", .part = "1"}, &r);
+    expect_status(&r, 400, "needs a theme file");
+    static const char broken[] = "<score-partwise><part-list><score-part id=\"P1\">";
+    lm_web_search(ctx,
+                  &(lm_web_params){.has_file = 1, .file = (const unsigned char *)broken, .file_len = sizeof broken - 1,
+                                   .part = "1"},
+                  &r);
+    expect_status(&r, 400, "the uploaded MusicXML file: ");
+    /* **kern: the spine by name. */
+    static const char kern[] = "**kern\t**kern\n*I\"Bass\t*I\"Flute\n*MM120\t*MM120\n=1\t=1\n1C\t4aa\n.\t4aa\n.\t4aa\n"
+                               ".\t4aa\n=2\t=2\n1C\t4cc\n.\t4dd\n.\t4ee\n.\t4ff\n=3\t=3\n1C\t2gg\n.\t2r\n*-\t*-\n";
+    lm_web_search(ctx,
+                  &(lm_web_params){.has_file = 1, .file = (const unsigned char *)kern, .file_len = sizeof kern - 1,
+                                   .part = "Flute", .measures = "2-3", .top = "1"},
+                  &r);
+    expect_status(&r, 200, "{\"rank\": 1, \"id\": \"planted\"");
+    assert_true(lm_web_known_param(LM_WEB_SEARCH, "part") && lm_web_known_param(LM_WEB_FIGURE, "measures") &&
+                lm_web_known_param(LM_WEB_THEME, "voice") && !lm_web_known_param(LM_WEB_INFO, "track"));
     lm_web_ctx_close(ctx);
 }
 
@@ -553,6 +645,7 @@ int main(void) {
         cmocka_unit_test(test_ids_hosts_numbers),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_hostile_parameters),
+        cmocka_unit_test(test_selection),
         cmocka_unit_test(test_variants),
         cmocka_unit_test(test_figures),
         cmocka_unit_test(test_concurrent),

@@ -65,3 +65,20 @@ int lm_test_result(int cmocka_status) {
     }
     return 0;
 }
+
+#define Q(step, oct) "<note><pitch><step>" #step "</step><octave>" #oct "</octave></pitch><duration>1</duration></note>"
+const char lm_test_two_part_musicxml[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<score-partwise version=\"4.0\"><part-list>"
+    "<score-part id=\"P1\"><part-name>Flute</part-name></score-part>"
+    "<score-part id=\"P2\"><part-name>Bass</part-name></score-part></part-list>"
+    "<part id=\"P1\"><measure number=\"1\"><attributes><divisions>1</divisions><time><beats>4</beats>"
+    "<beat-type>4</beat-type></time></attributes><sound tempo=\"120\"/>" Q(A, 5) Q(A, 5) Q(A, 5) Q(A, 5)
+    "</measure><measure number=\"2\">" Q(C, 5) Q(D, 5) Q(E, 5) Q(F, 5) "</measure><measure number=\"3\">"
+    "<note><pitch><step>G</step><octave>5</octave></pitch><duration>2</duration></note>"
+    "<note><rest/><duration>2</duration></note></measure></part>"
+    "<part id=\"P2\"><measure number=\"1\"><attributes><divisions>1</divisions></attributes>"
+    "<note><pitch><step>C</step><octave>3</octave></pitch><duration>4</duration></note></measure>"
+    "<measure number=\"2\"><note><pitch><step>C</step><octave>3</octave></pitch><duration>4</duration></note>"
+    "</measure><measure number=\"3\"><note><pitch><step>C</step><octave>3</octave></pitch><duration>4</duration>"
+    "</note></measure></part></score-partwise>\n";
+#undef Q

@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 const els = {
   form: $('search-form'), theme: $('theme'), go: $('go'), status: $('theme-status'), preview: $('preview'),
   drop: $('drop'), file: $('file'), fileName: $('file-name'), clearFile: $('clear-file'),
+  selection: $('selection'), part: $('part'), measures: $('measures'), track: $('track'), voice: $('voice'),
   tempo: $('tempo'), duration: $('duration'), key: $('key'), top: $('top'), occurrences: $('occurrences'),
   busy: $('busy'), error: $('error'), results: $('results'), summary: $('summary'), rows: $('rows'),
   dbinfo: $('dbinfo'),
@@ -26,8 +27,12 @@ function optionParams(forFile) {
   const p = new URLSearchParams();
   if (timing() === 'duration' && els.duration.value.trim() !== '') p.set('duration', els.duration.value.trim());
   else if (timing() === 'auto') p.set('duration', 'auto');
-  else if (timing() === 'tempo' && !forFile && els.tempo.value.trim() !== '') p.set('tempo', els.tempo.value.trim());
+  // A file's tempo is its own unless one is typed (quarter notes per minute).
+  else if (timing() === 'tempo' && els.tempo.value.trim() !== '') p.set('tempo', els.tempo.value.trim());
   if (els.key.value !== '0') p.set('transpose', els.key.value);
+  if (forFile)
+    for (const name of ['part', 'measures', 'track', 'voice'])
+      if (els[name].value.trim() !== '') p.set(name, els[name].value.trim());
   return p;
 }
 
@@ -131,7 +136,17 @@ function setFile(f) {
   els.fileName.textContent = f ? f.name : '';
   els.clearFile.hidden = !f;
   els.theme.disabled = !!f;
-  els.tempo.disabled = !!f;
+  els.selection.hidden = !f;
+  // A file keeps its tempo marks unless a tempo is typed; a note list gets its 120 back.
+  if (f && !els.tempo.dataset.noteTempo) {
+    els.tempo.dataset.noteTempo = els.tempo.value || '120';
+    els.tempo.value = '';
+    els.tempo.placeholder = 'as written';
+  } else if (!f && els.tempo.dataset.noteTempo) {
+    els.tempo.value = els.tempo.dataset.noteTempo;
+    delete els.tempo.dataset.noteTempo;
+    els.tempo.placeholder = '';
+  }
   if (f && timing() === 'tempo') els.status.textContent = '';
   checkTheme();
 }
@@ -350,7 +365,8 @@ async function toggleFigure(row, td, btn, r) {
 
 els.form.addEventListener('submit', (e) => { e.preventDefault(); search(); });
 els.theme.addEventListener('input', scheduleCheck);
-for (const el of [els.tempo, els.duration, els.key]) el.addEventListener('change', scheduleCheck);
+for (const el of [els.tempo, els.duration, els.key, els.part, els.measures, els.track, els.voice])
+  el.addEventListener('change', scheduleCheck);
 document.querySelectorAll('input[name="timing"]').forEach((el) => el.addEventListener('change', scheduleCheck));
 window.addEventListener('resize', () => { clearTimeout(checkTimer); checkTimer = setTimeout(checkTheme, 200); });
 

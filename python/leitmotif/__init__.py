@@ -7,8 +7,11 @@ A thin NumPy layer (ctypes) over the C library ``libleitmotif`` — the same cod
   or of a NumPy signal, 12 x T float32 at 25 Hz (frame ``i`` at ``0.04 * i`` s);
 - :func:`hcqt` — the harmonic CQT the network reads, 6 x 216 x T float32;
 - :class:`Database` — a feature database made by ``leitmotif index`` or :func:`index`: its
-  documents' features, :meth:`Database.search` for a theme (a MIDI file or a note list such as
-  ``"G4:0.5 G4:0.5 G4:0.5 Eb4:4"``) and :meth:`Database.evaluate` on a themes CSV;
+  documents' features, :meth:`Database.search` and :meth:`Database.occurrences` for a theme (a
+  MIDI, MusicXML or **kern file — a part of it with ``part=``, ``measures=``, ``track=``,
+  ``voice=`` — or a note list such as ``"G4:0.5 G4:0.5 G4:0.5 Eb4:4"``) and
+  :meth:`Database.evaluate` on a themes CSV;
+- :class:`Theme` — a theme read once (from a file, a note list or a file's bytes), its notes;
 - :func:`index` — add recordings to a database file.
 
 Example::
@@ -21,6 +24,7 @@ Example::
     with lm.Database("demo.lmdb") as db:
         for hit in db.search("G4:0.5 G4:0.5 G4:0.5 Eb4:4", top=3):
             print(hit.doc_id, hit.distance, hit.start_sec, hit.end_sec)
+        hits = db.search("quartet.musicxml", part="Violin I", measures=(5, 9))
 
 Errors of the library raise :class:`LeitmotifError` with its one-line message.
 """
@@ -35,7 +39,7 @@ from . import _capi
 
 __version__ = "0.1.0"
 __all__ = [
-    "LeitmotifError", "Model", "Database", "Hit", "Evaluation", "chroma", "hcqt", "index",
+    "LeitmotifError", "Model", "Database", "Hit", "Occurrence", "Note", "Theme", "Evaluation", "chroma", "hcqt", "index",
     "frame_times", "default_model", "set_threads", "set_tuning", "CHROMA_NAMES", "FRAME_RATE", "library_path",
 ]
 
@@ -250,6 +254,122 @@ class Hit(NamedTuple):
     end_sec: float
 
 
+class Occurrence(NamedTuple):
+    """One passage of a recording that matches the theme: its distance, start and end in
+    seconds, and the shift in semitones at which the theme is played there."""
+
+    distance: float
+    start_sec: float
+    end_sec: float
+    transpose: int
+
+
+class Note(NamedTuple):
+    """A note of a theme as read: onset and duration in seconds, MIDI pitch (-1: a rest)."""
+
+    onset_sec: float
+    duration_sec: float
+    pitch: int
+
+
+def _measures(m):
+    """(first, last) of measures=: N, (A, B) with None for an open end, or "A-B", "A-", "-B"."""
+    if m is None:
+        return 0, 0
+    if isinstance(m, int):
+        return m, m
+    if isinstance(m, str):
+        a, sep, b = m.partition("-")
+        try:
+            first = int(a) if a.strip() else 0
+            last = (int(b) if b.strip() else 0) if sep else first
+        except ValueError:
+            raise ValueError(f"measures: expected N, 'A-B', 'A-', '-B' or (A, B), got {m!r}") from None
+        return first, last
+    first, last = m
+    return int(first or 0), int(last or 0)
+
+
+class Theme:
+    """A theme read once, to search it or see its notes — what ``leitmotif search THEME
+    --print-theme`` prints.
+
+    source
+        a file path (MIDI, MusicXML ``.musicxml``/``.xml``/``.mxl``, **kern ``.krn``; told by
+        content), a note list such as ``"G4 G4 G4 Eb4:4"``, or the bytes of a theme file (an
+        upload); ``name`` (a file name such as ``"theme.krn"``) tells bytes' format when their
+        content does not.
+    part
+        the MusicXML part, **kern spine or MIDI track: its number (1-based) or name (any case).
+    measures
+        measures as printed: ``5``, ``(5, 9)``, ``(5, None)`` or ``"5-9"``.
+    track, voice
+        a MIDI track; a MusicXML voice or **kern layer of the part.
+    tempo
+        quarter notes (a note list: beats) per minute, replacing the file's tempo marks.
+
+    A selection that is not in the file raises :class:`LeitmotifError` with the command's message,
+    which names the parts, measures or tracks there are.
+    """
+
+    def __init__(self, source, part=None, measures=None, track: Optional[int] = None,
+                 voice: Optional[int] = None, tempo: Optional[float] = None, name: Optional[str] = None):
+        first, last = _measures(measures)
+        part_b = str(part).encode("utf-8") if part is not None else None
+        sel = _capi.ThemeSelection(ctypes.sizeof(_capi.ThemeSelection), part_b, first, last, int(track or 0),
+                                   int(voice or 0), float(tempo or 0.0))
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            self._h = _capi.theme_from_memory(data, len(data), name.encode("utf-8") if name else None,
+                                              ctypes.byref(sel))
+            self.source = name or "<bytes>"
+        else:
+            src = os.fsencode(source) if isinstance(source, os.PathLike) else str(source).encode("utf-8")
+            self._h = _capi.theme_load(src, ctypes.byref(sel))
+            self.source = os.fsdecode(source) if isinstance(source, os.PathLike) else str(source)
+        if not self._h:
+            _raise()
+
+    def close(self) -> None:
+        if getattr(self, "_h", None) and _capi is not None:
+            _capi.theme_free(self._h)
+            self._h = None
+
+    def __del__(self):
+        self.close()
+
+    def __repr__(self):
+        return f"Theme({self.source!r})"
+
+    def __len__(self) -> int:
+        return int(_capi.theme_size(self._h))
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first note's onset to the last note's end."""
+        return float(_capi.theme_duration(self._h))
+
+    @property
+    def notes(self) -> List[Note]:
+        """The notes and rests as read, in order."""
+        out = []
+        onset, dur, pitch = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
+        for i in range(len(self)):
+            if _capi.theme_note(self._h, i, ctypes.byref(onset), ctypes.byref(dur), ctypes.byref(pitch)) != 0:
+                _raise()
+            out.append(Note(onset.value, dur.value, pitch.value))
+        return out
+
+
+def _theme_of(theme, tempo, selection) -> Theme:
+    """A Theme from search()'s arguments (a Theme is used as it is)."""
+    if isinstance(theme, Theme):
+        if tempo is not None or any(v is not None for v in selection.values()):
+            raise TypeError("give tempo and the selection (part, measures, track, voice) to Theme(), not here")
+        return theme
+    return Theme(theme, tempo=tempo, **selection)
+
+
 class Evaluation(NamedTuple):
     """Result of :meth:`Database.evaluate`: ``ranks`` maps each evaluated theme id to the rank
     of its recording (1 = best); ``queries`` lists (theme_id, piece_id, fold, rank, distance) of
@@ -364,37 +484,59 @@ class Database:
             return np.zeros((12, 0), np.float32)
         return np.ctypeslib.as_array(ptr, shape=(12 * T,)).copy().reshape(12, T)
 
-    def search(self, theme: Union[str, os.PathLike], top: int = 10, duration: Optional[float] = None,
-               tempo: Optional[float] = None, transpose: int = 0) -> List[Hit]:
+    def search(self, theme, top: int = 10, duration: Optional[float] = None, tempo: Optional[float] = None,
+               transpose: int = 0, *, part=None, measures=None, track: Optional[int] = None,
+               voice: Optional[int] = None) -> List[Hit]:
         """Ranks the recordings for a theme, best first — ``leitmotif search DB THEME``.
 
         theme
-            a MIDI file path (``.mid``), or a note list such as ``"G4 G4 G4 Eb4:4"`` (pitch,
-            accidentals, octave with C4 = middle C, optional ``:beats``; ``r`` is a rest).
+            a file path (MIDI, MusicXML, **kern), a note list such as ``"G4 G4 G4 Eb4:4"`` (pitch,
+            accidentals, octave with C4 = middle C, optional ``:beats``; ``r`` is a rest), a
+            file's bytes, or a :class:`Theme`.
         top
             how many recordings to return (0: all that can be ranked).
         duration
             stretch the theme to this many seconds (default: its own length).
         tempo
-            tempo of a note list in beats per minute (default 120).
+            beats per minute of a note list (default 120); for a score file quarter notes per
+            minute, replacing its tempo marks — ``--tempo``.
         transpose
             shift the theme by this many semitones.
+        part, measures, track, voice
+            which part of a score file — ``--part``, ``--measures``, ``--track``, ``--voice``;
+            see :class:`Theme`. ``db.search("q.musicxml", part="Violin I", measures=(5, 9))``.
         """
         h = self._handle()
+        t = _theme_of(theme, tempo, dict(part=part, measures=measures, track=track, voice=voice))
         n = len(self) if top <= 0 else min(int(top), len(self))
         n = max(n, 1)
-        ids = (ctypes.c_char_p * n)()
-        dist = (ctypes.c_float * n)()
-        start = (ctypes.c_double * n)()
-        end = (ctypes.c_double * n)()
+        hits = (_capi.HitStruct * n)()
         got = ctypes.c_size_t()
-        theme_b = os.fsencode(theme) if isinstance(theme, os.PathLike) else theme.encode("utf-8")
-        rc = _capi.search_arrays(h, theme_b, float(duration or 0.0), float(tempo or 0.0), int(transpose), n,
-                                 ids, dist, start, end, ctypes.byref(got))
-        if rc != 0:
+        opt = _capi.QueryOptions(float(duration or 0.0), 0.0, int(transpose), 0, 0)
+        if _capi.search_theme(h, t._h, ctypes.byref(opt), hits, n, ctypes.byref(got)) != 0:
             _raise()
-        return [Hit(ids[i].decode("utf-8", "replace"), float(dist[i]), float(start[i]), float(end[i]))
-                for i in range(got.value)]
+        return [Hit(hits[i].doc_id.decode("utf-8", "replace"), float(hits[i].distance), float(hits[i].start_sec),
+                    float(hits[i].end_sec)) for i in range(got.value)]
+
+    def occurrences(self, doc: str, theme, margin: Optional[float] = None, duration: Optional[float] = None,
+                    tempo: Optional[float] = None, transpose: int = 0, *, part=None, measures=None,
+                    track: Optional[int] = None, voice: Optional[int] = None) -> List[Occurrence]:
+        """Every passage of recording ``doc`` (a document id) whose distance is at most its best +
+        ``margin`` (default 0.05), not overlapping, best first — ``leitmotif search
+        --occurrences``. The theme and its options as for :meth:`search`."""
+        h = self._handle()
+        t = _theme_of(theme, tempo, dict(part=part, measures=measures, track=track, voice=voice))
+        opt = _capi.QueryOptions(float(duration or 0.0), 0.0, int(transpose), 0, 0)
+        occ = ctypes.POINTER(_capi.OccurrenceStruct)()
+        n = ctypes.c_size_t()
+        if _capi.occurrences_theme(h, doc.encode("utf-8"), t._h, ctypes.byref(opt),
+                                   -1.0 if margin is None else float(margin), ctypes.byref(occ), ctypes.byref(n)) != 0:
+            _raise()
+        try:
+            return [Occurrence(float(occ[i].distance), float(occ[i].start_sec), float(occ[i].end_sec),
+                               int(occ[i].transpose)) for i in range(n.value)]
+        finally:
+            _capi.libc.free(occ)
 
     def evaluate(self, themes_csv: PathLike, queries_from: str = "annotation") -> Evaluation:
         """Retrieval evaluation — ``leitmotif eval DB --themes THEMES.csv``: every theme of the

@@ -73,6 +73,56 @@ class EvalQuery(ctypes.Structure):
     ]
 
 
+class QueryOptions(ctypes.Structure):
+    """leitmotif_query_options"""
+
+    _fields_ = [
+        ("duration_sec", ctypes.c_double),
+        ("tempo_bpm", ctypes.c_double),
+        ("transpose", ctypes.c_int),
+        ("transpose_any", ctypes.c_int),
+        ("duration_auto", ctypes.c_int),
+    ]
+
+
+class HitStruct(ctypes.Structure):
+    """leitmotif_hit"""
+
+    _fields_ = [
+        ("doc_id", ctypes.c_char_p),
+        ("distance", ctypes.c_float),
+        ("start_sec", ctypes.c_double),
+        ("end_sec", ctypes.c_double),
+        ("transpose", ctypes.c_int),
+        ("stretch", ctypes.c_double),
+    ]
+
+
+class OccurrenceStruct(ctypes.Structure):
+    """leitmotif_occurrence"""
+
+    _fields_ = [
+        ("distance", ctypes.c_float),
+        ("start_sec", ctypes.c_double),
+        ("end_sec", ctypes.c_double),
+        ("transpose", ctypes.c_int),
+    ]
+
+
+class ThemeSelection(ctypes.Structure):
+    """leitmotif_theme_selection (its size field lets the C struct grow at the end)"""
+
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("part", ctypes.c_char_p),
+        ("measure_first", ctypes.c_int),
+        ("measure_last", ctypes.c_int),
+        ("track", ctypes.c_int),
+        ("voice", ctypes.c_int),
+        ("tempo_qpm", ctypes.c_double),
+    ]
+
+
 def _fn(name, restype, *argtypes):
     f = getattr(lib, name)
     f.restype = restype
@@ -109,3 +159,16 @@ search_arrays = _fn("leitmotif_search_arrays", ctypes.c_int, ctypes.c_void_p, ct
 evaluate = _fn("leitmotif_eval", ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
                ctypes.POINTER(ctypes.POINTER(EvalQuery)), c_size_p)
 eval_free = _fn("leitmotif_eval_free", None, ctypes.POINTER(EvalQuery), ctypes.c_size_t)
+theme_load = _fn("leitmotif_theme_load", ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ThemeSelection))
+theme_from_memory = _fn("leitmotif_theme_from_memory", ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                        ctypes.c_char_p, ctypes.POINTER(ThemeSelection))
+theme_free = _fn("leitmotif_theme_free", None, ctypes.c_void_p)
+theme_size = _fn("leitmotif_theme_size", ctypes.c_size_t, ctypes.c_void_p)
+theme_duration = _fn("leitmotif_theme_duration", ctypes.c_double, ctypes.c_void_p)
+theme_note = _fn("leitmotif_theme_note", ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, c_double_p, c_double_p,
+                 ctypes.POINTER(ctypes.c_int))
+search_theme = _fn("leitmotif_search_theme", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                   ctypes.POINTER(QueryOptions), ctypes.POINTER(HitStruct), ctypes.c_size_t, c_size_p)
+occurrences_theme = _fn("leitmotif_occurrences_theme", ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p,
+                        ctypes.c_void_p, ctypes.POINTER(QueryOptions), ctypes.c_double,
+                        ctypes.POINTER(ctypes.POINTER(OccurrenceStruct)), c_size_p)

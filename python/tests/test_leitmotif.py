@@ -5,6 +5,7 @@ import csv
 import glob
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -159,6 +160,59 @@ def test_search_options_equal_cli(cli, cli_db):
     with lm.Database(cli_db) as db:
         hits = db.search(BEETHOVEN5, top=2, tempo=108, transpose=-2, duration=5)
     assert [(h.doc_id, round(h.distance, 5)) for h in hits] == [(r["id"], round(r["distance"], 5)) for r in expected]
+
+
+HAYDN = os.path.join(EXAMPLES, "..", "tests", "data", "themes", "haydn_sq8455808-2_t2.musicxml")
+
+
+@pytest.mark.parametrize("selection,args", [
+    (dict(part="Violin I", measures=(2, 5)), ["--part", "Violin I", "--measures", "2-5"]),
+    (dict(part=2, measures="3-", tempo=90), ["--part", "2", "--measures", "3-", "--tempo", "90"]),
+], ids=["violin_2-5", "cello_3-_tempo90"])
+def test_search_selection_equals_cli(cli, cli_db, selection, args):
+    expected = json.loads(cli("search", cli_db, HAYDN, "--top", "0", "--json", *args))
+    assert expected["part"] == str(selection["part"])
+    with lm.Database(cli_db) as db:
+        hits = db.search(HAYDN, top=0, **selection)
+        with open(HAYDN, "rb") as f:  # the file's bytes, as an upload: the same
+            assert db.search(f.read(), top=0, **selection) == hits
+        occ = db.occurrences(hits[0].doc_id, HAYDN, **selection)
+    assert [h.doc_id for h in hits] == [r["id"] for r in expected["results"]]
+    for h, r in zip(hits, expected["results"]):
+        assert h.distance == pytest.approx(r["distance"], abs=1e-6)
+        assert (h.start_sec, h.end_sec) == pytest.approx((r["start_sec"], r["end_sec"]), abs=1e-9)
+    # the occurrences of the best recording: the command's --occurrences
+    cli_occ = json.loads(cli("search", cli_db, HAYDN, "--top", "1", "--json", "--occurrences", *args))
+    expected_occ = cli_occ["results"][0]["occurrences"]
+    assert [(round(o.distance, 5), round(o.start_sec, 2), round(o.end_sec, 2)) for o in occ] == \
+        [(round(o["distance"], 5), round(o["start_sec"], 2), round(o["end_sec"], 2)) for o in expected_occ]
+    # the notes read are the command's --print-theme
+    printed = json.loads(cli("search", HAYDN, "--print-theme", "--json", *args))
+    theme = lm.Theme(HAYDN, **selection)
+    assert [n.pitch for n in theme.notes] == [n["pitch"] for n in printed["notes"]]
+    for n, p in zip(theme.notes, printed["notes"]):  # the JSON has 6 significant digits
+        assert (n.onset_sec, n.duration_sec) == pytest.approx((p["onset_sec"], p["duration_sec"]), rel=1e-5, abs=1e-9)
+    assert theme.duration == pytest.approx(printed["duration_sec"])
+
+
+def test_selection_errors_are_the_commands(cli_db):
+    """A selection that is not in the file: the command's one-line message (after "leitmotif: ")."""
+    r = subprocess.run([os.environ["LEITMOTIF_CLI"], "search", HAYDN, "--print-theme", "--part", "Oboe"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    with lm.Database(cli_db) as db:
+        with pytest.raises(lm.LeitmotifError) as e:
+            db.search(HAYDN, part="Oboe")
+    assert "leitmotif: " + str(e.value) == r.stderr.strip()
+    assert '1 "Violin I", 2 "Violoncello"' in str(e.value)
+    with pytest.raises(lm.LeitmotifError, match="no measure 40"):
+        lm.Theme(HAYDN, part=1, measures=(40, 41))
+    with pytest.raises(lm.LeitmotifError, match="needs a theme file"):
+        lm.Theme("C4 D4", part=1)
+    with pytest.raises(lm.LeitmotifError, match="MusicXML"):
+        lm.Theme(HAYDN, track=1)
+    with pytest.raises(TypeError):
+        lm.Database(cli_db).search(lm.Theme(HAYDN), part=1)
 
 
 def test_search_finds_the_themes(cli_db):

@@ -2,7 +2,9 @@
 #include "leitmotif.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chroma/features.h"
 #include "common/error.h"
@@ -10,6 +12,7 @@
 #include "index/db.h"
 #include "index/search.h"
 #include "nn/model.h"
+#include "symbolic/score.h"
 #include "symbolic/theme.h"
 
 struct leitmotif_model {
@@ -76,25 +79,106 @@ void leitmotif_db_close(leitmotif_db *d) {
 
 size_t leitmotif_db_size(const leitmotif_db *d) { return d->db.n_docs; }
 
+struct leitmotif_theme {
+    lm_theme t;
+};
+
+/* The library's selection from the public one, reading only the `size` bytes the caller has. */
+static int selection_of(const leitmotif_theme_selection *in, lm_theme_select *out) {
+    memset(out, 0, sizeof *out);
+    if (!in) return 0;
+    leitmotif_theme_selection s;
+    memset(&s, 0, sizeof s);
+    size_t n = in->size ? in->size : sizeof s;
+    if (n < offsetof(leitmotif_theme_selection, part) + sizeof s.part) {
+        lm_set_error("theme selection: size %zu is too small (set it to sizeof(leitmotif_theme_selection))", in->size);
+        return -1;
+    }
+    memcpy(&s, in, n < sizeof s ? n : sizeof s);
+    *out = (lm_theme_select){.part = s.part,
+                             .measure_first = s.measure_first,
+                             .measure_last = s.measure_last,
+                             .track = s.track,
+                             .voice = s.voice,
+                             .qpm = s.tempo_qpm};
+    return lm_theme_select_check(out);
+}
+
+leitmotif_theme *leitmotif_theme_load(const char *theme, const leitmotif_theme_selection *sel) {
+    lm_theme_select ls;
+    if (selection_of(sel, &ls) != 0) return NULL;
+    leitmotif_theme *t = lm_malloc(1, sizeof *t);
+    if (t && lm_theme_load_ex(theme, 0, &ls, &t->t, NULL) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+leitmotif_theme *leitmotif_theme_from_memory(const void *data, size_t size, const char *name,
+                                             const leitmotif_theme_selection *sel) {
+    lm_theme_select ls;
+    if (selection_of(sel, &ls) != 0) return NULL;
+    leitmotif_theme *t = lm_malloc(1, sizeof *t);
+    if (t && lm_theme_parse_buffer(data, size, name, 0, &ls, &t->t, NULL) != 0) {
+        if (name) lm_sym_prefix_error(name); /* as a file's errors name the file */
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void leitmotif_theme_free(leitmotif_theme *t) {
+    if (!t) return;
+    lm_theme_free(&t->t);
+    free(t);
+}
+
+size_t leitmotif_theme_size(const leitmotif_theme *t) { return t ? t->t.n : 0; }
+
+double leitmotif_theme_duration(const leitmotif_theme *t) { return t ? t->t.duration : 0; }
+
+int leitmotif_theme_note(const leitmotif_theme *t, size_t i, double *onset_sec, double *duration_sec, int *pitch) {
+    if (!t || i >= t->t.n) {
+        lm_set_error("note %zu of a theme of %zu", i, t ? t->t.n : 0);
+        return -1;
+    }
+    const lm_note *n = &t->t.notes[i];
+    if (onset_sec) *onset_sec = n->onset;
+    if (duration_sec) *duration_sec = n->duration;
+    if (pitch) *pitch = n->pitch;
+    return 0;
+}
+
 /* The theme's query variants for the options (one plain query without transpose_any and
  * duration_auto). */
-static int query_set(const char *theme_spec, const leitmotif_query_options *opt, lm_qset *qs) {
+static int query_set(const lm_theme *theme, const leitmotif_query_options *opt, lm_qset *qs) {
     leitmotif_query_options o = {0, 0, 0, 0, 0};
     if (opt) o = *opt;
-    lm_theme theme;
-    if (lm_theme_load(theme_spec, o.tempo_bpm, &theme, NULL) != 0) return -1;
+    if (!theme) {
+        lm_set_error("theme is missing");
+        return -1;
+    }
     lm_variant_options vo = {.transpose_any = o.transpose_any != 0, .duration_auto = o.duration_auto != 0};
-    int rc = lm_qset_from_theme(qs, &theme, o.duration_sec, o.transpose_any ? 0 : o.transpose, &vo);
-    lm_theme_free(&theme);
-    return rc;
+    return lm_qset_from_theme(qs, theme, o.duration_sec, o.transpose_any ? 0 : o.transpose, &vo);
+}
+
+/* A theme given as text (path or note list) at opt's tempo, for the functions that take one. */
+static leitmotif_theme *theme_of_text(const char *theme_spec, const leitmotif_query_options *opt) {
+    leitmotif_theme *t = lm_malloc(1, sizeof *t);
+    if (t && lm_theme_load(theme_spec, opt ? opt->tempo_bpm : 0, &t->t, NULL) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
 /* Ranks the recordings of d, or of a fusion (f != NULL) whose first database is d. */
-static int search(const leitmotif_db *d, const lm_fusion *f, const char *theme_spec, const leitmotif_query_options *opt,
+static int search(const leitmotif_db *d, const lm_fusion *f, const lm_theme *theme, const leitmotif_query_options *opt,
                   leitmotif_hit *hits, size_t max_hits, size_t *n_hits) {
     *n_hits = 0;
     lm_qset qs;
-    if (query_set(theme_spec, opt, &qs) != 0) return -1;
+    if (query_set(theme, opt, &qs) != 0) return -1;
     int fixed = opt && !opt->transpose_any ? opt->transpose : 0;
     const float *query = qs.q[0];
     size_t N = qs.N[0];
@@ -124,9 +208,9 @@ static int search(const leitmotif_db *d, const lm_fusion *f, const char *theme_s
     return rc;
 }
 
-int leitmotif_occurrences(const leitmotif_db *d, const char *doc_id, const char *theme_spec,
-                          const leitmotif_query_options *opt, double margin, leitmotif_occurrence **occ,
-                          size_t *n_occ) {
+int leitmotif_occurrences_theme(const leitmotif_db *d, const char *doc_id, const leitmotif_theme *theme,
+                                const leitmotif_query_options *opt, double margin, leitmotif_occurrence **occ,
+                                size_t *n_occ) {
     *occ = NULL;
     *n_occ = 0;
     if (margin < 0.0) margin = LM_OCC_MARGIN_DEFAULT;
@@ -141,7 +225,7 @@ int leitmotif_occurrences(const leitmotif_db *d, const char *doc_id, const char 
     }
     if (lm_db_verify_doc(&d->db, (size_t)k) != 0) return -1; /* format 2: checksum on first read */
     lm_qset qs;
-    if (query_set(theme_spec, opt, &qs) != 0) return -1;
+    if (query_set(theme ? &theme->t : NULL, opt, &qs) != 0) return -1;
     int fixed = opt && !opt->transpose_any ? opt->transpose : 0;
     const lm_db_doc *doc = &d->db.docs[k];
     float *own = NULL;
@@ -171,19 +255,49 @@ int leitmotif_occurrences(const leitmotif_db *d, const char *doc_id, const char 
     return 0;
 }
 
+int leitmotif_occurrences(const leitmotif_db *d, const char *doc_id, const char *theme_spec,
+                          const leitmotif_query_options *opt, double margin, leitmotif_occurrence **occ,
+                          size_t *n_occ) {
+    *occ = NULL;
+    *n_occ = 0;
+    leitmotif_theme *t = theme_of_text(theme_spec, opt);
+    int rc = t ? leitmotif_occurrences_theme(d, doc_id, t, opt, margin, occ, n_occ) : -1;
+    leitmotif_theme_free(t);
+    return rc;
+}
+
+int leitmotif_search_theme(const leitmotif_db *d, const leitmotif_theme *theme, const leitmotif_query_options *opt,
+                           leitmotif_hit *hits, size_t max_hits, size_t *n_hits) {
+    return search(d, NULL, theme ? &theme->t : NULL, opt, hits, max_hits, n_hits);
+}
+
+int leitmotif_search_fused_theme(const leitmotif_db *d, const leitmotif_db *d2, double w,
+                                 const leitmotif_theme *theme, const leitmotif_query_options *opt,
+                                 leitmotif_hit *hits, size_t max_hits, size_t *n_hits) {
+    *n_hits = 0;
+    lm_fusion f;
+    if (lm_fusion_init(&f, &d->db, &d2->db, w) != 0) return -1;
+    int rc = search(d, &f, theme ? &theme->t : NULL, opt, hits, max_hits, n_hits);
+    lm_fusion_free(&f);
+    return rc;
+}
+
 int leitmotif_search(const leitmotif_db *d, const char *theme_spec, const leitmotif_query_options *opt,
                      leitmotif_hit *hits, size_t max_hits, size_t *n_hits) {
-    return search(d, NULL, theme_spec, opt, hits, max_hits, n_hits);
+    *n_hits = 0;
+    leitmotif_theme *t = theme_of_text(theme_spec, opt);
+    int rc = t ? leitmotif_search_theme(d, t, opt, hits, max_hits, n_hits) : -1;
+    leitmotif_theme_free(t);
+    return rc;
 }
 
 int leitmotif_search_fused(const leitmotif_db *d, const leitmotif_db *d2, double w, const char *theme_spec,
                            const leitmotif_query_options *opt, leitmotif_hit *hits, size_t max_hits,
                            size_t *n_hits) {
     *n_hits = 0;
-    lm_fusion f;
-    if (lm_fusion_init(&f, &d->db, &d2->db, w) != 0) return -1;
-    int rc = search(d, &f, theme_spec, opt, hits, max_hits, n_hits);
-    lm_fusion_free(&f);
+    leitmotif_theme *t = theme_of_text(theme_spec, opt);
+    int rc = t ? leitmotif_search_fused_theme(d, d2, w, t, opt, hits, max_hits, n_hits) : -1;
+    leitmotif_theme_free(t);
     return rc;
 }
 

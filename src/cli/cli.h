@@ -3,6 +3,8 @@
 #define LM_CLI_CLI_H
 #include <stdio.h>
 
+#include "symbolic/theme.h"
+
 int cmd_hcqt(int argc, char **argv);
 int cmd_chroma(int argc, char **argv);
 int cmd_index(int argc, char **argv);
@@ -27,4 +29,8 @@ int lm_cli_parse_double(const char *opt, const char *s, double lo, double hi, do
 int lm_cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* Handles "--threads N" / "-j N"; returns 1 if consumed (advancing *i), 0 if not, -1 on error. */
 int lm_cli_threads_option(int argc, char **argv, int *i);
+/* The theme selection options of `search` and `plot`: --part NAME|N, --measures A-B, --track N,
+ * --voice N and --tempo QPM (sel->qpm). Returns 1 if argv[*i] is one (consumed with its value,
+ * advancing *i), 0 if not, -1 after printing a one-line error. */
+int lm_cli_theme_select_option(int argc, char **argv, int *i, lm_theme_select *sel);
 #endif

@@ -19,9 +19,10 @@ static void plot_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif plot AUDIO --theme THEME -o OUT.png|OUT.svg [--svg] [--match]\n"
             "                      [--db DB [--doc ID]] [--features ctc|stft|bittner|bg1] [--model FILE]\n"
-            "                      [--duration SEC] [--tempo BPM] [--transpose K] [--scale K]\n\n"
-            "Draws how THEME (a MIDI file or a quoted note list, as for 'leitmotif search') matches the\n"
-            "recording AUDIO, like Figure 4 of Zalkow & Mueller (ISMIR 2020):\n"
+            "                      [--duration SEC] [--tempo BPM] [--transpose K] [--scale K]\n"
+            "                      [--part NAME|N] [--measures A-B] [--track N] [--voice N]\n\n"
+            "Draws how THEME (a quoted note list or a MIDI, MusicXML or **kern file, as for 'leitmotif\n"
+            "search') matches the recording AUDIO, like Figure 4 of Zalkow & Mueller (ISMIR 2020):\n"
             "  (a) the HCQT of the recording (harmonic h = 1, log magnitude),\n"
             "  (b) its chroma features, the matched passage outlined,\n"
             "  (c) the theme's binary chroma,\n"
@@ -38,6 +39,8 @@ static void plot_help(FILE *f) {
             "  --tuning MODE   auto (default), CENTS or off: tuning compensation of those features, as in\n"
             "                  leitmotif chroma\n"
             "  --duration SEC, --tempo BPM, --transpose K   the theme as 'leitmotif search' takes it\n"
+            "  --part NAME|N, --measures A-B, --track N, --voice N   which part of a score file, as for\n"
+            "                  'leitmotif search' (e.g. --part Flute --measures 5-9)\n"
             "  --scale K       size factor 1..8 (default 2 for PNG, 1 for SVG)\n\n"
             "Sizes at scale 1: %d x %d pixels (%d x %d with --match).\n",
             LM_FIG_FULL_WIDTH, lm_plot_figure_full_height(1), LM_FIG_MATCH_WIDTH, lm_plot_figure_match_height());
@@ -51,7 +54,8 @@ static int ends_with(const char *s, const char *suffix) {
 int cmd_plot(int argc, char **argv) {
     const char *audio_path = NULL, *theme_text = NULL, *out = NULL, *db_path = NULL, *doc_id = NULL,
                *model_path = NULL, *features = "ctc";
-    double duration = 0, tempo = 0;
+    double duration = 0;
+    lm_theme_select sel = {0};
     long transpose = 0, scale = 0;
     int svg = 0, match_only = 0;
     lm_tuning tuning = {LM_TUNING_AUTO, 0};
@@ -59,6 +63,9 @@ int cmd_plot(int argc, char **argv) {
         int th = lm_cli_threads_option(argc, argv, &i);
         if (th < 0) return 1;
         if (th) continue;
+        int sel_rc = lm_cli_theme_select_option(argc, argv, &i, &sel);
+        if (sel_rc < 0) return 1;
+        if (sel_rc) continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             plot_help(stdout);
             return 0;
@@ -74,8 +81,6 @@ int cmd_plot(int argc, char **argv) {
             if (lm_tuning_parse(argv[++i], &tuning) != 0) return lm_cli_fail_lib();
         } else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
             if (lm_cli_parse_double("--duration", argv[++i], 0.04, 3600, &duration) != 0) return 1;
-        } else if (!strcmp(argv[i], "--tempo") && i + 1 < argc) {
-            if (lm_cli_parse_double("--tempo", argv[++i], 1, 2000, &tempo) != 0) return 1;
         } else if (!strcmp(argv[i], "--transpose") && i + 1 < argc) {
             if (lm_cli_parse_int("--transpose", argv[++i], -127, 127, &transpose) != 0) return 1;
         } else if (!strcmp(argv[i], "--scale") && i + 1 < argc) {
@@ -98,11 +103,7 @@ int cmd_plot(int argc, char **argv) {
 
     lm_theme theme;
     int from_file;
-    if (lm_theme_load(theme_text, tempo, &theme, &from_file) != 0) return lm_cli_fail_lib();
-    if (from_file && tempo > 0) {
-        lm_theme_free(&theme);
-        return lm_cli_fail("plot: --tempo applies to note lists; use --duration for a MIDI theme");
-    }
+    if (lm_theme_load_ex(theme_text, 0, &sel, &theme, &from_file) != 0) return lm_cli_fail_lib();
     size_t N = 0;
     float *query = lm_theme_to_chroma(&theme, duration, (int)transpose, &N);
     lm_theme_free(&theme);

@@ -127,17 +127,6 @@ static void json_variant(const lm_qset *qs, int any, int autod, int fixed, unsig
     }
 }
 
-/* The theme selection options given, as ", \"part\": \"2\", \"measures\": [2, 3]" (nothing for none). */
-static void json_selection(const lm_theme_select *sel) {
-    if (sel->part) {
-        printf(", \"part\": ");
-        lm_json_string(stdout, sel->part);
-    }
-    if (sel->measure_first || sel->measure_last) printf(", \"measures\": [%d, %d]", sel->measure_first, sel->measure_last);
-    if (sel->track) printf(", \"track\": %d", sel->track);
-    if (sel->voice) printf(", \"voice\": %d", sel->voice);
-}
-
 static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fusion, const char *db2_path,
                        const char *theme_text, const lm_theme_select *sel, const lm_qset *qs, int any, int autod, int transpose,
                        const lm_match *m, size_t n, size_t unranked, const occ_list *occ, double occ_margin) {
@@ -152,7 +141,7 @@ static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fu
     }
     printf(", \"theme\": ");
     lm_json_string(stdout, theme_text);
-    json_selection(sel);
+    lm_json_theme_selection(stdout, sel);
     size_t N = qs->N[autod ? LM_AUTO_STRETCHES / 2 : 0]; /* the reference duration */
     printf(", \"theme_frames\": %zu, \"theme_sec\": ", N);
     lm_json_number(stdout, FRAME_SEC * (double)N);
@@ -277,12 +266,12 @@ static occ_list *find_occurrences(const lm_db *db, const lm_fusion *f, const lm_
 int cmd_search(int argc, char **argv) {
     const char *db_path = NULL, *theme_text = NULL, *db2_path = NULL, *weight_arg = NULL, *occ_arg = NULL;
     long top = 10, transpose = 0;
-    double duration = 0, tempo = 0, occ_margin = LM_OCC_MARGIN_DEFAULT;
+    double duration = 0, occ_margin = LM_OCC_MARGIN_DEFAULT;
     int json = 0, occurrences = 0, show_theme = 0;
     lm_variant_options vo = {0};
     lm_theme_select sel = {0};
     for (int i = 1; i < argc; i++) {
-        int th = lm_cli_threads_option(argc, argv, &i);
+        int th = lm_cli_threads_option(argc, argv, &i), sel_rc;
         if (th < 0) return 1;
         if (th) continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -293,20 +282,8 @@ int cmd_search(int argc, char **argv) {
         else if (!strcmp(argv[i], "--exhaustive")) vo.exhaustive = 1;
         else if (!strcmp(argv[i], "--print-theme")) show_theme = 1;
         else if (!strcmp(argv[i], "--occ-threshold") && i + 1 < argc) occ_arg = argv[++i];
-        else if (!strcmp(argv[i], "--part") && i + 1 < argc) {
-            sel.part = argv[++i];
-            if (!sel.part[0]) return lm_cli_fail("--part: expected a part number or name, got ''");
-        } else if (!strcmp(argv[i], "--measures") && i + 1 < argc) {
-            if (lm_measure_range_parse(argv[++i], &sel.measure_first, &sel.measure_last) != 0)
-                return lm_cli_fail("--measures: %s", lm_last_error());
-        } else if (!strcmp(argv[i], "--track") && i + 1 < argc) {
-            long v;
-            if (lm_cli_parse_int("--track", argv[++i], 1, 65535, &v) != 0) return 1;
-            sel.track = (int)v;
-        } else if (!strcmp(argv[i], "--voice") && i + 1 < argc) {
-            long v;
-            if (lm_cli_parse_int("--voice", argv[++i], 1, 1000000, &v) != 0) return 1;
-            sel.voice = (int)v;
+        else if ((sel_rc = lm_cli_theme_select_option(argc, argv, &i, &sel)) != 0) {
+            if (sel_rc < 0) return 1;
         } else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
             if (lm_cli_parse_int("--top", argv[++i], 0, 100000000, &top) != 0) return 1;
         } else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
@@ -320,8 +297,6 @@ int cmd_search(int argc, char **argv) {
             } else {
                 vo.duration_auto = 0;
             }
-        } else if (!strcmp(argv[i], "--tempo") && i + 1 < argc) {
-            if (lm_cli_parse_double("--tempo", argv[++i], 1, 2000, &tempo) != 0) return 1;
         } else if (!strcmp(argv[i], "--transpose") && i + 1 < argc) {
             const char *v = argv[++i];
             char *end;
@@ -367,8 +342,8 @@ int cmd_search(int argc, char **argv) {
 
     lm_theme theme;
     int format;
-    sel.qpm = tempo; /* a note list's beats, a score file's quarter notes per minute (0: the file's tempo) */
-    if (lm_theme_load_ex(theme_text, tempo, &sel, &theme, &format) != 0) return lm_cli_fail_lib();
+    /* --tempo (sel.qpm): a note list's beats, a score file's quarter notes per minute (0: the file's tempo) */
+    if (lm_theme_load_ex(theme_text, 0, &sel, &theme, &format) != 0) return lm_cli_fail_lib();
     if (show_theme) {
         int prc = print_theme(&theme, theme_text, format, json);
         lm_theme_free(&theme);

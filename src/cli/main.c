@@ -83,6 +83,18 @@ int lm_cli_threads_option(int argc, char **argv, int *i) {
     return 1;
 }
 
+int lm_cli_theme_select_option(int argc, char **argv, int *i, lm_theme_select *sel) {
+    const char *opt = argv[*i];
+    if (strncmp(opt, "--", 2) != 0 || *i + 1 >= argc) return 0;
+    int rc = lm_theme_select_set(sel, opt + 2, argv[*i + 1]);
+    if (rc < 0) {
+        lm_cli_fail("%s: %s", opt, lm_last_error());
+        return -1;
+    }
+    if (rc > 0) (*i)++;
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);

@@ -60,3 +60,15 @@ void lm_json_number(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.6g", v);
     else fputs("null", f);
 }
+
+void lm_json_theme_selection(FILE *f, const lm_theme_select *sel) {
+    if (!sel) return;
+    if (sel->part) {
+        fputs(", \"part\": ", f);
+        lm_json_string(f, sel->part);
+    }
+    if (sel->measure_first || sel->measure_last)
+        fprintf(f, ", \"measures\": [%d, %d]", sel->measure_first, sel->measure_last);
+    if (sel->track) fprintf(f, ", \"track\": %d", sel->track);
+    if (sel->voice) fprintf(f, ", \"voice\": %d", sel->voice);
+}

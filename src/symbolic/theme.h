@@ -71,6 +71,25 @@ void lm_theme_free(lm_theme *t);
  * for a note list any of those is an error. Sets *from_file (may be
  * NULL) to LM_THEME_NOTELIST or the file format. */
 int lm_theme_load_ex(const char *spec, double bpm, const lm_theme_select *sel, lm_theme *out, int *from_file);
+/* A theme file in memory (n bytes; an upload, a binding's buffer): its format told by content as
+ * lm_theme_load_ex tells a file's, else by the extension of `name` (a file name, may be NULL).
+ * bpm, sel as for lm_theme_load_ex. Sets *format (may be NULL) to the file format. */
+int lm_theme_parse_buffer(const unsigned char *data, size_t n, const char *name, double bpm,
+                          const lm_theme_select *sel, lm_theme *out, int *format);
+/* A note list with a selection: sel->qpm (> 0) is its tempo, else bpm (<= 0: 120); a part,
+ * measures, track or voice are an error (a note list has none). */
+int lm_notelist_parse_sel(const char *text, double bpm, const lm_theme_select *sel, lm_theme *out);
+/* Non-zero when sel (may be NULL) picks a part, measures, track or voice. */
+int lm_theme_select_any(const lm_theme_select *sel);
+/* 0 when sel's numbers are in range (negative ones, measures last < first, a tempo past 100000
+ * are not); -1 with a one-line error. NULL is fine. */
+int lm_theme_select_check(const lm_theme_select *sel);
+/* Sets one field of a selection from text, as typed after a command-line option or in a web form:
+ * `name` "part" (a number or name, not empty; sel->part points to value), "measures"
+ * (lm_measure_range_parse), "track" (1..65535), "voice" (1..1000000) or "tempo" (sel->qpm,
+ * 1..2000). Returns 1 when set, 0 when `name` is none of them, -1 with a one-line error that does
+ * not name the option (the caller prefixes "--part: " or "part: "). */
+int lm_theme_select_set(lm_theme_select *sel, const char *name, const char *value);
 /* lm_theme_load_ex without a selection; *from_midi (may be NULL) is non-zero for any file. */
 int lm_theme_load(const char *spec, double bpm, lm_theme *out, int *from_midi);
 /* Pitch-class sequence of the sounding notes (rests skipped), length returned. */

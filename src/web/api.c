@@ -13,8 +13,6 @@
 #include "eval/json.h"
 #include "index/search.h"
 #include "plot/figure.h"
-#include "symbolic/kern.h"
-#include "symbolic/musicxml.h"
 #include "symbolic/theme.h"
 #include "web/http.h"
 
@@ -56,7 +54,8 @@ void lm_web_ctx_close(lm_web_ctx *ctx) {
 }
 
 int lm_web_known_param(enum lm_web_endpoint e, const char *name) {
-    static const char *const theme_params[] = {"theme", "file", "duration", "tempo", "transpose"};
+    static const char *const theme_params[] = {"theme", "file",  "duration", "tempo", "transpose",
+                                               "part",  "measures", "track", "voice"};
     for (size_t i = 0; i < sizeof theme_params / sizeof theme_params[0]; i++)
         if (!strcmp(name, theme_params[i])) return e != LM_WEB_INFO;
     if (!strcmp(name, "top") || !strcmp(name, "occurrences") || !strcmp(name, "occ_threshold"))
@@ -163,68 +162,48 @@ typedef struct {
     int any, autod; /* transpose=any, duration=auto */
     const char *label; /* note list or file name */
     int from_file;
+    lm_theme_select sel; /* of a theme file */
 } req_theme;
 
-enum { FMT_NONE, FMT_MIDI, FMT_MUSICXML, FMT_MXL, FMT_KERN };
-
-/* Format of an uploaded theme by its content, as lm_theme_load_ex tells a file's. */
-static int sniff(const unsigned char *d, size_t n) {
-    if (n >= 4 && !memcmp(d, "MThd", 4)) return FMT_MIDI;
-    if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "RMID", 4)) return FMT_MIDI;
-    if (n >= 4 && !memcmp(d, "PK\x03\x04", 4)) return FMT_MXL;
-    if (n >= 2 && ((d[0] == 0xFF && d[1] == 0xFE) || (d[0] == 0xFE && d[1] == 0xFF))) return FMT_MUSICXML;
-    size_t i = n >= 3 && !memcmp(d, "\xEF\xBB\xBF", 3) ? 3 : 0, j = i;
-    while (j < n && (d[j] == ' ' || d[j] == '\t' || d[j] == '\r' || d[j] == '\n')) j++;
-    if (j < n && d[j] == '<') return FMT_MUSICXML;
-    while (i + 1 < n && d[i] == '!' && d[i + 1] == '!') { /* Humdrum: global comments, then the spines */
-        const unsigned char *nl = memchr(d + i, '\n', n - i);
-        if (!nl) break;
-        i = (size_t)(nl - d) + 1;
-    }
-    if (i + 1 < n && d[i] == '*' && d[i + 1] == '*') return FMT_KERN;
-    return FMT_NONE;
-}
-
-static int load_file_theme(const lm_web_params *p, req_theme *q, lm_web_reply *r) {
+/* The uploaded theme file, read as lm_theme_load_ex reads a file, with the request's selection.
+ * Told by content alone: bytes that are no theme file are a 415, whatever the upload's name. */
+static int load_file_theme(const lm_web_params *p, const lm_theme_select *sel, req_theme *q, lm_web_reply *r) {
     if (p->file_len == 0) {
         lm_web_error(r, 400, "the uploaded theme file is empty");
         return -1;
     }
-    int rc = -1;
-    const char *what = "MIDI file";
-    switch (sniff(p->file, p->file_len)) {
-    case FMT_MIDI: rc = lm_midi_parse_theme(p->file, p->file_len, &q->theme); break;
-    case FMT_MUSICXML:
-        what = "MusicXML file";
-        rc = lm_musicxml_parse((const char *)p->file, p->file_len, 0, NULL, &q->theme);
-        break;
-    case FMT_MXL:
-        what = "compressed MusicXML file";
-        rc = lm_mxl_parse(p->file, p->file_len, 0, NULL, &q->theme);
-        break;
-    case FMT_KERN:
-        what = "**kern file";
-        rc = lm_kern_parse((const char *)p->file, p->file_len, 0, NULL, &q->theme);
-        break;
-    default:
+    int format = 0;
+    if (lm_theme_parse_buffer(p->file, p->file_len, NULL, 0, sel, &q->theme, &format) == 0) return 0;
+    static const char *const what[] = {"file", "MIDI file", "MusicXML file", "compressed MusicXML file", "**kern file"};
+    const char *kind = format > 0 && format <= LM_THEME_KERN ? what[format] : what[0];
+    if (!strncmp(lm_last_error(), "not a theme file", 16))
         lm_web_error(r, 415, "the uploaded file is not a theme: neither a Standard MIDI File, MusicXML nor **kern");
-        return -1;
-    }
-    if (rc != 0) { /* the parsers free what they made */
-        lm_web_error(r, 400, "the uploaded %s cannot be read: %s", what, lm_last_error());
-        return -1;
-    }
-    return 0;
+    else if (lm_theme_select_any(sel)) /* most likely the selection: the message names what there is */
+        lm_web_error(r, 400, "the uploaded %s: %s", kind, lm_last_error());
+    else
+        lm_web_error(r, 400, "the uploaded %s cannot be read: %s", kind, lm_last_error());
+    return -1;
 }
 
 /* Parses the theme and its options; on failure fills r (4xx) and returns -1. */
 static int load_theme(lm_web_ctx *ctx, const lm_web_params *p, req_theme *q, lm_web_reply *r) {
     memset(q, 0, sizeof *q);
     const lm_web_limits *lim = &ctx->limits;
-    if (p->tempo && lm_http_parse_double(p->tempo, 1, 2000, &q->tempo) != 0) {
-        lm_web_error(r, 400, "tempo: expected beats per minute in [1, 2000], got '%.40s'", p->tempo);
-        return -1;
+    /* The selection and tempo as the command line takes them (lm_theme_select_set). */
+    lm_theme_select sel = {0};
+    const struct {
+        const char *name, *value;
+    } sel_params[] = {{"part", p->part}, {"measures", p->measures}, {"track", p->track}, {"voice", p->voice},
+                      {"tempo", p->tempo}};
+    for (size_t i = 0; i < sizeof sel_params / sizeof sel_params[0]; i++) {
+        if (!sel_params[i].value || !*sel_params[i].value) continue; /* an empty form field: not given */
+        if (lm_theme_select_set(&sel, sel_params[i].name, sel_params[i].value) < 0) {
+            lm_web_error(r, 400, "%s: %s", sel_params[i].name, lm_last_error());
+            return -1;
+        }
     }
+    q->tempo = sel.qpm;
+    q->sel = sel;
     if (p->duration && !strcmp(p->duration, "auto")) {
         if (!LM_WEB_VARIANTS) {
             lm_web_error(r, 400, "duration=auto (searching at any tempo) is not supported yet; give seconds");
@@ -254,11 +233,7 @@ static int load_theme(lm_web_ctx *ctx, const lm_web_params *p, req_theme *q, lm_
         }
     }
     if (p->has_file) {
-        if (p->tempo) {
-            lm_web_error(r, 400, "tempo applies to note lists; use duration for a theme file");
-            return -1;
-        }
-        if (load_file_theme(p, q, r) != 0) return -1;
+        if (load_file_theme(p, &sel, q, r) != 0) return -1;
         q->from_file = 1;
         q->label = p->file_name && *p->file_name ? p->file_name : "upload";
     } else {
@@ -269,7 +244,7 @@ static int load_theme(lm_web_ctx *ctx, const lm_web_params *p, req_theme *q, lm_
             return -1;
         }
         /* Text is only ever a note list: never a path on this machine. */
-        if (lm_notelist_parse(p->theme, q->tempo > 0 ? q->tempo : 120, &q->theme) != 0) {
+        if (lm_notelist_parse_sel(p->theme, 0, &sel, &q->theme) != 0) {
             lm_web_error(r, 400, "%s", lm_last_error());
             return -1;
         }
@@ -500,6 +475,7 @@ void lm_web_search(lm_web_ctx *ctx, const lm_web_params *p, lm_web_reply *r) {
         lm_json_string(f, ctx->db_path);
         fputs(", \"theme\": ", f);
         lm_json_string(f, q.label);
+        lm_json_theme_selection(f, &q.sel);
         fprintf(f, ", \"theme_frames\": %zu, \"theme_sec\": ", N);
         lm_json_number(f, FRAME_SEC * (double)N);
         if (q.any) fputs(", \"transpose\": \"any\"", f);

@@ -37,6 +37,7 @@ void lm_web_ctx_close(lm_web_ctx *ctx);
 /* Request parameters; NULL = not given. */
 typedef struct {
     const char *theme, *top, *duration, *tempo, *transpose, *doc, *format, *scale, *kind, *occurrences, *occ_threshold;
+    const char *part, *measures, *track, *voice; /* the theme file's selection, as `search --part` ... */
     const unsigned char *file; /* uploaded theme file (has_file) */
     size_t file_len;
     const char *file_name; /* may be NULL */

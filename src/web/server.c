@@ -410,6 +410,10 @@ static enum MHD_Result run_api(server *s, struct MHD_Connection *c, req *q) {
     p.kind = param(c, q, "kind");
     p.occurrences = param(c, q, "occurrences");
     p.occ_threshold = param(c, q, "occ_threshold");
+    p.part = param(c, q, "part");
+    p.measures = param(c, q, "measures");
+    p.track = param(c, q, "track");
+    p.voice = param(c, q, "voice");
     if (q->has_file) {
         p.has_file = 1;
         p.file = (const unsigned char *)(q->file.data ? q->file.data : "");
