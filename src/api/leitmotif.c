@@ -185,16 +185,16 @@ static int search(const leitmotif_db *d, const lm_fusion *f, const lm_theme *the
     size_t nd = f ? f->n : d->db.n_docs;
     lm_match *m = lm_malloc(nd ? nd : 1, sizeof *m);
     int rc = !m ? -1
-             : qs.n > 1 ? lm_search_qset(&d->db, f, &qs, NULL, max_hits ? max_hits : 1, -1, m, 1)
+             : qs.n > 1 || !qs.exhaustive ? lm_search_qset(&d->db, f, &qs, NULL, max_hits ? max_hits : 1, -1, m, 1)
              : f        ? lm_search_fused(f, query, N, m, 1)
                         : lm_search_all(&d->db, query, N, m, 1);
     if (rc == 0) {
-        if (qs.n == 1)
+        if (qs.n == 1 && qs.exhaustive)
             for (size_t k = 0; k < nd; k++) m[k].variant = 0, m[k].approx = 0;
         lm_match_sort(m, nd);
         size_t n = 0;
         while (n < nd && n < max_hits && isfinite(m[n].distance)) n++;
-        if (qs.n > 1) lm_search_locate_qset(&d->db, f, &qs, m, n);
+        if (qs.n > 1 || !qs.exhaustive) lm_search_locate_qset(&d->db, f, &qs, m, n);
         else if (f) lm_search_locate_fused(f, query, N, m, n);
         else lm_search_locate(&d->db, query, N, m, n);
         for (size_t i = 0; i < n; i++)

@@ -60,8 +60,9 @@ static void search_help(FILE *f) {
             "                  in any key: a recapitulation may bring a theme back in another key)\n"
             "  --occ-threshold M  the margin M in [0, 1] (default %.2f): a passage is listed when its\n"
             "                  distance is at most the best + M (a margin, as good matches lie near 0)\n"
-            "  --exhaustive    with --transpose any / --duration auto: every variant exactly over every\n"
-            "                  recording, without pruning (for checking it; 12x / 5.6x slower)\n"
+            "  --exhaustive    every recording (with --transpose any / --duration auto: every variant)\n"
+            "                  exactly over its whole length, without the candidate pass (for checking\n"
+            "                  it; about 3x slower for one query, 12x / 5.6x for the variants)\n"
             "  --threads N     worker threads (default: all cores)\n"
             "  --fuse DB2      search DB and DB2, two databases of the same recordings (same document ids)\n"
             "                  with different features, in one: the DTW runs on the per-frame mix (1-W) x\n"
@@ -72,7 +73,9 @@ static void search_help(FILE *f) {
             "Without --duration or --tempo the theme is matched at its written tempo (the file's tempo marks,\n"
             "a note list's 120 beats per minute), and the match can compress or stretch it by at most a\n"
             "factor of 2: a performance more than twice as fast or slow is missed; --duration auto finds it.\n"
-            "--transpose any and --duration auto together search 60 variants. Both prune: a coarse pass at\n"
+            "Candidate pass: a coarse pass at a quarter of the frame rate chooses the recordings and passages\n"
+            "that get the exact search (docs/search.md). --transpose any and --duration auto together search\n"
+            "60 variants; the coarse pass at\n"
             "a quarter of the frame rate picks the keys, tempi and passages that get the exact search, so\n"
             "each costs about 1.2-2 plain searches, not 12 or 5.6; the K best recordings shown are\n"
             "those of the exhaustive search with high probability (docs/results/search_modes.md).\n\n"
@@ -382,7 +385,7 @@ int cmd_search(int argc, char **argv) {
         rc = m ? lm_cli_fail("%s: the database has no documents", db.n_docs ? db2_path : db_path) : lm_cli_fail_lib();
     if (rc == 0) {
         int ok;
-        if (qs.n > 1) ok = lm_search_qset(&db, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
+        if (qs.n > 1 || !qs.exhaustive) ok = lm_search_qset(&db, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
         else {
             ok = (db2_path ? lm_search_fused(&fusion, query, qs.N[0], m, 1) : lm_search_all(&db, query, qs.N[0], m, 1)) == 0;
             for (size_t k = 0; k < n_cand && ok; k++) m[k].variant = 0, m[k].approx = 0;
@@ -407,7 +410,7 @@ int cmd_search(int argc, char **argv) {
             if (ranked < n_cand)
                 fprintf(stderr, "leitmotif: %zu recordings are too short for this theme (%.1f s) and are not ranked\n",
                         n_cand - ranked, FRAME_SEC * (double)N);
-            if (qs.n > 1) lm_search_locate_qset(&db, fp, &qs, m, shown);
+            if (qs.n > 1 || !qs.exhaustive) lm_search_locate_qset(&db, fp, &qs, m, shown);
             else if (db2_path) lm_search_locate_fused(&fusion, query, qs.N[0], m, shown);
             else lm_search_locate(&db, query, qs.N[0], m, shown);
             if (occurrences && !(occ = find_occurrences(&db, fp, &qs, m, shown, occ_margin))) rc = lm_cli_fail_lib();

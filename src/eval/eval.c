@@ -112,6 +112,10 @@ static int variant_mode(const lm_eval_options *opt) {
     return opt->variants.transpose_any || opt->variants.duration_auto;
 }
 
+/* Queries as variant sets (run_variants): with variants, or a plain query with the candidate
+ * pass (a one-variant set); only the plain exhaustive run scans every recording directly. */
+static int qset_mode(const lm_eval_options *opt) { return variant_mode(opt) || !opt->variants.exhaustive; }
+
 /* splitmix64 of the seed and the theme id: a draw per theme that does not depend on the
  * other queries. */
 static unsigned long long draw(unsigned long long seed, const char *theme_id, unsigned long long salt) {
@@ -147,7 +151,7 @@ static int prepare(const lm_eval_query *q, const lm_eval_options *opt, prepared 
     p->tempo = opt->random_tempo ? lm_eval_random_tempo(opt->tempo_seed, q->theme_id) : 1.0;
     duration /= p->tempo;
     int ok;
-    if (variant_mode(opt)) {
+    if (qset_mode(opt)) {
         ok = lm_qset_from_theme(&p->qs, &theme, duration, q->transposition + p->shift, &opt->variants) == 0;
     } else {
         p->chroma = lm_theme_to_chroma(&theme, duration, q->transposition + p->shift, &p->N);
@@ -156,7 +160,7 @@ static int prepare(const lm_eval_query *q, const lm_eval_options *opt, prepared 
     lm_theme_free(&theme);
     if (!ok) {
         char msg[1024];
-        snprintf(msg, sizeof msg, "%s", variant_mode(opt) || p->chroma ? lm_last_error() : "empty query");
+        snprintf(msg, sizeof msg, "%s", qset_mode(opt) || p->chroma ? lm_last_error() : "empty query");
         lm_set_error("theme %s (line %zu): %s", q->theme_id, q->line, msg);
         return -1;
     }
@@ -209,9 +213,10 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
     for (size_t k = 0; k < nd; k++) {
         float *buf = NULL;
         size_t T = 0;
-        const float *x = recording(db, f, k, &buf, &T);
-        lm_doc_view dv;
-        lm_doc_view_init(&dv, x, T);
+        lm_doc_view dv; /* a compact recording as stored: the coarse pass reads its bytes */
+        const void *x = f ? (const void *)recording(db, f, k, &buf, &T) : (const void *)&db->docs[k];
+        if (f) lm_doc_view_init(&dv, x, T);
+        else lm_doc_view_init_doc(&dv, &db->docs[k]);
         for (size_t t = 0; t < n_todo && x; t++) {
             if (exhaustive) {
                 lm_match m;
@@ -232,8 +237,13 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
 #pragma omp atomic write
             failed = 1;
         }
-        if (views) views[k] = dv, views[k].x = NULL; /* every frame-rate factor used is made now */
-        else lm_doc_view_free(&dv);
+        if (views) { /* every frame-rate factor used is made now (not kept: a dequantised copy) */
+            free(dv.coarse[1]);
+            dv.coarse[1] = NULL;
+            views[k] = dv, views[k].x = NULL;
+        } else {
+            lm_doc_view_free(&dv);
+        }
         free(buf);
 #pragma omp critical(lm_eval_progress)
         lm_progress_update(&progress, ++done);
@@ -321,7 +331,7 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
         n_todo++;
     }
 
-    if (rc == 0 && variant_mode(opt)) {
+    if (rc == 0 && qset_mode(opt)) {
         rc = run_variants(db, f, todo, n_todo, opt, res, n_top);
         for (size_t t = 0; t < n_todo; t++) lm_qset_free(&todo[t].qs);
         free(todo);

@@ -280,7 +280,7 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->n_stretch = n_stretch;
     qs->n_shift = o && o->transpose_any ? 12 : 1;
     qs->n = qs->n_stretch * qs->n_shift;
-    qs->exhaustive = (o && o->exhaustive) || qs->n == 1;
+    qs->exhaustive = o && o->exhaustive;
     qs->q = lm_calloc(n_stretch, sizeof *qs->q);
     qs->cq = lm_calloc(n_stretch, sizeof *qs->cq);
     qs->N = lm_calloc(n_stretch, sizeof *qs->N);
@@ -296,6 +296,8 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
 }
 
 static int qset_coarse(lm_qset *qs) {
+    /* A single query too short to coarsen: its coarse pass would be the exact scan. */
+    if (qs->n == 1 && coarse_factor(qs->N[0]) == 1) qs->exhaustive = 1;
     if (qs->exhaustive) return 0;
     for (size_t i = 0; i < qs->n_stretch; i++) {
         qs->r[i] = coarse_factor(qs->N[i]);
@@ -392,21 +394,31 @@ void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T) {
     d->T = T;
 }
 
+void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc) {
+    lm_doc_view_init(d, doc->chroma, doc->T);
+    d->x8 = doc->chroma_u8;
+    d->scale = doc->scale;
+}
+
 void lm_doc_view_free(lm_doc_view *d) {
     for (int r = 0; r <= LM_COARSE_FACTOR; r++) free(d->coarse[r]);
     memset(d, 0, sizeof *d);
 }
 
-/* The recording at 1/r of the frame rate (r = 1: itself). */
+/* The recording at 1/r of the frame rate (r = 1: itself; a compact one dequantised once). */
 static const float *doc_coarse(lm_doc_view *d, size_t r, size_t *Mc) {
-    if (r <= 1) {
+    if (r <= 1 && d->x) {
         *Mc = d->T;
         return d->x;
     }
+    if (r < 1) r = 1;
     if (!d->coarse[r]) {
+        if (!d->x && !d->x8) return NULL;
         d->coarse[r] = malloc(12 * ((d->T + r - 1) / r) * sizeof(float));
         if (!d->coarse[r]) return NULL;
-        d->Mc[r] = lm_chroma_downsample(d->x, d->T, r, d->coarse[r]);
+        if (r == 1) lm_dequantise_u8(d->x8, 12 * d->T, d->scale, d->coarse[1]), d->Mc[1] = d->T;
+        else d->Mc[r] = d->x ? lm_chroma_downsample(d->x, d->T, r, d->coarse[r])
+                             : lm_chroma_downsample_u8(d->x8, d->T, r, d->coarse[r]);
     }
     *Mc = d->Mc[r];
     return d->coarse[r];
@@ -480,10 +492,12 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
 static int exact_all(const lm_qset *qs, lm_doc_view *d, lm_sdtw_result *best, size_t *best_v) {
     lm_sdtw_query *qv = malloc(qs->n * sizeof *qv);
     lm_sdtw_result *res = malloc(qs->n * sizeof *res);
-    int rc = (qv && res) ? 0 : -1;
+    size_t M;
+    const float *x = doc_coarse(d, 1, &M);
+    int rc = (qv && res && x) ? 0 : -1;
     if (rc == 0) {
         for (size_t v = 0; v < qs->n; v++) qv[v] = variant_query(qs, v);
-        rc = lm_sdtw_scan_multi(qv, qs->n, d->x, d->T, res, NULL);
+        rc = lm_sdtw_scan_multi(qv, qs->n, x, M, res, NULL);
     }
     if (rc == 0) {
         for (size_t v = 0; v < qs->n; v++) res[v].distance += qs->offset[v / qs->n_shift];
@@ -491,7 +505,7 @@ static int exact_all(const lm_qset *qs, lm_doc_view *d, lm_sdtw_result *best, si
         *best = res[0];
         for (size_t v = 1; v < qs->n; v++)
             if (res[v].distance < best->distance) *best = res[v], *best_v = v;
-    } else if (!qv || !res) {
+    } else if (!qv || !res || !x) {
         lm_set_error("search: out of memory");
     }
     free(qv);
@@ -593,8 +607,9 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
         if ((d->T + qs->r[i] - 1) / qs->r[i] > max_mc) max_mc = (d->T + qs->r[i] - 1) / qs->r[i];
     float *cval = cval_in ? NULL : malloc(n * sizeof *cval);
     float *cm = malloc((max_mc ? max_mc : 1) * sizeof *cm), *lower = malloc(n * sizeof *lower);
-    size_t *order = malloc(n * sizeof *order);
-    if ((!cval_in && !cval) || !cm || !lower || !order || (!cval_in && coarse_pass(qs, d, cval, NULL) != 0)) {
+    size_t *order = malloc(n * sizeof *order), T1;
+    const float *x = doc_coarse(d, 1, &T1); /* the exact features */
+    if (!x || (!cval_in && !cval) || !cm || !lower || !order || (!cval_in && coarse_pass(qs, d, cval, NULL) != 0)) {
         free(cval);
         free(lower);
         free(cm);
@@ -617,7 +632,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
         const float off = qs->offset[v / ns]; /* --duration auto's penalty of the stretching */
         lm_sdtw_result res;
         if (th == INFINITY || cv[v] == -INFINITY || eps_of(qs, v) == 0.0f) { /* the whole recording */
-            if (lm_sdtw_scan_multi(&q, 1, d->x, d->T, &res, NULL) != 0) rc = -1;
+            if (lm_sdtw_scan_multi(&q, 1, x, d->T, &res, NULL) != 0) rc = -1;
             else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
             continue;
         }
@@ -645,7 +660,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
                 continue;
             }
             if (a != SIZE_MAX) { /* scan the pending range */
-                if (lm_sdtw_scan_range(&q, d->x, d->T, a, b, &res, NULL) != 0) rc = -1;
+                if (lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
                 else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
                 a = SIZE_MAX;
                 th = u < theta ? u : theta;
@@ -665,7 +680,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
             lm_sdtw_query q = variant_query(qs, v);
             lm_sdtw_result res;
             const float off = qs->offset[v / ns];
-            if (lm_sdtw_scan_range(&q, d->x, d->T, a, b, &res, NULL) != 0) rc = -1;
+            if (lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
             else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
         }
         if (best_v == v0) break;
@@ -698,6 +713,18 @@ static const float *features_of(const lm_db *db, const lm_fusion *f, size_t k, f
     return lm_fusion_features(f, k, buf, T);
 }
 
+/* Recording k of db as stored (a compact one is not copied) or of a fusion (mixed into buf). */
+static int view_of(const lm_db *db, const lm_fusion *f, size_t k, float *buf, lm_doc_view *dv) {
+    if (!f) {
+        lm_doc_view_init_doc(dv, &db->docs[k]);
+        return 0;
+    }
+    size_t T = 0;
+    const float *x = (f->w <= 0.0 || f->w >= 1.0 || buf) ? lm_fusion_features(f, k, buf, &T) : NULL;
+    lm_doc_view_init(dv, x, T);
+    return x ? 0 : -1;
+}
+
 #define LM_COARSE_KEEP ((size_t)64 << 20) /* floats: 256 MB */
 
 /* The k-th smallest exact distance so far: a sorted list of the `best` smallest. */
@@ -722,15 +749,14 @@ static void kbest_add(kbest *kb, float x) {
  * features made here are freed here. */
 static int refine_doc(const lm_db *db, const lm_fusion *f, const lm_qset *qs, size_t k, float *buf,
                       const lm_doc_view *view, const float *cval, float theta, lm_match *out) {
-    int mixes = f && f->w > 0.0 && f->w < 1.0;
-    size_t T = 0;
-    float *own = NULL;
-    const float *x = (!mixes || buf) ? features_of(db, f, k, buf, &own, &T) : NULL;
-    lm_doc_view dv;
-    if (view) dv = *view, dv.x = x;
-    else lm_doc_view_init(&dv, x, T);
-    int rc = x ? lm_qset_refine(qs, &dv, theta, cval, out) : -1;
-    free(own);
+    lm_doc_view dv, src;
+    int ok = view_of(db, f, k, buf, &src) == 0;
+    dv = src;
+    if (view) {
+        memcpy(dv.coarse, view->coarse, sizeof dv.coarse);
+        memcpy(dv.Mc, view->Mc, sizeof dv.Mc);
+    }
+    int rc = ok ? lm_qset_refine(qs, &dv, theta, cval, out) : -1;
     for (int r = 0; r <= LM_COARSE_FACTOR; r++)
         if (dv.coarse[r] && (!view || dv.coarse[r] != view->coarse[r])) free(dv.coarse[r]);
     out->doc = f ? f->docs[k].doc : k;
@@ -791,15 +817,15 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
             float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
 #pragma omp for schedule(dynamic, 4)
             for (size_t k = 0; k < nd; k++) {
-                size_t T = 0;
-                float *own = NULL;
-                const float *x = (!mixes || buf) ? features_of(db, f, k, buf, &own, &T) : NULL;
                 lm_doc_view dv;
-                lm_doc_view_init(&dv, x, T);
-                cmin[k] = x ? lm_qset_coarse_min(qs, &dv, cval + k * qs->n) : NAN;
-                free(own);
-                if (views) views[k] = dv, views[k].x = NULL; /* its coarse features, for the refinement */
-                else lm_doc_view_free(&dv);
+                cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * qs->n) : NAN;
+                if (views) { /* its coarse features, for the refinement (not a dequantised copy) */
+                    free(dv.coarse[1]);
+                    dv.coarse[1] = NULL;
+                    views[k] = dv, views[k].x = NULL;
+                } else {
+                    lm_doc_view_free(&dv);
+                }
                 if (isnan(cmin[k])) {
 #pragma omp atomic write
                     failed = 1;

@@ -2,6 +2,7 @@
 #ifndef LM_INDEX_SEARCH_H
 #define LM_INDEX_SEARCH_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "index/db.h"
 #include "match/sdtw.h"
@@ -147,12 +148,17 @@ float *lm_qset_query(const lm_qset *qs, unsigned v, size_t *N);
 
 /* A recording's features with their coarse versions (made when first needed). */
 typedef struct {
-    const float *x; /* 12 x T */
+    const float *x;   /* 12 x T; NULL for a compact recording, then ... */
+    const uint8_t *x8; /* ... its 12 x T bytes: the coarse versions are made from them, and a
+                          float copy (coarse[1]) only when exact features are needed */
+    float scale;
     size_t T;
     float *coarse[LM_COARSE_FACTOR + 1]; /* by frame-rate factor */
     size_t Mc[LM_COARSE_FACTOR + 1];
 } lm_doc_view;
 void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T);
+/* A database recording as stored (float32 or compact: no copy). */
+void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc);
 void lm_doc_view_free(lm_doc_view *d);
 
 /* Coarse bound of one recording: the least over the variants of the coarse minimum less the

@@ -342,6 +342,31 @@ int lm_sdtw_starts(const float *query, size_t N, const float *doc, size_t M, siz
 
 /* ---- reduced frame rate (the coarse pass of --transpose any / --duration auto) ---- */
 
+/* l2-normalises the Mc frames of out (12 x Mc, chroma-major); silent frames stay zero. */
+static void normalise_blocks(float *out, size_t Mc) {
+    float *norm = malloc(Mc * sizeof *norm);
+    if (norm) {
+        for (size_t j = 0; j < Mc; j++) norm[j] = 0.0f;
+        for (int c = 0; c < 12; c++) {
+            const float *o = out + (size_t)c * Mc;
+            for (size_t j = 0; j < Mc; j++) norm[j] += o[j] * o[j];
+        }
+        for (size_t j = 0; j < Mc; j++) norm[j] = norm[j] > 0.0f ? 1.0f / sqrtf(norm[j]) : 0.0f;
+        for (int c = 0; c < 12; c++) {
+            float *o = out + (size_t)c * Mc;
+            for (size_t j = 0; j < Mc; j++) o[j] *= norm[j];
+        }
+        free(norm);
+    } else { /* out of memory: the same frame by frame */
+        for (size_t j = 0; j < Mc; j++) {
+            float n2 = 0.0f;
+            for (int c = 0; c < 12; c++) n2 += out[(size_t)c * Mc + j] * out[(size_t)c * Mc + j];
+            float inv = n2 > 0.0f ? 1.0f / sqrtf(n2) : 0.0f;
+            for (int c = 0; c < 12; c++) out[(size_t)c * Mc + j] *= inv;
+        }
+    }
+}
+
 LM_HOT size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *out) {
     size_t Mc = (M + r - 1) / r, full = M / r;
     /* Sums of each block row by row, then the blocks' norms across the rows: loops along the
@@ -364,27 +389,29 @@ LM_HOT size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *ou
             o[full] = s;
         }
     }
-    float *norm = malloc(Mc * sizeof *norm);
-    if (norm) {
-        for (size_t j = 0; j < Mc; j++) norm[j] = 0.0f;
-        for (int c = 0; c < 12; c++) {
-            const float *o = out + (size_t)c * Mc;
-            for (size_t j = 0; j < Mc; j++) norm[j] += o[j] * o[j];
+    normalise_blocks(out, Mc);
+    return Mc;
+}
+
+/* The same from a compact document's bytes: integer block sums (exact), whose common scale the
+ * normalisation removes; so the coarse pass never needs a float copy of the document. */
+LM_HOT size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, float *out) {
+    size_t Mc = (M + r - 1) / r, full = M / r;
+    for (int c = 0; c < 12; c++) {
+        const uint8_t *row = x + (size_t)c * M;
+        float *o = out + (size_t)c * Mc;
+        for (size_t j = 0; j < full; j++) {
+            unsigned s = 0;
+            for (size_t k = 0; k < r; k++) s += row[j * r + k];
+            o[j] = (float)s;
         }
-        for (size_t j = 0; j < Mc; j++) norm[j] = norm[j] > 0.0f ? 1.0f / sqrtf(norm[j]) : 0.0f;
-        for (int c = 0; c < 12; c++) {
-            float *o = out + (size_t)c * Mc;
-            for (size_t j = 0; j < Mc; j++) o[j] *= norm[j];
-        }
-        free(norm);
-    } else { /* out of memory: the same frame by frame */
-        for (size_t j = 0; j < Mc; j++) {
-            float n2 = 0.0f;
-            for (int c = 0; c < 12; c++) n2 += out[(size_t)c * Mc + j] * out[(size_t)c * Mc + j];
-            float inv = n2 > 0.0f ? 1.0f / sqrtf(n2) : 0.0f;
-            for (int c = 0; c < 12; c++) out[(size_t)c * Mc + j] *= inv;
+        if (full < Mc) {
+            unsigned s = 0;
+            for (size_t m = full * r; m < M; m++) s += row[m];
+            o[full] = (float)s;
         }
     }
+    normalise_blocks(out, Mc);
     return Mc;
 }
 

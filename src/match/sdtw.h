@@ -66,6 +66,8 @@ int lm_sdtw_starts(const float *query, size_t N, const float *doc, size_t M, siz
  * last block may be shorter) and l2-normalised (silent blocks stay zero); out receives
  * 12 x ceil(M/r) floats and the number of frames is returned. */
 size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *out);
+/* The same from 12 x M bytes of a compact document (the scale does not matter: normalised). */
+size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, float *out);
 /* A query at 1/r of its frame rate, 12 x *Nc (malloc'd): a binary query (one-hot frames and
  * rests) stays binary, each block of r frames becoming the pitch class or rest that holds
  * most of its frames (ties: the first to appear); other queries are averaged as documents. */
