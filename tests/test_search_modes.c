@@ -9,6 +9,7 @@
  * - the public API (leitmotif_search with transpose_any / duration_auto, leitmotif_occurrences)
  *   and its errors. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,105 @@ static void test_pruned_equals_exhaustive(void **state) {
     print_message("%d random cases: pruned == exhaustive\n", cases);
 }
 
+/* Plain queries (one key, one duration) use the candidate pass by default: on random databases
+ * with planted themes (float32 and compact), the 10 best recordings (ids, distances, match
+ * ends) equal the exhaustive scan's bit for bit; --exhaustive (and a query too short to
+ * coarsen) is the full scan. */
+static void test_candidates_equal_exhaustive(void **state) {
+    (void)state;
+    seed(16);
+#ifdef __SANITIZE_ADDRESS__
+    const int n_cases = 6;
+#else
+    const int n_cases = 80;
+#endif
+    int cases = 0;
+    for (int c = 0; c < n_cases; c++) {
+        size_t n_docs = 20 + (size_t)(uniform() * 40), M = 600 + (size_t)(uniform() * 2500);
+        size_t N = 32 + (size_t)(uniform() * 250);
+        int compact = c % 2;
+        mem_db m;
+        mem_db_init(&m, n_docs, M);
+        float *q = melody(N);
+        for (int p = 0; p < 12; p++) { /* planted copies, some weak (more background), some warped */
+            size_t len = (size_t)((double)N * (0.6 + 1.2 * uniform()));
+            if (len + 10 < M)
+                plant_mix(q, N, 0, m.x[(size_t)(uniform() * n_docs)], M, (size_t)(uniform() * (double)(M - len)), len,
+                          (float)(0.3 + 2.0 * uniform()));
+        }
+        uint8_t *u8[64] = {NULL};
+        for (size_t k = 0; compact && k < n_docs; k++) {
+            u8[k] = malloc(12 * M);
+            lm_quantise_u8(m.x[k], 12 * M, LM_DB_U8_SCALE, u8[k]);
+            m.db.docs[k].chroma = NULL;
+            m.db.docs[k].chroma_u8 = u8[k];
+            m.db.docs[k].scale = LM_DB_U8_SCALE;
+        }
+        lm_variant_options vo = {0}, ve = {.exhaustive = 1};
+        lm_qset qs, qe;
+        assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+        assert_int_equal(lm_qset_from_chroma(&qe, q, N, &ve), 0);
+        assert_int_equal(qs.n, 1);
+        assert_false(qs.exhaustive); /* N >= 32: coarsened */
+        assert_true(qe.exhaustive);
+        lm_match *a = calloc(n_docs, sizeof *a), *b = calloc(n_docs, sizeof *b), *e = calloc(n_docs, sizeof *e);
+        size_t K = 10;
+        assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, K, -1, a, 1), 0);
+        assert_int_equal(lm_search_all(&m.db, q, N, b, 1), 0);
+        assert_int_equal(lm_search_qset(&m.db, NULL, &qe, NULL, K, -1, e, 1), 0); /* --exhaustive */
+        lm_match_sort(a, n_docs);
+        lm_match_sort(b, n_docs);
+        lm_match_sort(e, n_docs);
+        for (size_t i = 0; i < K; i++) {
+            assert_false(a[i].approx);
+            assert_false(e[i].approx);
+            if (a[i].doc != b[i].doc || a[i].distance != b[i].distance || a[i].end != b[i].end)
+                fail_msg("case %d (%s): rank %zu differs: doc %zu %.6f end %zu vs doc %zu %.6f end %zu", c,
+                         compact ? "u8" : "f32", i + 1, a[i].doc, a[i].distance, a[i].end, b[i].doc, b[i].distance,
+                         b[i].end);
+            assert_true(e[i].doc == b[i].doc && e[i].distance == b[i].distance && e[i].end == b[i].end);
+        }
+        for (size_t k = 0; k < n_docs; k++) assert_false(e[k].approx); /* the full scan: every one exact */
+        free(a), free(b), free(e);
+        lm_qset_free(&qs);
+        lm_qset_free(&qe);
+        for (size_t k = 0; k < n_docs; k++) free(u8[k]);
+        free(q);
+        mem_db_free(&m);
+        cases++;
+    }
+    /* A query too short to coarsen is searched exhaustively anyway. */
+    float *q = melody(20);
+    lm_qset qs;
+    lm_variant_options vo = {0};
+    assert_int_equal(lm_qset_from_chroma(&qs, q, 20, &vo), 0);
+    assert_true(qs.exhaustive);
+    lm_qset_free(&qs);
+    free(q);
+    print_message("%d random cases: candidates == exhaustive\n", cases);
+}
+
+/* The coarse version of a compact recording, made from its bytes, equals that of its
+ * dequantised copy up to float rounding. */
+static void test_downsample_u8(void **state) {
+    (void)state;
+    seed(17);
+    for (size_t M = 1; M < 200; M += 13) {
+        float *x = music(M), *y = malloc(12 * M * sizeof *y);
+        uint8_t *b = malloc(12 * M);
+        lm_quantise_u8(x, 12 * M, LM_DB_U8_SCALE, b);
+        lm_dequantise_u8(b, 12 * M, LM_DB_U8_SCALE, y);
+        for (size_t r = 2; r <= 4; r++) {
+            float *c1 = malloc(12 * M * sizeof *c1), *c2 = malloc(12 * M * sizeof *c2);
+            size_t m1 = lm_chroma_downsample(y, M, r, c1), m2 = lm_chroma_downsample_u8(b, M, r, c2);
+            assert_int_equal(m1, m2);
+            for (size_t i = 0; i < 12 * m1; i++) assert_float_equal(c1[i], c2[i], 1e-5);
+            free(c1), free(c2);
+        }
+        free(x), free(y), free(b);
+    }
+}
+
 /* A theme played at `tempo` x its written tempo, found with --duration auto. */
 static void check_tempo(double tempo, int expect_plain_worse) {
     lm_theme t;
@@ -453,6 +553,8 @@ int main(void) {
         cmocka_unit_test(test_multi_and_range_scans_bit_identical),
         cmocka_unit_test(test_transposition_recovered),
         cmocka_unit_test(test_pruned_equals_exhaustive),
+        cmocka_unit_test(test_candidates_equal_exhaustive),
+        cmocka_unit_test(test_downsample_u8),
         cmocka_unit_test(test_duration_auto),
         cmocka_unit_test(test_occurrences),
         cmocka_unit_test(test_api),

@@ -811,7 +811,9 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     if (own) {
         size_t views_floats = 0;
         for (size_t k = 0; k < nd; k++) views_floats += 12 * ((f ? f->docs[k].T : db->docs[k].T) / 2 + 2);
-        if (views_floats <= LM_COARSE_KEEP) views = lm_calloc(nd, sizeof *views);
+        /* A single query refines few recordings: keeping every coarse version would cost more
+         * (fresh pages) than making the few again. */
+        if (views_floats <= LM_COARSE_KEEP && qs->n > 1) views = lm_calloc(nd, sizeof *views);
 #pragma omp parallel if (parallel) /* 1. the coarse pass over every recording */
         {
             float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
