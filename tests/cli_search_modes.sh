@@ -158,7 +158,13 @@ run "eval --transpose 3" 2 "$cli" eval "$db" --themes "$work/themes.csv" --trans
 run "eval --duration 5" 2 "$cli" eval "$db" --themes "$work/themes.csv" --duration 5; one_line "eval --duration 5"
 run "eval --random-tempo -1" 2 "$cli" eval "$db" --themes "$work/themes.csv" --random-tempo -1; one_line "eval --random-tempo -1"
 run "eval --random-transpose x" 2 "$cli" eval "$db" --themes "$work/themes.csv" --random-transpose x; one_line "eval --random-transpose x"
-run "eval --exhaustive alone" 2 "$cli" eval "$db" --themes "$work/themes.csv" --exhaustive; one_line "eval --exhaustive alone"
+# A plain query's candidate pass (the default) against the full scan (--exhaustive).
+run "eval --exhaustive (plain)" 0 "$cli" eval "$db" --themes "$work/themes.csv" --exhaustive --json
+cand="$("$cli" eval "$db" --themes "$work/themes.csv" --json 2>/dev/null)"
+[ "$out" = "$cand" ] && ok "eval: candidates == exhaustive" || bad "eval: candidates != exhaustive: $cand vs $out"
+run "search --exhaustive (plain)" 0 "$cli" search "$db" "$beethoven5" --exhaustive --top 0
+cand="$("$cli" search "$db" "$beethoven5" --top 0 2>/dev/null)"
+[ "$out" = "$cand" ] && ok "search: candidates == exhaustive" || bad "search: candidates != exhaustive: $cand vs $out"
 run "search --help names the modes" 0 "$cli" search --help
 expect "help: transpose any" "$out" "--transpose any"
 expect "help: neither tempo nor duration" "$out" "Without --duration or --tempo"
