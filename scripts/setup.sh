@@ -16,7 +16,9 @@ pkgs=(build-essential cmake pkg-config
       libxml2-dev          # MusicXML themes
       libzip-dev           # compressed MusicXML (.mxl) themes
       libmicrohttpd-dev    # the HTTP server of `leitmotif serve` (GNU libmicrohttpd)
-      libcmocka-dev)       # unit tests
+      libcmocka-dev        # unit tests
+      libopenmpi-dev       # distributed index/search/eval under mpirun (optional: -DLM_MPI=OFF builds without)
+      openmpi-bin)         # mpirun, for those runs and tests/cli_mpi.sh
 # Rendering the shared corpus (tests, benchmarks) needs FluidSynth and its helpers.
 render_pkgs=(fluidsynth sox libsox-fmt-all python3-mido python3-numpy
              fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont)

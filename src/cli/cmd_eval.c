@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/csv.h"
 #include "common/error.h"
+#include "dist/dist.h"
 #include "common/fileio.h"
 #include "eval/eval.h"
 #include "eval/json.h"
@@ -365,6 +366,7 @@ int cmd_eval(int argc, char **argv) {
     size_t n_fold_filter = 0;
     if (folds_arg && parse_folds(folds_arg, &folds, &n_fold_filter) != 0) return lm_cli_fail_lib();
     opt.n_top = top_out ? LM_EVAL_MAX_TOP : 0;
+    opt.split = lm_dist_split(); /* under mpirun: this process' share of the recordings */
 
     lm_eval_query *q;
     size_t n;
@@ -394,14 +396,13 @@ int cmd_eval(int argc, char **argv) {
     }
 
     lm_db db, db2;
-    if (lm_db_open(db_path, &db) != 0) {
+    int opened = lm_db_open(db_path, &db) == 0, opened2 = opened && (!db2_path || lm_db_open(db2_path, &db2) == 0);
+    if (!opened2) lm_cli_fail_lib();
+    if (!lm_dist_all(opened2)) { /* (under mpirun every process stops) */
+        if (opened2 && db2_path) lm_db_close(&db2);
+        if (opened) lm_db_close(&db);
         lm_eval_free_themes(q, n);
-        return lm_cli_fail_lib();
-    }
-    if (db2_path && lm_db_open(db2_path, &db2) != 0) {
-        lm_db_close(&db);
-        lm_eval_free_themes(q, n);
-        return lm_cli_fail_lib();
+        return 1;
     }
     int rc = 0;
     lm_fusion fusion = {0};
@@ -433,6 +434,7 @@ int cmd_eval(int argc, char **argv) {
         }
         if (!ok) rc = lm_cli_fail_lib();
     }
+    if (rc == 0 && lm_dist_rank() != 0) rc = -1; /* process 0 has the results; -1: nothing to print here */
     if (rc == 0 && skipped) {
         size_t first = 0;
         while (res[first].rank != 0) first++;
@@ -499,5 +501,5 @@ int cmd_eval(int argc, char **argv) {
     if (db2_path) lm_db_close(&db2);
     lm_db_close(&db);
     lm_eval_free_themes(q, n);
-    return rc;
+    return rc < 0 ? 0 : rc;
 }

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/fileio.h"
+#include "dist/dist.h"
 #include "index/db.h"
 #include "index/indexer.h"
 #include "nn/model.h"
@@ -73,7 +74,24 @@ static void report_ignored(char **ignored, size_t n) {
     fputc('\n', stderr);
 }
 
+static int index_main(int argc, char **argv);
+
 int cmd_index(int argc, char **argv) {
+    if (lm_dist_rank() != 0) { /* under mpirun: compute this process' share for process 0 */
+        const char *model_path = NULL;
+        for (int i = 1; i < argc; i++) {
+            if (lm_cli_threads_option(argc, argv, &i) != 0) continue; /* (an error: process 0 says it too, and stops all) */
+            if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+        }
+        return lm_dist_index_worker(model_path);
+    }
+    int rc = index_main(argc, argv);
+    lm_dist_index_end();
+    return rc;
+}
+
+/* One process, or process 0 of a distributed run (the only one that reads and writes DB). */
+static int index_main(int argc, char **argv) {
     const char *db_path = NULL, *model_path = NULL, *features = NULL, *tuning = NULL, *precision = NULL;
     double commit_every = 120;
     long format = 2;
@@ -160,6 +178,7 @@ int cmd_index(int argc, char **argv) {
         rc = lm_cli_fail_lib();
     if (rc == 0 && n_ignored) report_ignored(ignored, n_ignored);
     opt.skip_id_clashes = 1;
+    if (rc == 0) lm_dist_index_begin(&opt); /* under mpirun: the others compute their shares */
     lm_index_stats st;
     if (rc == 0 && lm_index_update(db_path, have_db ? &existing : NULL, paths, n_paths, &opt, &st) != 0)
         rc = lm_cli_fail_lib();

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "common/error.h"
+#include "dist/dist.h"
 #include "eval/json.h"
 #include "index/db.h"
 #include "index/search.h"
@@ -87,10 +88,7 @@ static void search_help(FILE *f) {
             LM_OCC_MARGIN_DEFAULT, LM_FUSE_WEIGHT_DEFAULT);
 }
 
-typedef struct {
-    lm_occurrence *occ;
-    size_t n;
-} occ_list;
+typedef lm_dist_occ occ_list; /* a recording's occurrences */
 
 /* The variant columns of a hit: "  transpose +2  duration 1.41x". */
 static void print_variant(const lm_qset *qs, int any, int autod, int fixed, unsigned v) {
@@ -359,10 +357,21 @@ int cmd_search(int argc, char **argv) {
     const float *query = qs.q[0]; /* the plain query (one variant) */
     size_t N = qs.N[autod ? LM_AUTO_STRETCHES / 2 : 0];
 
-    lm_db db, db2;
-    if (lm_db_open(db_path, &db) != 0) {
+    /* Under mpirun each process ranks its share of the recordings (lm_db_part), locates its best
+     * matches and finds their occurrences; process 0 merges the shares and prints. */
+    const int dist = lm_dist_size() > 1, rank = lm_dist_rank();
+    if (dist && db2_path) {
         lm_qset_free(&qs);
-        return lm_cli_fail_lib();
+        if (rank == 0) lm_cli_fail("search: --fuse does not run under mpirun; run it in one process");
+        return 2;
+    }
+    lm_db db, db2;
+    int opened = lm_db_open(db_path, &db) == 0;
+    if (!opened) lm_cli_fail_lib();
+    if (!lm_dist_all(opened)) {
+        if (opened) lm_db_close(&db);
+        lm_qset_free(&qs);
+        return 1;
     }
     if (db2_path && lm_db_open(db2_path, &db2) != 0) {
         lm_db_close(&db);
@@ -370,35 +379,65 @@ int cmd_search(int argc, char **argv) {
         return lm_cli_fail_lib();
     }
     int rc = 0;
+    lm_db part = {0};
+    size_t *orig = NULL;
+    const lm_db *sdb = &db; /* the recordings this process ranks */
+    if (dist) {
+        int ok = lm_db_part(&db, rank, lm_dist_size(), &part, &orig) == 0;
+        if (!ok) lm_cli_fail_lib();
+        if (!lm_dist_all(ok)) rc = 1;
+        sdb = &part;
+    }
     lm_fusion fusion = {0};
-    if (db2_path && db.n_docs && db2.n_docs) {
+    if (rc == 0 && db2_path && db.n_docs && db2.n_docs) {
         if (lm_fusion_init(&fusion, &db, &db2, weight) != 0)
             rc = lm_cli_fail("%s and %s: %s", db_path, db2_path, lm_last_error());
         else
             lm_fusion_warn(&fusion, db_path, db2_path);
     }
-    /* The candidates: all recordings of DB, or those that the fusion ranks. */
-    size_t n_cand = db2_path ? fusion.n : db.n_docs;
+    /* The candidates: all recordings of DB (of this process' share), or those that the fusion ranks. */
+    size_t n_cand = db2_path ? fusion.n : sdb->n_docs, n_all = db2_path ? fusion.n : db.n_docs;
     const lm_fusion *fp = db2_path ? &fusion : NULL;
-    lm_match *m = lm_malloc(db.n_docs ? db.n_docs : 1, sizeof *m);
+    lm_match *m = lm_malloc(sdb->n_docs ? sdb->n_docs : 1, sizeof *m);
     if (rc == 0 && (!m || db.n_docs == 0 || (db2_path && db2.n_docs == 0)))
         rc = m ? lm_cli_fail("%s: the database has no documents", db.n_docs ? db2_path : db_path) : lm_cli_fail_lib();
+    occ_list *occ = NULL;
+    size_t shown = 0, ranked = 0;
     if (rc == 0) {
         int ok;
-        if (qs.n > 1 || !qs.exhaustive) ok = lm_search_qset(&db, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
+        if (qs.n > 1 || !qs.exhaustive) ok = lm_search_qset(sdb, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
         else {
-            ok = (db2_path ? lm_search_fused(&fusion, query, qs.N[0], m, 1) : lm_search_all(&db, query, qs.N[0], m, 1)) == 0;
+            ok = (db2_path ? lm_search_fused(&fusion, query, qs.N[0], m, 1) : lm_search_all(sdb, query, qs.N[0], m, 1)) == 0;
             for (size_t k = 0; k < n_cand && ok; k++) m[k].variant = 0, m[k].approx = 0;
         }
-        if (!ok) rc = lm_cli_fail_lib();
+        if (ok) {
+            lm_match_sort(m, n_cand);
+            while (ranked < n_cand && isfinite(m[ranked].distance)) ranked++;
+            shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
+            if (qs.n > 1 || !qs.exhaustive) lm_search_locate_qset(sdb, fp, &qs, m, shown);
+            else if (db2_path) lm_search_locate_fused(&fusion, query, qs.N[0], m, shown);
+            else lm_search_locate(sdb, query, qs.N[0], m, shown);
+            if (occurrences && !(occ = find_occurrences(sdb, fp, &qs, m, shown, occ_margin))) ok = 0;
+        }
+        if (!ok) lm_cli_fail_lib();
+        if (!lm_dist_all(ok)) rc = 1;
     }
-    occ_list *occ = NULL;
-    size_t shown = 0;
+    if (rc == 0 && dist) { /* process 0 takes the best of every share; the others are done */
+        lm_match *mm;
+        lm_dist_occ *mo;
+        size_t n_out, ranked_total;
+        for (size_t i = 0; i < shown; i++) m[i].doc = orig[m[i].doc];
+        if (lm_dist_merge_matches(m, occ, shown, ranked, top < 0 ? 0 : (size_t)top, &mm, &mo, &n_out,
+                                  &ranked_total) != 0)
+            rc = lm_cli_fail_lib();
+        if (occ)
+            for (size_t i = 0; i < shown; i++) free(occ[i].occ);
+        free(occ);
+        free(m);
+        m = mm, occ = mo, shown = n_out, ranked = ranked_total;
+        if (rank != 0) shown = 0, rc = rc ? rc : -1; /* -1: nothing to print here */
+    }
     if (rc == 0) {
-        lm_match_sort(m, n_cand);
-        size_t ranked = 0;
-        while (ranked < n_cand && isfinite(m[ranked].distance)) ranked++;
-        shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
         if (ranked == 0) {
             double longest = 0;
             for (size_t k = 0; k < db.n_docs; k++)
@@ -406,14 +445,9 @@ int cmd_search(int argc, char **argv) {
             rc = lm_cli_fail("the theme (%.1f s) is too long to match in any recording (the longest is %.1f s, and "
                              "a match compresses the theme at most 2x); shorten it with --duration or --tempo",
                              FRAME_SEC * (double)N, longest);
-        } else {
-            if (ranked < n_cand)
-                fprintf(stderr, "leitmotif: %zu recordings are too short for this theme (%.1f s) and are not ranked\n",
-                        n_cand - ranked, FRAME_SEC * (double)N);
-            if (qs.n > 1 || !qs.exhaustive) lm_search_locate_qset(&db, fp, &qs, m, shown);
-            else if (db2_path) lm_search_locate_fused(&fusion, query, qs.N[0], m, shown);
-            else lm_search_locate(&db, query, qs.N[0], m, shown);
-            if (occurrences && !(occ = find_occurrences(&db, fp, &qs, m, shown, occ_margin))) rc = lm_cli_fail_lib();
+        } else if (ranked < n_all) {
+            fprintf(stderr, "leitmotif: %zu recordings are too short for this theme (%.1f s) and are not ranked\n",
+                    n_all - ranked, FRAME_SEC * (double)N);
         }
         if (rc == 0) {
             if (json)
@@ -423,12 +457,14 @@ int cmd_search(int argc, char **argv) {
             if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");
         }
     }
+    if (rc < 0) rc = 0;
     if (occ)
         for (size_t i = 0; i < shown; i++) free(occ[i].occ);
     free(occ);
     free(m);
     lm_qset_free(&qs);
     lm_fusion_free(&fusion);
+    if (dist) lm_db_part_free(&part, orig);
     if (db2_path) lm_db_close(&db2);
     lm_db_close(&db);
     return rc;

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/threads.h"
+#include "dist/dist.h"
 
 static const struct {
     const char *name;
@@ -95,7 +96,7 @@ int lm_cli_theme_select_option(int argc, char **argv, int *i, lm_theme_select *s
     return rc;
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -109,4 +110,22 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     lm_cli_fail("unknown command '%s' (try leitmotif --help)", argv[1]);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    /* Under mpirun every process runs the same command; index, search and eval share the work
+     * (docs/distributed.md), process 0 alone writes the database and the output. */
+    if (lm_dist_init(&argc, &argv) != 0) return 1;
+    if (lm_dist_size() > 1 && argc >= 2 && strcmp(argv[1], "index") && strcmp(argv[1], "search") &&
+        strcmp(argv[1], "eval")) {
+        if (lm_dist_rank() == 0) lm_cli_fail("only index, search and eval run under mpirun (with more than one process)");
+        lm_dist_finalize();
+        return 2;
+    }
+    int rc = run(argc, argv);
+    /* A failing process may have left the others in a collective step: stop them all (an
+     * index whose files were partly skipped, 3, is a finished run). */
+    if (rc != 0 && rc != 3 && lm_dist_size() > 1) lm_dist_abort(rc);
+    lm_dist_finalize();
+    return rc;
 }

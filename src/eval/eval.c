@@ -113,8 +113,118 @@ static int variant_mode(const lm_eval_options *opt) {
 }
 
 /* Queries as variant sets (run_variants): with variants, or a plain query with the candidate
- * pass (a one-variant set); only the plain exhaustive run scans every recording directly. */
-static int qset_mode(const lm_eval_options *opt) { return variant_mode(opt) || !opt->variants.exhaustive; }
+ * pass (a one-variant set). A plain query scans every recording directly with --exhaustive, and
+ * in a distributed run (opt->split), whose shares would prune differently. */
+static int qset_mode(const lm_eval_options *opt) {
+    return variant_mode(opt) || (!opt->variants.exhaustive && !opt->split);
+}
+
+/* The queries x recordings results of a plain run (8 bytes each) or of --exhaustive variants. */
+typedef struct {
+    float distance;
+    uint32_t end;
+} plain_hit;
+typedef struct {
+    float distance;
+    uint32_t end;
+    uint16_t variant;
+} exact_hit;
+typedef struct {
+    const plain_hit *plain; /* one of these, [t * nd + k] */
+    const exact_hit *exact;
+    size_t nd;
+    const lm_fusion *f;
+} hit_table;
+
+static lm_match hit_match(const hit_table *h, size_t t, size_t k) {
+    lm_match m;
+    memset(&m, 0, sizeof m); /* whole bytes: a correct match travels by lm_split.or_bytes */
+    m.doc = h->f ? h->f->docs[k].doc : k;
+    if (h->plain) {
+        m.distance = h->plain[t * h->nd + k].distance;
+        m.end = h->plain[t * h->nd + k].end;
+    } else {
+        const exact_hit *e = &h->exact[t * h->nd + k];
+        m.distance = e->distance;
+        m.start = m.end = e->end;
+        m.variant = e->variant;
+    }
+    return m;
+}
+
+/* Per query what one process found among its recordings, merged on part 0. */
+typedef struct {
+    size_t rank; /* its recordings at or above the correct one */
+    size_t n_top;
+    lm_match top[LM_EVAL_MAX_TOP];
+} partial_result;
+
+/* Ranks, distances and best documents of the queries from the table (this process' share of
+ * the recordings under a split: then part 0 merges the shares, which gives the same numbers as
+ * one process: a rank counts recordings, the best documents are ordered by distance then
+ * document). all: nd matches of scratch. */
+static int finish_queries(const hit_table *h, const prepared *todo, size_t n_todo, const lm_eval_options *opt,
+                          lm_eval_result *res, size_t n_top, lm_match *all) {
+    const lm_split *s = opt->split;
+    const int variants = variant_mode(opt);
+    lm_match *correct = lm_calloc(n_todo ? n_todo : 1, sizeof *correct);
+    partial_result *part = s ? lm_calloc(n_todo ? n_todo : 1, sizeof *part) : NULL;
+    if (!correct || (s && !part)) {
+        free(correct);
+        return -1;
+    }
+    for (size_t t = 0; t < n_todo; t++) /* the owner's match of the correct recording reaches all */
+        if (lm_split_owns(s, todo[t].pos)) correct[t] = hit_match(h, t, todo[t].pos);
+    int rc = s ? s->or_bytes(s->ctx, correct, n_todo * sizeof *correct) : 0;
+    for (size_t t = 0; rc == 0 && t < n_todo; t++) {
+        const prepared *p = &todo[t];
+        size_t n = 0;
+        for (size_t k = 0; k < h->nd; k++)
+            if (lm_split_owns(s, k)) all[n++] = hit_match(h, t, k);
+        lm_eval_result *r = &res[p->query];
+        const lm_match *c = &correct[t];
+        if (s) { /* as lm_eval_rank, over this process' recordings */
+            float d = isnan(c->distance) ? INFINITY : c->distance;
+            part[t].rank = 0;
+            for (size_t k = 0; k < n; k++) part[t].rank += (isnan(all[k].distance) ? INFINITY : all[k].distance) <= d;
+            part[t].n_top = select_top(all, n, part[t].top, n_top);
+        } else {
+            r->rank = lm_eval_rank(all, n, p->doc);
+            r->n_top = select_top(all, n, r->top, n_top);
+        }
+        r->distance = c->distance;
+        r->shift_applied = p->shift;
+        r->tempo_applied = p->tempo;
+        int found = variants && isfinite(c->distance) && !c->approx;
+        r->shift_found = found ? lm_qset_transpose(&p->qs, c->variant) : 0;
+        r->stretch_found = found ? lm_qset_stretch(&p->qs, c->variant) : 1.0;
+    }
+    void *gathered = NULL;
+    size_t *sizes = s ? lm_calloc((size_t)s->n_parts, sizeof *sizes) : NULL;
+    if (rc == 0 && s && (!sizes || s->gather(s->ctx, part, n_todo * sizeof *part, &gathered, sizes) != 0)) rc = -1;
+    if (rc == 0 && gathered) { /* part 0: the sums of the ranks, the best of the best documents */
+        const partial_result *g = gathered;
+        lm_match *cand = lm_malloc((size_t)s->n_parts * LM_EVAL_MAX_TOP + 1, sizeof *cand);
+        for (size_t t = 0; cand && t < n_todo; t++) {
+            lm_eval_result *r = &res[todo[t].query];
+            size_t nc = 0;
+            r->rank = 0;
+            for (int q = 0; q < s->n_parts; q++) {
+                const partial_result *pr = &g[(size_t)q * n_todo + t];
+                r->rank += pr->rank;
+                for (size_t i = 0; i < pr->n_top; i++) cand[nc++] = pr->top[i];
+            }
+            r->n_top = select_top(cand, nc, r->top, n_top);
+        }
+        if (!cand) rc = -1;
+        free(cand);
+    }
+    free(gathered);
+    free(sizes);
+    free(part);
+    free(correct);
+    return rc;
+}
 
 /* splitmix64 of the seed and the theme id: a draw per theme that does not depend on the
  * other queries. */
@@ -189,16 +299,11 @@ static const float *recording(const lm_db *db, const lm_fusion *f, size_t k, flo
 #define LM_EVAL_COARSE_KEEP ((size_t)96 << 20)
 static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, size_t n_todo,
                         const lm_eval_options *opt, lm_eval_result *res, size_t n_top) {
-    typedef struct {
-        float distance;
-        uint32_t end;
-        uint16_t variant;
-    } hit;
     size_t nd = f ? f->n : db->n_docs;
     int exhaustive = opt->variants.exhaustive, failed = 0;
     size_t cells = n_todo > 0 ? n_todo * nd : 1;
     float *cmin = exhaustive ? NULL : lm_malloc(cells, sizeof *cmin);
-    hit *exact = exhaustive ? lm_malloc(cells, sizeof *exact) : NULL;
+    exact_hit *exact = exhaustive ? lm_malloc(cells, sizeof *exact) : NULL;
     if (!cmin && !exact) return -1;
     /* Where query t's variants' coarse minima start (cval_at[t] + k * n_t), if kept. */
     size_t *cval_at = exhaustive ? NULL : lm_malloc(n_todo ? n_todo : 1, sizeof *cval_at), n_cval = 0, n_views = 0;
@@ -211,6 +316,7 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
     size_t done = 0;
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t k = 0; k < nd; k++) {
+        if (!lm_split_owns(opt->split, k)) continue; /* another process' recording */
         float *buf = NULL;
         size_t T = 0;
         lm_doc_view dv; /* a compact recording as stored: the coarse pass reads its bytes */
@@ -225,7 +331,7 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
                     failed = 1;
                     break;
                 }
-                exact[t * nd + k] = (hit){m.distance, (uint32_t)m.end, (uint16_t)m.variant};
+                exact[t * nd + k] = (exact_hit){m.distance, (uint32_t)m.end, (uint16_t)m.variant};
             } else if (isnan(cmin[t * nd + k] = lm_qset_coarse_min(&todo[t].qs, &dv,
                                                                     cval ? cval + cval_at[t] + k * todo[t].qs.n : NULL))) {
 #pragma omp atomic write
@@ -249,9 +355,16 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
         lm_progress_update(&progress, ++done);
     }
     lm_progress_end(&progress);
-    lm_progress_start(&progress, "eval (refining)", n_todo);
+    int finish_failed = 0; /* with its own error (a split's collective step may fail) */
+    if (exhaustive && !failed) { /* every distance is known: rank as the plain run does */
+        lm_match *all = lm_malloc(nd ? nd : 1, sizeof *all);
+        hit_table h = {.exact = exact, .nd = nd, .f = f};
+        finish_failed = !all || finish_queries(&h, todo, n_todo, opt, res, n_top, all) != 0;
+        free(all);
+    }
+    lm_progress_start(&progress, "eval (refining)", exhaustive ? 0 : n_todo);
     done = 0;
-#pragma omp parallel if (!failed)
+#pragma omp parallel if (!failed && !exhaustive)
     {
         lm_match *all = lm_malloc(nd, sizeof *all);
         if (!all) {
@@ -261,20 +374,12 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
 #pragma omp for schedule(dynamic, 1)
         for (size_t t = 0; t < n_todo; t++) {
             const prepared *p = &todo[t];
-            if (failed) continue;
-            if (exhaustive) {
-                for (size_t k = 0; k < nd; k++) {
-                    const hit *h = &exact[t * nd + k];
-                    all[k] = (lm_match){.doc = f ? f->docs[k].doc : k, .distance = h->distance, .start = h->end,
-                                        .end = h->end, .variant = h->variant};
-                }
-            } else {
-                lm_coarse_cache cache = {&cmin[t * nd], cval ? cval + cval_at[t] : NULL, views};
-                if (lm_search_qset(db, f, &p->qs, &cache, n_top, (long)p->pos, all, 0) != 0) {
+            if (failed || exhaustive) continue;
+            lm_coarse_cache cache = {&cmin[t * nd], cval ? cval + cval_at[t] : NULL, views};
+            if (lm_search_qset(db, f, &p->qs, &cache, n_top, (long)p->pos, all, 0) != 0) {
 #pragma omp atomic write
-                    failed = 1;
-                    continue;
-                }
+                failed = 1;
+                continue;
             }
             lm_eval_result *r = &res[p->query];
             r->rank = lm_eval_rank(all, nd, p->doc);
@@ -298,6 +403,7 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
     free(cval_at);
     free(cmin);
     free(exact);
+    if (finish_failed) return -1;
     if (failed) {
         lm_set_error("eval: out of memory");
         return -1;
@@ -331,6 +437,11 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
         n_todo++;
     }
 
+    if (rc == 0 && variant_mode(opt) && opt->split && !opt->variants.exhaustive) {
+        /* Its pruning depends on the distances found so far, so shares would prune differently. */
+        lm_set_error("eval: a distributed run takes --transpose any / --duration auto only with --exhaustive");
+        rc = -1;
+    }
     if (rc == 0 && qset_mode(opt)) {
         rc = run_variants(db, f, todo, n_todo, opt, res, n_top);
         for (size_t t = 0; t < n_todo; t++) lm_qset_free(&todo[t].qs);
@@ -342,14 +453,11 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
      * features sit in cache. (Query-major order streams the whole database from memory once
      * per query, which made the evaluation memory-bound.) The queries x recordings results
      * are kept compact (8 bytes each: 59 MB for the whole corpus) until ranking. */
-    typedef struct {
-        float distance;
-        uint32_t end;
-    } hit;
+    typedef plain_hit hit;
     size_t nd = f ? f->n : db->n_docs;
     int mixes = f && f->w > 0.0 && f->w < 1.0, out_of_memory = 0;
     hit *dist = rc == 0 ? lm_malloc(n_todo > 0 ? n_todo * nd : 1, sizeof *dist) : NULL;
-    lm_match *all = rc == 0 ? lm_malloc(nd, sizeof *all) : NULL;
+    lm_match *all = rc == 0 ? lm_malloc(nd ? nd : 1, sizeof *all) : NULL;
     if (rc == 0 && (!dist || !all)) rc = -1;
     lm_progress progress;
     lm_progress_start(&progress, "eval (recordings)", nd);
@@ -357,6 +465,7 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
     if (rc == 0) {
 #pragma omp parallel for schedule(dynamic, 1)
         for (size_t k = 0; k < nd; k++) {
+            if (!lm_split_owns(opt->split, k)) continue; /* another process' recording */
             /* A fusion mixes the two databases' features of this recording once for all queries. */
             float *buf = mixes ? malloc(12 * f->docs[k].T * sizeof *buf) : NULL;
             const float *x = NULL; /* stays NULL when out of memory (the run then fails) */
@@ -390,19 +499,8 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
             lm_set_error("eval: out of memory");
             rc = -1;
         }
-        for (size_t t = 0; rc == 0 && t < n_todo; t++) {
-            const prepared *p = &todo[t];
-            for (size_t k = 0; k < nd; k++)
-                all[k] = (lm_match){.doc = f ? f->docs[k].doc : k, .distance = dist[t * nd + k].distance,
-                                    .end = dist[t * nd + k].end};
-            lm_eval_result *r = &res[p->query];
-            r->rank = lm_eval_rank(all, nd, p->doc);
-            r->distance = all[p->pos].distance;
-            r->n_top = select_top(all, nd, r->top, n_top);
-            r->shift_applied = p->shift;
-            r->tempo_applied = p->tempo;
-            r->stretch_found = 1.0;
-        }
+        hit_table h = {.plain = dist, .nd = nd, .f = f};
+        if (rc == 0) rc = finish_queries(&h, todo, n_todo, opt, res, n_top, all);
     }
     free(all);
     free(dist);
@@ -417,7 +515,10 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
 
 int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
                 lm_eval_result *res, size_t *skipped) {
-    if (lm_db_verify_all(db) != 0) return -1; /* format 2: checksums on first read */
+    /* format 2: checksums on first read (of this process' share in a split) */
+    for (size_t k = 0; opt->split && k < db->n_docs; k++)
+        if (lm_split_owns(opt->split, k) && lm_db_verify_doc(db, k) != 0) return -1;
+    if (!opt->split && lm_db_verify_all(db) != 0) return -1;
     return run(db, NULL, queries, n, opt, res, skipped);
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/csv.h"
+#include "common/split.h"
 #include "index/db.h"
 #include "index/search.h"
 
@@ -56,6 +57,10 @@ typedef struct {
     unsigned long long transpose_seed;
     int random_tempo;                   /* play each query at 0.5-2x its tempo (log-uniform): */
     unsigned long long tempo_seed;      /* its duration divided by that factor */
+    /* Distributed runs (src/dist; NULL: one process): this process scans its share of the
+     * recordings, and part 0's results are those of one process over all of them (plain
+     * queries, or variants with --exhaustive; the pruned variant search is not split). */
+    const lm_split *split;
 } lm_eval_options;
 
 typedef struct {

@@ -445,3 +445,43 @@ long lm_db_find(const lm_db *db, const char *id) {
     }
     return -1;
 }
+
+int lm_db_part(const lm_db *db, int part, int n_parts, lm_db *view, size_t **orig) {
+    memset(view, 0, sizeof *view);
+    *orig = NULL;
+    if (n_parts < 1 || part < 0 || part >= n_parts) {
+        lm_set_error("part %d of %d: no such part", part, n_parts);
+        return -1;
+    }
+    size_t n = db->n_docs / (size_t)n_parts + 1;
+    view->docs = lm_malloc(n, sizeof *view->docs);
+    *orig = lm_malloc(n, sizeof **orig);
+    if (!view->docs || !*orig) {
+        lm_db_part_free(view, *orig);
+        *orig = NULL;
+        return -1;
+    }
+    view->type = db->type;
+    view->model_checksum = db->model_checksum;
+    memcpy(view->model_id, db->model_id, sizeof view->model_id);
+    view->tuning = db->tuning;
+    view->format = db->format;
+    view->precision = db->precision; /* map, by_id and v2 stay NULL: the view owns nothing of db */
+    for (size_t k = (size_t)part; k < db->n_docs; k += (size_t)n_parts) {
+        if (lm_db_verify_doc(db, k) != 0) {
+            lm_db_part_free(view, *orig);
+            *orig = NULL;
+            return -1;
+        }
+        (*orig)[view->n_docs] = k;
+        view->docs[view->n_docs++] = db->docs[k];
+        view->total_frames += db->docs[k].T;
+    }
+    return 0;
+}
+
+void lm_db_part_free(lm_db *view, size_t *orig) {
+    free(view->docs); /* the strings and features belong to the database */
+    memset(view, 0, sizeof *view);
+    free(orig);
+}

@@ -76,6 +76,13 @@ int lm_db_verify_doc(const lm_db *db, size_t k);
 int lm_db_path_format(const char *path);
 /* Index of the document with this id, or -1. */
 long lm_db_find(const lm_db *db, const char *id);
+/* A process' share of a database in a distributed run (src/dist): *view holds the documents k
+ * with k % n_parts == part, in database order, pointing into db (which must stay open);
+ * (*orig)[i] (malloc'd) is view document i's index in db. Only the share's segments are
+ * verified (format 2), so a process reads only its own recordings' features. For searching
+ * (lm_search_*), not for lm_db_find; release with lm_db_part_free. 0, or -1 (error set). */
+int lm_db_part(const lm_db *db, int part, int n_parts, lm_db *view, size_t **orig);
+void lm_db_part_free(lm_db *view, size_t *orig);
 
 /* The float32 features of a document: d->chroma, or for a compact document a malloc'd
  * dequantised copy that *owned receives (free it; NULL otherwise). NULL when out of memory.

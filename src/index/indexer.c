@@ -429,6 +429,55 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
     return rc;
 }
 
+/* What the loop over documents shares: progress and the time of the last commit. */
+typedef struct {
+    update_ctx *c;
+    lm_progress progress;
+    size_t n_todo, done;
+    double last_commit;
+    int commit_failed;
+    char commit_error[1024];
+} progress_ctx;
+
+/* Counts a computed (rc == 0) or failed document, names a failure on stderr, and commits when
+ * commit_interval has passed. One thread at a time (the caller's critical section). */
+static void finish_doc(progress_ctx *pc, job *jb, int rc, const char *err, int partial) {
+    update_ctx *c = pc->c;
+    lm_index_stats *stats = c->stats;
+    const lm_index_options *opt = c->opt;
+    /* Other threads may be decoding MP3s with fd 2 redirected (audio.h). */
+    lm_audio_stderr_lock();
+    pc->done++;
+    if (rc == 0 && jb->T > 0) {
+        jb->state = 1;
+        stats->added++;
+        if (jb->replaces >= 0) stats->replaced++;
+        if (partial) stats->partial++;
+    } else {
+        jb->state = -1;
+        free(jb->chroma); /* (a peer's document of no frames) */
+        jb->chroma = NULL;
+        stats->failed++;
+        if (pc->progress.enabled) fputc('\n', stderr);
+        /* Audio errors usually name the file already. */
+        if (rc && !strncmp(err, jb->given_path, strlen(jb->given_path)))
+            fprintf(stderr, "leitmotif: skipping %s\n", err);
+        else
+            fprintf(stderr, "leitmotif: skipping %s: %s\n", jb->given_path, rc ? err : "no audio frames");
+    }
+    lm_progress_update(&pc->progress, pc->done);
+    lm_audio_stderr_unlock(); /* not held while writing: decoders wait for it */
+    if (!pc->commit_failed && opt->commit_interval > 0 && lm_now() - pc->last_commit >= opt->commit_interval &&
+        stats->added > 0 && pc->done < pc->n_todo) {
+        if (commit(c) != 0) {
+            snprintf(pc->commit_error, sizeof pc->commit_error, "%s", lm_last_error());
+#pragma omp atomic write
+            pc->commit_failed = 1;
+        }
+        pc->last_commit = lm_now();
+    }
+}
+
 static int update_locked(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
                          const lm_index_options *opt, lm_index_stats *stats, lm_dbw *w) {
     if (opt->type == LM_FEAT_CTC && !opt->model) {
@@ -478,21 +527,32 @@ static int update_locked(const char *db_path, const lm_db *existing, char *const
         else if (c.jobs[i].state == 2) stats->kept++;
     }
 
-    lm_progress progress;
-    lm_progress_start(&progress, "index", n_todo);
-    double last_commit = lm_now();
-    size_t done = 0;
-    int commit_failed = 0;
-    char commit_error[1024] = "";
+    const lm_index_peers *peers = opt->peers;
+    const size_t n_procs = peers && peers->n > 1 ? (size_t)peers->n : 1;
+    if (n_procs > 1) { /* the peers learn their share before anything is computed */
+        char **plan = lm_malloc(n_todo ? n_todo : 1, sizeof *plan);
+        for (size_t t = 0; plan && t < n_todo; t++) plan[t] = (char *)c.jobs[todo[t]].given_path;
+        int prc = plan ? peers->plan(peers->ctx, plan, n_todo) : -1;
+        free(plan);
+        if (prc != 0) {
+            free(todo);
+            free_jobs(&c);
+            return -1;
+        }
+    }
+    progress_ctx pc = {.c = &c, .n_todo = n_todo, .last_commit = lm_now()};
+    lm_progress_start(&pc.progress, "index", n_todo);
     /* Documents in parallel, each computed on one thread (nested regions are off): on the
      * --small corpus with ctc features this took ~5% less CPU time than one document at a
-     * time split over the threads, with the same wall time. */
+     * time split over the threads, with the same wall time. With peers, this process computes
+     * every n_procs-th document. */
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t t = 0; t < n_todo; t++) {
+        if (t % n_procs != 0) continue;
         job *jb = &c.jobs[todo[t]];
         int skip;
 #pragma omp atomic read
-        skip = commit_failed;
+        skip = pc.commit_failed;
         if (skip) continue;
         int rc = lm_features_from_file_ex(jb->given_path, opt->type, opt->model, opt->salience, &opt->tuning,
                                           &jb->chroma, &jb->T, &jb->duration, &jb->tuning);
@@ -500,44 +560,32 @@ static int update_locked(const char *db_path, const lm_db *existing, char *const
         char err[1024] = "";
         if (rc != 0) snprintf(err, sizeof err, "%s", lm_last_error());
 #pragma omp critical(lm_index_commit)
-        {
-            /* Other threads may be decoding MP3s with fd 2 redirected (audio.h). */
-            lm_audio_stderr_lock();
-            done++;
-            if (rc == 0 && jb->T > 0) {
-                jb->state = 1;
-                stats->added++;
-                if (jb->replaces >= 0) stats->replaced++;
-                if (partial) stats->partial++;
-            } else {
-                jb->state = -1;
-                stats->failed++;
-                if (progress.enabled) fputc('\n', stderr);
-                /* Audio errors usually name the file already. */
-                if (rc && !strncmp(err, jb->given_path, strlen(jb->given_path)))
-                    fprintf(stderr, "leitmotif: skipping %s\n", err);
-                else
-                    fprintf(stderr, "leitmotif: skipping %s: %s\n", jb->given_path, rc ? err : "no audio frames");
-            }
-            lm_progress_update(&progress, done);
-            lm_audio_stderr_unlock(); /* not held while writing: decoders wait for it */
-            if (!commit_failed && opt->commit_interval > 0 && lm_now() - last_commit >= opt->commit_interval &&
-                stats->added > 0 && done < n_todo) {
-                if (commit(&c) != 0) {
-                    snprintf(commit_error, sizeof commit_error, "%s", lm_last_error());
-#pragma omp atomic write
-                    commit_failed = 1;
-                }
-                last_commit = lm_now();
-            }
-        }
+        finish_doc(&pc, jb, rc, err, partial);
     }
-    lm_progress_end(&progress);
+    /* The peers' documents, in input order: every one is received (a failed commit drops them),
+     * so that no peer is left waiting. */
+    for (size_t t = 0; n_procs > 1 && t < n_todo; t++) {
+        if (t % n_procs == 0) continue;
+        job *jb = &c.jobs[todo[t]];
+        lm_peer_doc pd = {0};
+        if (peers->receive(peers->ctx, t, &pd) != 0) {
+            if (!pc.commit_failed) snprintf(pc.commit_error, sizeof pc.commit_error, "%s", lm_last_error());
+            pc.commit_failed = 1;
+            continue;
+        }
+        if (pc.commit_failed) {
+            free(pd.chroma);
+            continue;
+        }
+        jb->chroma = pd.chroma, jb->T = pd.T, jb->duration = pd.duration, jb->tuning = pd.tuning;
+        finish_doc(&pc, jb, pd.rc, pd.err, pd.partial);
+    }
+    lm_progress_end(&pc.progress);
     free(todo);
 
     int rc = 0;
-    if (commit_failed) {
-        lm_set_error("%s", commit_error);
+    if (pc.commit_failed) {
+        lm_set_error("%s", pc.commit_error);
         rc = -1;
     } else if (stats->added > 0) {
         rc = commit(&c);

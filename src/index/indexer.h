@@ -23,6 +23,29 @@ void lm_index_free_paths(char **paths, size_t n);
 /* Document id of a path: its file name without the last extension. Caller frees. */
 char *lm_index_doc_id(const char *path);
 
+/* A document computed by another process (lm_index_peers). */
+typedef struct {
+    int rc;        /* 0: computed; else err says why it could not be */
+    char err[1024];
+    int partial;   /* decoded only in part (damaged or truncated) */
+    float *chroma; /* 12 x T, malloc'd; the indexer takes it over */
+    size_t T;
+    double duration, tuning;
+} lm_peer_doc;
+
+/* Other processes computing features for this one, which alone writes the database (the
+ * distributed index of src/dist). Document t of the files to compute (input order, those not
+ * in the database yet) is computed by process t % n, this one being process 0. */
+typedef struct {
+    int n; /* processes, this one included */
+    void *ctx;
+    /* Tells the peers the files to compute (as given, in input order); called once, before any
+     * feature is computed. 0 or -1 (error set). */
+    int (*plan)(void *ctx, char *const *paths, size_t n_paths);
+    /* Document t (t % n != 0) from its process; called in increasing t, for every such t. */
+    int (*receive)(void *ctx, size_t t, lm_peer_doc *out);
+} lm_index_peers;
+
 typedef struct {
     enum lm_feature_type type;
     const lm_model *model;  /* required for LM_FEAT_CTC */
@@ -44,6 +67,8 @@ typedef struct {
      * existing one must already be). 0: f32 for a new database, an existing one keeps its own. */
     int precision_set;
     enum lm_db_precision precision;
+    /* Non-NULL: processes that compute a share of the features (NULL: this one computes all). */
+    const lm_index_peers *peers;
 } lm_index_options;
 
 typedef struct {
