@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/threads.h"
+#include "nn/conv_bf16.h"
 
 static const struct {
     const char *name;
@@ -109,4 +110,20 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     lm_cli_fail("unknown command '%s' (try leitmotif --help)", argv[1]);
     return 2;
+}
+
+int lm_cli_nn_precision(const char *value) {
+    const char *env = getenv("LEITMOTIF_NN_PRECISION");
+    const char *v = value ? value : env && env[0] ? env : "fp32";
+    enum lm_nn_precision p;
+    if (lm_nn_precision_parse(v, &p) != 0) {
+        lm_cli_fail("%s: %s", value ? "--nn-precision" : "LEITMOTIF_NN_PRECISION", lm_last_error());
+        return -1;
+    }
+    lm_nn_set_precision(p);
+    if (p == LM_NN_BF16 && lm_nn_precision_effective() != LM_NN_BF16) {
+        fprintf(stderr, "leitmotif: warning: this CPU has no AVX512_BF16: the network runs in fp32\n");
+        lm_nn_set_precision(LM_NN_FP32);
+    }
+    return lm_nn_precision_effective() == LM_NN_BF16;
 }

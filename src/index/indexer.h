@@ -44,6 +44,9 @@ typedef struct {
      * existing one must already be). 0: f32 for a new database, an existing one keeps its own. */
     int precision_set;
     enum lm_db_precision precision;
+    /* Nonzero: ctc features computed with bf16 dot products (nn/conv_bf16.h; the caller checks
+     * that the CPU has them). Format 2 only; recorded in a new database, must equal an existing one's. */
+    int nn_bf16;
 } lm_index_options;
 
 typedef struct {
