@@ -47,7 +47,7 @@ static void chroma_help(FILE *f) {
                "  --probs FILE     (ctc) the 13-class network output, float32 [13][T] (class 12 = epsilon)\n"
                "  --nn-precision P (ctc) fp32 (default, or $LEITMOTIF_NN_PRECISION) or bf16: the network's\n"
                "                   convolutions with bf16 dot products where the CPU has AVX512_BF16 (about\n"
-               "                   1.5x faster; 99.9%% of frames keep their argmax), else fp32\n");
+               "                   1.5x faster network; 99.9%% of frames keep their argmax), else fp32\n");
 }
 
 static int write_times(const char *path, size_t T) {
