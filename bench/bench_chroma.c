@@ -12,6 +12,7 @@
 #include "common/threads.h"
 #include "hcqt/hcqt.h"
 #include "nn/cnn.h"
+#include "nn/conv_bf16.h"
 
 #define TARGET_SECONDS 600.0
 #define BASELINE_SECONDS 120.0
@@ -67,15 +68,40 @@ int main(int argc, char **argv) {
     });
     if (lm_hcqt25(y, n, &h) != 0) return 1;
     float *probs = malloc(h.n_frames * LM_NCLASSES * sizeof *probs);
-    TIME_BEST(2, t_cnn, lm_cnn_forward_hcqt(&model, &h, probs));
-    lm_hcqt_free(&h);
-    free(probs);
+    float *probs16 = malloc(h.n_frames * LM_NCLASSES * sizeof *probs16);
+    /* fp32 and bf16 (where the CPU has it) alternately, so that both see the same load */
+    const int bf16 = lm_nn_bf16_supported();
+    double t_cnn16 = 1e30, t_all16 = 1e30, dt;
+    t_cnn = t_all = 1e30;
     float *c;
     size_t T;
-    TIME_BEST(2, t_all, {
-        if (lm_features_from_signal(y, n, LM_FEAT_CTC, &model, NULL, &c, &T) != 0) return 1;
-        free(c);
-    });
+    for (int r = 0; r < 2; r++)
+        for (int p = 0; p <= bf16; p++) {
+            lm_nn_set_precision(p ? LM_NN_BF16 : LM_NN_FP32);
+            TIME_BEST(1, dt, lm_cnn_forward_hcqt(&model, &h, p ? probs16 : probs));
+            if (p) t_cnn16 = dt < t_cnn16 ? dt : t_cnn16;
+            else t_cnn = dt < t_cnn ? dt : t_cnn;
+            TIME_BEST(1, dt, {
+                if (lm_features_from_signal(y, n, LM_FEAT_CTC, &model, NULL, &c, &T) != 0) return 1;
+                free(c);
+            });
+            if (p) t_all16 = dt < t_all16 ? dt : t_all16;
+            else t_all = dt < t_all ? dt : t_all;
+        }
+    lm_nn_set_precision(LM_NN_FP32);
+    size_t agree = 0;
+    for (size_t t = 0; bf16 && t < h.n_frames; t++) {
+        int a = 0, b = 0;
+        for (int k = 1; k < LM_NCLASSES; k++) {
+            if (probs[t * LM_NCLASSES + (size_t)k] > probs[t * LM_NCLASSES + (size_t)a]) a = k;
+            if (probs16[t * LM_NCLASSES + (size_t)k] > probs16[t * LM_NCLASSES + (size_t)b]) b = k;
+        }
+        agree += a == b;
+    }
+    size_t n_frames = h.n_frames;
+    lm_hcqt_free(&h);
+    free(probs);
+    free(probs16);
     lm_threads_init(1);
     TIME_BEST(3, t_stft, {
         if (lm_chroma_stft(y, n, &c, &T) != 0) return 1;
@@ -104,6 +130,11 @@ int main(int argc, char **argv) {
     printf("hcqt_rt_2t %.1f x_realtime\n", dur / t_h2);
     printf("cnn_rt_2t %.1f x_realtime\n", dur / t_cnn);
     printf("chroma_rt_2t %.1f x_realtime\n", dur / t_all);
+    if (bf16) {
+        printf("cnn_bf16_rt_2t %.1f x_realtime\n", dur / t_cnn16);
+        printf("chroma_bf16_rt_2t %.1f x_realtime\n", dur / t_all16);
+        printf("bf16_argmax_agreement %.5f of %zu frames\n", (double)agree / (double)n_frames, n_frames);
+    }
     printf("stft_rt_1t %.1f x_realtime\n", dur / t_stft);
     if (t_bit > 0) printf("bittner_rt_2t %.1f x_realtime\n", dur_b / t_bit);
     printf("bg1_rt_2t %.1f x_realtime\n", dur_b / t_bg1);

@@ -28,6 +28,8 @@ sox -n -r 22050 -c 1 -b 16 "$tmp/hdr.wav" trim 0 0 2>/dev/null
 expect_error "WAV with no samples" "no audio samples|empty|too short" "$cli" hcqt "$tmp/hdr.wav" -o "$tmp/o.npy"
 expect_error "bad --features" "unknown feature" "$cli" chroma "$tmp/one.wav" -o "$tmp/o.npy" --features mfcc
 expect_error "unknown option" "unknown option" "$cli" chroma "$tmp/one.wav" -o "$tmp/o.npy" --frobnicate
+expect_error "bad --nn-precision" "nn-precision: unknown network precision 'fp16'" "$cli" chroma "$tmp/one.wav" -o "$tmp/o.npy" --nn-precision fp16
+LEITMOTIF_NN_PRECISION=int8 expect_error "bad LEITMOTIF_NN_PRECISION" "LEITMOTIF_NN_PRECISION: unknown network precision" "$cli" chroma "$tmp/one.wav" -o "$tmp/o.npy"
 
 # An existing output survives a failed run.
 echo keep >"$tmp/keep.npy"

@@ -159,7 +159,23 @@ static void test_theme_selection(void **state) {
     leitmotif_theme_free(k);
 }
 
+/* The network precision setter: bf16 runs only where the CPU has it; bad values are errors. */
+static void test_nn_precision(void **state) {
+    (void)state;
+    assert_int_equal(leitmotif_set_nn_precision("fp16"), -1);
+    assert_non_null(strstr(leitmotif_error(), "unknown network precision"));
+    assert_int_equal(leitmotif_set_nn_precision(NULL), -1);
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    int has = 0;
+    char line[4096];
+    while (f && !has && fgets(line, sizeof line, f)) has = strstr(line, " avx512_bf16") != NULL;
+    if (f) fclose(f);
+    assert_int_equal(leitmotif_set_nn_precision("bf16"), has);
+    assert_int_equal(leitmotif_set_nn_precision("fp32"), 0);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_theme_selection), cmocka_unit_test(test_chroma_and_search)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_theme_selection), cmocka_unit_test(test_chroma_and_search),
+                                       cmocka_unit_test(test_nn_precision)};
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -124,7 +124,7 @@ static void test_conv_layer_gradients(void **state) {
     unsigned seed = 17;
     const size_t n_out = 2;
     for (int l = 0; l < 5; l++) {
-        lm_conv_spec L = {shapes[l][0], shapes[l][1], shapes[l][2], shapes[l][3], NULL, NULL, LM_LEAKY_ALPHA, NULL, NULL};
+        lm_conv_spec L = {shapes[l][0], shapes[l][1], shapes[l][2], shapes[l][3], NULL, NULL, LM_LEAKY_ALPHA, NULL, NULL, NULL};
         size_t nk = (size_t)L.kh * L.kw * L.cin * L.cout, nin = (n_out + 2) * 216 * (size_t)L.cin;
         size_t nout = n_out * 216 * (size_t)L.cout;
         float *k = malloc(nk * sizeof *k), *b = malloc((size_t)L.cout * sizeof *b), *in = malloc(nin * sizeof *in);
@@ -184,7 +184,7 @@ static void test_conv_backward_all_entries(void **state) {
     assert_true(direct_cap < lm_convfft_min_scratch() && direct_cap <= lm_conv_min_col());
     for (int pass = 0; pass < 2; pass++)
     for (int l = 0; l < 5; l++) {
-        lm_conv_spec L = {shapes[l][0], shapes[l][1], shapes[l][2], shapes[l][3], NULL, NULL, LM_LEAKY_ALPHA, NULL, NULL};
+        lm_conv_spec L = {shapes[l][0], shapes[l][1], shapes[l][2], shapes[l][3], NULL, NULL, LM_LEAKY_ALPHA, NULL, NULL, NULL};
         size_t kh = 3, kw = (size_t)L.kw, cin = (size_t)L.cin, cout = (size_t)L.cout;
         int pp = (L.kw - 1) / 2;
         size_t nk = kh * kw * cin * cout, nin = n_in * 216 * cin, nout = n_out * 216 * cout;

@@ -12,6 +12,7 @@
 #include "index/db.h"
 #include "index/search.h"
 #include "nn/model.h"
+#include "nn/conv_bf16.h"
 #include "symbolic/score.h"
 #include "symbolic/theme.h"
 
@@ -48,6 +49,17 @@ void leitmotif_model_free(leitmotif_model *m) {
 static lm_tuning api_tuning = {LM_TUNING_AUTO, 0};
 
 int leitmotif_set_tuning(const char *mode) { return lm_tuning_parse(mode, &api_tuning); }
+
+int leitmotif_set_nn_precision(const char *precision) {
+    enum lm_nn_precision p;
+    if (!precision) {
+        lm_set_error("no network precision given");
+        return -1;
+    }
+    if (lm_nn_precision_parse(precision, &p) != 0) return -1;
+    lm_nn_set_precision(p);
+    return lm_nn_precision_effective() == LM_NN_BF16;
+}
 
 int leitmotif_chroma(const char *audio_path, const leitmotif_model *model, float **chroma, size_t *n_frames) {
     return lm_features_from_file_ex(audio_path, model ? LM_FEAT_CTC : LM_FEAT_STFT, model ? &model->m : NULL, NULL,

@@ -29,6 +29,10 @@ int lm_cli_parse_double(const char *opt, const char *s, double lo, double hi, do
 int lm_cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* Handles "--threads N" / "-j N"; returns 1 if consumed (advancing *i), 0 if not, -1 on error. */
 int lm_cli_threads_option(int argc, char **argv, int *i);
+/* --nn-precision fp32|bf16 of `chroma` and `index` (value NULL: $LEITMOTIF_NN_PRECISION, else
+ * fp32). Sets the network's precision and returns 1 when bf16 runs, 0 for fp32 (bf16 asked on a
+ * CPU without AVX512_BF16: fp32, with a warning), -1 after a one-line error. */
+int lm_cli_nn_precision(const char *value);
 /* The theme selection options of `search` and `plot`: --part NAME|N, --measures A-B, --track N,
  * --voice N and --tempo QPM (sel->qpm). Returns 1 if argv[*i] is one (consumed with its value,
  * advancing *i), 0 if not, -1 after printing a one-line error. */

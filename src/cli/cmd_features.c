@@ -27,7 +27,7 @@ static void hcqt_help(FILE *f) {
 static void chroma_help(FILE *f) {
     fprintf(f, "usage: leitmotif chroma AUDIO -o OUT [--features ctc|stft|bittner|bg1] [--model FILE] [--csv]\n"
                "                        [--tuning auto|off|CENTS] [--times TIMES.npy] [--probs PROBS.npy]\n"
-               "                        [--threads N]\n\n"
+               "                        [--nn-precision fp32|bf16] [--threads N]\n\n"
                "Chroma features of AUDIO at 25 Hz, each frame l2-normalised.\n"
                "  --features ctc   deep chroma of the CNN model (default)\n"
                "  --features stft  standard chroma baseline (librosa 0.7 chroma_stft, n_fft 4096, hop 882)\n"
@@ -44,7 +44,10 @@ static void chroma_help(FILE *f) {
                "                   recording's known deviation (A = 430 Hz is -40); off: as it is. stft\n"
                "                   always tunes its own filter bank.\n"
                "  --times FILE     frame times t_i = 0.04*i s as float64 .npy [T]\n"
-               "  --probs FILE     (ctc) the 13-class network output, float32 [13][T] (class 12 = epsilon)\n");
+               "  --probs FILE     (ctc) the 13-class network output, float32 [13][T] (class 12 = epsilon)\n"
+               "  --nn-precision P (ctc) fp32 (default, or $LEITMOTIF_NN_PRECISION) or bf16: the network's\n"
+               "                   convolutions with bf16 dot products where the CPU has AVX512_BF16 (about\n"
+               "                   1.5x faster network; 99.9%% of frames keep their argmax), else fp32\n");
 }
 
 static int write_times(const char *path, size_t T) {
@@ -120,6 +123,7 @@ int cmd_chroma(int argc, char **argv) {
     enum lm_feature_type type = LM_FEAT_CTC;
     lm_tuning tuning = {LM_TUNING_AUTO, 0};
     int csv = 0;
+    const char *nn_precision = NULL;
     for (int i = 1; i < argc; i++) {
         int th = lm_cli_threads_option(argc, argv, &i);
         if (th < 0) return 1;
@@ -136,6 +140,7 @@ int cmd_chroma(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--tuning") && i + 1 < argc) {
             if (lm_tuning_parse(argv[++i], &tuning) != 0) return lm_cli_fail_lib();
         } else if (!strcmp(argv[i], "--csv")) csv = 1;
+        else if (!strcmp(argv[i], "--nn-precision") && i + 1 < argc) nn_precision = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1]) return lm_cli_fail("chroma: unknown option or missing value: %s", argv[i]);
         else if (!in) in = argv[i];
         else return lm_cli_fail("chroma: more than one input file given");
@@ -146,6 +151,7 @@ int cmd_chroma(int argc, char **argv) {
     }
     if (!csv && !strcmp(out, "-")) return lm_cli_fail("chroma: '-o -' (stdout) needs --csv");
     if (type != LM_FEAT_CTC && probs_out) return lm_cli_fail("chroma: --probs applies to --features ctc only");
+    if (lm_cli_nn_precision(nn_precision) < 0) return 1;
     lm_feature_weights fw;
     if (lm_feature_weights_load(&fw, type, model_path) != 0) return lm_cli_fail_lib();
     float *chroma = NULL, *probs = NULL;

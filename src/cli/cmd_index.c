@@ -18,7 +18,7 @@ static void index_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif index DB AUDIO_OR_DIR... [--features ctc|stft|bittner|bg1] [--model FILE]\n"
             "                       [--tuning auto|off|CENTS] [--commit-every SEC] [--replace] [--format 1|2]\n"
-            "                       [--precision f32|u8] [--threads N]\n\n"
+            "                       [--precision f32|u8] [--nn-precision fp32|bf16] [--threads N]\n\n"
             "Computes the chroma features of recordings into the database DB, creating it or adding\n"
             "to it (format: docs/database.md). A new database is a directory of segment files (format 2);\n"
             "each commit adds a segment, and only one process may write a database at a time.\n"
@@ -48,6 +48,10 @@ static void index_help(FILE *f) {
             "                   one byte per value (a quarter of the size and memory; the same MRR as\n"
             "                   f32 on fold 5, docs/database.md); an existing database keeps its precision\n"
             "                   (convert it with 'leitmotif compact DB --precision P')\n"
+            "  --nn-precision P ctc features of a new format-2 database: fp32 (default, or\n"
+            "                   $LEITMOTIF_NN_PRECISION) or bf16, the network's convolutions with bf16 dot\n"
+            "                   products where the CPU has AVX512_BF16 (else fp32); the database records\n"
+            "                   it, and an existing database keeps its own\n"
             "  --threads N      worker threads (default: all cores)\n\n"
             "The document id is the file name without extension and must be unique. When several files\n"
             "have the same id (music.flac beside music.wav), the one whose path comes first in byte order\n"
@@ -93,6 +97,7 @@ int cmd_index(int argc, char **argv) {
 /* One process, or process 0 of a distributed run (the only one that reads and writes DB). */
 static int index_main(int argc, char **argv) {
     const char *db_path = NULL, *model_path = NULL, *features = NULL, *tuning = NULL, *precision = NULL;
+    const char *nn_precision = NULL;
     double commit_every = 120;
     long format = 2;
     int replace = 0;
@@ -115,6 +120,7 @@ static int index_main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--tuning") && i + 1 < argc) tuning = argv[++i];
         else if (!strcmp(argv[i], "--replace")) replace = 1;
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) precision = argv[++i];
+        else if (!strcmp(argv[i], "--nn-precision") && i + 1 < argc) nn_precision = argv[++i];
         else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
             if (lm_cli_parse_int("--format", argv[++i], 1, 2, &format) != 0) goto usage_error;
         }
@@ -147,6 +153,9 @@ static int index_main(int argc, char **argv) {
         opt.precision_set = 1;
         opt.precision = (enum lm_db_precision)p;
     }
+    int nn_bf16 = lm_cli_nn_precision(nn_precision);
+    if (nn_bf16 < 0) goto usage_error;
+    opt.nn_bf16 = nn_bf16;
     lm_db existing;
     int have_db = lm_file_exists(db_path);
     if (have_db && lm_db_open(db_path, &existing) != 0) {
@@ -154,6 +163,7 @@ static int index_main(int argc, char **argv) {
         return lm_cli_fail("%s (not changed; remove it or use another database file)", lm_last_error());
     }
     if (have_db && !features) opt.type = existing.type;
+    if (have_db && !nn_precision) opt.nn_bf16 = existing.nn_bf16;
     /* tuning: as given; else an existing database's; else auto (off for stft, which tunes itself) */
     if (tuning) {
         if (lm_tuning_parse(tuning, &opt.tuning) != 0) {

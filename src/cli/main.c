@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/threads.h"
 #include "dist/dist.h"
+#include "nn/conv_bf16.h"
 
 static const struct {
     const char *name;
@@ -128,4 +129,20 @@ int main(int argc, char **argv) {
     if (rc != 0 && rc != 3 && lm_dist_size() > 1) lm_dist_abort(rc);
     lm_dist_finalize();
     return rc;
+}
+
+int lm_cli_nn_precision(const char *value) {
+    const char *env = getenv("LEITMOTIF_NN_PRECISION");
+    const char *v = value ? value : env && env[0] ? env : "fp32";
+    enum lm_nn_precision p;
+    if (lm_nn_precision_parse(v, &p) != 0) {
+        lm_cli_fail("%s: %s", value ? "--nn-precision" : "LEITMOTIF_NN_PRECISION", lm_last_error());
+        return -1;
+    }
+    lm_nn_set_precision(p);
+    if (p == LM_NN_BF16 && lm_nn_precision_effective() != LM_NN_BF16) {
+        fprintf(stderr, "leitmotif: warning: this CPU has no AVX512_BF16: the network runs in fp32\n");
+        lm_nn_set_precision(LM_NN_FP32);
+    }
+    return lm_nn_precision_effective() == LM_NN_BF16;
 }

@@ -55,6 +55,7 @@ typedef struct {
     size_t total_frames; /* sum of T */
     int format;          /* 1 or 2 */
     enum lm_db_precision precision; /* of every document's features (format 1: always f32) */
+    int nn_bf16; /* ctc features computed with bf16 dot products (nn/conv_bf16.h; format 2 only) */
     /* private */
     void *map; /* format 1: the file's mapping */
     size_t map_size;
@@ -130,6 +131,8 @@ int lm_dbw_begin(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_
  * one it must be the database's (-1: whatever it is), else a one-line error pointing to
  * `leitmotif compact --precision`. Documents of either precision may be committed: they are
  * converted to the database's. */
+/* A new database (not yet committed): record that its ctc features are bf16 ones. */
+void lm_dbw_set_nn_bf16(lm_dbw *w, int on);
 int lm_dbw_begin_ex(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
                     const char *model_id, const lm_tuning *tuning, int precision);
 /* One atomic step: writes the n documents (may be 0) as a new segment and tombstones for the

@@ -26,6 +26,7 @@
 #define M_HEADER 320
 #define M_HEADER_CRC_AT 316
 #define M_TUNING_AT 296       /* u32 tuning mode, then at 304 the f64 fixed deviation */
+#define M_NN_AT 300           /* u32 network precision: 0 fp32 (every older database), 1 bf16 */
 #define M_PRECISION_AT 264    /* u32 precision (0: f32, as every older database), then the f32 scale */
 #define S_PRECISION_AT 56     /* the same in a segment header */
 #define M_SEG_ENTRY 48
@@ -63,6 +64,7 @@ struct lm_db2_manifest {
     uint32_t checksum;
     char model_id[LM_DB_MODEL_ID_MAX + 1];
     lm_tuning tuning; /* how the features were tuned (chroma/tuning.h) */
+    uint32_t nn_bf16; /* M_NN_AT */
     uint64_t generation, next_seq;
     size_t n_segs, n_tombs;
     seg_entry *segs;
@@ -256,9 +258,13 @@ static int manifest_parse(const unsigned char *b, size_t n, struct lm_db2_manife
     uint32_t tuning_mode = get_u32(b + M_TUNING_AT);
     uint64_t fixed_bits = get_u64(b + M_TUNING_AT + 8);
     double fixed = get_f64(b + M_TUNING_AT + 8);
-    if (get_u32(b + M_TUNING_AT + 4) != 0 || tuning_mode > LM_TUNING_FIXED ||
-        (tuning_mode == LM_TUNING_FIXED ? !(fabs(fixed) <= 0.5) : fixed_bits != 0)) {
+    if (tuning_mode > LM_TUNING_FIXED || (tuning_mode == LM_TUNING_FIXED ? !(fabs(fixed) <= 0.5) : fixed_bits != 0)) {
         lm_set_error("the manifest has an unknown tuning mode (made by a newer leitmotif?)");
+        return -1;
+    }
+    m->nn_bf16 = get_u32(b + M_NN_AT);
+    if (m->nn_bf16 > 1 || (m->nn_bf16 && type != LM_FEAT_CTC)) {
+        lm_set_error("the manifest has an unknown network precision (made by a newer leitmotif?)");
         return -1;
     }
     if (precision_parse(b + M_PRECISION_AT, &m->precision, &m->scale) != 0) return -1;
@@ -357,6 +363,7 @@ static unsigned char *manifest_bytes(const struct lm_db2_manifest *m, size_t *n_
     memcpy(b + 64, m->model_id, strlen(m->model_id));
     put_u32(b + M_TUNING_AT, (uint32_t)m->tuning.mode);
     if (m->tuning.mode == LM_TUNING_FIXED) put_f64(b + M_TUNING_AT + 8, m->tuning.semitones);
+    put_u32(b + M_NN_AT, m->nn_bf16);
     precision_put(b + M_PRECISION_AT, m->precision, m->scale);
     put_u32(b + M_HEADER_CRC_AT, lm_crc32(0, b, M_HEADER_CRC_AT));
     size_t off = M_HEADER;
@@ -669,6 +676,7 @@ static int open_v2_once(const char *path, lm_db *db) {
     memcpy(db->model_id, m->model_id, sizeof db->model_id);
     db->tuning = m->tuning;
     db->precision = m->precision;
+    db->nn_bf16 = (int)m->nn_bf16;
     v->segs = lm_calloc(m->n_segs ? m->n_segs : 1, sizeof *v->segs);
     if (!v->segs) return -1;
     /* Document arrays grow segment by segment, after each segment's directory is checked
@@ -1126,6 +1134,10 @@ int lm_dbw_begin(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_
     return lm_dbw_begin_ex(w, path, type, model_checksum, model_id, tuning, -1);
 }
 
+void lm_dbw_set_nn_bf16(lm_dbw *w, int on) {
+    if (!w->exists) w->m->nn_bf16 = on != 0;
+}
+
 int lm_dbw_begin_ex(lm_dbw *w, const char *path, enum lm_feature_type type, uint32_t model_checksum,
                     const char *model_id, const lm_tuning *tuning, int precision) {
     memset(w, 0, sizeof *w);
@@ -1482,6 +1494,7 @@ int lm_db_upgrade_ex(const char *src, const char *dst, int precision) {
     lm_dbw w;
     int rc = lm_dbw_begin_ex(&w, dst, db.type, db.model_checksum, db.model_id, &db.tuning,
                              precision < 0 ? (int)db.precision : precision);
+    if (rc == 0) lm_dbw_set_nn_bf16(&w, db.nn_bf16);
     if (rc == 0) {
         rc = lm_dbw_commit(&w, db.docs, db.n_docs, NULL, 0);
         char msg[1024];

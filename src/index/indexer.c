@@ -14,6 +14,7 @@
 #include "audio/audio.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "nn/conv_bf16.h"
 
 /* Formats libsndfile reads; others (e.g. .spx Speex, which it cannot decode) are listed as ignored. */
 const char *const lm_audio_extensions[] = {"wav", "flac", "ogg",  "oga", "mp3", "opus", "aiff",
@@ -395,10 +396,36 @@ static void free_jobs(update_ctx *c) {
 static int update_locked(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
                          const lm_index_options *opt, lm_index_stats *stats, lm_dbw *w);
 
+static int index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
+                        const lm_index_options *opt, lm_index_stats *stats);
+
 int lm_index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
                     const lm_index_options *opt, lm_index_stats *stats) {
+    /* the features are computed at the precision the database records */
+    enum lm_nn_precision before = lm_nn_precision_requested();
+    lm_nn_set_precision(opt->nn_bf16 ? LM_NN_BF16 : LM_NN_FP32);
+    int rc = index_update(db_path, existing, paths, n_paths, opt, stats);
+    lm_nn_set_precision(before);
+    return rc;
+}
+
+static int index_update(const char *db_path, const lm_db *existing, char *const *paths, size_t n_paths,
+                        const lm_index_options *opt, lm_index_stats *stats) {
     memset(stats, 0, sizeof *stats);
+    if (opt->nn_bf16 && opt->type != LM_FEAT_CTC) {
+        lm_set_error("--nn-precision bf16 applies to ctc features only");
+        return -1;
+    }
+    if (opt->nn_bf16 && !lm_nn_bf16_supported()) {
+        lm_set_error("%s: bf16 features need a CPU with AVX512_BF16, which this one lacks", db_path);
+        return -1;
+    }
     if (existing ? existing->format == 1 : opt->format == 1) {
+        if (opt->nn_bf16) {
+            lm_set_error("%s: a format-1 database does not record the network precision (bf16 needs format 2)",
+                         db_path);
+            return -1;
+        }
         if (opt->precision_set && opt->precision != LM_DB_F32) {
             lm_set_error("%s: a format-1 database stores float32 features only (%s needs format 2)", db_path,
                          lm_db_precision_name(opt->precision));
@@ -411,6 +438,7 @@ int lm_index_update(const char *db_path, const lm_db *existing, char *const *pat
     if (lm_dbw_begin_ex(&w, db_path, opt->type, weights_checksum(opt), weights_id(opt), &opt->tuning,
                         opt->precision_set ? (int)opt->precision : -1) != 0)
         return -1;
+    lm_dbw_set_nn_bf16(&w, opt->nn_bf16);
     lm_db now;
     const int had_db = w.exists;
     if (had_db && lm_db_open(db_path, &now) != 0) {
@@ -509,6 +537,11 @@ static int update_locked(const char *db_path, const lm_db *existing, char *const
         lm_set_error("%s was made with tuning %s, not %s: add to it with the same --tuning, or use another database "
                      "file",
                      db_path, lm_tuning_name(&existing->tuning), want);
+        return -1;
+    }
+    if (existing && existing->nn_bf16 != (opt->nn_bf16 != 0)) {
+        lm_set_error("%s was made with --nn-precision %s, not %s: add to it with the same, or use another database file",
+                     db_path, existing->nn_bf16 ? "bf16" : "fp32", opt->nn_bf16 ? "bf16" : "fp32");
         return -1;
     }
     stats->existing = existing ? existing->n_docs : 0;

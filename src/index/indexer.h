@@ -69,6 +69,9 @@ typedef struct {
     enum lm_db_precision precision;
     /* Non-NULL: processes that compute a share of the features (NULL: this one computes all). */
     const lm_index_peers *peers;
+    /* Nonzero: ctc features computed with bf16 dot products (nn/conv_bf16.h; the caller checks
+     * that the CPU has them). Format 2 only; recorded in a new database, must equal an existing one's. */
+    int nn_bf16;
 } lm_index_options;
 
 typedef struct {

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/threads.h"
+#include "nn/conv_bf16.h"
 #include "nn/conv_stack.h"
 #include "nn/layers.h"
 
@@ -103,9 +104,22 @@ static int forward_range(const lm_model *m, const input_source *src, size_t T, s
     lm_conv_specs(m, layers);
     size_t col_cap = CONV_SCRATCH_BUDGET / sizeof(float);
     if (col_cap < lm_conv_min_col()) col_cap = lm_conv_min_col();
+    /* bf16 (opt-in): kernels converted once per pass, a few microseconds */
+    uint16_t *packed[LM_NCONV] = {NULL};
+    int rc = 0;
+    if (lm_nn_precision_effective() == LM_NN_BF16)
+        for (int l = 0; l < LM_NCONV && rc == 0; l++)
+            if (lm_conv_bf16_applies(&layers[l])) {
+                packed[l] = lm_conv_bf16_pack(&layers[l]);
+                layers[l].kbf = packed[l];
+                if (!packed[l]) rc = -1;
+            }
     forward_ctx ctx = {m, *src, probs, logits, salience};
-    return lm_conv_stack_forward_range(layers, LM_NCONV, NB, T, CHUNK, c0, c1, 64, col_cap, fill_input_frame,
-                                       emit_frame, &ctx);
+    if (rc == 0)
+        rc = lm_conv_stack_forward_range(layers, LM_NCONV, NB, T, CHUNK, c0, c1, 64, col_cap, fill_input_frame,
+                                         emit_frame, &ctx);
+    for (int l = 0; l < LM_NCONV; l++) free(packed[l]);
+    return rc;
 }
 
 static int forward(const lm_model *m, const input_source *src, size_t T, float *probs, float *logits, float *salience) {

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/conv_bf16.h"
 #include "nn/conv_fft.h"
 #include "nn/vec16.h"
 
@@ -17,11 +18,11 @@
 
 void lm_conv_specs(const lm_model *m, lm_conv_spec s[LM_NCONV]) {
     const lm_conv_spec specs[LM_NCONV] = {
-        {3, 3, 6, 64, m->t[LM_T_BENDY1_K], m->t[LM_T_BENDY1_B], LM_LEAKY_ALPHA, NULL, NULL},
-        {3, 3, 64, 32, m->t[LM_T_BENDY2_K], m->t[LM_T_BENDY2_B], LM_LEAKY_ALPHA, NULL, NULL},
-        {3, 3, 32, 32, m->t[LM_T_SMOOTHY1_K], m->t[LM_T_SMOOTHY1_B], LM_LEAKY_ALPHA, NULL, NULL},
-        {3, 3, 32, 32, m->t[LM_T_SMOOTHY2_K], m->t[LM_T_SMOOTHY2_B], LM_LEAKY_ALPHA, NULL, NULL},
-        {3, 42, 32, 8, m->t[LM_T_DISTRIBUTE_K], m->t[LM_T_DISTRIBUTE_B], LM_LEAKY_ALPHA, NULL, NULL},
+        {3, 3, 6, 64, m->t[LM_T_BENDY1_K], m->t[LM_T_BENDY1_B], LM_LEAKY_ALPHA, NULL, NULL, NULL},
+        {3, 3, 64, 32, m->t[LM_T_BENDY2_K], m->t[LM_T_BENDY2_B], LM_LEAKY_ALPHA, NULL, NULL, NULL},
+        {3, 3, 32, 32, m->t[LM_T_SMOOTHY1_K], m->t[LM_T_SMOOTHY1_B], LM_LEAKY_ALPHA, NULL, NULL, NULL},
+        {3, 3, 32, 32, m->t[LM_T_SMOOTHY2_K], m->t[LM_T_SMOOTHY2_B], LM_LEAKY_ALPHA, NULL, NULL, NULL},
+        {3, 42, 32, 8, m->t[LM_T_DISTRIBUTE_K], m->t[LM_T_DISTRIBUTE_B], LM_LEAKY_ALPHA, NULL, NULL, NULL},
     };
     memcpy(s, specs, sizeof specs);
 }
@@ -241,6 +242,7 @@ void lm_conv_forward_nb(const lm_conv_spec *L, int nb, const float *in, size_t n
                         size_t col_cap) {
     int chroma = nb == LM_NB && L->alpha == LM_LEAKY_ALPHA && !L->bn_scale;
     if (chroma && lm_convfft_forward(L, in, n_in, out, col, col_cap) == 0) return; /* the distribute layer */
+    if (L->kbf && lm_conv_bf16_forward(L, nb, in, n_in, out, col, col_cap) == 0) return;
     geom g = make_geom(nb, L->kw);
     epilogue ep = {L->b, L->alpha, L->bn_scale, L->bn_shift};
     size_t n_out = n_in - (size_t)L->kh + 1, cin = (size_t)L->cin, cout = (size_t)L->cout;

@@ -3,6 +3,7 @@
 #ifndef LM_NN_LAYERS_H
 #define LM_NN_LAYERS_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nn/model.h"
 
@@ -16,6 +17,7 @@ typedef struct {
     const float *k, *b; /* kernel [kh][kw][cin][cout] (kh along time, kw along pitch), bias [cout] */
     float alpha;        /* activation's slope below zero: LM_LEAKY_ALPHA (chroma), 0 ReLU, 1 none */
     const float *bn_scale, *bn_shift; /* NULL, or a per-channel y*scale+shift after the activation */
+    const uint16_t *kbf;          /* NULL, or the kernel in bf16 (conv_bf16.h): run in bf16 */
 } lm_conv_spec;
 
 /* The five convolutions of model m (bendy1, bendy2, smoothy1, smoothy2, distribute). */

@@ -123,7 +123,7 @@ static void specs(const lm_salience_model *m, lm_conv_spec L[LM_SAL_NCONV]) {
     }
     for (int l = 0; l < LM_SAL_NCONV; l++) {
         L[l] = (lm_conv_spec){conv_shape[l][1], conv_shape[l][0], conv_shape[l][2], conv_shape[l][3],
-                              m->kernels[l], m->w + bias_off[l], 0.0f, m->bn[l + 1][0], m->bn[l + 1][1]};
+                              m->kernels[l], m->w + bias_off[l], 0.0f, m->bn[l + 1][0], m->bn[l + 1][1], NULL};
     }
 }
 
