@@ -16,31 +16,6 @@
 #include "nn/model.h"
 #include "testutil.h"
 
-static char *tmp_path(const char *name) {
-    static char buf[8][512];
-    static int next = 0;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", lm_test_tmpdir(), name);
-    return p;
-}
-
-/* Deterministic l2-normalised pseudo-random chroma. */
-static float *synthetic_chroma(size_t T, unsigned seed) {
-    float *c = malloc(12 * T * sizeof *c);
-    assert_non_null(c);
-    unsigned s = seed * 2654435761u + 1;
-    for (size_t i = 0; i < 12 * T; i++) {
-        s = s * 1103515245u + 12345u;
-        c[i] = (float)((s >> 8) & 0xffff) / 65536.0f;
-    }
-    for (size_t t = 0; t < T; t++) {
-        double n = 0;
-        for (int k = 0; k < 12; k++) n += c[k * T + t] * c[k * T + t];
-        for (int k = 0; k < 12; k++) c[k * T + t] /= (float)sqrt(n);
-    }
-    return c;
-}
-
 typedef struct {
     lm_db_doc docs[3];
     float *chroma[3];
@@ -51,7 +26,7 @@ static void make_sample(sample_db *s, enum lm_feature_type type, uint32_t checks
     static const char *paths[3] = {"/music/beethoven_op67.flac", "/music/caf\xc3\xa9 \"quoted\".wav", "/x.ogg"};
     static const size_t T[3] = {25, 1, 7};
     for (int i = 0; i < 3; i++) {
-        s->chroma[i] = synthetic_chroma(T[i], (unsigned)i + 1);
+        s->chroma[i] = lm_test_chroma(T[i], (unsigned)i + 1, 0.0f);
         s->docs[i] = (lm_db_doc){.id = ids[i], .path = paths[i], .model_id = model_id, .duration = 0.04 * T[i] + 0.01,
                                  .type = type, .model_checksum = checksum, .T = T[i], .chroma = s->chroma[i]};
     }
@@ -65,7 +40,7 @@ static void test_round_trip(void **state) {
     (void)state;
     sample_db s;
     make_sample(&s, LM_FEAT_CTC, 0xdeadbeefu, "v1_ctc_train345valid1");
-    const char *path = tmp_path("round.lmdb");
+    const char *path = lm_test_tmp_path("round.lmdb");
     assert_int_equal(lm_db_write(path, LM_FEAT_CTC, 0xdeadbeefu, "v1_ctc_train345valid1", s.docs, 3), 0);
     lm_db db;
     assert_int_equal(lm_db_open(path, &db), 0);
@@ -131,10 +106,10 @@ static void expect_open_error(const char *path, const char *fragment) {
 
 static void test_truncated(void **state) {
     (void)state;
-    const char *path = tmp_path("trunc.lmdb");
+    const char *path = lm_test_tmp_path("trunc.lmdb");
     size_t n;
     unsigned char *bytes = write_sample_bytes(path, &n);
-    const char *cut = tmp_path("cut.lmdb");
+    const char *cut = lm_test_tmp_path("cut.lmdb");
     /* Every possible truncation point is refused (cut in place, shortest last). */
     write_plain(cut, bytes, n);
     for (size_t len = n; len-- > 0;) {
@@ -161,10 +136,10 @@ static void test_truncated(void **state) {
 
 static void test_bit_flips(void **state) {
     (void)state;
-    const char *path = tmp_path("flip.lmdb");
+    const char *path = lm_test_tmp_path("flip.lmdb");
     size_t n;
     unsigned char *bytes = write_sample_bytes(path, &n);
-    const char *bad = tmp_path("bad.lmdb");
+    const char *bad = lm_test_tmp_path("bad.lmdb");
     /* One flipped bit anywhere (header, strings, features, CRCs, padding, end marker),
      * patched in place. */
     write_plain(bad, bytes, n);
@@ -197,7 +172,7 @@ static void test_write_rejects_bad_input(void **state) {
     (void)state;
     sample_db s;
     make_sample(&s, LM_FEAT_STFT, 0, "");
-    const char *path = tmp_path("dup.lmdb");
+    const char *path = lm_test_tmp_path("dup.lmdb");
     s.docs[2].id = s.docs[0].id;
     lm_clear_error();
     assert_int_equal(lm_db_write(path, LM_FEAT_STFT, 0, "", s.docs, 3), -1);
@@ -240,7 +215,7 @@ static int update(const char *db_path, char **inputs, size_t n_inputs, const lm_
 
 static void test_collect_and_ids(void **state) {
     (void)state;
-    const char *dir = tmp_path("scan");
+    const char *dir = lm_test_tmp_path("scan");
     assert_int_equal(lm_test_system("mkdir -p '%s/sub/deeper' '%s/.hidden' && touch '%s/b.WAV' '%s/a.flac' "
                                     "'%s/notes.txt' '%s/sub/c.mp3' '%s/sub/deeper/d.opus' '%s/.hidden/e.wav'",
                                     dir, dir, dir, dir, dir, dir, dir, dir),
@@ -257,7 +232,7 @@ static void test_collect_and_ids(void **state) {
         assert_string_equal(paths[i], full);
     }
     lm_index_free_paths(paths, n);
-    char *missing[1] = {tmp_path("no_such_dir")};
+    char *missing[1] = {lm_test_tmp_path("no_such_dir")};
     assert_int_equal(lm_index_collect(missing, 1, &paths, &n), -1);
     assert_non_null(strstr(lm_last_error(), "no_such_dir"));
 
@@ -274,7 +249,7 @@ static void test_collect_and_ids(void **state) {
 
 static void test_append_without_recomputation(void **state) {
     (void)state;
-    const char *dir = tmp_path("audio");
+    const char *dir = lm_test_tmp_path("audio");
     assert_int_equal(lm_test_system("mkdir -p '%s'", dir), 0);
     char a[600], b[600], c[600], bad[600];
     snprintf(a, sizeof a, "%s/a.wav", dir);
@@ -283,7 +258,7 @@ static void test_append_without_recomputation(void **state) {
     snprintf(bad, sizeof bad, "%s/broken.wav", dir);
     write_tone(a, 440.0, 1.0);
     write_tone(b, 523.25, 1.5);
-    const char *db_path = tmp_path("append.lmdb");
+    const char *db_path = lm_test_tmp_path("append.lmdb");
     lm_index_options opt = {.type = LM_FEAT_STFT};
     lm_index_stats st;
     char *first[2] = {a, b};
@@ -345,7 +320,7 @@ static void test_append_without_recomputation(void **state) {
 
 static void test_periodic_commits(void **state) {
     (void)state;
-    const char *dir = tmp_path("many");
+    const char *dir = lm_test_tmp_path("many");
     assert_int_equal(lm_test_system("mkdir -p '%s'", dir), 0);
     char *inputs[5];
     for (int i = 0; i < 5; i++) {
@@ -353,7 +328,7 @@ static void test_periodic_commits(void **state) {
         snprintf(inputs[i], 600, "%s/t%d.wav", dir, i);
         write_tone(inputs[i], 220.0 * (1 + i), 0.5);
     }
-    const char *db_path = tmp_path("periodic.lmdb");
+    const char *db_path = lm_test_tmp_path("periodic.lmdb");
     lm_index_options opt = {.type = LM_FEAT_STFT, .commit_interval = 1e-9};
     lm_index_stats st;
     /* one worker: the files finish in input order, so each can be committed as it finishes (with
@@ -379,7 +354,7 @@ static void test_periodic_commits(void **state) {
 
 static void test_duplicate_ids(void **state) {
     (void)state;
-    const char *dir = tmp_path("dups");
+    const char *dir = lm_test_tmp_path("dups");
     assert_int_equal(lm_test_system("mkdir -p '%s/one' '%s/two'", dir, dir), 0);
     char p1[600], p2[600], p3[600];
     snprintf(p1, sizeof p1, "%s/one/song.wav", dir);
@@ -388,7 +363,7 @@ static void test_duplicate_ids(void **state) {
     write_tone(p1, 440, 0.5);
     write_tone(p2, 440, 0.5);
     write_tone(p3, 330, 0.5);
-    const char *db_path = tmp_path("dups.lmdb");
+    const char *db_path = lm_test_tmp_path("dups.lmdb");
     lm_index_options opt = {.type = LM_FEAT_STFT};
     lm_index_stats st;
     char *both[2] = {p1, p2};
@@ -415,7 +390,7 @@ static void test_feature_and_model_mismatch(void **state) {
     (void)state;
     sample_db s;
     make_sample(&s, LM_FEAT_STFT, 0, "");
-    const char *db_path = tmp_path("types.lmdb");
+    const char *db_path = lm_test_tmp_path("types.lmdb");
     assert_int_equal(lm_db_write(db_path, LM_FEAT_STFT, 0, "", s.docs, 3), 0);
     free_sample(&s);
     lm_db db;
@@ -447,7 +422,7 @@ static void test_tuning_fields(void **state) {
     make_sample(&s, LM_FEAT_CTC, 0x9999u, "trained_model");
     s.docs[0].tuning = 0.28f;
     s.docs[2].tuning = -0.11f;
-    const char *path = tmp_path("tuned.lmdb");
+    const char *path = lm_test_tmp_path("tuned.lmdb");
     const lm_tuning aut = {LM_TUNING_AUTO, 0}, fixed = {LM_TUNING_FIXED, -0.4};
     assert_int_equal(lm_db_write_ex(path, LM_FEAT_CTC, 0x9999u, "trained_model", &aut, s.docs, 3), 0);
     lm_db db;

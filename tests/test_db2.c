@@ -18,30 +18,6 @@
 #include "index/search.h"
 #include "testutil.h"
 
-static char *tmp_path(const char *name) {
-    static char buf[16][512];
-    static int next = 0;
-    char *p = buf[next++ % 16];
-    snprintf(p, 512, "%s/%s", lm_test_tmpdir(), name);
-    return p;
-}
-
-static float *synthetic_chroma(size_t T, unsigned seed) {
-    float *c = malloc(12 * T * sizeof *c);
-    assert_non_null(c);
-    unsigned s = seed * 2654435761u + 1;
-    for (size_t i = 0; i < 12 * T; i++) {
-        s = s * 1103515245u + 12345u;
-        c[i] = (float)((s >> 8) & 0xffff) / 65536.0f + 0.01f;
-    }
-    for (size_t t = 0; t < T; t++) {
-        double n = 0;
-        for (int k = 0; k < 12; k++) n += c[k * T + t] * c[k * T + t];
-        for (int k = 0; k < 12; k++) c[k * T + t] /= (float)sqrt(n);
-    }
-    return c;
-}
-
 #define NDOC 8
 typedef struct {
     lm_db_doc docs[NDOC];
@@ -54,7 +30,7 @@ static void make_docs(docset *s, unsigned seed) {
         size_t T = 20 + 7 * (size_t)i;
         snprintf(s->ids[i], sizeof s->ids[i], "doc%d", i);
         snprintf(s->paths[i], sizeof s->paths[i], "/music/doc%d.flac", i);
-        s->chroma[i] = synthetic_chroma(T, seed + (unsigned)i);
+        s->chroma[i] = lm_test_chroma(T, seed + (unsigned)i, 0.01f);
         s->docs[i] = (lm_db_doc){.id = s->ids[i], .path = s->paths[i], .model_id = "", .duration = 0.04 * (double)T,
                                  .type = LM_FEAT_STFT, .model_checksum = 0, .T = T, .chroma = s->chroma[i]};
     }
@@ -105,7 +81,7 @@ static void test_commits_tombstones_compact(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 1);
-    const char *path = tmp_path("db2");
+    const char *path = lm_test_tmp_path("db2");
     commit_docs(path, s.docs, 3, NULL, 0);
     commit_docs(path, s.docs + 3, 2, NULL, 0);
     expect_ids(path, "doc0 doc1 doc2 doc3 doc4");
@@ -142,7 +118,7 @@ static void test_commits_tombstones_compact(void **state) {
     commit_docs(path, NULL, 0, gone1, 1);
     expect_ids(path, "doc0 doc2 doc3 doc4");
     lm_db_doc repl = s.docs[3];
-    float *other = synthetic_chroma(repl.T, 99);
+    float *other = lm_test_chroma(repl.T, 99, 0.01f);
     repl.chroma = other;
     const char *gone3[] = {"doc3"};
     commit_docs(path, &repl, 1, gone3, 1);
@@ -198,7 +174,7 @@ static void test_writer_rejects(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 2);
-    const char *path = tmp_path("rej");
+    const char *path = lm_test_tmp_path("rej");
     lm_dbw w;
     /* Nothing is written until the first commit. */
     assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
@@ -219,7 +195,7 @@ static void test_writer_rejects(void **state) {
     snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)getpid());
     assert_false(lm_file_exists(stale));
     /* A format-1 file is not written by the format-2 writer. */
-    const char *v1 = tmp_path("v1.lmdb");
+    const char *v1 = lm_test_tmp_path("v1.lmdb");
     assert_int_equal(lm_db_write(v1, LM_FEAT_STFT, 0, "", s.docs, 2), 0);
     lm_clear_error();
     assert_int_equal(lm_dbw_begin(&w, v1, LM_FEAT_STFT, 0, "", NULL), -1);
@@ -232,7 +208,7 @@ static void test_second_writer(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 3);
-    const char *path = tmp_path("locked");
+    const char *path = lm_test_tmp_path("locked");
     commit_docs(path, s.docs, 2, NULL, 0);
     lm_dbw w;
     assert_int_equal(lm_dbw_begin(&w, path, LM_FEAT_STFT, 0, "", NULL), 0);
@@ -273,7 +249,7 @@ static void test_reader_during_write(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 4);
-    const char *path = tmp_path("rw");
+    const char *path = lm_test_tmp_path("rw");
     commit_docs(path, s.docs, 2, NULL, 0);
     commit_docs(path, s.docs + 2, 2, NULL, 0);
     lm_db old;
@@ -300,7 +276,7 @@ static void test_damaged_segment(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 5);
-    const char *path = tmp_path("damaged");
+    const char *path = lm_test_tmp_path("damaged");
     commit_docs(path, s.docs, 2, NULL, 0);
     commit_docs(path, s.docs + 2, 2, NULL, 0);
     char seg[700];
@@ -365,7 +341,7 @@ static void test_damaged_manifest(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 6);
-    const char *path = tmp_path("mani");
+    const char *path = lm_test_tmp_path("mani");
     commit_docs(path, s.docs, 3, NULL, 0);
     const char *gone[] = {"doc1"};
     commit_docs(path, NULL, 0, gone, 1);
@@ -410,7 +386,7 @@ static void test_upgrade(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 7);
-    const char *v1 = tmp_path("old.lmdb"), *v2 = tmp_path("new.lmdb");
+    const char *v1 = lm_test_tmp_path("old.lmdb"), *v2 = lm_test_tmp_path("new.lmdb");
     assert_int_equal(lm_db_write(v1, LM_FEAT_STFT, 0, "", s.docs, NDOC), 0);
     assert_int_equal(lm_db_path_format(v1), 1);
     assert_int_equal(lm_db_upgrade(v1, v2), 0);
@@ -494,7 +470,7 @@ static void test_compact_database(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 9);
-    const char *f32 = tmp_path("c_f32"), *u8 = tmp_path("c_u8"), *up = tmp_path("c_up"), *v1 = tmp_path("c_v1.lmdb");
+    const char *f32 = lm_test_tmp_path("c_f32"), *u8 = lm_test_tmp_path("c_u8"), *up = lm_test_tmp_path("c_up"), *v1 = lm_test_tmp_path("c_v1.lmdb");
     commit_docs(f32, s.docs, NDOC, NULL, 0);
     lm_dbw w;
     assert_int_equal(lm_dbw_begin_ex(&w, u8, LM_FEAT_STFT, 0, "", NULL, LM_DB_U8), 0);
@@ -564,7 +540,7 @@ static void test_unknown_precision(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 10);
-    const char *path = tmp_path("prec");
+    const char *path = lm_test_tmp_path("prec");
     lm_dbw w;
     assert_int_equal(lm_dbw_begin_ex(&w, path, LM_FEAT_STFT, 0, "", NULL, LM_DB_U8), 0);
     assert_int_equal(lm_dbw_commit(&w, s.docs, 3, NULL, 0), 0);
@@ -599,7 +575,7 @@ static void test_fuzz_parsers(void **state) {
     (void)state;
     docset s;
     make_docs(&s, 8);
-    const char *path = tmp_path("fz");
+    const char *path = lm_test_tmp_path("fz");
     commit_docs(path, s.docs, 4, NULL, 0);
     char mp[700], sp[700];
     snprintf(mp, sizeof mp, "%s/MANIFEST", path);

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sndfile.h>
@@ -82,3 +83,27 @@ const char lm_test_two_part_musicxml[] =
     "</measure><measure number=\"3\"><note><pitch><step>C</step><octave>3</octave></pitch><duration>4</duration>"
     "</note></measure></part></score-partwise>\n";
 #undef Q
+
+char *lm_test_tmp_path(const char *name) {
+    static char buf[16][512];
+    static int next = 0;
+    char *p = buf[next++ % 16];
+    snprintf(p, 512, "%s/%s", lm_test_tmpdir(), name);
+    return p;
+}
+
+float *lm_test_chroma(size_t T, unsigned seed, float offset) {
+    float *c = malloc(12 * T * sizeof *c);
+    assert_non_null(c);
+    unsigned s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < 12 * T; i++) {
+        s = s * 1103515245u + 12345u;
+        c[i] = (float)((s >> 8) & 0xffff) / 65536.0f + offset;
+    }
+    for (size_t t = 0; t < T; t++) {
+        double n = 0;
+        for (int k = 0; k < 12; k++) n += c[k * T + t] * c[k * T + t];
+        for (int k = 0; k < 12; k++) c[k * T + t] /= (float)sqrt(n);
+    }
+    return c;
+}

@@ -29,12 +29,17 @@ extern int lm_test_skipped;
 int lm_test_result(int cmocka_status);
 /* A fresh temporary directory for the test (removed at exit). */
 const char *lm_test_tmpdir(void);
+/* DIR/name under lm_test_tmpdir(), in one of 16 rotating buffers (valid for 15 more calls). */
+char *lm_test_tmp_path(const char *name);
+/* Deterministic pseudo-random chroma (12 x T, bin-major), each value in [offset, offset + 1)
+ * before every frame is l2-normalised; malloc'd. */
+float *lm_test_chroma(size_t T, unsigned seed, float offset);
 /* Runs a shell command, returns its exit status. */
 int lm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Writes a mono 16-bit WAV file. */
 /* A MusicXML score of two parts at 120 quarter notes per minute (tests of theme selections):
  * part 1 "Flute": m. 1 A5 x4, m. 2 C5 D5 E5 F5, m. 3 G5 half, half rest (quarter notes);
  * part 2 "Bass": C3 whole notes in m. 1-3. Part 1, measures 2-3 is "C5 D5 E5 F5 G5:2". */
 extern const char lm_test_two_part_musicxml[];
+/* Writes a mono 16-bit WAV file. */
 int lm_test_write_wav(const char *path, const float *x, size_t n, int rate, int channels);
 #endif
