@@ -13,12 +13,15 @@
 #           on the old balance would rate the starting model best and undo every epoch)
 #   train_mf   continue the fine-tuned model "ours" on them with halved augmentation rates
 #           (about one example in seven clean); model in DATA/ft3/mf.bin
+#   train_v2   the same melody-forward data and rates, starting from the authors' v2 weights (they
+#           rank the real choir recording far higher than any of ours); one epoch per call of
+#           train, each epoch's best model kept as DATA/ft4/v2_eN.bin (ROBUST_MAX_EPOCHS, default 6)
 # Re-running a step continues it (rendering skips finished excerpts, training resumes from its
 # checkpoint). Default: all steps.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(deps render train)
 py=/usr/bin/python3
@@ -75,6 +78,20 @@ for step in "${steps[@]}"; do
         --augment mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08 \
         --threads "${ROBUST_THREADS:-2}" --out "$data/ft3/mf.bin" --plot "$data/ft3/mf.png" \
         --resume ${ROBUST_MAX_EPOCHS:+--max-epochs "$ROBUST_MAX_EPOCHS"} >"$data/ft3/mf.log" 2>&1 ;;
+    train_v2)
+      "$here/scripts/setup.sh" "$here/build" >&2
+      mkdir -p "$data/ft4"
+      cli="$data/bin/leitmotif_train4"
+      [ -x "$cli" ] || { cp "$here/build/leitmotif" "$cli.tmp"; mv "$cli.tmp" "$cli"; }
+      for ((e = 1; e <= ${ROBUST_MAX_EPOCHS:-6}; e++)); do
+        [ -f "$data/ft4/v2_e$e.bin" ] && continue
+        "$cli" train --pairs "$data/tv_pairs_mf.csv" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 4 \
+          --init "$shared/reference/models/v2_ctc_train345valid1.bin" --lr 1e-4 --patience 2 --phases 3 \
+          --augment mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08 \
+          --threads "${ROBUST_THREADS:-2}" --out "$data/ft4/v2.bin" --plot "$data/ft4/v2.png" \
+          --resume --max-epochs "$e" >>"$data/ft4/v2.log" 2>&1
+        cp "$data/ft4/v2.bin" "$data/ft4/v2_e$e.bin.tmp" && mv "$data/ft4/v2_e$e.bin.tmp" "$data/ft4/v2_e$e.bin"
+      done ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
   esac
 done
