@@ -205,7 +205,8 @@ def is_piano(part):
 
 
 # ----------------------------------------------------------------------------- planning
-def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=False, melody_db=(-6.0, 6.0)):
+def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=False, melody_db=(-6.0, 6.0),
+                 choir=False):
     """Draw all random choices of one excerpt and compute its note list in the excerpt time frame."""
     rng = job_rng(seed, theme['theme_id'], k, 'plan')
     loc = find_theme(piece, theme)
@@ -243,6 +244,10 @@ def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=F
     parts = piece.parts
     vocal = [i for i, p in enumerate(parts) if is_vocal(p, collection)]
     use_voice = bool(vocal) and (collection == 'lied' or len(vocal) >= 2) and rng.rand() < P_VOICE_SYNTH
+    if choir:
+        # --choir: every part sung (a string quartet becomes an a-cappella vocal quartet), the
+        # texture of a choir, whose voices share one timbre, with the theme part as the target
+        vocal, use_voice = list(range(len(parts))), True
     pianos = [i for i, p in enumerate(parts) if is_piano(p) and i not in vocal]
     use_sampler = bool(pianos) and avail_piano and rng.rand() < P_PIANO_SAMPLER
     piano_prog = int(wchoice(rng, FAM_PIANO))   # one instrument for all piano staves
@@ -533,7 +538,7 @@ def work_batch(args):
                 _PIECES.clear()
             _PIECES[pid] = Piece(os.path.join(ctx['corpus'], 'midi', pid + '.mid'))
         pl = plan_excerpt(_PIECES[pid], job['piece'], job['theme'], job['k'], ctx['seed'], sf_name,
-                          ctx['piano'], ctx['theme_only'], ctx['melody_db'])
+                          ctx['piano'], ctx['theme_only'], ctx['melody_db'], ctx['choir'])
         if pl is None:
             sys.stderr.write('warning: theme %s not located in its MIDI, skipped\n' % job['theme']['theme_id'])
             continue
@@ -596,6 +601,9 @@ def main(argv=None):
     ap.add_argument('--melody-db', default='-6,6',
                     help='LO,HI: range (dB) of the theme part\'s gain; the other parts get -3..3 (default %(default)s)')
     ap.add_argument('--theme-only', action='store_true', help='debug: render only the theme notes (timing check)')
+    ap.add_argument('--choir', action='store_true',
+                    help='every part sung by the voice synthesiser (use with --collections quartet: a vocal quartet)')
+    ap.add_argument('--collections', help='comma list of pieces.csv collections to use (default: all)')
     a = ap.parse_args(argv)
     if a.jobs > 2:
         sys.stderr.write('note: this machine is shared; consider --jobs <= 2\n')
@@ -614,7 +622,8 @@ def main(argv=None):
     folds = set(a.folds.split(','))
     with open(os.path.join(a.corpus, 'pieces.csv'), newline='') as f:
         pieces = {r['piece_id']: r for r in csv.DictReader(f)
-                  if r['license'].lower() in lic and r['fold'] in folds}
+                  if r['license'].lower() in lic and r['fold'] in folds
+                  and (not a.collections or r['collection'] in a.collections.split(','))}
     with open(os.path.join(a.corpus, 'themes.csv'), newline='') as f:
         themes = [r for r in csv.DictReader(f) if r['piece_id'] in pieces]
     if a.limit and a.limit < len(themes):
@@ -651,6 +660,7 @@ def main(argv=None):
             batches.append(js[i:i + a.batch])
     batches.sort(key=lambda b: (b[0]['theme']['piece_id'], b[0]['sf']))
     ctx = {'corpus': a.corpus, 'out': out, 'seed': a.seed, 'piano': piano_ok, 'theme_only': a.theme_only,
+           'choir': a.choir,
            'melody_db': tuple(float(x) for x in a.melody_db.split(','))}
     sys.stderr.write('%d themes x %d variants: %d to render (%d already done), %d batches, %d jobs\n'
                      % (len(themes), a.variants, len(jobs), len(done), len(batches), a.jobs))

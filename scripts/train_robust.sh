@@ -16,12 +16,17 @@
 #   train_v2   the same melody-forward data and rates, starting from the authors' v2 weights (they
 #           rank the real choir recording far higher than any of ours); one epoch per call of
 #           train, each epoch's best model kept as DATA/ft4/v2_eN.bin (ROBUST_MAX_EPOCHS, default 6)
+#   render_choir  the CC0 string quartets' themes with every part sung by the voice synthesiser
+#           (render_training.py --choir: a vocal quartet, the texture of a choir; theme part -3..+6 dB):
+#           folds 1-3 with 3 variants, fold 4 with 1; DATA/tv_pairs_choir.csv = them + tv_pairs_mf.csv
+#   train_choir   continue the melody-forward model on tv_pairs_choir.csv (same rates as train_mf), one
+#           epoch per call, each epoch's best model kept as DATA/ft5/choir_eN.bin (ROBUST_MAX_EPOCHS, 5)
 # Re-running a step continues it (rendering skips finished excerpts, training resumes from its
 # checkpoint). Default: all steps.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(deps render train)
 py=/usr/bin/python3
@@ -91,6 +96,29 @@ for step in "${steps[@]}"; do
           --threads "${ROBUST_THREADS:-2}" --out "$data/ft4/v2.bin" --plot "$data/ft4/v2.png" \
           --resume --max-epochs "$e" >>"$data/ft4/v2.log" 2>&1
         cp "$data/ft4/v2.bin" "$data/ft4/v2_e$e.bin.tmp" && mv "$data/ft4/v2_e$e.bin.tmp" "$data/ft4/v2_e$e.bin"
+      done ;;
+    render_choir)
+      $py "$here/scripts/render_training.py" --out "$data/tv_choir_train" --folds 1,2,3 --collections quartet --choir \
+        --variants 3 --seed 11 --jobs 2 --melody-db=-3,6
+      $py "$here/scripts/render_training.py" --out "$data/tv_choir_valid" --folds 4 --collections quartet --choir \
+        --variants 1 --seed 12 --jobs 2 --melody-db=-3,6
+      { cat "$data/tv_pairs_mf.csv"
+        tail -n +2 "$data/tv_choir_train/pairs.csv" | sed 's#^audio/#tv_choir_train/audio/#'
+        tail -n +2 "$data/tv_choir_valid/pairs.csv" | sed 's#^audio/#tv_choir_valid/audio/#'; } >"$data/tv_pairs_choir.csv.tmp"
+      mv "$data/tv_pairs_choir.csv.tmp" "$data/tv_pairs_choir.csv" ;;
+    train_choir)
+      "$here/scripts/setup.sh" "$here/build" >&2
+      mkdir -p "$data/ft5"
+      cli="$data/bin/leitmotif_train4"
+      [ -x "$cli" ] || { cp "$here/build/leitmotif" "$cli.tmp"; mv "$cli.tmp" "$cli"; }
+      for ((e = 1; e <= ${ROBUST_MAX_EPOCHS:-5}; e++)); do
+        [ -f "$data/ft5/choir_e$e.bin" ] && continue
+        "$cli" train --pairs "$data/tv_pairs_choir.csv" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 5 \
+          --init "$here/models/training/leitmotif_ctc_finetuned_mf.bin" --lr 1e-4 --patience 2 --phases 3 \
+          --augment mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08 \
+          --threads "${ROBUST_THREADS:-2}" --out "$data/ft5/choir.bin" --plot "$data/ft5/choir.png" \
+          --resume --max-epochs "$e" >>"$data/ft5/choir.log" 2>&1
+        cp "$data/ft5/choir.bin" "$data/ft5/choir_e$e.bin.tmp" && mv "$data/ft5/choir_e$e.bin.tmp" "$data/ft5/choir_e$e.bin"
       done ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
   esac
