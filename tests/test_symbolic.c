@@ -100,6 +100,12 @@ static void test_notelist_errors(void **state) {
     expect_notelist_error("C4", 0, "tempo");
     expect_notelist_error("C4", -60, "tempo");
     expect_notelist_error("C4", NAN, "tempo");
+    /* a long bad token is cut at a character boundary (here byte 40 falls inside a 3-byte euro
+     * sign: 'D' + 'é' take 3 bytes, then 12 euro signs are 36 more) and marked with an ellipsis */
+    const char *long_token = "C4 D\u00e9\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac"
+                             "\u20ac\u20ac\u20ac\u20ac\u20acx";
+    expect_notelist_error(long_token, 120, "token 2 'D\u00e9\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac"
+                                           "\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u2026' (column 4)");
 }
 
 /* Pitch class of the non-zero entry of each frame (-1 for a zero frame); every non-zero

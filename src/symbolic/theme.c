@@ -144,8 +144,11 @@ int lm_notelist_parse(const char *text, double bpm, lm_theme *out) {
         double beats;
         const char *why = NULL;
         if (parse_token(text + start, i - start, &pitch, &beats, &why) < 0) {
-            lm_set_error("note list: token %zu '%.*s' (column %zu): %s", token_no, (int)(i - start > 40 ? 40 : i - start),
-                         text + start, start + 1, why);
+            /* at most 40 bytes of the token, cut before a UTF-8 continuation byte, not inside a character */
+            size_t shown = i - start > 40 ? 40 : i - start;
+            while (shown > 0 && shown < i - start && ((unsigned char)text[start + shown] & 0xC0) == 0x80) shown--;
+            lm_set_error("note list: token %zu '%.*s%s' (column %zu): %s", token_no, (int)shown, text + start,
+                         shown < i - start ? "\u2026" : "", start + 1, why);
             free(notes);
             return -1;
         }
