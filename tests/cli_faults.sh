@@ -13,7 +13,8 @@
 # but its rename may not survive a crash), with the new output left in place. Also: a read-only database folder
 # (search works, index says why it cannot write) and a database on a really full file system
 # (a 32 KiB tmpfs, in a user namespace; skipped where that is not allowed).
-# Audio is synthesised with sox: nothing from ../shared is needed.
+# Audio is synthesised with sox: nothing from ../shared is needed. The format-2 database writers
+# (index, remove, compact, upgrade) are swept by tests/cli_faults_db2.sh.
 # Args: CLI SHARED_DIR SOURCE_DIR. Exit 77 when the library, sox or LD_PRELOAD is unavailable.
 set -u
 cli="$1"

@@ -26,6 +26,8 @@
 # segments its manifest lists and one more document (or, where a failed upgrade left no database,
 # the upgrade must succeed when rerun). The source of an upgrade is never changed.
 # Audio is synthesised with sox (stft features: no model): nothing from ../shared is needed.
+# Debugging: ONLY=REGEX runs the sweeps whose names match, VERBOSE=1 prints every run's error,
+# KEEP_TMP=1 keeps the scratch folder.
 # Args: CLI SHARED_DIR SOURCE_DIR. Exit 77 when the library, sox or LD_PRELOAD is unavailable.
 set -u
 cli="$1"
