@@ -13,24 +13,16 @@
 # but its rename may not survive a crash), with the new output left in place. Also: a read-only database folder
 # (search works, index says why it cannot write) and a database on a really full file system
 # (a 32 KiB tmpfs, in a user namespace; skipped where that is not allowed).
-# Audio is synthesised with sox: nothing from ../shared is needed.
+# Audio is synthesised with sox: nothing from ../shared is needed. The format-2 database writers
+# (index, remove, compact, upgrade) are swept by tests/cli_faults_db2.sh.
 # Args: CLI SHARED_DIR SOURCE_DIR. Exit 77 when the library, sox or LD_PRELOAD is unavailable.
 set -u
 cli="$1"
-shim="$(cd "$(dirname "$cli")" && pwd)/liblm_faultinject.so"
-[ -f "$shim" ] || { echo "SKIP: $shim not built (Linux only)"; exit 77; }
 command -v sox >/dev/null || { echo "SKIP: sox not installed (scripts/setup.sh installs it)"; exit 77; }
 tmp="$(mktemp -d)"; [ -n "${KEEP_TMP:-}" ] || trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT; echo "tmp $tmp"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/cli_common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/faults_common.sh"  # the shim, faulty, modes, error_ok, summary ...
 export LEITMOTIF_THREADS=2
-
-# An ASan build must have its runtime first in the preload list.
-preload="$shim"
-asan="$(ldd "$cli" 2>/dev/null | awk '/libasan/ {print $3; exit}')"
-[ -n "$asan" ] && preload="$asan:$shim"
-export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"
-LD_PRELOAD="$preload" LM_FAULT_LOG="$tmp/probe.log" "$cli" --help >/dev/null 2>&1
-[ -f "$tmp/probe.log" ] || { echo "SKIP: LD_PRELOAD of $shim has no effect here"; exit 77; }
 
 # ---------------------------------------------------------------- inputs
 sox -n -r 22050 -c 1 -b 16 "$tmp/a.wav" synth 1.2 sine 440 2>/dev/null
@@ -44,40 +36,6 @@ done
 sox "${args[@]}" "$tmp/mel.wav" pad 0 0.5 2>/dev/null || { fail "could not synthesise audio"; exit 1; }
 printf 'audio,start_sec,end_sec,pitch_classes,fold\nmel.wav,0,1,C E,1\nmel.wav,1,2,G C,2\n' >"$tmp/pairs.csv"
 theme="A4:0.5 C5:0.5"  # 0.5 s at 120 bpm
-
-counted() { wc -l <"$1" | tr -d ' '; }
-# The errnos each N is tried with: both in a normal build; in a sanitizer build (4-5 times slower)
-# one, alternating, so that every call still fails once there under ASan and UBSan.
-modes() { if [ -z "$asan" ]; then echo "ENOSPC:1 EIO:0"; elif [ $(($1 % 2)) -eq 1 ]; then echo "ENOSPC:1"; else echo "EIO:0"; fi; }
-# faulty N ERRNO STICKY CMD...: runs CMD with the N-th counted call failing; $tmp/f.err gets stderr.
-faulty() {
-  local n="$1" err="$2" sticky="$3"; shift 3
-  rm -f "$tmp/f.log"
-  LD_PRELOAD="$preload" LM_FAULT_AT="$n" LM_FAULT_ERRNO="$err" LM_FAULT_STICKY="$sticky" LM_FAULT_LOG="$tmp/f.log" \
-    "$@" >"$tmp/f.out" 2>"$tmp/f.err"
-}
-# what failed in the last faulty run
-failed_call() { grep -a ' FAILED$' "$tmp/f.log" | head -n 1 | cut -d' ' -f2-; }
-# 0 if that was the fsync of a folder after a rename (not of a file: those are PATH.tmp.PID)
-failed_dir_fsync() { local c; c="$(failed_call)"; [ "${c%% *}" = fsync ] && [[ "$c" != *.tmp.* ]]; }
-# A failed folder fsync: the new file is complete and in place, but its rename is not durable yet.
-# That is an error (exit non-zero, one line naming the file, saying so and why), with the new file
-# left in place: nothing is lost.
-dir_fsync_error_ok() { error_ok "$1" && tail -n 1 "$tmp/f.err" | grep -q "renamed into place, but syncing its folder"; }
-# The error of a failed run: its last stderr line names the file (pattern $1) and says why.
-error_ok() {
-  local why="No space left on device|Input/output error|Cannot allocate memory"
-  tail -n 1 "$tmp/f.err" | grep -E "^leitmotif: .*($why)" | grep -qE "$1"
-}
-no_temp_files() { ! find "$@" -name '*.tmp.*' 2>/dev/null | grep -q .; }
-# Parts that cannot run here are counted; any makes the whole test "skipped" for ctest.
-skipped=0
-skip() { echo "SKIP $1"; skipped=$((skipped + 1)); }
-summary() { # summary NAME RUNS BAD
-  if [ "$2" -eq 0 ]; then fail "$1: no call was counted (is the library working?)"
-  elif [ "$3" -eq 0 ]; then ok "$1: $2 runs, each failed cleanly or wrote a complete output"
-  else fail "$1: $3 of $2 runs went wrong (above)"; fi
-}
 
 # ---------------------------------------------------------------- chroma -o
 for fmt in npy csv; do
@@ -237,5 +195,4 @@ if unshare -rm true 2>/dev/null; then
   fi
 else skip "full file system: user namespaces are not available (unshare -rm)"; fi
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-[ $skipped -eq 0 ] || { echo "$skipped part(s) skipped: reported to ctest as skipped"; exit 77; }
+faults_exit

@@ -160,7 +160,7 @@ static int index_main(int argc, char **argv) {
     int have_db = lm_file_exists(db_path);
     if (have_db && lm_db_open(db_path, &existing) != 0) {
         free(inputs);
-        return lm_cli_fail("%s (not changed; remove it or use another database file)", lm_last_error());
+        return lm_cli_fail("%s (not changed)", lm_last_error());
     }
     if (have_db && !features) opt.type = existing.type;
     if (have_db && !nn_precision) opt.nn_bf16 = existing.nn_bf16;

@@ -64,7 +64,9 @@ static int fsync_parent_dir(const char *path) {
     return rc;
 }
 
-int lm_atomic_commit(lm_atomic_file *af) {
+int lm_atomic_commit(lm_atomic_file *af) { return lm_atomic_commit_ex(af, 1); }
+
+int lm_atomic_commit_ex(lm_atomic_file *af, int sync_dir) {
     int rc = 0;
     if (fflush(af->fp) != 0 || ferror(af->fp) || fsync(fileno(af->fp)) != 0) {
         lm_set_error("cannot write %s: %s", af->final_path, strerror(errno));
@@ -80,7 +82,7 @@ int lm_atomic_commit(lm_atomic_file *af) {
         rc = -1;
     }
     if (rc != 0) unlink(af->tmp_path);
-    else rc = fsync_parent_dir(af->final_path); /* -1: the new file is in place, but not durable yet */
+    else if (sync_dir) rc = fsync_parent_dir(af->final_path); /* -1: the new file is in place, but not durable yet */
     free(af->tmp_path);
     free(af->final_path);
     af->tmp_path = af->final_path = NULL;

@@ -17,6 +17,9 @@ int lm_atomic_open(lm_atomic_file *af, const char *path);
  * then the new, complete file, but its rename may not survive a crash or power loss; the error
  * says so. */
 int lm_atomic_commit(lm_atomic_file *af);
+/* As lm_atomic_commit; sync_dir 0 leaves out the directory's fsync, for a file in a new folder
+ * that the caller fsyncs itself before making the folder visible (a new format-2 database). */
+int lm_atomic_commit_ex(lm_atomic_file *af, int sync_dir);
 /* Discards the temporary file (on error paths). */
 void lm_atomic_abort(lm_atomic_file *af);
 

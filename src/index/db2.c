@@ -505,9 +505,11 @@ static const void *stored_features(const lm_db_doc *d, const struct lm_db2_manif
     return q;
 }
 
-/* Writes docs as segment seq into dir (temporary file, fsync, rename); fills *e. */
+/* Writes docs as segment seq into dir (temporary file, fsync, rename; then an fsync of dir unless
+ * sync_dir is 0: a new database's folder, which lm_dbw_commit fsyncs once, after the manifest);
+ * fills *e. */
 static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_manifest *m, const lm_db_doc *docs,
-                         size_t n, seg_entry *e) {
+                         size_t n, seg_entry *e, int sync_dir) {
     const size_t frame_bytes = NBINS * value_bytes(m->precision);
     if (n > UINT32_MAX) {
         lm_set_error("too many documents for one segment");
@@ -598,7 +600,7 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
         return -1;
     }
     free(path);
-    if (lm_atomic_commit(&af) != 0) return -1;
+    if (lm_atomic_commit_ex(&af, sync_dir) != 0) return -1;
     *e = (seg_entry){.seq = seq, .size = size, .frames = frames, .n_docs = (uint32_t)n, .crc = crc};
     return 0;
 }
@@ -1002,14 +1004,16 @@ int lm_db_path_format(const char *path) {
 static int fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return 0;
-    int rc = 0;
+    int rc = 0, err = 0;
     if (fsync(fd) != 0 && errno != EINVAL && errno != EBADF) {
+        err = errno;
         lm_set_error("syncing the folder %s failed (%s): what was just written there is in place but may be lost if "
                      "the system crashes or loses power",
                      dir, strerror(errno));
         rc = -1;
     }
     close(fd);
+    if (rc) errno = err; /* for callers that say it their way */
     return rc;
 }
 
@@ -1214,7 +1218,8 @@ void lm_dbw_end(lm_dbw *w) {
     w->lock_fd = -1;
 }
 
-static int write_manifest(const char *dir, const struct lm_db2_manifest *m) {
+/* The manifest's commit (sync_dir as in segment_write). */
+static int write_manifest(const char *dir, const struct lm_db2_manifest *m, int sync_dir) {
     size_t n;
     unsigned char *b = manifest_bytes(m, &n);
     char *mp = join(dir, LM_DB2_MANIFEST);
@@ -1234,7 +1239,7 @@ static int write_manifest(const char *dir, const struct lm_db2_manifest *m) {
     free(b);
     free(mp);
     crash_point("manifest");
-    return lm_atomic_commit(&af);
+    return lm_atomic_commit_ex(&af, sync_dir);
 }
 
 static int check_new_docs(const struct lm_db2_manifest *m, const lm_db_doc *docs, size_t n) {
@@ -1339,7 +1344,7 @@ int lm_dbw_commit(lm_dbw *w, const lm_db_doc *docs, size_t n, const char *const 
     uint64_t t = m2.next_seq, seg_seq = 0;
     if (n) {
         seg_entry e;
-        if (segment_write(dir, m2.next_seq, &m2, docs, n, &e) != 0) {
+        if (segment_write(dir, m2.next_seq, &m2, docs, n, &e, w->exists) != 0) {
             manifest_free(&m2);
             return -1;
         }
@@ -1366,17 +1371,19 @@ int lm_dbw_commit(lm_dbw *w, const lm_db_doc *docs, size_t n, const char *const 
         m2.tombs[m2.n_tombs++].t = t;
     }
     m2.generation++;
-    int rc = write_manifest(dir, &m2);
-    if (rc == 0 && !w->exists) {
-        if (fsync_dir(dir) != 0) {
-            rc = -1; /* nothing visible yet: the unfinished database is removed */
+    int rc = write_manifest(dir, &m2, w->exists);
+    if (rc == 0 && !w->exists) { /* one fsync of the new folder makes its segment's and manifest's renames durable */
+        if (fsync_dir(dir) != 0) { /* nothing visible yet: the unfinished database is removed */
+            lm_set_error("cannot create database %s: syncing its new folder failed (%s); nothing was written", w->path,
+                         strerror(errno));
+            rc = -1;
         } else if (rename(w->tmp_dir, w->path) != 0) {
             if (errno == EEXIST || errno == ENOTEMPTY || errno == EISDIR || errno == ENOTDIR)
                 lm_set_error("%s was created by another process meanwhile; nothing written", w->path);
             else lm_set_error("cannot create database %s: %s", w->path, strerror(errno));
             rc = -1;
         } else {
-            if (fsync_parent(w->path) != 0) rc = -1; /* created and complete, but not durable yet */
+            if (fsync_parent(w->path) != 0) rc = fail_path(w->path); /* created and complete, but not durable yet */
             free(w->tmp_dir);
             w->tmp_dir = NULL;
             w->exists = 1;
@@ -1444,7 +1451,7 @@ int lm_dbw_compact_ex(lm_dbw *w, int precision, size_t *before, size_t *after) {
             lm_set_error("%s: segment numbers are used up; upgrade into a new database", w->path);
             rc = -1;
         } else {
-            rc = segment_write(w->path, m2.next_seq, &m2, db.docs, db.n_docs, &m2.segs[0]);
+            rc = segment_write(w->path, m2.next_seq, &m2, db.docs, db.n_docs, &m2.segs[0], 1);
         }
         if (rc == 0) {
             crash_point("segment");
@@ -1453,7 +1460,7 @@ int lm_dbw_compact_ex(lm_dbw *w, int precision, size_t *before, size_t *after) {
         }
     }
     m2.generation++;
-    if (rc == 0 && write_manifest(w->path, &m2) != 0) rc = -1; /* the new segment stays (see lm_dbw_commit) */
+    if (rc == 0 && write_manifest(w->path, &m2, 1) != 0) rc = -1; /* the new segment stays (see lm_dbw_commit) */
     lm_db_close(&db);
     if (rc != 0) {
         manifest_free(&m2);
