@@ -13,6 +13,8 @@ methods = [("ft_ours", "ours fine-tuned (epoch 8): previous default + varied ren
            ("wiseft", "0.5 x previous default + 0.5 x ours fine-tuned (weight interpolation)"),
            ("ft_mf", "ours fine-tuned, continued 5 epochs on melody-forward renders (theme part +0..9 dB), "
                      "halved augmentation"),
+           ("ftv2e6", "authors' v2 fine-tuned 6 epochs on the melody-forward renders, halved augmentation"),
+           ("choir", "ours melody-forward, continued 5 epochs on its renders + vocal-quartet renders (CC0 string quartets sung)"),
            ("prev", "leitmotif default (unchanged: two GM soundfonts, no augmentation)"),
            ("v1", "authors' v1 (their commercial recordings)"),
            ("v2", "authors' v2"),

@@ -17,11 +17,12 @@
 #             -> DATA/whole_modes/*.json
 #   tables    docs/results/whole_corpus.md
 # WHOLE_FEATURES: the databases to make and evaluate, in order (default: ctc stft v1 bg1 cce
-# bittner; the slow ones last). Every step skips what is already done.
+# bittner; the slow ones last); WHOLE_MODELS="name=ctc:MODEL.bin ..." adds candidate models.
+# Every step skips what is already done.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(render index eval realaudio modes tables)
 out="$here/docs/results"
@@ -33,6 +34,9 @@ all_feats=("ctc=ctc:$here/models/leitmotif_default.bin" "stft=stft:"
            "v1=ctc:$shared/reference/models/v1_ctc_train345valid1.bin" "bg1=bg1:"
            "cce=ctc:$here/models/training/leitmotif_cce_train123valid4.bin"
            "bittner=bittner:$shared/reference/models/bittner_melody2.bin")
+# WHOLE_MODELS adds candidate models as "name=ctc:MODEL.bin ..." (name them in WHOLE_FEATURES too)
+read -r -a extra_feats <<<"${WHOLE_MODELS:-}"
+all_feats+=("${extra_feats[@]}")
 read -r -a wanted <<<"${WHOLE_FEATURES:-ctc stft v1 bg1 cce bittner}"
 # corpus pieces with a real recording in ../shared/realaudio: their renders stay out of the database
 real_pieces=(beethoven_sonata02-1)
