@@ -27,7 +27,7 @@ mkdir -p "$data/bin" "$data/db" "$out"
 . "$here/scripts/lib/eval_cli.sh"
 # name=features:model (model empty: the feature type's default or none)
 feats=("stft=stft:" "bittner=bittner:$shared/reference/models/bittner_melody2.bin" "bg1=bg1:"
-       "ctc=ctc:$here/models/leitmotif_default.bin" "cce=ctc:$here/models/training/leitmotif_cce_train123valid4.bin"
+       "ctc=ctc:$here/models/training/leitmotif_ctc_train123valid4.bin" "cce=ctc:$here/models/training/leitmotif_cce_train123valid4.bin"
        "v1=ctc:$shared/reference/models/v1_ctc_train345valid1.bin")
 # fused pairs: DB + DB2 (the fusion weight is DB2's share)
 pairs=("ctc+bg1" "ctc+bittner" "ctc+v1")

@@ -16,7 +16,7 @@
 #   modes     issue 14's search modes on the ctc database (scripts/search_modes.sh's runs)
 #             -> DATA/whole_modes/*.json
 #   tables    docs/results/whole_corpus.md
-# WHOLE_FEATURES: the databases to make and evaluate, in order (default: ctc stft v1 bg1 cce
+# WHOLE_FEATURES: the databases to make and evaluate, in order (default: ctc choir stft v1 bg1 cce
 # bittner; the slow ones last); WHOLE_MODELS="name=ctc:MODEL.bin ..." adds candidate models.
 # Every step skips what is already done.
 set -euo pipefail
@@ -30,14 +30,15 @@ mkdir -p "$data/bin" "$data/db" "$out"
 # shellcheck source=lib/eval_cli.sh
 . "$here/scripts/lib/eval_cli.sh"
 # name=features:model (model empty: the feature type's default)
-all_feats=("ctc=ctc:$here/models/leitmotif_default.bin" "stft=stft:"
+all_feats=("ctc=ctc:$here/models/training/leitmotif_ctc_train123valid4.bin" "stft=stft:"
            "v1=ctc:$shared/reference/models/v1_ctc_train345valid1.bin" "bg1=bg1:"
            "cce=ctc:$here/models/training/leitmotif_cce_train123valid4.bin"
-           "bittner=bittner:$shared/reference/models/bittner_melody2.bin")
+           "bittner=bittner:$shared/reference/models/bittner_melody2.bin"
+           "choir=ctc:$here/models/training/leitmotif_ctc_finetuned_choir.bin")
 # WHOLE_MODELS adds candidate models as "name=ctc:MODEL.bin ..." (name them in WHOLE_FEATURES too)
 read -r -a extra_feats <<<"${WHOLE_MODELS:-}"
 all_feats+=("${extra_feats[@]}")
-read -r -a wanted <<<"${WHOLE_FEATURES:-ctc stft v1 bg1 cce bittner}"
+read -r -a wanted <<<"${WHOLE_FEATURES:-ctc choir stft v1 bg1 cce bittner}"
 # corpus pieces with a real recording in ../shared/realaudio: their renders stay out of the database
 real_pieces=(beethoven_sonata02-1)
 fold_dirs() {
