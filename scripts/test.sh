@@ -31,6 +31,9 @@ install_check() {
   grep -q "^default model: $prefix/.*share/leitmotif/leitmotif_default.bin\$" <<<"$out" &&
     grep -q "^1 beethoven_op067-01_davis-hs-so_musopen " <<<"$out" ||
     { echo "test: the program built with pkg-config against the install gave:" >&2; echo "$out" >&2; return 1; }
+  # the previous default (databases indexed with it grow only with it) is installed beside it
+  cmp -s "$prefix/share/leitmotif/leitmotif_ctc_train123valid4.bin" "$here/models/training/leitmotif_ctc_train123valid4.bin" ||
+    { echo "test: the previous default model is not installed in $prefix/share/leitmotif" >&2; return 1; }
   # The installed command and plugin must read PREFIX/share/leitmotif, not the source tree's
   # models/: with another model there, they compute that model's features.
   cp "$other" "$prefix/share/leitmotif/leitmotif_default.bin"

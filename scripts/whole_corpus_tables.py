@@ -12,15 +12,16 @@ methods = [("stft", "stft chroma"),
            ("bittner", "Bittner deep salience (melody2) folded to chroma"),
            ("bg1", "Bosch-Gomez BG1 salience folded to chroma"),
            ("cce", "our CCE model (train 1-3, valid 4)"),
-           ("ctc", "**our CTC model, the shipped default**"),
+           ("ctc", "our CTC model (the required experiment's; the default until 2026-12-05)"),
            ("v1", "authors' v1 (CTC)"),
-           ("choir", "our CTC model continued on melody-forward and vocal-quartet renders (issue 12 candidate)"),
+           ("choir", "**our CTC model fine-tuned on varied, melody-forward and vocal-quartet renders: the shipped default**"),
            ("oracle_bg1_ctc", "oracle: per query the better of bg1 and ctc"),
            ("fuse_ctc_bg1", "fusion of ctc and bg1"),
            ("fuse_ctc_bittner", "fusion of ctc and bittner"),
            ("fuse_ctc_v1", "fusion of ctc and v1")]
 # the same model on the fold-5-only database (docs/results/robustness_*: tuning compensated too)
 fold5_only = {"ctc": "robustness_prev_tuned_default", "v1": "robustness_v1_tuned_default",
+              "choir": "robustness_choir_tuned_default",
               "stft": "robustness_stft_default"}
 settings = [("annotation", "query at the annotated duration"), ("score", "query at its score duration")]
 keys = ["top1", "top5", "top10", "top20", "mrr"]
