@@ -31,6 +31,25 @@ data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(deps render train)
 py=/usr/bin/python3
 mkdir -p "$data/ft" "$data/bin"
+# halved augmentation rates (about one example in seven clean), for the continued fine-tunings
+half_rates=mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08
+# per_epoch DIR NAME PAIRS INIT SEED EPOCHS: fine-tune INIT on PAIRS with the halved rates, one epoch
+# per call of train (which resumes its checkpoint), each epoch's best model kept as DIR/NAME_eN.bin
+per_epoch() {
+  local dir="$1" name="$2" pairs="$3" init="$4" seed="$5" epochs="$6" cli="$data/bin/leitmotif_train4" e
+  "$here/scripts/setup.sh" "$here/build" >&2
+  mkdir -p "$dir"
+  [ -x "$cli" ] || { cp "$here/build/leitmotif" "$cli.tmp"; mv "$cli.tmp" "$cli"; }
+  for ((e = 1; e <= epochs; e++)); do
+    [ -f "$dir/${name}_e$e.bin" ] && continue
+    "$cli" train --pairs "$pairs" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed "$seed" \
+      --init "$init" --lr 1e-4 --patience 2 --phases 3 --augment "$half_rates" \
+      --threads "${ROBUST_THREADS:-2}" --out "$dir/$name.bin" --plot "$dir/$name.png" \
+      --resume --max-epochs "$e" >>"$dir/$name.log" 2>&1
+    cp "$dir/$name.bin" "$dir/${name}_e$e.bin.tmp" && mv "$dir/${name}_e$e.bin.tmp" "$dir/${name}_e$e.bin"
+  done
+}
+
 for step in "${steps[@]}"; do
   echo "train_robust: $step" >&2
   case "$step" in
@@ -80,23 +99,11 @@ for step in "${steps[@]}"; do
       [ -x "$cli" ] || { cp "$here/build/leitmotif" "$cli.tmp"; mv "$cli.tmp" "$cli"; }
       "$cli" train --pairs "$data/tv_pairs_mf.csv" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 3 \
         --init "$here/models/training/leitmotif_ctc_finetuned_ours.bin" --lr 1e-4 --patience 2 --phases 3 \
-        --augment mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08 \
+        --augment "$half_rates" \
         --threads "${ROBUST_THREADS:-2}" --out "$data/ft3/mf.bin" --plot "$data/ft3/mf.png" \
         --resume ${ROBUST_MAX_EPOCHS:+--max-epochs "$ROBUST_MAX_EPOCHS"} >"$data/ft3/mf.log" 2>&1 ;;
-    train_v2)
-      "$here/scripts/setup.sh" "$here/build" >&2
-      mkdir -p "$data/ft4"
-      cli="$data/bin/leitmotif_train4"
-      [ -x "$cli" ] || { cp "$here/build/leitmotif" "$cli.tmp"; mv "$cli.tmp" "$cli"; }
-      for ((e = 1; e <= ${ROBUST_MAX_EPOCHS:-6}; e++)); do
-        [ -f "$data/ft4/v2_e$e.bin" ] && continue
-        "$cli" train --pairs "$data/tv_pairs_mf.csv" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 4 \
-          --init "$shared/reference/models/v2_ctc_train345valid1.bin" --lr 1e-4 --patience 2 --phases 3 \
-          --augment mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08 \
-          --threads "${ROBUST_THREADS:-2}" --out "$data/ft4/v2.bin" --plot "$data/ft4/v2.png" \
-          --resume --max-epochs "$e" >>"$data/ft4/v2.log" 2>&1
-        cp "$data/ft4/v2.bin" "$data/ft4/v2_e$e.bin.tmp" && mv "$data/ft4/v2_e$e.bin.tmp" "$data/ft4/v2_e$e.bin"
-      done ;;
+    train_v2) per_epoch "$data/ft4" v2 "$data/tv_pairs_mf.csv" "$shared/reference/models/v2_ctc_train345valid1.bin" 4 \
+      "${ROBUST_MAX_EPOCHS:-6}" ;;
     render_choir)
       $py "$here/scripts/render_training.py" --out "$data/tv_choir_train" --folds 1,2,3 --collections quartet --choir \
         --variants 3 --seed 11 --jobs 2 --melody-db=-3,6
@@ -106,20 +113,8 @@ for step in "${steps[@]}"; do
         tail -n +2 "$data/tv_choir_train/pairs.csv" | sed 's#^audio/#tv_choir_train/audio/#'
         tail -n +2 "$data/tv_choir_valid/pairs.csv" | sed 's#^audio/#tv_choir_valid/audio/#'; } >"$data/tv_pairs_choir.csv.tmp"
       mv "$data/tv_pairs_choir.csv.tmp" "$data/tv_pairs_choir.csv" ;;
-    train_choir)
-      "$here/scripts/setup.sh" "$here/build" >&2
-      mkdir -p "$data/ft5"
-      cli="$data/bin/leitmotif_train4"
-      [ -x "$cli" ] || { cp "$here/build/leitmotif" "$cli.tmp"; mv "$cli.tmp" "$cli"; }
-      for ((e = 1; e <= ${ROBUST_MAX_EPOCHS:-5}; e++)); do
-        [ -f "$data/ft5/choir_e$e.bin" ] && continue
-        "$cli" train --pairs "$data/tv_pairs_choir.csv" --license CC0-1.0 --train-folds 1,2,3 --valid-fold 4 --seed 5 \
-          --init "$here/models/training/leitmotif_ctc_finetuned_mf.bin" --lr 1e-4 --patience 2 --phases 3 \
-          --augment mix=0.1,detune=0.25,reverb=0.35,eq=0.35,compress=0.2,noise=0.3,codec=0.08 \
-          --threads "${ROBUST_THREADS:-2}" --out "$data/ft5/choir.bin" --plot "$data/ft5/choir.png" \
-          --resume --max-epochs "$e" >>"$data/ft5/choir.log" 2>&1
-        cp "$data/ft5/choir.bin" "$data/ft5/choir_e$e.bin.tmp" && mv "$data/ft5/choir_e$e.bin.tmp" "$data/ft5/choir_e$e.bin"
-      done ;;
+    train_choir) per_epoch "$data/ft5" choir "$data/tv_pairs_choir.csv" \
+      "$here/models/training/leitmotif_ctc_finetuned_mf.bin" 5 "${ROBUST_MAX_EPOCHS:-5}" ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
   esac
 done
