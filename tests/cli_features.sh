@@ -114,6 +114,23 @@ if [ -f "$src/models/leitmotif_default.bin" ]; then
   expect_error "index: adding with another tuning mode" "made with tuning auto, not off" "$cli" index "$tmp/t.lmdb" "$tmp/intune.wav" --tuning off
   "$cli" index "$tmp/t.lmdb" "$tmp/intune.wav" 2>"$tmp/err" && ok "index: adding keeps the database's mode" || fail "index add: $(cat "$tmp/err")"
   expect_error "index: stft with tuning" "stft features tune their own" "$cli" index "$tmp/s.lmdb" "$tmp/sharp.wav" --features stft --tuning auto
+  # A database of another model: the error names that model's file where one is kept (older
+  # defaults are kept in models/training/ and installed beside the default).
+  src="${3:-$(dirname "${BASH_SOURCE[0]}")/..}"; prev="$src/models/training/leitmotif_ctc_train123valid4.bin"
+  if [ -f "$prev" ]; then
+    "$cli" index "$tmp/prev.lmdb" "$tmp/sharp.wav" --model "$prev" 2>"$tmp/err" || fail "index with the previous default: $(cat "$tmp/err")"
+    expect_error "index: another model's database names its kept file" \
+      "made with model 'leitmotif_ctc_train123valid4'.*add to it with --model [^ ]*/leitmotif_ctc_train123valid4\.bin, or use" \
+      "$cli" index "$tmp/prev.lmdb" "$tmp/intune.wav"
+    "$cli" index "$tmp/prev.lmdb" "$tmp/intune.wav" --model "$prev" 2>"$tmp/err" && ok "index: adding with the named model" ||
+      fail "index with the named model: $(cat "$tmp/err")"
+    # the same id with other weights is not that model: no file is named
+    head -c 4096 "$prev" >"$tmp/other.bin"; tail -c +4097 "$prev" | python3 -c "import sys; b=bytearray(sys.stdin.buffer.read()); b[100]^=1; sys.stdout.buffer.write(b)" >>"$tmp/other.bin"
+    if "$cli" index "$tmp/other.lmdb" "$tmp/sharp.wav" --model "$tmp/other.bin" 2>"$tmp/err"; then
+      expect_error "index: a model whose file is not kept is not named" "made with model 'leitmotif_ctc_train123valid4'.*--model and that model's file" \
+        "$cli" index "$tmp/other.lmdb" "$tmp/intune.wav"
+    else skip "a model with changed weights did not load: $(cat "$tmp/err")"; fi
+  else skip "the previous default model (models/training/) not found"; fi
 fi
 [ $fails -eq 0 ] && [ $skipped -gt 0 ] && { echo "$skipped check(s) skipped: reported to ctest as skipped"; exit 77; }
 exit $fails

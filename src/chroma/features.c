@@ -457,6 +457,46 @@ const char *lm_default_model_path(void) {
     return NULL;
 }
 
+/* Is `id` usable as a file name (model_id.bin) in a models folder? */
+static int safe_model_id(const char *id) {
+    size_t n = strlen(id);
+    if (n == 0 || n > 190 || id[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9') ||
+              id[i] == '_' || id[i] == '-' || id[i] == '.'))
+            return 0;
+    return 1;
+}
+
+int lm_find_model_file(const char *model_id, uint32_t checksum, char *out, size_t cap) {
+    if (!model_id || !safe_model_id(model_id) || cap == 0) return -1;
+    char dirs[4][4096];
+    size_t n_dirs = 0;
+    const char *def = lm_default_model_path();
+    const char *slash = def ? strrchr(def, '/') : NULL;
+    if (slash) {
+        snprintf(dirs[n_dirs++], sizeof dirs[0], "%.*s", (int)(slash - def), def);
+        snprintf(dirs[n_dirs++], sizeof dirs[0], "%.*s/training", (int)(slash - def), def);
+    }
+    snprintf(dirs[n_dirs++], sizeof dirs[0], "%s", LM_MODEL_DIR);
+    snprintf(dirs[n_dirs++], sizeof dirs[0], "%s/training", LM_MODEL_DIR);
+    for (size_t i = 0; i < n_dirs; i++) {
+        char path[4400];
+        const int len = snprintf(path, sizeof path, "%s/%s.bin", dirs[i], model_id);
+        if (len < 0 || (size_t)len >= sizeof path || access(path, R_OK) != 0) continue;
+        lm_model m;
+        if (lm_model_load(path, &m) != 0) continue;
+        /* the same id with other weights (a retrained model) is not the file the database needs */
+        const int same = m.checksum == checksum;
+        lm_model_free(&m);
+        if (same && strlen(path) < cap) {
+            memcpy(out, path, strlen(path) + 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 const char *lm_default_salience_path(void) {
     static char path[4096];
     const char *env = getenv("LEITMOTIF_SALIENCE_MODEL");

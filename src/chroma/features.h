@@ -76,4 +76,9 @@ int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const 
 /* Default model path: $LEITMOTIF_MODEL, else models/leitmotif_default.bin next to the
  * binary's source tree or installed data dir; NULL (error set) if none is found. */
 const char *lm_default_model_path(void);
+/* The file of model model_id with weights checksum `checksum`, looked for as model_id.bin beside
+ * the default model, in its training/ folder and in the source tree's models/ and models/training/
+ * (where older defaults are kept): 0 and its path in out (cap bytes), or -1 (none; the error
+ * message may have changed). For the hint when a database was made with another model. */
+int lm_find_model_file(const char *model_id, uint32_t checksum, char *out, size_t cap);
 #endif

@@ -521,15 +521,16 @@ static int update_locked(const char *db_path, const lm_db *existing, char *const
         if (existing->type != opt->type)
             lm_set_error("%s holds %s features, not %s: use another database file", db_path,
                          lm_feature_name(existing->type), lm_feature_name(opt->type));
-        else
-            /* the default model changed on 2026-12-05: say where the one older databases need is */
+        else {
+            /* name the file of the database's model where one is kept (older defaults are
+             * installed beside the default) */
+            char file[4096] = "";
+            const int found = lm_find_model_file(existing->model_id, existing->model_checksum, file, sizeof file) == 0;
             lm_set_error("%s was made with model '%s' (checksum %08x), not '%s' (checksum %08x): add to it with "
-                         "--model and that model's file%s, or use another database file",
+                         "--model %s, or use another database file",
                          db_path, existing->model_id, existing->model_checksum, weights_id(opt), checksum,
-                         !strcmp(existing->model_id, "leitmotif_ctc_train123valid4")
-                             ? " (the default until 2026-12-05, installed as leitmotif_ctc_train123valid4.bin beside "
-                               "the default model; models/training/ in the source tree)"
-                             : "");
+                         found ? file : "and that model's file");
+        }
         return -1;
     }
     if (opt->type == LM_FEAT_STFT && opt->tuning.mode != LM_TUNING_OFF) {
