@@ -2,7 +2,8 @@
  * it in memory (lm_audio_load + lm_deep_chroma_ex) bit for bit: over several HCQT blocks and
  * many small network windows, with a length that is no multiple of either, with tuning
  * compensation auto, off and fixed on a detuned signal, with resampling from 44.1 kHz stereo,
- * and for a truncated file (same warning, same partial flag, same features). */
+ * and for a truncated file (same warning, same partial flag, same features). The stft chroma of a
+ * file streams too (two windows of frames here) and equals lm_chroma_stft of the loaded file. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "audio/audio.h"
 #include "chroma/features.h"
+#include "chroma/stft_chroma.h"
 #include "chroma/tuning.h"
 #include "common/error.h"
 #include "testutil.h"
@@ -126,6 +128,37 @@ static void test_truncated(void **state) {
     unlink(cut);
 }
 
+/* The stft chroma of the file through the streaming file API equals the in-memory one. */
+static void stft_compare(const char *path) {
+    lm_audio a;
+    assert_int_equal(lm_audio_load(path, &a), 0);
+    const int partial = lm_audio_last_partial();
+    float *c0, *c1;
+    size_t T0, T1;
+    double dur = 0, dev = -9;
+    assert_int_equal(lm_chroma_stft(a.samples, a.n, &c0, &T0), 0);
+    assert_true(T0 > 1024); /* more than one window of frames */
+    const lm_tuning t = {LM_TUNING_AUTO, 0}; /* ignored: the stft chroma tunes its own filter bank */
+    assert_int_equal(lm_features_from_file_ex(path, LM_FEAT_STFT, NULL, NULL, &t, &c1, &T1, &dur, &dev), 0);
+    assert_int_equal(lm_audio_last_partial(), partial);
+    assert_int_equal(T1, T0);
+    assert_true(dev == 0);
+    assert_true(dur == (double)a.n / LM_SAMPLE_RATE);
+    assert_memory_equal(c0, c1, 12 * T0 * sizeof *c0);
+    free(c0), free(c1);
+    lm_audio_free(&a);
+}
+
+static void test_stft(void **state) {
+    (void)state;
+    stft_compare(wav);
+    float *c;
+    size_t T;
+    assert_int_equal(lm_features_from_file_ex("/nonexistent/x.wav", LM_FEAT_STFT, NULL, NULL, NULL, &c, &T, NULL, NULL),
+                     -1);
+    assert_non_null(strstr(lm_last_error(), "/nonexistent/x.wav"));
+}
+
 static void test_missing(void **state) {
     (void)state;
     float *c, *p;
@@ -138,7 +171,7 @@ static void test_missing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto),      cmocka_unit_test(test_off),     cmocka_unit_test(test_fixed),
-        cmocka_unit_test(test_truncated), cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_truncated), cmocka_unit_test(test_missing), cmocka_unit_test(test_stft),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -405,6 +405,20 @@ int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const 
         return lm_deep_chroma_file(path, model, tuning && tuning->mode != LM_TUNING_OFF ? tuning : NULL, chroma, NULL,
                                    T, tuning_semitones, duration_sec);
     }
+    if (type == LM_FEAT_STFT) {
+        /* The stft chroma tunes its own filter bank (no tuning here) and streams: the decoded
+         * samples go to a temporary file that is read a window at a time, so memory does not
+         * grow with the recording beyond its 12 x T output. */
+        if (tuning_semitones) *tuning_semitones = 0;
+        lm_signal sig;
+        lm_audio a;
+        if (lm_signal_spill_open(&sig) != 0) return -1;
+        int rc = lm_audio_stream(path, lm_signal_spill_append, &sig, &a);
+        if (rc == 0) rc = lm_chroma_stft_signal(&sig, chroma, T);
+        if (rc == 0 && duration_sec) *duration_sec = (double)sig.n / LM_SAMPLE_RATE;
+        lm_signal_close(&sig);
+        return rc;
+    }
     lm_audio a;
     if (lm_audio_load(path, &a) != 0) return -1;
     int rc = lm_features_from_signal_ex(a.samples, a.n, type, model, salience, tuning, chroma, T, tuning_semitones);

@@ -373,18 +373,31 @@ double lm_estimate_tuning_signal(lm_signal *sig) {
 }
 
 int lm_chroma_stft(const float *y, size_t n, float **chroma, size_t *T) {
+    if (check_input(y, n) != 0) {
+        if (chroma) *chroma = NULL;
+        if (T) *T = 0;
+        return -1;
+    }
+    lm_signal sig = lm_signal_memory(y, n);
+    return lm_chroma_stft_signal(&sig, chroma, T);
+}
+
+int lm_chroma_stft_signal(lm_signal *sig, float **chroma, size_t *T) {
     if (!chroma || !T) {
         lm_set_error("chroma_stft: no output given");
         return -1;
     }
     *chroma = NULL;
     *T = 0;
-    if (check_input(y, n) != 0 || stft_init() != 0) return -1;
-    const size_t nframes = 1 + n / HOP;
+    if (sig->n == 0) {
+        lm_set_error("chroma_stft: empty signal");
+        return -1;
+    }
+    if (stft_init() != 0) return -1;
+    const size_t n = sig->n, nframes = 1 + n / HOP;
 
     double tuning;
-    lm_signal sig = lm_signal_memory(y, n);
-    if (estimate_tuning_power(&sig, nframes, &tuning) != 0) return -1;
+    if (estimate_tuning_power(sig, nframes, &tuning) != 0) return -1;
     float *fb = fftwf_malloc(sizeof(float) * N_BINS * FB_LANES);
     float *out = lm_malloc(N_CHROMA * nframes, sizeof *out);
     if (!fb || !out) {
@@ -397,38 +410,51 @@ int lm_chroma_stft(const float *y, size_t n, float **chroma, size_t *T) {
 
     int failed = 0;
     const float uniform = (float)(1.0 / sqrt(N_CHROMA));
+    /* a signal in memory is one window; one in a file is read a window of frames at a time */
+    const size_t per = sig->y ? nframes : TUNING_WINDOW_FRAMES;
+    for (size_t t0 = 0; t0 < nframes && !failed; t0 += per) {
+        const size_t t1 = nframes - t0 < per ? nframes : t0 + per;
+        size_t base;
+        const float *y = lm_signal_window(sig, (long long)(t0 * HOP) - N_FFT / 2,
+                                          (long long)((t1 - 1) * HOP) + N_FFT / 2, &base);
+        if (!y) {
+            fftwf_free(fb);
+            free(out);
+            return -1;
+        }
 #pragma omp parallel num_threads(lm_threads())
-    {
-        stft_work w;
-        const int ok = work_alloc(&w) == 0;
-        if (!ok) {
+        {
+            stft_work w;
+            const int ok = work_alloc(&w) == 0;
+            if (!ok) {
 #pragma omp atomic write
-            failed = 1;
-        }
+                failed = 1;
+            }
 #pragma omp for schedule(static)
-        for (size_t t = 0; t < nframes; t++) {
-            if (!ok) continue;
-            frame_power(y, 0, n, t, &w);
-            float raw[FB_LANES];
-            filterbank_product(fb, w.power, raw);
-            float peak_value = 0.0f;
-            for (int c = 0; c < N_CHROMA; c++) peak_value = raw[c] > peak_value ? raw[c] : peak_value;
-            if (!(peak_value >= FLT_MIN)) {
-                /* librosa leaves a silent frame at zero; a unit vector keeps cosine
-                 * similarities defined downstream */
-                for (int c = 0; c < N_CHROMA; c++) out[c * nframes + t] = uniform;
-                continue;
+            for (size_t t = t0; t < t1; t++) {
+                if (!ok) continue;
+                frame_power(y, base, n, t, &w);
+                float raw[FB_LANES];
+                filterbank_product(fb, w.power, raw);
+                float peak_value = 0.0f;
+                for (int c = 0; c < N_CHROMA; c++) peak_value = raw[c] > peak_value ? raw[c] : peak_value;
+                if (!(peak_value >= FLT_MIN)) {
+                    /* librosa leaves a silent frame at zero; a unit vector keeps cosine
+                     * similarities defined downstream */
+                    for (int c = 0; c < N_CHROMA; c++) out[c * nframes + t] = uniform;
+                    continue;
+                }
+                /* max normalisation (stored as float32 by librosa), then l2 */
+                double v[N_CHROMA], sum_sq = 0.0;
+                for (int c = 0; c < N_CHROMA; c++) {
+                    v[c] = (float)((double)raw[c] / peak_value);
+                    sum_sq += v[c] * v[c];
+                }
+                const double inv_norm = 1.0 / sqrt(sum_sq);
+                for (int c = 0; c < N_CHROMA; c++) out[c * nframes + t] = (float)(v[c] * inv_norm);
             }
-            /* max normalisation (stored as float32 by librosa), then l2 */
-            double v[N_CHROMA], sum_sq = 0.0;
-            for (int c = 0; c < N_CHROMA; c++) {
-                v[c] = (float)((double)raw[c] / peak_value);
-                sum_sq += v[c] * v[c];
-            }
-            const double inv_norm = 1.0 / sqrt(sum_sq);
-            for (int c = 0; c < N_CHROMA; c++) out[c * nframes + t] = (float)(v[c] * inv_norm);
+            if (ok) work_free(&w);
         }
-        if (ok) work_free(&w);
     }
     fftwf_free(fb);
     if (failed) {

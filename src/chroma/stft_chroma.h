@@ -21,4 +21,7 @@ double lm_estimate_tuning(const float *y, size_t n);
 /* The same for a signal in memory or in a file (read a window at a time). */
 #include "common/signal.h"
 double lm_estimate_tuning_signal(lm_signal *sig);
+/* lm_chroma_stft of a signal in memory or in a file (read a window of frames at a time, so that
+ * memory does not grow with the signal beyond the 12 x T output); equal to lm_chroma_stft. */
+int lm_chroma_stft_signal(lm_signal *sig, float **chroma, size_t *T);
 #endif

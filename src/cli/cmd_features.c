@@ -158,16 +158,12 @@ int cmd_chroma(int argc, char **argv) {
     size_t T = 0;
     int rc;
     double dev = 0;
-    /* the deep chroma streams the file (memory independent of its length); the others load it */
+    /* the deep and the stft chroma stream the file (memory independent of its length); the
+     * salience features load it */
     if (type == LM_FEAT_CTC) rc = lm_deep_chroma_file(in, &fw.chroma, &tuning, &chroma, &probs, &T, &dev, NULL);
-    else {
-        lm_audio a;
-        rc = lm_audio_load(in, &a);
-        if (rc == 0)
-            rc = lm_features_from_signal_ex(a.samples, a.n, type, NULL, lm_feature_weights_salience(&fw), &tuning,
-                                            &chroma, &T, &dev);
-        lm_audio_free(&a);
-    }
+    else
+        rc = lm_features_from_file_ex(in, type, NULL, lm_feature_weights_salience(&fw), &tuning, &chroma, &T, NULL,
+                                      &dev);
     if (rc == 0 && tuning.mode != LM_TUNING_OFF && type != LM_FEAT_STFT)
         fprintf(stderr, "leitmotif: %s: tuning %+.0f cents from A = 440 Hz%s\n", in, dev * 100,
                 fabs(dev) < LM_TUNING_MIN_SEMITONES ? " (left as it is)" : " (compensated)");
