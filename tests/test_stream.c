@@ -3,7 +3,8 @@
  * many small network windows, with a length that is no multiple of either, with tuning
  * compensation auto, off and fixed on a detuned signal, with resampling from 44.1 kHz stereo,
  * and for a truncated file (same warning, same partial flag, same features). The stft chroma of a
- * file streams too (two windows of frames here) and equals lm_chroma_stft of the loaded file. */
+ * file streams too (two windows of frames here) and equals lm_chroma_stft of the loaded file; the
+ * bittner chroma streams as the deep chroma does and equals the in-memory one, tuning auto and off. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "audio/audio.h"
 #include "chroma/features.h"
 #include "chroma/stft_chroma.h"
+#include "nn/salience.h"
 #include "chroma/tuning.h"
 #include "common/error.h"
 #include "testutil.h"
@@ -159,6 +161,40 @@ static void test_stft(void **state) {
     assert_non_null(strstr(lm_last_error(), "/nonexistent/x.wav"));
 }
 
+/* Bittner chroma: the streaming file API against the loaded file in memory, bit for bit. */
+static void bittner_compare(const lm_salience_model *m, const lm_tuning *tuning, int expect_compensated) {
+    lm_audio a;
+    assert_int_equal(lm_audio_load(wav, &a), 0);
+    float *c0, *c1;
+    size_t T0, T1;
+    double d0 = -9, d1 = -9, dur = 0;
+    assert_int_equal(lm_features_from_signal_ex(a.samples, a.n, LM_FEAT_BITTNER, NULL, m, tuning, &c0, &T0, &d0), 0);
+    assert_int_equal(lm_features_from_file_ex(wav, LM_FEAT_BITTNER, NULL, m, tuning, &c1, &T1, &dur, &d1), 0);
+    assert_int_equal(T1, T0);
+    assert_true(T0 > 900);
+    assert_true(d0 == d1);
+    if (expect_compensated) assert_true(d0 > 0.2 && d0 < 0.5);
+    assert_true(dur == (double)a.n / LM_SAMPLE_RATE);
+    assert_memory_equal(c0, c1, 12 * T0 * sizeof *c0);
+    free(c0), free(c1);
+    lm_audio_free(&a);
+}
+
+static void test_bittner(void **state) {
+    (void)state;
+    LM_REQUIRE_SHARED("reference/models/bittner_melody2.bin");
+    lm_salience_model m;
+    assert_int_equal(lm_salience_model_load(lm_test_shared("reference/models/bittner_melody2.bin"), &m), 0);
+    const lm_tuning on = {LM_TUNING_AUTO, 0}, off = {LM_TUNING_OFF, 0};
+    bittner_compare(&m, &on, 1);
+    bittner_compare(&m, &off, 0);
+    float *c;
+    size_t T;
+    assert_int_equal(lm_features_from_file_ex(wav, LM_FEAT_BITTNER, NULL, NULL, &on, &c, &T, NULL, NULL), -1);
+    assert_non_null(strstr(lm_last_error(), "salience model"));
+    lm_salience_model_free(&m);
+}
+
 static void test_missing(void **state) {
     (void)state;
     float *c, *p;
@@ -172,6 +208,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto),      cmocka_unit_test(test_off),     cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_truncated), cmocka_unit_test(test_missing), cmocka_unit_test(test_stft),
+        cmocka_unit_test(test_bittner),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lm_test_result(cmocka_run_group_tests(tests, setup, teardown));
 }

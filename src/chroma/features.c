@@ -189,10 +189,10 @@ int lm_deep_chroma_ex(const float *y, size_t n, const lm_model *model, const lm_
 
 /* Network frames per window (a multiple of the network's chunk); LEITMOTIF_STREAM_FRAMES sets it
  * (tests use small windows). */
-static size_t stream_frames(void) {
+static size_t stream_frames(size_t ch) {
     const char *e = getenv("LEITMOTIF_STREAM_FRAMES");
     long v = e ? strtol(e, NULL, 10) : 0;
-    size_t ch = lm_cnn_chunk_frames(), f = v > 0 ? (size_t)v : 2048;
+    size_t f = v > 0 ? (size_t)v : 2048;
     return (f + ch - 1) / ch * ch;
 }
 
@@ -213,18 +213,44 @@ static int spill_block(void *ctx, size_t i0, size_t i1, const float *db, const u
     return ok ? 0 : -1;
 }
 
-/* Pass 3: frames [base, end) of the HCQT stay frame-major in `frames` until the network
- * windows that need them have run. */
-typedef struct {
-    const lm_model *model;
-    size_t T, per, halo, base, end, cap, t0;
-    float *frames, *win, *probs;
-} net_pass;
+/* Pass 3: frames [base, end) of the HCQT (rows values each) stay frame-major in `frames` until
+ * the network windows that need them have run; run() computes the chunks [c0, c1) from the
+ * window win, whose column 0 is frame w0. */
+typedef struct net_pass net_pass;
+struct net_pass {
+    const void *net;
+    const lm_hcqt_grid *grid;
+    size_t rows, chunk, T, per, halo, base, end, cap, t0;
+    int (*run)(net_pass *np, const lm_hcqt *win, size_t w0, size_t c0, size_t c1);
+    float *frames, *win, *out, *scratch;
+};
+
+/* The deep chroma network: probabilities T x 13 into out. */
+static int run_ctc(net_pass *np, const lm_hcqt *win, size_t w0, size_t c0, size_t c1) {
+    return lm_cnn_forward_hcqt_range(np->net, win, w0, np->T, c0, c1, np->out);
+}
 
 #define HCQT_ROWS ((size_t)LM_HCQT_NHARM * LM_HCQT_NBINS)
 
+/* Folds 25 Hz salience frame s (360 values) into chroma column i of c (12 x nt), l2-normalised. */
+static void fold_salience(const float *s, float *c, size_t nt, size_t i) {
+    double acc[12] = {0}, ss = 0;
+    for (int p = 0; p < LM_SAL_NBINS; p++) acc[salience_pitch_class(p)] += s[p];
+    for (int q = 0; q < 12; q++) ss += acc[q] * acc[q];
+    for (int q = 0; q < 12; q++) c[(size_t)q * nt + i] = ss > 1e-30 ? (float)(acc[q] / sqrt(ss)) : (float)(1.0 / sqrt(12.0));
+}
+
+/* The deep salience network, folded to chroma 12 x T into out. */
+static int run_bittner(net_pass *np, const lm_hcqt *win, size_t w0, size_t c0, size_t c1) {
+    if (lm_salience_forward_range(np->net, win, w0, np->T, c0, c1, np->scratch) != 0) return -1;
+    const size_t t0 = c0 * np->chunk, t1 = c1 * np->chunk < np->T ? c1 * np->chunk : np->T;
+    for (size_t t = t0; t < t1; t++) fold_salience(np->scratch + (t - t0) * LM_SAL_NBINS, np->out, np->T, t);
+    return 0;
+}
+
 /* Runs the windows whose frames (with context) are all there. */
 static int net_run_ready(net_pass *np) {
+    const size_t rows = np->rows;
     while (np->t0 < np->T) {
         const size_t t1 = np->T - np->t0 < np->per ? np->T : np->t0 + np->per;
         const size_t w0 = np->t0 > np->halo ? np->t0 - np->halo : 0;
@@ -232,17 +258,16 @@ static int net_run_ready(net_pass *np) {
         if (np->end < w1) return 0;
         const size_t nw = w1 - w0;
         for (size_t t = w0; t < w1; t++)
-            for (size_t r = 0; r < HCQT_ROWS; r++) np->win[r * nw + (t - w0)] = np->frames[(t - np->base) * HCQT_ROWS + r];
-        lm_hcqt h = {nw, np->win, LM_HCQT_NBINS};
-        const size_t ch = lm_cnn_chunk_frames();
-        if (lm_cnn_forward_hcqt_range(np->model, &h, w0, np->T, np->t0 / ch, (t1 + ch - 1) / ch, np->probs) != 0)
-            return -1;
+            for (size_t r = 0; r < rows; r++) np->win[r * nw + (t - w0)] = np->frames[(t - np->base) * rows + r];
+        lm_hcqt h = {nw, np->win, (size_t)np->grid->n_bins};
+        const size_t ch = np->chunk;
+        if (np->run(np, &h, w0, np->t0 / ch, (t1 + ch - 1) / ch) != 0) return -1;
         np->t0 = t1;
         /* keep the context of the next window */
         const size_t keep_from = np->t0 > np->halo ? np->t0 - np->halo : 0;
         if (keep_from > np->base) {
-            memmove(np->frames, np->frames + (keep_from - np->base) * HCQT_ROWS,
-                    (np->end - keep_from) * HCQT_ROWS * sizeof *np->frames);
+            memmove(np->frames, np->frames + (keep_from - np->base) * rows,
+                    (np->end - keep_from) * rows * sizeof *np->frames);
             np->base = keep_from;
         }
     }
@@ -250,8 +275,8 @@ static int net_run_ready(net_pass *np) {
 }
 
 static int net_pass_run(net_pass *np, FILE *f, int nk, double max_power) {
-    const size_t stride = lm_hcqt25_block_stride();
-    float *db = lm_malloc((size_t)nk * stride, sizeof *db), *fin = lm_malloc(HCQT_ROWS * stride, sizeof *fin);
+    const size_t stride = lm_hcqt25_block_stride(), rows = np->rows;
+    float *db = lm_malloc((size_t)nk * stride, sizeof *db), *fin = lm_malloc(rows * stride, sizeof *fin);
     uint16_t *gap = lm_malloc((size_t)nk * stride, sizeof *gap);
     int rc = db && fin && gap && fseek(f, 0, SEEK_SET) == 0 ? 0 : -1;
     while (rc == 0 && np->end < np->T) {
@@ -269,9 +294,9 @@ static int net_pass_run(net_pass *np, FILE *f, int nk, double max_power) {
                 rc = -1;
             }
         if (rc != 0) break;
-        lm_hcqt25_finish_block(db, gap, stride, m, max_power, fin);
+        lm_hcqt25_finish_block_grid(np->grid, db, gap, stride, m, max_power, fin);
         for (size_t j = 0; j < m; j++)
-            for (size_t r = 0; r < HCQT_ROWS; r++) np->frames[(np->end + j - np->base) * HCQT_ROWS + r] = fin[r * m + j];
+            for (size_t r = 0; r < rows; r++) np->frames[(np->end + j - np->base) * rows + r] = fin[r * m + j];
         np->end += m;
         rc = net_run_ready(np);
     }
@@ -281,61 +306,95 @@ static int net_pass_run(net_pass *np, FILE *f, int nk, double max_power) {
     return rc;
 }
 
-static int resample_block(void *r, const float *x, size_t n) { return lm_resampler_push(r, x, n, 0); }
-
-/* Deep chroma probabilities (T x 13) of a signal in a file, passes 2 and 3. */
-static int stream_probs(lm_signal *sig, const lm_model *model, float **probs, size_t *T) {
-    hcqt_spill sp = {NULL, lm_hcqt_n_kernels(), lm_hcqt25_block_stride()};
+/* Passes 2 and 3 of a signal in a file: the HCQT on np's grid in blocks (values spilled to a
+ * temporary file), then np's network over windows. np->out (out_floats) is the result. */
+static int stream_network(lm_signal *sig, net_pass *np, size_t out_per_frame, size_t scratch_per_frame, size_t *T) {
+    hcqt_spill sp = {NULL, lm_hcqt_n_kernels_grid(np->grid), lm_hcqt25_block_stride()};
     lm_signal values;
     if (sp.nk < 0 || lm_signal_spill_open(&values) != 0) return -1;
     sp.f = values.f;
     double max_power = -1;
-    int rc = lm_hcqt25_stream(sig, spill_block, &sp, &max_power, T);
-    net_pass np = {model, *T, stream_frames(), lm_cnn_halo(model), 0, 0, 0, 0, NULL, NULL, NULL};
-    np.cap = np.per + 2 * np.halo + sp.stride;
+    int rc = lm_hcqt25_stream_grid(sig, np->grid, spill_block, &sp, &max_power, T);
+    np->T = *T;
+    np->cap = np->per + 2 * np->halo + sp.stride;
     if (rc == 0) {
-        np.frames = lm_malloc(np.cap * HCQT_ROWS, sizeof *np.frames);
-        np.win = lm_malloc((np.per + 2 * np.halo) * HCQT_ROWS, sizeof *np.win);
-        np.probs = lm_malloc(*T * LM_NCLASSES, sizeof *np.probs);
-        rc = np.frames && np.win && np.probs ? net_pass_run(&np, values.f, sp.nk, max_power) : -1;
+        np->frames = lm_malloc(np->cap * np->rows, sizeof *np->frames);
+        np->win = lm_malloc((np->per + 2 * np->halo) * np->rows, sizeof *np->win);
+        np->out = lm_calloc(*T * out_per_frame, sizeof *np->out);
+        np->scratch = scratch_per_frame ? lm_malloc(np->per * scratch_per_frame, sizeof *np->scratch) : NULL;
+        rc = np->frames && np->win && np->out && (np->scratch || !scratch_per_frame)
+                 ? net_pass_run(np, values.f, sp.nk, max_power)
+                 : -1;
     }
     lm_signal_close(&values);
-    free(np.frames);
-    free(np.win);
+    free(np->frames);
+    free(np->win);
+    free(np->scratch);
     if (rc != 0) {
-        free(np.probs);
+        free(np->out);
+        np->out = NULL;
         return -1;
     }
-    *probs = np.probs;
     return 0;
+}
+
+static int resample_block(void *r, const float *x, size_t n) { return lm_resampler_push(r, x, n, 0); }
+
+/* Deep chroma probabilities (T x 13) of a signal in a file, passes 2 and 3. */
+static int stream_probs(lm_signal *sig, const lm_model *model, float **probs, size_t *T) {
+    const size_t ch = lm_cnn_chunk_frames();
+    net_pass np = {model, &lm_hcqt_grid_chroma, HCQT_ROWS, ch, 0, stream_frames(ch), lm_cnn_halo(model), 0, 0, 0, 0,
+                   run_ctc, NULL, NULL, NULL, NULL};
+    if (stream_network(sig, &np, LM_NCLASSES, 0, T) != 0) return -1;
+    *probs = np.out;
+    return 0;
+}
+
+/* Bittner chroma (12 x T, 25 Hz) of a signal in a file, passes 2 and 3: equal to
+ * lm_bittner_chroma of the signal in memory. */
+static int stream_bittner(lm_signal *sig, const lm_salience_model *m, float **chroma, size_t *T) {
+    const size_t ch = lm_salience_chunk_frames();
+    net_pass np = {m, &lm_hcqt_grid_salience, (size_t)LM_HCQT_NHARM * LM_SAL_NBINS, ch, 0, stream_frames(ch),
+                   lm_salience_halo(m), 0, 0, 0, 0, run_bittner, NULL, NULL, NULL, NULL};
+    if (stream_network(sig, &np, 12, LM_SAL_NBINS, T) != 0) return -1;
+    *chroma = np.out;
+    return 0;
+}
+
+/* Pass 1 of a file: decoded into a temporary file (*sig); the tuning estimated and, when it is
+ * compensated, the signal resampled into a second one (*tuned; *sig is then closed). *use is
+ * the one to analyse, *n the decoded length. 0, or -1 (error set; the caller closes both). */
+static int decode_tuned(const char *path, const lm_tuning *tuning, lm_signal *sig, lm_signal *tuned, lm_signal **use,
+                        size_t *n, double *dev, double *tuning_semitones, double *duration_sec) {
+    memset(sig, 0, sizeof *sig);
+    memset(tuned, 0, sizeof *tuned);
+    *use = sig;
+    *dev = 0;
+    lm_audio a;
+    if (lm_signal_spill_open(sig) != 0 || lm_audio_stream(path, lm_signal_spill_append, sig, &a) != 0) return -1;
+    *n = sig->n;
+    if (duration_sec) *duration_sec = (double)sig->n / LM_SAMPLE_RATE;
+    *dev = tuning && tuning->mode != LM_TUNING_OFF ? deviation_signal(sig, tuning, tuning_semitones) : 0;
+    if (isnan(*dev)) return -1;
+    if (*dev == 0) return 0;
+    lm_resampler r;
+    int rc = lm_signal_spill_open(tuned) == 0 && lm_tuning_resampler(&r, *dev, lm_signal_spill_append, tuned) == 0 ? 0 : -1;
+    if (rc == 0) {
+        rc = lm_signal_each_block(sig, resample_block, &r) == 0 ? lm_resampler_push(&r, NULL, 0, 1) : -1;
+        lm_resampler_free(&r);
+    }
+    lm_signal_close(sig);
+    *use = tuned;
+    return rc;
 }
 
 int lm_deep_chroma_file(const char *path, const lm_model *model, const lm_tuning *tuning, float **chroma,
                         float **probs_out, size_t *T, double *tuning_semitones, double *duration_sec) {
     if (tuning_semitones) *tuning_semitones = 0;
-    lm_signal sig, tuned;
-    memset(&tuned, 0, sizeof tuned);
-    lm_audio a;
-    if (lm_signal_spill_open(&sig) != 0) return -1;
-    if (lm_audio_stream(path, lm_signal_spill_append, &sig, &a) != 0) {
-        lm_signal_close(&sig);
-        return -1;
-    }
-    const size_t n = sig.n;
-    if (duration_sec) *duration_sec = (double)n / LM_SAMPLE_RATE;
-    const double dev = tuning && tuning->mode != LM_TUNING_OFF ? deviation_signal(&sig, tuning, tuning_semitones) : 0;
-    lm_signal *use = &sig;
-    int rc = isnan(dev) ? -1 : 0;
-    if (rc == 0 && dev != 0) {
-        lm_resampler r;
-        rc = lm_signal_spill_open(&tuned) == 0 && lm_tuning_resampler(&r, dev, lm_signal_spill_append, &tuned) == 0 ? 0 : -1;
-        if (rc == 0) {
-            rc = lm_signal_each_block(&sig, resample_block, &r) == 0 ? lm_resampler_push(&r, NULL, 0, 1) : -1;
-            lm_resampler_free(&r);
-        }
-        lm_signal_close(&sig);
-        use = &tuned;
-    }
+    lm_signal sig, tuned, *use;
+    size_t n = 0;
+    double dev = 0;
+    int rc = decode_tuned(path, tuning, &sig, &tuned, &use, &n, &dev, tuning_semitones, duration_sec);
     float *p2 = NULL, *c2 = NULL;
     size_t T2 = 0;
     if (rc == 0) rc = stream_probs(use, model, &p2, &T2);
@@ -353,6 +412,40 @@ int lm_deep_chroma_file(const char *path, const lm_model *model, const lm_tuning
     else free(p2);
     *chroma = c2;
     *T = T2;
+    return 0;
+}
+
+/* Bittner chroma of a file, streamed like the deep chroma (memory independent of the length):
+ * equal to lm_features_from_signal_ex of the loaded file. */
+static int bittner_file(const char *path, const lm_salience_model *m, const lm_tuning *tuning, float **chroma,
+                        size_t *T, double *tuning_semitones, double *duration_sec) {
+    if (tuning_semitones) *tuning_semitones = 0;
+    if (!m) {
+        lm_set_error("bittner features need the deep salience model");
+        return -1;
+    }
+    lm_signal sig, tuned, *use;
+    size_t n = 0;
+    double dev = 0;
+    int rc = decode_tuned(path, tuning, &sig, &tuned, &use, &n, &dev, tuning_semitones, duration_sec);
+    float *c2 = NULL;
+    size_t T2 = 0;
+    if (rc == 0) rc = stream_bittner(use, m, &c2, &T2);
+    const size_t n2 = use->n;
+    lm_signal_close(&sig);
+    lm_signal_close(&tuned);
+    if (rc != 0) return -1;
+    if (dev == 0) {
+        *chroma = c2;
+        *T = T2;
+        return 0;
+    }
+    /* as lm_features_from_signal_ex: the frames mapped back to the original's */
+    const size_t T_out = feature_frames(LM_FEAT_BITTNER, n);
+    rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, (double)n2 / (double)n, T_out, 1, chroma) : -1;
+    free(c2);
+    if (rc != 0) return -1;
+    *T = T_out;
     return 0;
 }
 
@@ -405,6 +498,8 @@ int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const 
         return lm_deep_chroma_file(path, model, tuning && tuning->mode != LM_TUNING_OFF ? tuning : NULL, chroma, NULL,
                                    T, tuning_semitones, duration_sec);
     }
+    if (type == LM_FEAT_BITTNER)
+        return bittner_file(path, salience, tuning, chroma, T, tuning_semitones, duration_sec);
     if (type == LM_FEAT_STFT) {
         /* The stft chroma tunes its own filter bank (no tuning here) and streams: the decoded
          * samples go to a temporary file that is read a window at a time, so memory does not

@@ -336,14 +336,15 @@ int lm_hcqt25_grid(const float *y, size_t n, const lm_hcqt_grid *grid, lm_hcqt *
     return hcqt_run(y, n, grid, 1, out);
 }
 
-int lm_hcqt25_stream(lm_signal *sig, lm_hcqt_block_fn fn, void *ctx, double *max_power, size_t *T) {
+int lm_hcqt25_stream_grid(lm_signal *sig, const lm_hcqt_grid *grid, lm_hcqt_block_fn fn, void *ctx,
+                          double *max_power, size_t *T) {
     *max_power = -1;
     *T = 0;
     if (sig->n == 0) {
         lm_set_error("HCQT: empty audio signal");
         return -1;
     }
-    const lm_cqt_bank *bank = lm_cqt_bank_get(&lm_hcqt_grid_chroma);
+    const lm_cqt_bank *bank = lm_cqt_bank_get(grid);
     if (!bank) return -1;
     size_t *bounds = NULL, nT = lm_median_boundaries(1 + sig->n / LM_HCQT_HOP, &bounds);
     if (!bounds) return -1;
@@ -361,15 +362,26 @@ int lm_hcqt25_stream(lm_signal *sig, lm_hcqt_block_fn fn, void *ctx, double *max
     return 0;
 }
 
+int lm_hcqt25_stream(lm_signal *sig, lm_hcqt_block_fn fn, void *ctx, double *max_power, size_t *T) {
+    return lm_hcqt25_stream_grid(sig, &lm_hcqt_grid_chroma, fn, ctx, max_power, T);
+}
+
+void lm_hcqt25_finish_block_grid(const lm_hcqt_grid *grid, const float *db, const uint16_t *gap, size_t stride,
+                                 size_t count, double max_power, float *out) {
+    const lm_cqt_bank *bank = lm_cqt_bank_get(grid); /* built by lm_hcqt25_stream_grid */
+    finish(bank, db, stride, out, gap, count, max_power);
+}
+
 void lm_hcqt25_finish_block(const float *db, const uint16_t *gap, size_t stride, size_t count, double max_power,
                             float *out) {
-    const lm_cqt_bank *bank = lm_cqt_bank_get(&lm_hcqt_grid_chroma); /* built by lm_hcqt25_stream */
-    finish(bank, db, stride, out, gap, count, max_power);
+    lm_hcqt25_finish_block_grid(&lm_hcqt_grid_chroma, db, gap, stride, count, max_power, out);
 }
 
 size_t lm_hcqt25_block_stride(void) { return LM_CQT_FRAMES + 1; }
 
-int lm_hcqt_n_kernels(void) {
-    const lm_cqt_bank *bank = lm_cqt_bank_get(&lm_hcqt_grid_chroma);
+int lm_hcqt_n_kernels_grid(const lm_hcqt_grid *grid) {
+    const lm_cqt_bank *bank = lm_cqt_bank_get(grid);
     return bank ? bank->n_kernels : -1;
 }
+
+int lm_hcqt_n_kernels(void) { return lm_hcqt_n_kernels_grid(&lm_hcqt_grid_chroma); }

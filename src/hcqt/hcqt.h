@@ -64,6 +64,13 @@ size_t lm_hcqt25_block_stride(void);
 void lm_hcqt25_finish_block(const float *db, const uint16_t *gap, size_t stride, size_t count, double max_power,
                             float *out);
 int lm_hcqt_n_kernels(void);
+/* The same three on another grid (the ones above use lm_hcqt_grid_chroma): out gets
+ * LM_HCQT_NHARM * grid->n_bins rows. */
+int lm_hcqt25_stream_grid(lm_signal *sig, const lm_hcqt_grid *grid, lm_hcqt_block_fn fn, void *ctx,
+                          double *max_power, size_t *T);
+void lm_hcqt25_finish_block_grid(const lm_hcqt_grid *grid, const float *db, const uint16_t *gap, size_t stride,
+                                 size_t count, double max_power, float *out);
+int lm_hcqt_n_kernels_grid(const lm_hcqt_grid *grid);
 /* Centre frequency in Hz of bin p of harmonic index h (on lm_hcqt_grid_chroma). */
 double lm_hcqt_bin_freq(int h, int p);
 void lm_hcqt_free(lm_hcqt *x);

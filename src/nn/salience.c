@@ -132,27 +132,41 @@ typedef struct {
     const float *s0, *b0; /* bn0 */
     const float *wsq;     /* 1x1x8x1 output kernel, then its bias */
     float *sal;
+    size_t first, out0; /* hcqt column 0 is frame `first`; sal row 0 is frame out0 */
 } salience_ctx;
 
 /* Input frame t, batch-normalised (bn0). */
 static void fill_frame(const void *ctx, size_t t, float *d) {
     const salience_ctx *sc = ctx;
-    const size_t T = sc->hcqt->n_frames;
+    const size_t T = sc->hcqt->n_frames, c = t - sc->first;
     for (int h = 0; h < NH; h++)
         for (int p = 0; p < NB; p++)
-            d[(size_t)p * NH + (size_t)h] = sc->hcqt->data[((size_t)h * NB + (size_t)p) * T + t] * sc->s0[h] + sc->b0[h];
+            d[(size_t)p * NH + (size_t)h] = sc->hcqt->data[((size_t)h * NB + (size_t)p) * T + c] * sc->s0[h] + sc->b0[h];
 }
 
 /* The 1x1 output convolution and sigmoid of one frame. */
 static void emit_frame(const void *ctx, size_t t, const float *a5) {
     const salience_ctx *sc = ctx;
     const float *wsq = sc->wsq, bsq = wsq[8];
-    float *s = sc->sal + t * NB;
+    float *s = sc->sal + (t - sc->out0) * NB;
     for (int p = 0; p < NB; p++) {
         float z = bsq;
         for (int k = 0; k < 8; k++) z += a5[(size_t)p * 8 + (size_t)k] * wsq[k];
         s[p] = (float)(1.0 / (1.0 + exp(-(double)z)));
     }
+}
+
+static size_t scratch_floats(const lm_conv_spec L[LM_SAL_NCONV]) {
+    size_t col_cap = SCRATCH_BUDGET / sizeof(float);
+    for (int l = 0; l < LM_SAL_NCONV; l++)
+        if (lm_conv_col_need(&L[l], NB) > col_cap) col_cap = lm_conv_col_need(&L[l], NB);
+    return col_cap;
+}
+
+static const float *output_kernel(const lm_salience_model *m) {
+    size_t sq_off = 0;
+    for (int i = 0; i < T_SQUISHY_K; i++) sq_off += counts[i];
+    return m->w + sq_off;
 }
 
 int lm_salience_forward(const lm_salience_model *m, const lm_hcqt *hcqt, float *sal) {
@@ -163,15 +177,36 @@ int lm_salience_forward(const lm_salience_model *m, const lm_hcqt *hcqt, float *
     }
     lm_conv_spec L[LM_SAL_NCONV];
     specs(m, L);
-    size_t col_cap = SCRATCH_BUDGET / sizeof(float);
-    for (int l = 0; l < LM_SAL_NCONV; l++)
-        if (lm_conv_col_need(&L[l], NB) > col_cap) col_cap = lm_conv_col_need(&L[l], NB);
-    size_t sq_off = 0;
-    for (int i = 0; i < T_SQUISHY_K; i++) sq_off += counts[i];
-    salience_ctx ctx = {hcqt, m->bn[0][0], m->bn[0][1], m->w + sq_off, sal};
-    if (lm_conv_stack_forward(L, LM_SAL_NCONV, NB, T, CHUNK, MAX_CH, col_cap, fill_frame, emit_frame, &ctx) != 0) {
+    salience_ctx ctx = {hcqt, m->bn[0][0], m->bn[0][1], output_kernel(m), sal, 0, 0};
+    if (lm_conv_stack_forward(L, LM_SAL_NCONV, NB, T, CHUNK, MAX_CH, scratch_floats(L), fill_frame, emit_frame, &ctx) !=
+        0) {
         lm_set_error("out of memory in the deep salience network");
         return -1;
     }
     return 0;
+}
+
+int lm_salience_forward_range(const lm_salience_model *m, const lm_hcqt *window, size_t first, size_t T, size_t c0,
+                              size_t c1, float *sal) {
+    if (T == 0 || window->n_bins != NB || c0 >= c1) {
+        lm_set_error("deep salience: needs a non-empty HCQT of %d bins (60 per octave)", NB);
+        return -1;
+    }
+    lm_conv_spec L[LM_SAL_NCONV];
+    specs(m, L);
+    salience_ctx ctx = {window, m->bn[0][0], m->bn[0][1], output_kernel(m), sal, first, c0 * CHUNK};
+    if (lm_conv_stack_forward_range(L, LM_SAL_NCONV, NB, T, CHUNK, c0, c1, MAX_CH, scratch_floats(L), fill_frame,
+                                    emit_frame, &ctx) != 0) {
+        lm_set_error("out of memory in the deep salience network");
+        return -1;
+    }
+    return 0;
+}
+
+size_t lm_salience_chunk_frames(void) { return CHUNK; }
+
+size_t lm_salience_halo(const lm_salience_model *m) {
+    lm_conv_spec L[LM_SAL_NCONV];
+    specs(m, L);
+    return lm_conv_stack_halo(L, LM_SAL_NCONV);
 }

@@ -30,4 +30,12 @@ void lm_salience_model_free(lm_salience_model *m);
  * lm_hcqt_grid_salience. The whole sequence is one input (zero padding only at its ends);
  * the authors' script cuts it into 2000-frame chunks padded separately. */
 int lm_salience_forward(const lm_salience_model *m, const lm_hcqt *hcqt, float *sal);
+/* Streaming: the salience of the chunks [c0, c1) of lm_salience_chunk_frames() frames of a
+ * sequence of T frames, from an HCQT window holding frames [first, first + window->n_frames),
+ * which must include lm_salience_halo(m) frames of context on both sides (within [0, T)):
+ * sal[(t - c0 * chunk) * 360 + p] for those frames t. Equal to the whole pass. */
+int lm_salience_forward_range(const lm_salience_model *m, const lm_hcqt *window, size_t first, size_t T, size_t c0,
+                              size_t c1, float *sal);
+size_t lm_salience_chunk_frames(void);
+size_t lm_salience_halo(const lm_salience_model *m);
 #endif
