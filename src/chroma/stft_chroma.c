@@ -259,21 +259,28 @@ static double tuning_from_peaks(const peak_list *lists, int nlists, int *failed)
 }
 
 /* Frames per window of a signal in a file (about 3.5 MB of samples). */
-#define TUNING_WINDOW_FRAMES 1024
+#define WINDOW_FRAMES 1024
+
+/* Frames per window: a signal in memory is one window; one in a file is read a window at a time. */
+static size_t window_frames(const lm_signal *sig, size_t T) { return sig->y ? T : WINDOW_FRAMES; }
+
+/* The samples frames [t0, t1) need (see lm_signal_window). */
+static const float *frames_window(lm_signal *sig, size_t t0, size_t t1, size_t *base) {
+    return lm_signal_window(sig, (long long)(t0 * HOP) - N_FFT / 2, (long long)((t1 - 1) * HOP) + N_FFT / 2, base);
+}
 
 /* Pass 1: piptrack peaks of every frame, then the tuning. Returns 0 or -1 (error set). A
  * signal in memory is one window; one in a file is read a window of frames at a time. */
 static int estimate_tuning_power(lm_signal *sig, size_t T, double *tuning) {
     const int nthreads = lm_threads();
-    const size_t n = sig->n, per = sig->y ? T : TUNING_WINDOW_FRAMES;
+    const size_t n = sig->n, per = window_frames(sig, T);
     peak_list *lists = lm_calloc((size_t)nthreads, sizeof *lists);
     if (!lists) return -1;
     int failed = 0;
     for (size_t t0 = 0; t0 < T && !failed; t0 += per) {
         const size_t t1 = T - t0 < per ? T : t0 + per;
         size_t base;
-        const float *y = lm_signal_window(sig, (long long)(t0 * HOP) - N_FFT / 2,
-                                          (long long)((t1 - 1) * HOP) + N_FFT / 2, &base);
+        const float *y = frames_window(sig, t0, t1, &base);
         if (!y) {
             free(lists);
             return -1;
@@ -410,13 +417,11 @@ int lm_chroma_stft_signal(lm_signal *sig, float **chroma, size_t *T) {
 
     int failed = 0;
     const float uniform = (float)(1.0 / sqrt(N_CHROMA));
-    /* a signal in memory is one window; one in a file is read a window of frames at a time */
-    const size_t per = sig->y ? nframes : TUNING_WINDOW_FRAMES;
+    const size_t per = window_frames(sig, nframes);
     for (size_t t0 = 0; t0 < nframes && !failed; t0 += per) {
         const size_t t1 = nframes - t0 < per ? nframes : t0 + per;
         size_t base;
-        const float *y = lm_signal_window(sig, (long long)(t0 * HOP) - N_FFT / 2,
-                                          (long long)((t1 - 1) * HOP) + N_FFT / 2, &base);
+        const float *y = frames_window(sig, t0, t1, &base);
         if (!y) {
             fftwf_free(fb);
             free(out);
