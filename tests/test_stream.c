@@ -161,17 +161,21 @@ static void test_stft(void **state) {
     assert_non_null(strstr(lm_last_error(), "/nonexistent/x.wav"));
 }
 
-/* Bittner chroma: the streaming file API against the loaded file in memory, bit for bit. */
+/* Bittner chroma: the streaming file API against the loaded file in memory, bit for bit, on the
+ * first 20 s of the test signal (the network is slow under the sanitizers; 20 s are still five
+ * windows of 96 frames; the HCQT's blocks are the deep chroma's code, tested on 71 s above). */
+static char short_wav[300];
+
 static void bittner_compare(const lm_salience_model *m, const lm_tuning *tuning, int expect_compensated) {
     lm_audio a;
-    assert_int_equal(lm_audio_load(wav, &a), 0);
+    assert_int_equal(lm_audio_load(short_wav, &a), 0);
     float *c0, *c1;
     size_t T0, T1;
     double d0 = -9, d1 = -9, dur = 0;
     assert_int_equal(lm_features_from_signal_ex(a.samples, a.n, LM_FEAT_BITTNER, NULL, m, tuning, &c0, &T0, &d0), 0);
-    assert_int_equal(lm_features_from_file_ex(wav, LM_FEAT_BITTNER, NULL, m, tuning, &c1, &T1, &dur, &d1), 0);
+    assert_int_equal(lm_features_from_file_ex(short_wav, LM_FEAT_BITTNER, NULL, m, tuning, &c1, &T1, &dur, &d1), 0);
     assert_int_equal(T1, T0);
-    assert_true(T0 > 900);
+    assert_true(T0 > 480);
     assert_true(d0 == d1);
     if (expect_compensated) assert_true(d0 > 0.2 && d0 < 0.5);
     assert_true(dur == (double)a.n / LM_SAMPLE_RATE);
@@ -185,6 +189,11 @@ static void test_bittner(void **state) {
     LM_REQUIRE_SHARED("reference/models/bittner_melody2.bin");
     lm_salience_model m;
     assert_int_equal(lm_salience_model_load(lm_test_shared("reference/models/bittner_melody2.bin"), &m), 0);
+    snprintf(short_wav, sizeof short_wav, "%s.20s.wav", wav);
+    size_t frames;
+    float *x = tones(&frames);
+    assert_int_equal(lm_test_write_wav(short_wav, x, (size_t)(20.3 * RATE), RATE, 2), 0);
+    free(x);
     const lm_tuning on = {LM_TUNING_AUTO, 0}, off = {LM_TUNING_OFF, 0};
     bittner_compare(&m, &on, 1);
     bittner_compare(&m, &off, 0);
@@ -193,6 +202,7 @@ static void test_bittner(void **state) {
     assert_int_equal(lm_features_from_file_ex(wav, LM_FEAT_BITTNER, NULL, NULL, &on, &c, &T, NULL, NULL), -1);
     assert_non_null(strstr(lm_last_error(), "salience model"));
     lm_salience_model_free(&m);
+    unlink(short_wav);
 }
 
 static void test_missing(void **state) {
