@@ -58,6 +58,16 @@ int lm_deep_chroma(const float *y, size_t n, const lm_model *model, float **chro
  * +-40 cents of a semitone belong to it. */
 static int salience_pitch_class(int p) { return ((p + 2) / 5) % 12; }
 
+/* Folds salience frames [k0, k1) of sal (360 values each) into chroma column i of c (12 x nt),
+ * l2-normalised. */
+static void fold_salience(const float *sal, size_t k0, size_t k1, float *c, size_t nt, size_t i) {
+    double acc[12] = {0}, ss = 0;
+    for (size_t k = k0; k < k1; k++)
+        for (int p = 0; p < LM_SAL_NBINS; p++) acc[salience_pitch_class(p)] += sal[k * LM_SAL_NBINS + (size_t)p];
+    for (int q = 0; q < 12; q++) ss += acc[q] * acc[q];
+    for (int q = 0; q < 12; q++) c[(size_t)q * nt + i] = ss > 1e-30 ? (float)(acc[q] / sqrt(ss)) : (float)(1.0 / sqrt(12.0));
+}
+
 int lm_bittner_chroma_ex(const float *y, size_t n, const lm_salience_model *m, int full_rate, float **chroma,
                          size_t *T, float **salience_out, size_t *n_sal) {
     lm_hcqt h;
@@ -77,15 +87,7 @@ int lm_bittner_chroma_ex(const float *y, size_t n, const lm_salience_model *m, i
         free(bounds);
         return -1;
     }
-    for (size_t i = 0; i < nt; i++) {
-        double acc[12] = {0}, ss = 0;
-        const size_t k0 = bounds ? bounds[i] : i, k1 = bounds ? bounds[i + 1] : i + 1;
-        for (size_t k = k0; k < k1; k++)
-            for (int p = 0; p < LM_SAL_NBINS; p++) acc[salience_pitch_class(p)] += sal[k * LM_SAL_NBINS + (size_t)p];
-        for (int q = 0; q < 12; q++) ss += acc[q] * acc[q];
-        for (int q = 0; q < 12; q++)
-            c[(size_t)q * nt + i] = ss > 1e-30 ? (float)(acc[q] / sqrt(ss)) : (float)(1.0 / sqrt(12.0));
-    }
+    for (size_t i = 0; i < nt; i++) fold_salience(sal, bounds ? bounds[i] : i, bounds ? bounds[i + 1] : i + 1, c, nt, i);
     size_t n_salience = bounds ? bounds[nt] : nt;
     free(bounds);
     if (salience_out) {
@@ -141,6 +143,18 @@ static double deviation_signal(lm_signal *sig, const lm_tuning *tuning, double *
 static double deviation(const float *y, size_t n, const lm_tuning *tuning, double *estimated) {
     lm_signal sig = lm_signal_memory(y, n);
     return deviation_signal(&sig, tuning, estimated);
+}
+
+/* Maps the chroma c2 (12 x T2) of the signal resampled from n to n2 samples back to the frames
+ * of the original (frees c2). */
+static int unwarp_chroma(enum lm_feature_type type, float *c2, size_t T2, size_t n, size_t n2, float **chroma,
+                         size_t *T) {
+    const size_t T_out = feature_frames(type, n);
+    int rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, (double)n2 / (double)n, T_out, 1, chroma) : -1;
+    free(c2);
+    if (rc != 0) return -1;
+    *T = T_out;
+    return 0;
 }
 
 /* Maps the ctc chroma (and probabilities) of a signal resampled from n to n2 samples back to
@@ -232,19 +246,12 @@ static int run_ctc(net_pass *np, const lm_hcqt *win, size_t w0, size_t c0, size_
 
 #define HCQT_ROWS ((size_t)LM_HCQT_NHARM * LM_HCQT_NBINS)
 
-/* Folds 25 Hz salience frame s (360 values) into chroma column i of c (12 x nt), l2-normalised. */
-static void fold_salience(const float *s, float *c, size_t nt, size_t i) {
-    double acc[12] = {0}, ss = 0;
-    for (int p = 0; p < LM_SAL_NBINS; p++) acc[salience_pitch_class(p)] += s[p];
-    for (int q = 0; q < 12; q++) ss += acc[q] * acc[q];
-    for (int q = 0; q < 12; q++) c[(size_t)q * nt + i] = ss > 1e-30 ? (float)(acc[q] / sqrt(ss)) : (float)(1.0 / sqrt(12.0));
-}
 
 /* The deep salience network, folded to chroma 12 x T into out. */
 static int run_bittner(net_pass *np, const lm_hcqt *win, size_t w0, size_t c0, size_t c1) {
     if (lm_salience_forward_range(np->net, win, w0, np->T, c0, c1, np->scratch) != 0) return -1;
     const size_t t0 = c0 * np->chunk, t1 = c1 * np->chunk < np->T ? c1 * np->chunk : np->T;
-    for (size_t t = t0; t < t1; t++) fold_salience(np->scratch + (t - t0) * LM_SAL_NBINS, np->out, np->T, t);
+    for (size_t t = t0; t < t1; t++) fold_salience(np->scratch, t - t0, t - t0 + 1, np->out, np->T, t);
     return 0;
 }
 
@@ -440,13 +447,7 @@ static int bittner_file(const char *path, const lm_salience_model *m, const lm_t
         *T = T2;
         return 0;
     }
-    /* as lm_features_from_signal_ex: the frames mapped back to the original's */
-    const size_t T_out = feature_frames(LM_FEAT_BITTNER, n);
-    rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, (double)n2 / (double)n, T_out, 1, chroma) : -1;
-    free(c2);
-    if (rc != 0) return -1;
-    *T = T_out;
-    return 0;
+    return unwarp_chroma(LM_FEAT_BITTNER, c2, T2, n, n2, chroma, T);
 }
 
 int lm_features_from_signal_ex(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,
@@ -472,12 +473,7 @@ int lm_features_from_signal_ex(const float *y, size_t n, enum lm_feature_type ty
     int rc = features_plain(y2, n2, type, model, salience, &c2, &T2);
     free(y2);
     if (rc != 0) return -1;
-    const size_t T_out = feature_frames(type, n);
-    rc = T_out ? lm_tuning_unwarp(c2, T2, 12, 1, (double)n2 / (double)n, T_out, 1, chroma) : -1;
-    free(c2);
-    if (rc != 0) return -1;
-    *T = T_out;
-    return 0;
+    return unwarp_chroma(type, c2, T2, n, n2, chroma, T);
 }
 
 int lm_features_from_signal(const float *y, size_t n, enum lm_feature_type type, const lm_model *model,

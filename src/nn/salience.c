@@ -156,51 +156,31 @@ static void emit_frame(const void *ctx, size_t t, const float *a5) {
     }
 }
 
-static size_t scratch_floats(const lm_conv_spec L[LM_SAL_NCONV]) {
+int lm_salience_forward_range(const lm_salience_model *m, const lm_hcqt *window, size_t first, size_t T, size_t c0,
+                              size_t c1, float *sal) {
+    if (T == 0 || window->n_frames == 0 || window->n_bins != NB) {
+        lm_set_error("deep salience: needs a non-empty HCQT of %d bins (60 per octave)", NB);
+        return -1;
+    }
+    lm_conv_spec L[LM_SAL_NCONV];
+    specs(m, L);
     size_t col_cap = SCRATCH_BUDGET / sizeof(float);
     for (int l = 0; l < LM_SAL_NCONV; l++)
         if (lm_conv_col_need(&L[l], NB) > col_cap) col_cap = lm_conv_col_need(&L[l], NB);
-    return col_cap;
-}
-
-static const float *output_kernel(const lm_salience_model *m) {
     size_t sq_off = 0;
     for (int i = 0; i < T_SQUISHY_K; i++) sq_off += counts[i];
-    return m->w + sq_off;
+    salience_ctx ctx = {window, m->bn[0][0], m->bn[0][1], m->w + sq_off, sal, first, c0 * CHUNK};
+    if (lm_conv_stack_forward_range(L, LM_SAL_NCONV, NB, T, CHUNK, c0, c1, MAX_CH, col_cap, fill_frame, emit_frame,
+                                    &ctx) != 0) {
+        lm_set_error("out of memory in the deep salience network");
+        return -1;
+    }
+    return 0;
 }
 
 int lm_salience_forward(const lm_salience_model *m, const lm_hcqt *hcqt, float *sal) {
-    size_t T = hcqt->n_frames;
-    if (T == 0 || hcqt->n_bins != NB) {
-        lm_set_error("deep salience: needs a non-empty HCQT of %d bins (60 per octave)", NB);
-        return -1;
-    }
-    lm_conv_spec L[LM_SAL_NCONV];
-    specs(m, L);
-    salience_ctx ctx = {hcqt, m->bn[0][0], m->bn[0][1], output_kernel(m), sal, 0, 0};
-    if (lm_conv_stack_forward(L, LM_SAL_NCONV, NB, T, CHUNK, MAX_CH, scratch_floats(L), fill_frame, emit_frame, &ctx) !=
-        0) {
-        lm_set_error("out of memory in the deep salience network");
-        return -1;
-    }
-    return 0;
-}
-
-int lm_salience_forward_range(const lm_salience_model *m, const lm_hcqt *window, size_t first, size_t T, size_t c0,
-                              size_t c1, float *sal) {
-    if (T == 0 || window->n_bins != NB || c0 >= c1) {
-        lm_set_error("deep salience: needs a non-empty HCQT of %d bins (60 per octave)", NB);
-        return -1;
-    }
-    lm_conv_spec L[LM_SAL_NCONV];
-    specs(m, L);
-    salience_ctx ctx = {window, m->bn[0][0], m->bn[0][1], output_kernel(m), sal, first, c0 * CHUNK};
-    if (lm_conv_stack_forward_range(L, LM_SAL_NCONV, NB, T, CHUNK, c0, c1, MAX_CH, scratch_floats(L), fill_frame,
-                                    emit_frame, &ctx) != 0) {
-        lm_set_error("out of memory in the deep salience network");
-        return -1;
-    }
-    return 0;
+    const size_t T = hcqt->n_frames;
+    return lm_salience_forward_range(m, hcqt, 0, T, 0, (T + CHUNK - 1) / CHUNK, sal);
 }
 
 size_t lm_salience_chunk_frames(void) { return CHUNK; }
