@@ -21,12 +21,14 @@
 #           folds 1-3 with 3 variants, fold 4 with 1; DATA/tv_pairs_choir.csv = them + tv_pairs_mf.csv
 #   train_choir   continue the melody-forward model on tv_pairs_choir.csv (same rates as train_mf), one
 #           epoch per call, each epoch's best model kept as DATA/ft5/choir_eN.bin (ROBUST_MAX_EPOCHS, 5)
+#   train_v2choir   the same data and rates as train_choir, starting from the authors' v2 weights
+#           (v2 ranks the real choir high, and melody-forward renders alone lost that); DATA/ft6/v2choir_eN.bin
 # Re-running a step continues it (rendering skips finished excerpts, training resumes from its
 # checkpoint). Default: all steps.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,27p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(deps render train)
 py=/usr/bin/python3
@@ -115,6 +117,8 @@ for step in "${steps[@]}"; do
       mv "$data/tv_pairs_choir.csv.tmp" "$data/tv_pairs_choir.csv" ;;
     train_choir) per_epoch "$data/ft5" choir "$data/tv_pairs_choir.csv" \
       "$here/models/training/leitmotif_ctc_finetuned_mf.bin" 5 "${ROBUST_MAX_EPOCHS:-5}" ;;
+    train_v2choir) per_epoch "$data/ft6" v2choir "$data/tv_pairs_choir.csv" \
+      "$shared/reference/models/v2_ctc_train345valid1.bin" 6 "${ROBUST_MAX_EPOCHS:-5}" ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
   esac
 done

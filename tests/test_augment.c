@@ -1,6 +1,7 @@
 /* Waveform augmentation: determinism given the seed, finite output within [-1, 1], each step
  * really changes the signal, detune moves the pitch by the drawn amount and scales time by
- * the returned factor, the codec keeps the excerpt aligned, and option parsing. */
+ * the returned factor, the codec keeps the excerpt aligned and encodes whole pieces (minutes),
+ * and option parsing. */
 #include "testutil.h"
 
 #include <math.h>
@@ -188,6 +189,31 @@ static void test_codec_keeps_alignment(void **state) {
     free(x);
 }
 
+/* `leitmotif augment` applies the codec to whole recordings: one write of 4 minutes made
+ * libvorbis put its first analysis buffer (every sample written) on the stack, and it crashed. */
+static void test_codec_whole_piece(void **state) {
+    (void)state;
+    size_t n6;
+    float *x6 = melody(&n6);
+    size_t n = 40 * n6; /* 4 minutes */
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++) x[i] = x6[i % n6];
+    lm_augment_config c = only(LM_AUG_CODEC, 1.0);
+    for (uint64_t seed = 1; seed <= 4; seed++) { /* both codecs: each is drawn with p = 0.5 */
+        float *y = NULL;
+        size_t ny;
+        double s;
+        unsigned steps;
+        assert_int_equal(lm_augment_apply(&c, seed, x, n, NULL, 0, &y, &ny, &s, &steps), 0);
+        assert_int_equal(ny, n);
+        check_range(y, ny);
+        free(y);
+    }
+    free(x);
+    free(x6);
+}
+
 static void test_parse(void **state) {
     (void)state;
     lm_augment_config c;
@@ -216,6 +242,7 @@ int main(void) {
         cmocka_unit_test(test_each_step_changes_signal),
         cmocka_unit_test(test_detune_moves_pitch_and_time),
         cmocka_unit_test(test_codec_keeps_alignment),
+        cmocka_unit_test(test_codec_whole_piece),
         cmocka_unit_test(test_parse),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));

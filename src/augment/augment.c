@@ -415,6 +415,7 @@ static long codec_delay(const float *x, size_t n, const float *y, size_t ny) {
     return best_lag;
 }
 
+#define LM_AUG_CODEC_BLOCK 262144 /* samples per write to the encoder (11.9 s: shorter excerpts are encoded as before) */
 static int step_codec(rng *r, float *x, size_t n) {
     int mp3 = uni(r) < 0.5;
     double level = range(r, 0.4, 0.95); /* libsndfile: 1 = most compression */
@@ -431,7 +432,15 @@ static int step_codec(rng *r, float *x, size_t n) {
         SNDFILE *sf = sf_open_virtual(&io, SFM_WRITE, &info, &m);
         if (sf) {
             sf_command(sf, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
-            ok = sf_writef_float(sf, x, (sf_count_t)n) == (sf_count_t)n;
+            /* In blocks: libvorbis keeps its first analysis buffer on the stack (alloca of
+             * everything written so far), so one write of a whole piece overflowed it. */
+            size_t at = 0;
+            while (at < n) {
+                size_t k = n - at < LM_AUG_CODEC_BLOCK ? n - at : LM_AUG_CODEC_BLOCK;
+                if (sf_writef_float(sf, x + at, (sf_count_t)k) != (sf_count_t)k) break;
+                at += k;
+            }
+            ok = at == n;
             ok = sf_close(sf) == 0 && ok;
         }
         if (ok) {
