@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Choosing the output sharpening (softmax temperature) of the default model on the validation
 # fold (fold 4), against recording-quality bias (docs/results/sharpening.md).
-# Usage: scripts/sharpen_select.sh DATA_DIR [STEP...]   (steps, default all: augment models index eval table)
+# Usage: scripts/sharpen_select.sh DATA_DIR [STEP...]   (steps, default: augment models index eval table)
 #   augment  every fold-4 recording of DATA/fold4_default through `leitmotif augment` with
 #            reverberation, equalisation, noise, compression and codec on for every file (no detune
 #            and no mixing, so the theme annotations stay valid) -> DATA/fold4_aug/audio/*.wav
@@ -13,10 +13,13 @@
 #            the clean ones: augmentation keeps the timing) -> DATA/sharpen/eval_gG_DB.json
 #   table    prints the table: MRR over the queries whose recording is degraded and over those whose
 #            recording is clean, in the mixed databases, and on the clean database
-# Neither the held-out timbre source (csound) nor fold 5 nor ../shared/realaudio is used here.
+#   test     (not for choosing: run after the choice) the model sharpened with SHARPEN_TEST_GAMMA
+#            (default 3) on the test sets of scripts/robustness.sh: fold 5 default render + the real
+#            recordings, fold 5 held-out timbre -> DATA/sharpen/test_{a,b,c}_QUERY.json, printed
+# The selection steps use neither the held-out timbre source (csound), nor fold 5, nor ../shared/realaudio.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ $# -ge 1 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(augment models index eval table)
 read -r -a gammas <<<"${SHARPEN_GAMMAS:-1 2 3 4 6}"
@@ -95,6 +98,33 @@ for g in gammas:
             allr.append(r)
     c = json.load(open(os.path.join(out, "eval_g%s_clean.json" % g)))["average"]["mrr"]
     print("| %s | %.4f (%d) | %.4f (%d) | %.4f | %.4f |" % (g, mrr(deg), len(deg), mrr(cln), len(cln), mrr(allr), c))
+EOF
+      ;;
+    test)
+      g="${SHARPEN_TEST_GAMMA:-3}"; m="$out/model_g$g.bin"
+      [ -s "$m" ] || python3 "$here/scripts/sharpen_model.py" "$here/models/leitmotif_default.bin" "$m" "$g" "sharpen_select_g$g"
+      for r in default heldout; do
+        d="$data/db/sharp${g}_tuned_$r.lmdb"; [ -f "$d.done" ] && continue
+        [ -f "$data/fold5_$r/annotations.csv" ] || { echo "sharpen_select: no $data/fold5_$r (scripts/robustness.sh render)" >&2; exit 1; }
+        extra=(); [ "$r" = default ] && [ -d "$here/../shared/realaudio/audio" ] && extra=("$here/../shared/realaudio/audio")
+        rm -rf "$d"
+        "$cli" index "$d" "$data/fold5_$r/audio" "${extra[@]}" --model "$m" --tuning auto --format 2 && touch "$d.done"
+      done
+      python3 "$here/scripts/realaudio_themes.py" "$here/../shared/realaudio" "$data/realaudio_themes.csv"
+      for q in annotation score; do
+        for t in "a default fold5_default/annotations.csv" "b heldout fold5_heldout/annotations.csv" "c default realaudio_themes.csv"; do
+          read -r set r themes <<<"$t"
+          "$cli" eval "$data/db/sharp${g}_tuned_$r.lmdb" --themes "$data/$themes" --queries-from "$q" --json \
+            >"$out/test_${set}_$q.json.tmp" && mv "$out/test_${set}_$q.json.tmp" "$out/test_${set}_$q.json"
+        done
+      done
+      python3 - "$out" <<'EOF'
+import json, os, sys
+for s in "abc":
+    for q in ("annotation", "score"):
+        d = json.load(open(os.path.join(sys.argv[1], "test_%s_%s.json" % (s, q))))
+        a = d["average"]
+        print("(%s) %-10s top-1 %.3f MRR %.3f %s" % (s, q, a["top1"], a["mrr"], list(d["ranks"].values()) if s == "c" else ""))
 EOF
       ;;
     *) echo "sharpen_select: unknown step '$step'" >&2; exit 2 ;;
