@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "symbolic/musicxml.h"
+#include "symbolic/score.h"
 #include "symbolic/theme.h"
 
 /* ---- building scores ---- */
@@ -644,6 +645,28 @@ static void test_corpus_mxl(void **state) {
     compare_with_midi("mxl");
 }
 
+/* Decimal numbers (durations, divisions, tempi): exact up to 15 significant digits and 16
+ * decimal places, refused beyond; a divisions value with 16 zeros and then digits after the point
+ * overflowed the denominator (fuzz finding tests/data/fuzz-regressions/musicxml/). */
+static void test_decimal_limits(void **state) {
+    (void)state;
+    lm_rat r;
+    const char *ok[] = {"96", " 1.5 ", "0.0000000000000001", "123456789012345", "-0.25", "+2"};
+    const double val[] = {96, 1.5, 1e-16, 123456789012345.0, -0.25, 2};
+    for (size_t k = 0; k < sizeof ok / sizeof *ok; k++) {
+        assert_int_equal(lm_rat_parse(ok[k], strlen(ok[k]), &r), 0);
+        assert_true(fabs(lm_rat_to_double(r) - val[k]) <= 1e-12 * fabs(val[k]));
+    }
+    const char *bad[] = {"0.00000000000000001", "0.0000000000000000123456789", "1.00000000000000000",
+                         "1234567890123456", "0.1234567890123456", "", ".", "1e3", "1.2.3"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) assert_int_equal(lm_rat_parse(bad[k], strlen(bad[k]), &r), -1);
+    /* in a score: a clear error, no overflow */
+    lm_theme t;
+    assert_int_equal(parse(SCORE1(MEASURE(1, "<attributes><divisions>0.00000000000000001234</divisions></attributes>"
+                                             NOTE(C, 4, 1))), 0, NULL, &t), -1);
+    assert_non_null(strstr(lm_last_error(), "divisions"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),        cmocka_unit_test(test_rests),
@@ -655,6 +678,7 @@ int main(void) {
         cmocka_unit_test(test_malformed),        cmocka_unit_test(test_entities),
         cmocka_unit_test(test_mxl),              cmocka_unit_test(test_load_dispatch),
         cmocka_unit_test(test_corpus_musicxml),  cmocka_unit_test(test_corpus_mxl),
+        cmocka_unit_test(test_decimal_limits),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

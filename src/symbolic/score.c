@@ -87,15 +87,13 @@ int lm_rat_parse(const char *s, size_t len, lm_rat *out) {
         num = num * 10 + (s[i] - '0');
     }
     if (i < len && s[i] == '.') {
+        /* at most 16 decimal places (den <= 1e16, num < 1e15: no overflow anywhere) */
         for (i++; i < len && isdigit((unsigned char)s[i]); i++, digits++) {
-            if (num == 0 && s[i] == '0') {
-                if (den > (int64_t)1e15) return -1;
-                den *= 10;
-                continue;
-            }
+            if (den > (int64_t)1e15) return -1;
+            den *= 10;
+            if (num == 0 && s[i] == '0') continue;
             if (++significant > 15) return -1;
             num = num * 10 + (s[i] - '0');
-            den *= 10;
         }
     }
     if (i != len || digits == 0) return -1;
