@@ -272,8 +272,11 @@ static float *transposed_copy(const float *q, size_t N, int shift) {
     return o;
 }
 
-/* Frame rate factor of a coarse query: short queries keep more of their frames. */
-static size_t coarse_factor(size_t N) { return N >= 24 * LM_COARSE_FACTOR ? LM_COARSE_FACTOR : N >= 32 ? 2 : 1; }
+/* Frame rate factor of a coarse query: short queries keep more of their frames. At 4x a coarse
+ * query keeps at least 32 frames: themes of 96-127 frames (26-31 coarse frames) overestimated
+ * the exact distance by 0.06-0.07 for every noisy copy of their recording in the synthetic
+ * 1 000-h archive, beyond LM_COARSE_EPS, and lost them all (docs/search.md). */
+static size_t coarse_factor(size_t N) { return N >= 32 * LM_COARSE_FACTOR ? LM_COARSE_FACTOR : N >= 32 ? 2 : 1; }
 
 static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o) {
     memset(qs, 0, sizeof *qs);

@@ -100,7 +100,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  *  3. refining stops when no recording's coarse minimum minus LM_COARSE_EPS is below the k-th
  *     best exact distance (the k best are what is reported; eval: the correct recording's).
  *     Coarse queries shorter than 32 frames allow more (LM_COARSE_EPS x sqrt(32 / frames));
- *     queries under 64 frames are coarsened 2x only, under 32 not at all.
+ *     queries under 128 frames (5.12 s) are coarsened 2x only, under 32 not at all.
  * The coarse matching function is an estimate, not a bound: fine - coarse was below -0.06 for
  * 1e-4 of the ends with fine < 0.4 on fold 5, so the result equals the exhaustive search with
  * high probability, not always (docs/results/search_modes.md measures how often). */
