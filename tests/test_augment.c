@@ -158,19 +158,25 @@ static void test_detune_moves_pitch_and_time(void **state) {
     free(x);
 }
 
+/* The codec step alone on x: same length, finite, in range (steps: what was applied). */
+static float *codec_only(const float *x, size_t n, uint64_t seed, unsigned *steps) {
+    lm_augment_config c = only(LM_AUG_CODEC, 1.0);
+    float *y = NULL;
+    size_t ny;
+    double s;
+    assert_int_equal(lm_augment_apply(&c, seed, x, n, NULL, 0, &y, &ny, &s, steps), 0);
+    assert_int_equal(ny, n);
+    check_range(y, ny);
+    return y;
+}
+
 static void test_codec_keeps_alignment(void **state) {
     (void)state;
     size_t n;
     float *x = melody(&n);
-    lm_augment_config c = only(LM_AUG_CODEC, 1.0);
     for (uint64_t seed = 1; seed <= 4; seed++) {
-        float *y = NULL;
-        size_t ny;
-        double s;
         unsigned steps;
-        assert_int_equal(lm_augment_apply(&c, seed, x, n, NULL, 0, &y, &ny, &s, &steps), 0);
-        assert_int_equal(ny, n);
-        check_range(y, ny);
+        float *y = codec_only(x, n, seed, &steps);
         if (steps == 0) {
             print_message("SKIP: this libsndfile cannot encode Vorbis/MP3\n");
             free(y);
@@ -199,16 +205,9 @@ static void test_codec_whole_piece(void **state) {
     float *x = malloc(n * sizeof *x);
     assert_non_null(x);
     for (size_t i = 0; i < n; i++) x[i] = x6[i % n6];
-    lm_augment_config c = only(LM_AUG_CODEC, 1.0);
     for (uint64_t seed = 1; seed <= 4; seed++) { /* both codecs: each is drawn with p = 0.5 */
-        float *y = NULL;
-        size_t ny;
-        double s;
         unsigned steps;
-        assert_int_equal(lm_augment_apply(&c, seed, x, n, NULL, 0, &y, &ny, &s, &steps), 0);
-        assert_int_equal(ny, n);
-        check_range(y, ny);
-        free(y);
+        free(codec_only(x, n, seed, &steps));
     }
     free(x);
     free(x6);
