@@ -570,6 +570,148 @@ static void test_unknown_precision(void **state) {
     free_docs(&s);
 }
 
+/* Coarse features (docs/database.md, "Coarse features"): every new segment stores each
+ * document at a quarter of the frame rate, exactly as the search would make them (f32: bit for
+ * bit; u8: quantised); a segment without them (written before they existed) still opens and
+ * searches the same; an unknown coarse rate is refused in one line. */
+static void search_long(const lm_db *db, const float *q, size_t N, lm_match *out) {
+    lm_qset qs;
+    lm_variant_options vo = {0};
+    assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+    assert_int_equal(lm_search_qset(db, NULL, &qs, NULL, 3, -1, out, 1), 0);
+    lm_match_sort(out, db->n_docs);
+    lm_qset_free(&qs);
+}
+
+static void test_coarse_section(void **state) {
+    (void)state;
+    enum { ND = 5 };
+    lm_db_doc docs[ND];
+    float *x[ND];
+    char ids[ND][8];
+    const size_t N = 160; /* coarsened 4x by the search */
+    for (int i = 0; i < ND; i++) {
+        size_t T = 900 + 37 * (size_t)i;
+        snprintf(ids[i], sizeof ids[i], "r%d", i);
+        x[i] = lm_test_chroma(T, 40u + (unsigned)i, 0.01f);
+        docs[i] = (lm_db_doc){.id = ids[i], .path = "", .model_id = "", .duration = 0.04 * (double)T,
+                              .type = LM_FEAT_STFT, .T = T, .chroma = x[i]};
+    }
+    float *q = malloc(12 * N * sizeof *q); /* recording 3's frames 300..459, one-hot */
+    for (size_t n = 0; n < N; n++) {
+        size_t best = 0;
+        for (size_t b = 1; b < 12; b++)
+            if (x[3][b * docs[3].T + 300 + n] > x[3][best * docs[3].T + 300 + n]) best = b;
+        for (size_t b = 0; b < 12; b++) q[b * N + n] = b == best ? 1.0f : 0.0f;
+    }
+    const char *f32 = lm_test_tmp_path("coarse_f32"), *u8 = lm_test_tmp_path("coarse_u8");
+    commit_docs(f32, docs, ND, NULL, 0);
+    lm_dbw w;
+    assert_int_equal(lm_dbw_begin_ex(&w, u8, LM_FEAT_STFT, 0, "", NULL, LM_DB_U8), 0);
+    assert_int_equal(lm_dbw_commit(&w, docs, ND, NULL, 0), 0);
+    lm_dbw_end(&w);
+
+    lm_db a, b;
+    lm_match with[ND], without[ND], ref[ND];
+    assert_int_equal(lm_db_open(f32, &a), 0);
+    assert_int_equal(lm_db_open(u8, &b), 0);
+    for (int i = 0; i < ND; i++) {
+        size_t T = docs[i].T, Mc = (T + 3) / 4;
+        float *c = malloc(12 * Mc * sizeof *c);
+        uint8_t *c8 = malloc(12 * Mc);
+        assert_int_equal(lm_chroma_downsample(x[i], T, LM_DB_COARSE, c), Mc);
+        assert_non_null(a.docs[i].coarse);
+        assert_null(a.docs[i].coarse_u8);
+        assert_memory_equal(a.docs[i].coarse, c, 12 * Mc * sizeof *c);
+        assert_int_equal(lm_chroma_downsample_u8(b.docs[i].chroma_u8, T, LM_DB_COARSE, c), Mc);
+        lm_quantise_u8(c, 12 * Mc, LM_DB_U8_SCALE, c8);
+        assert_non_null(b.docs[i].coarse_u8);
+        assert_null(b.docs[i].coarse);
+        assert_memory_equal(b.docs[i].coarse_u8, c8, 12 * Mc);
+        free(c);
+        free(c8);
+    }
+    /* f32: the stored coarse features are the ones the search made itself: identical results */
+    search_long(&a, q, N, with);
+    memcpy(ref, with, sizeof ref);
+    for (int i = 0; i < ND; i++) a.docs[i].coarse = NULL;
+    search_long(&a, q, N, without);
+    assert_int_equal(with[0].doc, 3);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(with[k].doc, without[k].doc);
+        assert_true(with[k].distance == without[k].distance && with[k].end == without[k].end);
+    }
+    /* u8: the best match is exact either way */
+    search_long(&b, q, N, with);
+    for (int i = 0; i < ND; i++) b.docs[i].coarse_u8 = NULL;
+    search_long(&b, q, N, without);
+    assert_int_equal(with[0].doc, 3);
+    assert_true(with[0].distance == without[0].distance && with[0].end == without[0].end);
+    lm_db_close(&a);
+    lm_db_close(&b);
+
+    /* The same segment without its coarse section (as written before it existed): rewritten by
+     * hand, manifest included, it opens without coarse features and searches the same. */
+    char mp[700], sp[700];
+    snprintf(mp, sizeof mp, "%s/MANIFEST", f32);
+    snprintf(sp, sizeof sp, "%s/seg-0000000001.lmseg", f32);
+    size_t nm, ns;
+    unsigned char *m = (unsigned char *)lm_read_file(mp, &nm), *sg = (unsigned char *)lm_read_file(sp, &ns);
+    assert_non_null(m);
+    assert_non_null(sg);
+    assert_int_equal(get_u32(sg + 64), LM_DB_COARSE); /* docs/database.md: segment offset 64 */
+    assert_int_equal(lm_db_open(f32, &a), 0); /* bytes from the first document's features to the last's end */
+    size_t end = (size_t)((const unsigned char *)(const void *)(a.docs[ND - 1].chroma + 12 * docs[ND - 1].T) -
+                          (const unsigned char *)(const void *)a.docs[0].chroma);
+    lm_db_close(&a);
+    size_t data0 = get_u64(sg + 128 + 16); /* the first document's features */
+    size_t old_size = (data0 + end + 63) / 64 * 64;
+    assert_true(old_size < ns);
+    memset(sg + 64, 0, 4);
+    put_u64(sg + 48, old_size);
+    put_u32(sg + 124, lm_crc32(0, sg, 124));
+    write_plain(sp, sg, old_size);
+    put_u64(m + 320 + 8, old_size); /* the manifest's segment entry: size and CRC */
+    put_u32(m + 320 + 28, lm_crc32(0, sg, old_size));
+    put_u32(m + 316, lm_crc32(0, m, 316));
+    put_u32(m + nm - 4, lm_crc32(0, m, nm - 4));
+    write_plain(mp, m, nm);
+    assert_int_equal(lm_db_open(f32, &a), 0);
+    assert_int_equal(lm_db_verify_all(&a), 0);
+    for (int i = 0; i < ND; i++) assert_null(a.docs[i].coarse);
+    search_long(&a, q, N, with);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(with[k].doc, ref[k].doc);
+        assert_true(with[k].distance == ref[k].distance && with[k].end == ref[k].end);
+    }
+    lm_db_close(&a);
+    /* compact rewrites a lone segment without coarse features with them */
+    size_t before, after;
+    assert_int_equal(lm_dbw_begin(&w, f32, LM_FEAT_STFT, 0, "", NULL), 0);
+    assert_int_equal(lm_dbw_compact(&w, &before, &after), 0);
+    lm_dbw_end(&w);
+    assert_int_equal(before, 1);
+    assert_int_equal(after, 1);
+    assert_int_equal(lm_db_open(f32, &a), 0);
+    for (int i = 0; i < ND; i++) assert_non_null(a.docs[i].coarse);
+    search_long(&a, q, N, with);
+    for (int k = 0; k < 3; k++) assert_true(with[k].doc == ref[k].doc && with[k].distance == ref[k].distance);
+    lm_db_close(&a);
+    free(m);
+    free(sg);
+    /* an unknown coarse rate (a newer leitmotif's) */
+    snprintf(sp, sizeof sp, "%s/seg-0000000001.lmseg", u8);
+    sg = (unsigned char *)lm_read_file(sp, &ns);
+    assert_non_null(sg);
+    put_u32(sg + 64, 8);
+    put_u32(sg + 124, lm_crc32(0, sg, 124));
+    write_plain(sp, sg, ns);
+    expect_open_error(u8, "unknown rate (1/8; made by a newer leitmotif?)");
+    free(sg);
+    free(q);
+    for (int i = 0; i < ND; i++) free(x[i]);
+}
+
 /* The fuzz target's parsers accept what the writer writes. */
 static void test_fuzz_parsers(void **state) {
     (void)state;
@@ -606,6 +748,7 @@ int main(void) {
         cmocka_unit_test(test_quantise_round_trip),
         cmocka_unit_test(test_compact_database),
         cmocka_unit_test(test_unknown_precision),
+        cmocka_unit_test(test_coarse_section),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

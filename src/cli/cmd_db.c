@@ -97,7 +97,8 @@ static void compact_help(FILE *f) {
                "Merges the segments of the format-2 database DB into one, without the recordings removed or\n"
                "replaced since (tombstones), after verifying every segment's checksum. Atomic: readers and\n"
                "an interrupted run see the database before or after, never in between. Takes the writer\n"
-               "lock like 'index'.\n"
+               "lock like 'index'. A segment written before segments stored coarse features (the search's\n"
+               "6.25 Hz first pass; docs/database.md) is rewritten with them, even when it is the only one.\n"
                "  --precision P  store the features as P from now on: u8 (one byte per value, a quarter of\n"
                "                 the size) or f32; u8 -> f32 gives the u8 values back, not the originals\n"
                "Exit status: 0 done (or nothing to do); 1 error (database unchanged).\n");

@@ -43,7 +43,16 @@ typedef struct {
     float scale;
     float tuning;            /* the recording's deviation from A = 440 Hz that was compensated, in
                                 semitones (0: none; see chroma/tuning.h) */
+    /* The features at 1/LM_DB_COARSE of the frame rate, 12 x ceil(T / LM_DB_COARSE) at the
+     * document's precision (coarse: float32, coarse_u8: bytes x scale), as lm_chroma_downsample
+     * makes them, for the search's coarse pass; stored by format-2 segments written since
+     * segments carry them (docs/database.md, "Coarse features"); both NULL when not stored. */
+    const float *coarse;
+    const uint8_t *coarse_u8;
 } lm_db_doc;
+
+/* Frames per coarse frame of the stored coarse features (6.25 Hz; the search's LM_COARSE_FACTOR). */
+#define LM_DB_COARSE 4
 
 typedef struct {
     enum lm_feature_type type;

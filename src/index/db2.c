@@ -21,6 +21,7 @@
 #include "common/fileio.h"
 #include "index/db.h"
 #include "index/le_bytes.h"
+#include "match/sdtw.h"
 #include "nn/model.h"
 
 #define M_HEADER 320
@@ -29,6 +30,7 @@
 #define M_NN_AT 300           /* u32 network precision: 0 fp32 (every older database), 1 bf16 */
 #define M_PRECISION_AT 264    /* u32 precision (0: f32, as every older database), then the f32 scale */
 #define S_PRECISION_AT 56     /* the same in a segment header */
+#define S_COARSE_AT 64        /* u32 frames per coarse frame of the coarse section (0: none) */
 #define M_SEG_ENTRY 48
 #define M_TOMB_FIXED 16
 #define M_TRAILER 8
@@ -393,6 +395,7 @@ typedef struct {
     const unsigned char *id, *path, *model;
     size_t id_len, path_len, model_len;
     uint64_t T, offset;
+    uint64_t coarse_offset; /* of its coarse features (0: the segment has none) */
     double duration;
     float tuning; /* the compensated deviation, semitones */
 } seg_rec;
@@ -413,7 +416,12 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, c
         return -1;
     }
     int zero = 1;
-    for (size_t k = S_PRECISION_AT + 8; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
+    for (size_t k = S_COARSE_AT + 4; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
+    uint32_t coarse = get_u32(b + S_COARSE_AT);
+    if (coarse != 0 && coarse != LM_DB_COARSE) {
+        lm_set_error("segment has coarse features at an unknown rate (1/%u; made by a newer leitmotif?)", coarse);
+        return -1;
+    }
     enum lm_db_precision prec;
     float scale;
     if (precision_parse(b + S_PRECISION_AT, &prec, &scale) != 0) return -1;
@@ -477,6 +485,17 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, c
         return -1;
     }
     }
+    /* The coarse section: each document's coarse features in directory order, likewise aligned. */
+    for (size_t k = 0; coarse && k < e->n_docs; k++) {
+        uint64_t bytes = frame_bytes * ((r[k].T + coarse - 1) / coarse);
+        if (next_data > n || bytes > n - next_data) {
+            lm_set_error("segment's coarse features run past its end (damaged)");
+            free(r);
+            return -1;
+        }
+        r[k].coarse_offset = next_data;
+        next_data = align_to(next_data + bytes, ALIGN);
+    }
     if (off != dend || next_data != n || frames != e->frames) {
         lm_set_error("segment directory does not add up to the segment's size (damaged)");
         free(r);
@@ -502,6 +521,23 @@ static const void *stored_features(const lm_db_doc *d, const struct lm_db2_manif
     if (q) lm_quantise_u8(x, n, m->scale, q);
     free(own);
     *conv = q;
+    return q;
+}
+
+/* Coarse features (LM_DB_COARSE) of a document from its stored feature bytes, at the database's
+ * precision: vb x 12 x ceil(T / LM_DB_COARSE) bytes, malloc'd (NULL: out of memory, error set). */
+static void *coarse_features(const void *bytes, size_t T, const struct lm_db2_manifest *m) {
+    size_t Mc = (T + LM_DB_COARSE - 1) / LM_DB_COARSE;
+    float *c = lm_malloc(NBINS * Mc, sizeof *c);
+    if (!c) return NULL;
+    if (m->precision == LM_DB_F32) {
+        lm_chroma_downsample(bytes, T, LM_DB_COARSE, c);
+        return c;
+    }
+    lm_chroma_downsample_u8(bytes, T, LM_DB_COARSE, c);
+    uint8_t *q = lm_malloc(NBINS * Mc, 1);
+    if (q) lm_quantise_u8(c, NBINS * Mc, m->scale, q);
+    free(c);
     return q;
 }
 
@@ -544,6 +580,7 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
         off += align_to(S_ENTRY_FIXED + a + p + c, 8);
         at = align_to(at + frame_bytes * d->T, ALIGN);
     }
+    for (size_t k = 0; k < n; k++) at = align_to(at + frame_bytes * ((docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE), ALIGN);
     size_t size = at;
     memcpy(head, segment_magic, 8);
     put_u32(head + 8, 2);
@@ -556,6 +593,7 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
     put_u64(head + 40, frames);
     put_u64(head + 48, size);
     precision_put(head + S_PRECISION_AT, m->precision, m->scale);
+    put_u32(head + S_COARSE_AT, LM_DB_COARSE);
     put_u32(head + S_HEADER_CRC_AT, lm_crc32(0, head, S_HEADER_CRC_AT));
     put_u32(head + S_HEADER + D, lm_crc32(0, head + S_HEADER, D));
 
@@ -590,6 +628,24 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
         crc = lm_crc32(lm_crc32(crc, bytes, fb), zeros, pad);
         if (fwrite(bytes, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
         free(conv);
+        pos += fb + pad;
+    }
+    /* The coarse section, made from the bytes just written (what a reader will see). */
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        size_t fb = frame_bytes * ((docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE);
+        size_t pad = align_to(pos + fb, ALIGN) - pos - fb;
+        void *conv = NULL;
+        const void *bytes = stored_features(&docs[k], m, &conv);
+        void *coarse = bytes ? coarse_features(bytes, docs[k].T, m) : NULL;
+        free(conv);
+        if (!coarse) {
+            oom = 1;
+            rc = -1;
+            break;
+        }
+        crc = lm_crc32(lm_crc32(crc, coarse, fb), zeros, pad);
+        if (fwrite(coarse, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
+        free(coarse);
         pos += fb + pad;
     }
     free(head);
@@ -775,9 +831,11 @@ static int open_v2_once(const char *path, lm_db *db) {
             d->T = (size_t)r[k].T;
             if (m->precision == LM_DB_U8) {
                 d->chroma_u8 = s->map + r[k].offset;
+                d->coarse_u8 = r[k].coarse_offset ? s->map + r[k].coarse_offset : NULL;
                 d->scale = m->scale;
             } else {
                 d->chroma = (const float *)(const void *)(s->map + r[k].offset);
+                d->coarse = r[k].coarse_offset ? (const float *)(const void *)(s->map + r[k].coarse_offset) : NULL;
             }
             v->doc_seg[db->n_docs] = i;
             db->total_frames += d->T;
@@ -1424,7 +1482,9 @@ int lm_dbw_compact_ex(lm_dbw *w, int precision, size_t *before, size_t *after) {
     if (before) *before = w->m->n_segs;
     if (after) *after = w->m->n_segs;
     int convert = precision >= 0 && (enum lm_db_precision)precision != w->m->precision;
-    if (w->m->n_segs <= 1 && w->m->n_tombs == 0 && !convert) {
+    int no_coarse = 0; /* a segment written before segments had coarse features: rewrite it */
+    for (size_t i = 0; i < db.v2->m.n_segs; i++) no_coarse |= get_u32(db.v2->segs[i].map + S_COARSE_AT) == 0;
+    if (w->m->n_segs <= 1 && w->m->n_tombs == 0 && !convert && !no_coarse) {
         lm_db_close(&db);
         return 0;
     }
@@ -1547,6 +1607,11 @@ int lm_db2_fuzz_segment(const unsigned char *manifest, size_t n_manifest, const 
                         else memcpy(&x, seg + r[k].offset + i * sizeof x, sizeof x);
                         sum += x;
                     }
+                size_t Mc = (r[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE; /* and every coarse feature */
+                if (r[k].coarse_offset && (r[k].coarse_offset % ALIGN || r[k].coarse_offset + NBINS * vb * Mc > n_seg))
+                    rc = 2;
+                else if (r[k].coarse_offset)
+                    for (size_t i = 0; i < NBINS * vb * Mc; i++) sum += seg[r[k].coarse_offset + i];
             }
             (void)sum;
             free(r);

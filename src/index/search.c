@@ -261,6 +261,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 
 /* ---- query variants: --transpose any, --duration auto */
 
+_Static_assert(LM_COARSE_FACTOR == LM_DB_COARSE, "the search coarsens as the database stores");
 static const double auto_stretch[LM_AUTO_STRETCHES] = {0.5, 0.70710678118654752, 1.0, 1.4142135623730950, 2.0};
 
 /* The query with pitch class k moved to (k + shift) mod 12. */
@@ -401,6 +402,8 @@ void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc) {
     lm_doc_view_init(d, doc->chroma, doc->T);
     d->x8 = doc->chroma_u8;
     d->scale = doc->scale;
+    d->stored_coarse = doc->coarse;
+    d->stored_coarse_u8 = doc->coarse_u8;
 }
 
 void lm_doc_view_free(lm_doc_view *d) {
@@ -415,11 +418,17 @@ static const float *doc_coarse(lm_doc_view *d, size_t r, size_t *Mc) {
         return d->x;
     }
     if (r < 1) r = 1;
+    if (r == LM_COARSE_FACTOR && d->stored_coarse) { /* stored: no pass over the features */
+        *Mc = (d->T + r - 1) / r;
+        return d->stored_coarse;
+    }
     if (!d->coarse[r]) {
         if (!d->x && !d->x8) return NULL;
         d->coarse[r] = malloc(12 * ((d->T + r - 1) / r) * sizeof(float));
         if (!d->coarse[r]) return NULL;
         if (r == 1) lm_dequantise_u8(d->x8, 12 * d->T, d->scale, d->coarse[1]), d->Mc[1] = d->T;
+        else if (r == LM_COARSE_FACTOR && d->stored_coarse_u8)
+            d->Mc[r] = (d->T + r - 1) / r, lm_dequantise_u8(d->stored_coarse_u8, 12 * d->Mc[r], d->scale, d->coarse[r]);
         else d->Mc[r] = d->x ? lm_chroma_downsample(d->x, d->T, r, d->coarse[r])
                              : lm_chroma_downsample_u8(d->x8, d->T, r, d->coarse[r]);
     }

@@ -112,7 +112,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * too. The weight was chosen on fold 4 (the validation fold; queries at random 0.5-2x tempi):
  * MRR 0.822 without, 0.886 with 0.05 (0.02: 0.846, 0.08: 0.862). */
 #define LM_AUTO_PENALTY 0.05
-#define LM_COARSE_FACTOR 4    /* frames per coarse frame (6.25 Hz) */
+#define LM_COARSE_FACTOR 4    /* frames per coarse frame (6.25 Hz); = LM_DB_COARSE, the stored coarse features */
 #define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
 
 typedef struct {
@@ -153,7 +153,9 @@ typedef struct {
                           float copy (coarse[1]) only when exact features are needed */
     float scale;
     size_t T;
-    float *coarse[LM_COARSE_FACTOR + 1]; /* by frame-rate factor */
+    const float *stored_coarse;   /* the database's coarse features at LM_COARSE_FACTOR (lm_db_doc: */
+    const uint8_t *stored_coarse_u8; /* coarse, coarse_u8), used instead of coarsening; may be NULL */
+    float *coarse[LM_COARSE_FACTOR + 1]; /* by frame-rate factor (made here, owned) */
     size_t Mc[LM_COARSE_FACTOR + 1];
 } lm_doc_view;
 void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T);
