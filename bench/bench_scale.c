@@ -13,7 +13,10 @@
  * DIR/scale_<H>h.add_s for later runs). The queries are THEMES.csv's themes (every k-th, at
  * most $LM_SCALE_QUERIES, default 20) at their annotated durations: each recording of SRC is
  * in the archive once unchanged and many times perturbed, so every query has many close
- * matches and the top 10 is hard to get right. Prints "name value unit" lines. */
+ * matches and the top 10 is hard to get right. scale_query_ms_candidates_unstored is the same
+ * candidate search without the segments' stored coarse features (the first pass coarsens every
+ * recording per query, as for segments written before they were stored). Prints "name value
+ * unit" lines. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,6 +144,8 @@ static double build(const lm_db *src, const char *path, const char *add_path, do
             docs[n].id = ids[n];
             docs[n].chroma = feats[n];
             docs[n].chroma_u8 = NULL;
+            docs[n].coarse = NULL; /* the writer makes the coarse features of the new values */
+            docs[n].coarse_u8 = NULL;
             docs[n].scale = 0.0f;
             n++;
             buffered += d->T;
@@ -207,8 +212,20 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     double verify_s = now() - t;
     size_t nq_max = (size_t)env_double("LM_SCALE_QUERIES", 20), step = nq_all / nq_max ? nq_all / nq_max : 1;
     double *t_ex = calloc(nq_max + 1, sizeof *t_ex), *t_ca = calloc(nq_max + 1, sizeof *t_ca);
+    double *t_un = calloc(nq_max + 1, sizeof *t_un);
+    /* The stored coarse features (docs/database.md), and none: the first pass coarsens every
+     * recording per query, as for segments written before they were stored. */
+    const float **c32 = malloc(db.n_docs * sizeof *c32);
+    const uint8_t **c8 = malloc(db.n_docs * sizeof *c8);
+    size_t n_stored = 0;
+    for (size_t k = 0; c32 && c8 && k < db.n_docs; k++) {
+        c32[k] = db.docs[k].coarse, c8[k] = db.docs[k].coarse_u8;
+        n_stored += c32[k] || c8[k];
+    }
+    if (!t_un || !c32 || !c8) return -1;
     lm_match *ex = malloc(db.n_docs * sizeof *ex), *ca = malloc(db.n_docs * sizeof *ca);
-    if (!t_ex || !t_ca || !ex || !ca) return -1;
+    lm_match *un = malloc(db.n_docs * sizeof *un);
+    if (!t_ex || !t_ca || !ex || !ca || !un) return -1;
     size_t nq = 0, equal = 0;
     double recall = 0.0;
     for (size_t i = 0; i < nq_all && nq < nq_max; i += step) {
@@ -229,6 +246,13 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
         rc |= lm_search_qset(&db, NULL, &qs, NULL, 10, -1, ca, 1);
         lm_match_sort(ca, db.n_docs);
         t_ca[nq] = now() - t;
+        if (n_stored) {
+            for (size_t k = 0; k < db.n_docs; k++) db.docs[k].coarse = NULL, db.docs[k].coarse_u8 = NULL;
+            t = now();
+            rc |= lm_search_qset(&db, NULL, &qs, NULL, 10, -1, un, 1);
+            t_un[nq] = now() - t;
+            for (size_t k = 0; k < db.n_docs; k++) db.docs[k].coarse = c32[k], db.docs[k].coarse_u8 = c8[k];
+        }
         lm_qset_free(&qs);
         lm_qset_free(&qe);
         if (rc != 0) {
@@ -251,6 +275,8 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     printf("scale_rss_mb_%.0fh %ld MB\n", hours, rss);
     printf("scale_query_ms_exhaustive_%.0fh %.1f ms\n", hours, 1e3 * median(t_ex, nq));
     printf("scale_query_ms_candidates_%.0fh %.1f ms\n", hours, 1e3 * median(t_ca, nq));
+    if (n_stored)
+        printf("scale_query_ms_candidates_unstored_%.0fh %.1f ms\n", hours, 1e3 * median(t_un, nq));
     printf("scale_top10_recall_%.0fh %.4f fraction\n", hours, nq ? recall / (double)nq : 0.0);
     printf("scale_top10_equal_%.0fh %.4f fraction\n", hours, nq ? (double)equal / (double)nq : 0.0);
     fprintf(stderr, "bench_scale: %.0f h: %zu recordings, %.0f h of features, %zu queries (median latency; "
@@ -258,8 +284,12 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     fflush(stdout);
     free(t_ex);
     free(t_ca);
+    free(t_un);
     free(ex);
     free(ca);
+    free(un);
+    free(c32);
+    free(c8);
     lm_db_close(&db);
     return 0;
 }

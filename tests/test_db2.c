@@ -641,9 +641,24 @@ static void test_coarse_section(void **state) {
         assert_int_equal(with[k].doc, without[k].doc);
         assert_true(with[k].distance == without[k].distance && with[k].end == without[k].end);
     }
-    /* u8: the best match is exact either way */
+    /* u8: the stored bytes are scanned as they are; the same as their dequantised copy */
     search_long(&b, q, N, with);
-    for (int i = 0; i < ND; i++) b.docs[i].coarse_u8 = NULL;
+    float *deq[ND];
+    for (int i = 0; i < ND; i++) {
+        size_t Mc = (docs[i].T + 3) / 4;
+        deq[i] = malloc(12 * Mc * sizeof *deq[i]);
+        lm_dequantise_u8(b.docs[i].coarse_u8, 12 * Mc, LM_DB_U8_SCALE, deq[i]);
+        b.docs[i].coarse = deq[i];
+        b.docs[i].coarse_u8 = NULL;
+    }
+    search_long(&b, q, N, without);
+    for (int k = 0; k < ND; k++) {
+        assert_int_equal(with[k].doc, without[k].doc);
+        assert_int_equal(with[k].approx, without[k].approx);
+        assert_true(with[k].distance == without[k].distance);
+    }
+    for (int i = 0; i < ND; i++) b.docs[i].coarse = NULL, free(deq[i]);
+    /* and the best match is exact without them too */
     search_long(&b, q, N, without);
     assert_int_equal(with[0].doc, 3);
     assert_true(with[0].distance == without[0].distance && with[0].end == without[0].end);

@@ -477,10 +477,20 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
             }
         if (k == 0) continue;
         size_t Mc;
-        const float *c = doc_coarse(d, r, &Mc);
-        if (!c || lm_sdtw_scan_multi(qv, k, c, Mc, res, cm ? mptr : NULL) != 0) {
-            rc = -1;
-            break;
+        if (k == 1 && qv[0].shift == 0 && !cm && r == LM_COARSE_FACTOR && d->stored_coarse_u8 && !d->coarse[r]) {
+            /* one variant over stored bytes: scanned as they are (the same result as over their
+             * dequantised copy, lm_sdtw_scan_u8), without writing a float copy per recording */
+            Mc = (d->T + r - 1) / r;
+            if (lm_sdtw_scan_u8(qv[0].query, qv[0].N, d->stored_coarse_u8, Mc, d->scale, &res[0], NULL) != 0) {
+                rc = -1;
+                break;
+            }
+        } else {
+            const float *c = doc_coarse(d, r, &Mc);
+            if (!c || lm_sdtw_scan_multi(qv, k, c, Mc, res, cm ? mptr : NULL) != 0) {
+                rc = -1;
+                break;
+            }
         }
         for (size_t j = 0; j < k; j++) {
             size_t v = idx[j], N = qs->N[v / ns];
