@@ -436,13 +436,14 @@ static const float *doc_coarse(lm_doc_view *d, size_t r, size_t *Mc) {
     return d->coarse[r];
 }
 
-/* How far variant v's exact distances may fall below its coarse ones: LM_COARSE_EPS, more for
+/* How far variant v's exact distances may fall below its coarse ones: LM_COARSE_EPS (a single variant: LM_COARSE_EPS_SINGLE), more for
  * coarse queries of fewer than 32 frames (their estimates are rougher); 0 where the coarse
  * query is the query itself. */
 static float eps_of(const lm_qset *qs, size_t v) {
     size_t i = v / qs->n_shift;
     if (qs->r[i] <= 1) return 0.0f;
-    return qs->Nc[i] >= 32 ? LM_COARSE_EPS : LM_COARSE_EPS * sqrtf(32.0f / (float)qs->Nc[i]);
+    const float eps = qs->n == 1 ? LM_COARSE_EPS_SINGLE : LM_COARSE_EPS;
+    return qs->Nc[i] >= 32 ? eps : eps * sqrtf(32.0f / (float)qs->Nc[i]);
 }
 
 /* Coarse pass of every variant over one recording: cval[v] is the coarse minimum (-INFINITY:

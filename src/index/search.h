@@ -114,6 +114,11 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_AUTO_PENALTY 0.05
 #define LM_COARSE_FACTOR 4    /* frames per coarse frame (6.25 Hz); = LM_DB_COARSE, the stored coarse features */
 #define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
+/* The same for a single variant (a plain search or evaluation), where refining more costs
+ * little beside the first pass: on the 10 000-h synthetic archive one theme's ten nearest
+ * (noisy copies of its recording) were overestimated by 0.08; 0.10 gave the exhaustive top 10
+ * for all 20 queries at 3 % more time (docs/search.md). */
+#define LM_COARSE_EPS_SINGLE 0.10f
 
 typedef struct {
     int transpose_any; /* the 12 chroma shifts of the theme */
