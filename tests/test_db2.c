@@ -77,6 +77,18 @@ static void commit_docs(const char *path, const lm_db_doc *docs, size_t n, const
     lm_dbw_end(&w);
 }
 
+/* The manifest and first segment of the format-2 database at db: paths into mp / sp (700 bytes
+ * each) and contents (malloc'd). */
+static void read_db_files(const char *db, char *mp, char *sp, unsigned char **m, size_t *nm, unsigned char **sg,
+                          size_t *ns) {
+    snprintf(mp, 700, "%s/MANIFEST", db);
+    snprintf(sp, 700, "%s/seg-0000000001.lmseg", db);
+    *m = (unsigned char *)lm_read_file(mp, nm);
+    *sg = (unsigned char *)lm_read_file(sp, ns);
+    assert_non_null(*m);
+    assert_non_null(*sg);
+}
+
 static void test_commits_tombstones_compact(void **state) {
     (void)state;
     docset s;
@@ -668,12 +680,9 @@ static void test_coarse_section(void **state) {
     /* The same segment without its coarse section (as written before it existed): rewritten by
      * hand, manifest included, it opens without coarse features and searches the same. */
     char mp[700], sp[700];
-    snprintf(mp, sizeof mp, "%s/MANIFEST", f32);
-    snprintf(sp, sizeof sp, "%s/seg-0000000001.lmseg", f32);
     size_t nm, ns;
-    unsigned char *m = (unsigned char *)lm_read_file(mp, &nm), *sg = (unsigned char *)lm_read_file(sp, &ns);
-    assert_non_null(m);
-    assert_non_null(sg);
+    unsigned char *m, *sg;
+    read_db_files(f32, mp, sp, &m, &nm, &sg, &ns);
     assert_int_equal(get_u32(sg + 64), LM_DB_COARSE); /* docs/database.md: segment offset 64 */
     assert_int_equal(lm_db_open(f32, &a), 0); /* bytes from the first document's features to the last's end */
     size_t end = (size_t)((const unsigned char *)(const void *)(a.docs[ND - 1].chroma + 12 * docs[ND - 1].T) -
@@ -735,12 +744,9 @@ static void test_fuzz_parsers(void **state) {
     const char *path = lm_test_tmp_path("fz");
     commit_docs(path, s.docs, 4, NULL, 0);
     char mp[700], sp[700];
-    snprintf(mp, sizeof mp, "%s/MANIFEST", path);
-    snprintf(sp, sizeof sp, "%s/seg-0000000001.lmseg", path);
     size_t nm, ns;
-    unsigned char *m = (unsigned char *)lm_read_file(mp, &nm), *sg = (unsigned char *)lm_read_file(sp, &ns);
-    assert_non_null(m);
-    assert_non_null(sg);
+    unsigned char *m, *sg;
+    read_db_files(path, mp, sp, &m, &nm, &sg, &ns);
     assert_int_equal(lm_db2_fuzz_manifest(m, nm), 0);
     assert_int_equal(lm_db2_fuzz_segment(m, nm, sg, ns), 0);
     sg[130] ^= 1;

@@ -615,39 +615,28 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
     int rc = fwrite(head, 1, data, af.fp) == data ? 0 : -1;
     size_t pos = data;
     int oom = 0;
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        size_t fb = frame_bytes * docs[k].T;
-        size_t pad = align_to(pos + fb, ALIGN) - pos - fb;
-        void *conv = NULL; /* the document at the database's precision, when it is not already */
-        const void *bytes = stored_features(&docs[k], m, &conv);
-        if (!bytes) {
-            oom = 1;
-            rc = -1;
-            break;
+    /* Two sections, a block per document in directory order each: the features, then the coarse
+     * features made from the bytes just written (what a reader will see). */
+    for (int section = 0; section < 2 && rc == 0; section++)
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            size_t frames_k = section ? (docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE : docs[k].T;
+            size_t fb = frame_bytes * frames_k;
+            size_t pad = align_to(pos + fb, ALIGN) - pos - fb;
+            void *conv = NULL; /* the document at the database's precision, when it is not already */
+            const void *bytes = stored_features(&docs[k], m, &conv);
+            void *coarse = bytes && section ? coarse_features(bytes, docs[k].T, m) : NULL;
+            const void *block = section ? coarse : bytes;
+            if (block) {
+                crc = lm_crc32(lm_crc32(crc, block, fb), zeros, pad);
+                if (fwrite(block, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
+            } else {
+                oom = 1;
+                rc = -1;
+            }
+            free(coarse);
+            free(conv);
+            pos += fb + pad;
         }
-        crc = lm_crc32(lm_crc32(crc, bytes, fb), zeros, pad);
-        if (fwrite(bytes, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
-        free(conv);
-        pos += fb + pad;
-    }
-    /* The coarse section, made from the bytes just written (what a reader will see). */
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        size_t fb = frame_bytes * ((docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE);
-        size_t pad = align_to(pos + fb, ALIGN) - pos - fb;
-        void *conv = NULL;
-        const void *bytes = stored_features(&docs[k], m, &conv);
-        void *coarse = bytes ? coarse_features(bytes, docs[k].T, m) : NULL;
-        free(conv);
-        if (!coarse) {
-            oom = 1;
-            rc = -1;
-            break;
-        }
-        crc = lm_crc32(lm_crc32(crc, coarse, fb), zeros, pad);
-        if (fwrite(coarse, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
-        free(coarse);
-        pos += fb + pad;
-    }
     free(head);
     if (rc != 0) {
         if (!oom) lm_set_error("cannot write %s: %s", path, strerror(errno));
