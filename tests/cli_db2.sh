@@ -210,5 +210,44 @@ else fail "replace (rc=$rc): $(cat "$tmp/err") $(ids "$db")"; fi
 "$cli" compact "$db" 2>"$tmp/err" && grep -q "nothing to compact" "$tmp/err" && ok "compact again: nothing to do" || fail "compact again: $(cat "$tmp/err")"
 [ -z "$(find "$tmp" -maxdepth 1 -name '*.tmp.*')" ] && ok "no temporary database folders left" || fail "left: $(find "$tmp" -maxdepth 1 -name '*.tmp.*')"
 
+# ---------------------------------------------------------------- a segment without coarse features
+# As written before segments stored coarse features (docs/database.md): the coarse section cut
+# off and the header, file size and manifest fixed by hand. check says so; compact adds them.
+if command -v python3 >/dev/null; then
+  cp -r "$tmp/base.db" "$tmp/old.db"
+  python3 - "$tmp/old.db" <<'PY'
+import os, struct, sys, zlib
+db = sys.argv[1]
+seg = sorted(f for f in os.listdir(db) if f.endswith('.lmseg'))[0]
+b = bytearray(open(os.path.join(db, seg), 'rb').read())
+n, off, end = struct.unpack_from('<I', b, 32)[0], 128, 0
+for _ in range(n):
+    T, _dur, at = struct.unpack_from('<QdQ', b, off)
+    a, p, c = struct.unpack_from('<III', b, off + 24)
+    end = at + 48 * T  # f32 features
+    off += (40 + a + p + c + 7) // 8 * 8
+size = (end + 63) // 64 * 64
+b = b[:size]
+struct.pack_into('<I', b, 64, 0)
+struct.pack_into('<Q', b, 48, size)
+struct.pack_into('<I', b, 124, zlib.crc32(bytes(b[:124])))
+open(os.path.join(db, seg), 'wb').write(b)
+m = bytearray(open(os.path.join(db, 'MANIFEST'), 'rb').read())
+struct.pack_into('<Q', m, 328, size)
+struct.pack_into('<I', m, 348, zlib.crc32(bytes(b)))
+struct.pack_into('<I', m, 316, zlib.crc32(bytes(m[:316])))
+struct.pack_into('<I', m, len(m) - 4, zlib.crc32(bytes(m[:-4])))
+open(os.path.join(db, 'MANIFEST'), 'wb').write(m)
+PY
+  "$cli" check "$tmp/old.db" >"$tmp/out" 2>"$tmp/err" && grep -q "4 of 4 recordings have no stored coarse features" "$tmp/out" &&
+    [ "$(ids "$tmp/old.db")" = "$base" ] && ok "an old segment opens and searches; check: $(tail -n 1 "$tmp/out")" ||
+    fail "old segment: $(cat "$tmp/out" "$tmp/err")"
+  "$cli" compact "$tmp/old.db" 2>"$tmp/err" && "$cli" check "$tmp/old.db" >"$tmp/out" 2>&1 && ! grep -q "coarse" "$tmp/out" &&
+    cmp -s <("$cli" search "$tmp/old.db" "$theme" --top 0 2>/dev/null) <("$cli" search "$tmp/base.db" "$theme" --top 0 2>/dev/null) &&
+    ok "compact adds the coarse features of a lone old segment; the same results" || fail "compact of an old segment: $(cat "$tmp/err" "$tmp/out")"
+else
+  echo "SKIP (part): python3 not found (rewrites a segment as an older leitmotif wrote it)"
+fi
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]

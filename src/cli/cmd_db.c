@@ -159,6 +159,12 @@ int cmd_check(int argc, char **argv) {
                    "(%zu hidden record%s), generation %llu\n",
                    argv[1], db.n_docs, db.total_frames, lm_feature_name(db.type), lm_db_precision_name(db.precision), segs, segs == 1 ? "" : "s", tombs,
                    tombs == 1 ? "" : "s", hidden, hidden == 1 ? "" : "s", gen);
+        size_t coarse = 0; /* recordings whose segment stores coarse features (docs/database.md) */
+        for (size_t k = 0; k < db.n_docs; k++) coarse += db.docs[k].coarse || db.docs[k].coarse_u8;
+        if (db.format == 2 && coarse < db.n_docs)
+            printf("%s: %zu of %zu recordings have no stored coarse features (written by an older leitmotif); "
+                   "'leitmotif compact %s' adds them, which makes searches faster\n",
+                   argv[1], db.n_docs - coarse, db.n_docs, argv[1]);
     }
     lm_db_close(&db);
     return rc;
