@@ -45,6 +45,7 @@
 #define MAX_SEQ 9999999999ull /* segment numbers have 10 decimal digits in file names */
 #define VERIFY_CHUNK (16u << 20)
 #define OPEN_RETRIES 100
+#define DIRECTORY_PREFETCH (32u << 10) /* bytes read ahead per segment at open: header and directory */
 
 static const char manifest_magic[8] = {'L', 'M', 'D', 'B', 'M', 'N', 'F', '2'};
 static const char segment_magic[8] = {'L', 'M', 'D', 'B', 'S', 'E', 'G', '2'};
@@ -730,6 +731,19 @@ static int open_v2_once(const char *path, lm_db *db) {
      * against the real file (the manifest's counts alone could ask for anything). */
     size_t cap = 0;
     qsort(m->tombs, m->n_tombs, sizeof *m->tombs, cmp_tomb);
+    /* With cold caches each segment's header and directory is a disk read: ask for all of them
+     * first, so that the disk serves them in its own order (once 7.2 s for the 2 500 segments of
+     * 10 000 hours, one after the other), then parse them one by one below. */
+    for (size_t i = 0; m->n_segs > 1 && i < m->n_segs; i++) {
+        char name[32];
+        seg_name(name, sizeof name, m->segs[i].seq);
+        char *sp = join(path, name);
+        int fd = sp ? open(sp, O_RDONLY | O_CLOEXEC) : -1;
+        free(sp);
+        if (fd < 0) continue; /* reported below */
+        (void)posix_fadvise(fd, 0, DIRECTORY_PREFETCH, POSIX_FADV_WILLNEED);
+        close(fd);
+    }
     for (size_t i = 0; i < m->n_segs; i++) {
         seg_map *s = &v->segs[i];
         s->e = m->segs[i];
