@@ -204,6 +204,13 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
         if (i + 1 < opens) lm_db_close(&db);
     }
     double t = now();
+    if (lm_db_verify_coarse(&db) != 0) { /* what a pruned search verifies first: the coarse sections */
+        fprintf(stderr, "bench_scale: %s\n", lm_last_error());
+        lm_db_close(&db);
+        return -1;
+    }
+    double verify_coarse_s = now() - t;
+    t = now();
     if (lm_db_verify_all(&db) != 0) { /* checksums: once per process, at the first search */
         fprintf(stderr, "bench_scale: %s\n", lm_last_error());
         lm_db_close(&db);
@@ -271,6 +278,7 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     long rss = rss_mb();
     printf("scale_add_1h_s_%.0fh %.2f s\n", hours, add_s);
     printf("scale_open_ms_%.0fh %.1f ms\n", hours, 1e3 * t_open / opens);
+    printf("scale_verify_coarse_s_%.0fh %.2f s\n", hours, verify_coarse_s);
     printf("scale_verify_s_%.0fh %.2f s\n", hours, verify_s);
     printf("scale_rss_mb_%.0fh %ld MB\n", hours, rss);
     printf("scale_query_ms_exhaustive_%.0fh %.1f ms\n", hours, 1e3 * median(t_ex, nq));

@@ -298,7 +298,7 @@ static void test_damaged_segment(void **state) {
     assert_non_null(bytes);
     int fd = open(seg, O_WRONLY);
     assert_true(fd >= 0);
-    unsigned char b = bytes[n - 100] ^ 0x04; /* in doc3's features */
+    unsigned char b = bytes[n - 100] ^ 0x04; /* in doc3's coarse features */
     assert_int_equal(pwrite(fd, &b, 1, (off_t)(n - 100)), 1);
     lm_db db;
     assert_int_equal(lm_db_open(path, &db), 0); /* the directory is intact */
@@ -683,7 +683,7 @@ static void test_coarse_section(void **state) {
     size_t nm, ns;
     unsigned char *m, *sg;
     read_db_files(f32, mp, sp, &m, &nm, &sg, &ns);
-    assert_int_equal(get_u32(sg + 64), LM_DB_COARSE); /* docs/database.md: segment offset 64 */
+    assert_int_equal(get_u32(sg + 64), LM_DB_COARSE); /* docs/database.md: segment offset 64, its CRC at 68 */
     assert_int_equal(lm_db_open(f32, &a), 0); /* bytes from the first document's features to the last's end */
     size_t end = (size_t)((const unsigned char *)(const void *)(a.docs[ND - 1].chroma + 12 * docs[ND - 1].T) -
                           (const unsigned char *)(const void *)a.docs[0].chroma);
@@ -691,7 +691,7 @@ static void test_coarse_section(void **state) {
     size_t data0 = get_u64(sg + 128 + 16); /* the first document's features */
     size_t old_size = (data0 + end + 63) / 64 * 64;
     assert_true(old_size < ns);
-    memset(sg + 64, 0, 4);
+    memset(sg + 64, 0, 8);
     put_u64(sg + 48, old_size);
     put_u32(sg + 124, lm_crc32(0, sg, 124));
     write_plain(sp, sg, old_size);
@@ -736,6 +736,84 @@ static void test_coarse_section(void **state) {
     for (int i = 0; i < ND; i++) free(x[i]);
 }
 
+/* A pruned search verifies what it reads: every segment's coarse section, and the segments of
+ * the recordings it refines. Damage elsewhere is for `check` to find. */
+static void test_search_verifies_what_it_reads(void **state) {
+    (void)state;
+    enum { ND = 4 };
+    lm_db_doc docs[ND];
+    float *x[ND];
+    char ids[ND][8];
+    const size_t N = 160;
+    for (int i = 0; i < ND; i++) {
+        size_t T = 800 + 50 * (size_t)i;
+        snprintf(ids[i], sizeof ids[i], "v%d", i);
+        x[i] = lm_test_chroma(T, 70u + (unsigned)i, 0.01f);
+        docs[i] = (lm_db_doc){.id = ids[i], .path = "", .model_id = "", .duration = 0.04 * (double)T,
+                              .type = LM_FEAT_STFT, .T = T, .chroma = x[i]};
+    }
+    float *q = malloc(12 * N * sizeof *q); /* recording 3's frames 200..359, one-hot */
+    for (size_t n = 0; n < N; n++) {
+        size_t best = 0;
+        for (size_t b = 1; b < 12; b++)
+            if (x[3][b * docs[3].T + 200 + n] > x[3][best * docs[3].T + 200 + n]) best = b;
+        for (size_t b = 0; b < 12; b++) q[b * N + n] = b == best ? 1.0f : 0.0f;
+    }
+    for (size_t n = 0; n < N; n++) /* planted exactly: distance 0, so that nothing else is refined */
+        for (size_t b = 0; b < 12; b++) x[3][b * docs[3].T + 200 + n] = q[b * N + n];
+    const char *path = lm_test_tmp_path("verify_read");
+    commit_docs(path, docs, 2, NULL, 0);     /* seg 1: v0 v1 */
+    commit_docs(path, docs + 2, 2, NULL, 0); /* seg 2: v2 v3 */
+    char s1[700], s2[700];
+    snprintf(s1, sizeof s1, "%s/seg-0000000001.lmseg", path);
+    snprintf(s2, sizeof s2, "%s/seg-0000000002.lmseg", path);
+    lm_db db;
+    size_t n1, n2;
+    unsigned char *b1 = (unsigned char *)lm_read_file(s1, &n1), *b2 = (unsigned char *)lm_read_file(s2, &n2);
+    assert_non_null(b1);
+    assert_non_null(b2);
+    size_t feat1 = get_u64(b1 + 128 + 16), feat2 = get_u64(b2 + 128 + 16); /* first document's features */
+    lm_qset qs;
+    lm_variant_options vo = {0};
+    assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+    lm_match out[ND];
+    /* 1. a flipped bit in v0's features (segment 1): the best match is found (v0 is not read) */
+    b1[feat1 + 1000] ^= 0x10;
+    write_plain(s1, b1, n1);
+    assert_int_equal(lm_db_open(path, &db), 0);
+    assert_int_equal(lm_search_qset(&db, NULL, &qs, NULL, 1, -1, out, 1), 0);
+    lm_match_sort(out, ND);
+    assert_int_equal(out[0].doc, 3);
+    assert_int_equal(out[0].approx, 0);
+    assert_int_equal(lm_db_check(&db, path, NULL), 1); /* check finds it */
+    lm_db_close(&db);
+    b1[feat1 + 1000] ^= 0x10;
+    /* 2. in segment 1's coarse section: every search reads it */
+    b1[n1 - 100] ^= 0x10;
+    write_plain(s1, b1, n1);
+    assert_int_equal(lm_db_open(path, &db), 0);
+    lm_clear_error();
+    assert_int_equal(lm_search_qset(&db, NULL, &qs, NULL, 1, -1, out, 1), -1);
+    assert_non_null(strstr(lm_last_error(), "segment seg-0000000001.lmseg is damaged"));
+    lm_db_close(&db);
+    b1[n1 - 100] ^= 0x10;
+    write_plain(s1, b1, n1);
+    /* 3. in v3's features (segment 2): the recording refined is verified first */
+    b2[feat2 + 12 * 4 * docs[2].T + 64 + 500] ^= 0x10; /* past v2's features, in v3's */
+    write_plain(s2, b2, n2);
+    assert_int_equal(lm_db_open(path, &db), 0);
+    lm_clear_error();
+    assert_int_equal(lm_search_qset(&db, NULL, &qs, NULL, 1, -1, out, 1), -1);
+    assert_non_null(strstr(lm_last_error(), "segment seg-0000000002.lmseg is damaged"));
+    assert_null(strchr(lm_last_error(), '\n'));
+    lm_db_close(&db);
+    lm_qset_free(&qs);
+    free(b1);
+    free(b2);
+    free(q);
+    for (int i = 0; i < ND; i++) free(x[i]);
+}
+
 /* The fuzz target's parsers accept what the writer writes. */
 static void test_fuzz_parsers(void **state) {
     (void)state;
@@ -770,6 +848,7 @@ int main(void) {
         cmocka_unit_test(test_compact_database),
         cmocka_unit_test(test_unknown_precision),
         cmocka_unit_test(test_coarse_section),
+        cmocka_unit_test(test_search_verifies_what_it_reads),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

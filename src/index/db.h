@@ -82,6 +82,10 @@ void lm_db_close(lm_db *db);
 int lm_db_verify_all(const lm_db *db);
 /* The same for the segment that holds document k. */
 int lm_db_verify_doc(const lm_db *db, size_t k);
+/* Verifies what a search's first pass reads of every segment: its coarse section (its own
+ * CRC-32, docs/database.md), or the whole segment when it has none; a search then verifies the
+ * segment of each recording it reads in full (lm_db_verify_doc). Thread-safe. */
+int lm_db_verify_coarse(const lm_db *db);
 /* 1 (a file), 2 (a directory with a manifest), 0 (nothing there), -1 (something else: error set). */
 int lm_db_path_format(const char *path);
 /* Index of the document with this id, or -1. */

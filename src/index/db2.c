@@ -31,6 +31,7 @@
 #define M_PRECISION_AT 264    /* u32 precision (0: f32, as every older database), then the f32 scale */
 #define S_PRECISION_AT 56     /* the same in a segment header */
 #define S_COARSE_AT 64        /* u32 frames per coarse frame of the coarse section (0: none) */
+#define S_COARSE_CRC_AT 68    /* u32 CRC-32 of the coarse section (from its start to the file's end) */
 #define M_SEG_ENTRY 48
 #define M_TOMB_FIXED 16
 #define M_TRAILER 8
@@ -79,6 +80,9 @@ typedef struct {
     unsigned char *map;
     size_t size;
     int state; /* 0 not verified, 1 verified, 2 damaged */
+    size_t coarse_at;    /* where its coarse section starts (0: it has none) */
+    uint32_t coarse_crc; /* and that section's CRC-32 */
+    int coarse_state;    /* as state, for the coarse section alone */
     char name[32];
 } seg_map;
 
@@ -88,6 +92,7 @@ struct lm_db2 {
     size_t *doc_seg; /* per document: index into segs */
     size_t hidden;   /* records hidden by tombstones */
     int all_ok;
+    int coarse_ok; /* every segment's coarse section (or, without one, the segment) verified */
     char *path;
 };
 
@@ -403,7 +408,7 @@ typedef struct {
 
 /* Header and document directory of a segment (the features are checked by the segment CRC). */
 static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, const struct lm_db2_manifest *m,
-                         seg_rec **recs_out) {
+                         seg_rec **recs_out, size_t *coarse_at) {
     enum lm_feature_type type = m->type;
     uint32_t checksum = m->checksum;
     const size_t frame_bytes = NBINS * value_bytes(m->precision);
@@ -417,7 +422,7 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, c
         return -1;
     }
     int zero = 1;
-    for (size_t k = S_COARSE_AT + 4; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
+    for (size_t k = S_COARSE_CRC_AT + 4; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
     uint32_t coarse = get_u32(b + S_COARSE_AT);
     if (coarse != 0 && coarse != LM_DB_COARSE) {
         lm_set_error("segment has coarse features at an unknown rate (1/%u; made by a newer leitmotif?)", coarse);
@@ -487,6 +492,12 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, c
     }
     }
     /* The coarse section: each document's coarse features in directory order, likewise aligned. */
+    *coarse_at = coarse ? next_data : 0;
+    if (!coarse && get_u32(b + S_COARSE_CRC_AT) != 0) {
+        lm_set_error("segment header disagrees with the manifest (damaged)");
+        free(r);
+        return -1;
+    }
     for (size_t k = 0; coarse && k < e->n_docs; k++) {
         uint64_t bytes = frame_bytes * ((r[k].T + coarse - 1) / coarse);
         if (next_data > n || bytes > n - next_data) {
@@ -612,7 +623,7 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
         return -1;
     }
     static const unsigned char zeros[ALIGN];
-    uint32_t crc = lm_crc32(0, head, data);
+    uint32_t crc_rest = 0, crc_coarse = 0; /* of everything after the directory; of the coarse section */
     int rc = fwrite(head, 1, data, af.fp) == data ? 0 : -1;
     size_t pos = data;
     int oom = 0;
@@ -628,7 +639,8 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
             void *coarse = bytes && section ? coarse_features(bytes, docs[k].T, m) : NULL;
             const void *block = section ? coarse : bytes;
             if (block) {
-                crc = lm_crc32(lm_crc32(crc, block, fb), zeros, pad);
+                crc_rest = lm_crc32(lm_crc32(crc_rest, block, fb), zeros, pad);
+                if (section) crc_coarse = lm_crc32(lm_crc32(crc_coarse, block, fb), zeros, pad);
                 if (fwrite(block, 1, fb, af.fp) != fb || (pad && fwrite(zeros, 1, pad, af.fp) != pad)) rc = -1;
             } else {
                 oom = 1;
@@ -638,6 +650,13 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
             free(conv);
             pos += fb + pad;
         }
+    /* The header learns the coarse section's checksum now: written again in place. */
+    put_u32(head + S_COARSE_CRC_AT, crc_coarse);
+    put_u32(head + S_HEADER_CRC_AT, lm_crc32(0, head, S_HEADER_CRC_AT));
+    if (rc == 0 && (fseek(af.fp, 0, SEEK_SET) != 0 || fwrite(head, 1, S_HEADER, af.fp) != S_HEADER ||
+                    fseek(af.fp, 0, SEEK_END) != 0))
+        rc = -1;
+    uint32_t crc = (uint32_t)crc32_combine(lm_crc32(0, head, data), crc_rest, (z_off_t)(size - data));
     free(head);
     if (rc != 0) {
         if (!oom) lm_set_error("cannot write %s: %s", path, strerror(errno));
@@ -777,8 +796,9 @@ static int open_v2_once(const char *path, lm_db *db) {
         }
         s->map = map;
         s->size = (size_t)s->e.size;
+        s->coarse_crc = s->size >= S_HEADER ? get_u32(s->map + S_COARSE_CRC_AT) : 0;
         seg_rec *r;
-        if (segment_parse(s->map, s->size, &s->e, m, &r) != 0) {
+        if (segment_parse(s->map, s->size, &s->e, m, &r, &s->coarse_at) != 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", lm_last_error());
             lm_set_error("%s: segment %s: %s", path, s->name, msg);
@@ -911,9 +931,17 @@ void lm_db2_close(lm_db *db) {
 /* Verifies the listed segments (CRC of the whole file against the manifest), in chunks spread
  * over the threads; marks each verified or damaged. Returns the index of the first damaged one,
  * or -1. Caller holds the verification lock. */
-static long verify_segments(struct lm_db2 *v, const size_t *which, size_t n) {
+/* Where verification of segment s starts: the file's start, or (coarse) its coarse section's. */
+static size_t verify_from(const seg_map *s, int coarse) { return coarse ? s->coarse_at : 0; }
+
+/* Verifies the n segments `which` (coarse: their coarse sections only) in parallel chunks and
+ * records the outcome in their state (coarse_state); the first damaged one, -1 none, -2 OOM. */
+static long verify_segments(struct lm_db2 *v, const size_t *which, size_t n, int coarse) {
     size_t n_chunks = 0;
-    for (size_t i = 0; i < n; i++) n_chunks += (v->segs[which[i]].size + VERIFY_CHUNK - 1) / VERIFY_CHUNK;
+    for (size_t i = 0; i < n; i++) {
+        const seg_map *s = &v->segs[which[i]];
+        n_chunks += (s->size - verify_from(s, coarse) + VERIFY_CHUNK - 1) / VERIFY_CHUNK;
+    }
     uint32_t *crcs = lm_malloc(n_chunks ? n_chunks : 1, sizeof *crcs);
     size_t *chunk_seg = lm_malloc(n_chunks ? n_chunks : 1, sizeof *chunk_seg);
     size_t *chunk_off = lm_malloc(n_chunks ? n_chunks : 1, sizeof *chunk_off);
@@ -925,7 +953,7 @@ static long verify_segments(struct lm_db2 *v, const size_t *which, size_t n) {
     }
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
-        for (size_t off = 0; off < v->segs[which[i]].size; off += VERIFY_CHUNK) {
+        for (size_t off = verify_from(&v->segs[which[i]], coarse); off < v->segs[which[i]].size; off += VERIFY_CHUNK) {
             chunk_seg[c] = which[i];
             chunk_off[c++] = off;
         }
@@ -942,14 +970,19 @@ static long verify_segments(struct lm_db2 *v, const size_t *which, size_t n) {
         seg_map *s = &v->segs[which[i]];
         uLong crc = 0;
         int first = 1;
-        for (size_t off = 0; off < s->size; off += VERIFY_CHUNK, c++) {
+        for (size_t off = verify_from(s, coarse); off < s->size; off += VERIFY_CHUNK, c++) {
             size_t len = s->size - off < VERIFY_CHUNK ? s->size - off : VERIFY_CHUNK;
             crc = first ? crcs[c] : crc32_combine(crc, crcs[c], (z_off_t)len);
             first = 0;
         }
-        int state = (uint32_t)crc == s->e.crc ? 1 : 2;
+        int state = (uint32_t)crc == (coarse ? s->coarse_crc : s->e.crc) ? 1 : 2;
+        if (coarse) {
 #pragma omp atomic write
-        s->state = state;
+            s->coarse_state = state;
+        } else {
+#pragma omp atomic write
+            s->state = state;
+        }
         if (state == 2 && bad < 0) bad = (long)which[i];
     }
     free(crcs);
@@ -964,28 +997,40 @@ static int damaged_error(const struct lm_db2 *v, size_t i) {
     return -1;
 }
 
-static int verify_some(const lm_db *db, long only) {
+/* Verifies segment `only` (-1: all) unless done; coarse: only what the first pass of a search
+ * reads, the coarse sections (segments without one completely). */
+static int verify_some(const lm_db *db, long only, int coarse) {
     struct lm_db2 *v = db->v2;
     int rc = 0;
 #pragma omp critical(lm_db2_verify)
     {
         size_t *which = lm_malloc(v->m.n_segs ? v->m.n_segs : 1, sizeof *which), n = 0;
-        if (!which) rc = -1;
+        size_t *part = lm_malloc(v->m.n_segs ? v->m.n_segs : 1, sizeof *part), n_part = 0;
+        if (!which || !part) rc = -1;
         for (size_t i = 0; rc == 0 && i < v->m.n_segs; i++) {
+            const seg_map *s = &v->segs[i];
             if (only >= 0 && (size_t)only != i) continue;
-            if (v->segs[i].state == 2 && rc == 0) rc = damaged_error(v, i);
-            else if (v->segs[i].state == 0) which[n++] = i;
+            if ((s->state == 2 || (coarse && s->coarse_state == 2)) && rc == 0) rc = damaged_error(v, i);
+            else if (s->state == 1 || (coarse && s->coarse_state == 1)) continue;
+            else if (coarse && s->coarse_at) part[n_part++] = i;
+            else which[n++] = i;
         }
-        if (rc == 0 && n) {
-            long bad = verify_segments(v, which, n);
-            if (bad == -2) rc = -1;
-            else if (bad >= 0) rc = damaged_error(v, (size_t)bad);
-        }
+        long bad = -1;
+        if (rc == 0 && n) bad = verify_segments(v, which, n, 0);
+        if (rc == 0 && bad == -1 && n_part) bad = verify_segments(v, part, n_part, 1);
+        if (bad == -2) rc = -1;
+        else if (bad >= 0) rc = damaged_error(v, (size_t)bad);
         if (rc == 0 && only < 0) {
+            if (coarse) {
 #pragma omp atomic write
-            v->all_ok = 1;
+                v->coarse_ok = 1;
+            } else {
+#pragma omp atomic write
+                v->all_ok = 1;
+            }
         }
         free(which);
+        free(part);
     }
     return rc;
 }
@@ -995,7 +1040,19 @@ int lm_db_verify_all(const lm_db *db) {
     int ok;
 #pragma omp atomic read
     ok = db->v2->all_ok;
-    return ok ? 0 : verify_some(db, -1);
+    return ok ? 0 : verify_some(db, -1, 0);
+}
+
+int lm_db_verify_coarse(const lm_db *db) {
+    if (db->format != 2 || !db->v2) return 0;
+    int ok;
+#pragma omp atomic read
+    ok = db->v2->coarse_ok;
+    if (!ok) {
+#pragma omp atomic read
+        ok = db->v2->all_ok;
+    }
+    return ok ? 0 : verify_some(db, -1, 1);
 }
 
 int lm_db_verify_doc(const lm_db *db, size_t k) {
@@ -1004,7 +1061,7 @@ int lm_db_verify_doc(const lm_db *db, size_t k) {
     size_t i = db->v2->doc_seg[k];
 #pragma omp atomic read
     state = db->v2->segs[i].state;
-    return state == 1 ? 0 : verify_some(db, (long)i);
+    return state == 1 ? 0 : verify_some(db, (long)i, 0);
 }
 
 long lm_db_check(const lm_db *db, const char *path, FILE *report) {
@@ -1012,7 +1069,12 @@ long lm_db_check(const lm_db *db, const char *path, FILE *report) {
     struct lm_db2 *v = db->v2;
     long damaged = 0;
     for (size_t i = 0; i < v->m.n_segs; i++) {
-        int rc = verify_some(db, (long)i);
+        int rc = verify_some(db, (long)i, 0);
+        if (rc == 0 && v->segs[i].coarse_at && v->segs[i].coarse_state != 1) { /* and the section's own CRC */
+            long bad = verify_segments(v, &i, 1, 1);
+            if (bad == -2) return -1;
+            if (bad >= 0) v->segs[i].state = 2, rc = -1;
+        }
         if (rc != 0) {
             if (v->segs[i].state != 2) return -1; /* out of memory */
             damaged++;
@@ -1597,7 +1659,8 @@ int lm_db2_fuzz_segment(const unsigned char *manifest, size_t n_manifest, const 
     else if (m.segs[0].size != n_seg) lm_set_error("segment size differs");
     else {
         seg_rec *r;
-        rc = segment_parse(seg, n_seg, &m.segs[0], &m, &r);
+        size_t coarse_at;
+        rc = segment_parse(seg, n_seg, &m.segs[0], &m, &r, &coarse_at);
         if (rc == 0) {
             volatile float sum = 0; /* every feature is inside the segment, at either precision */
             const size_t vb = value_bytes(m.precision);

@@ -790,8 +790,10 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
                    size_t best, long must, lm_match *out, int parallel) {
     size_t nd = f ? f->n : db->n_docs;
     if (nd == 0) return 0;
-    if (!f && lm_db_verify_all(db) != 0) return -1; /* format 2: checksums on first read */
-    int mixes = f && f->w > 0.0 && f->w < 1.0, failed = 0;
+    /* format 2: checksums on first read; the pruned search reads every recording's coarse
+     * features and only the refined recordings' features (verified before they are read) */
+    if (!f && (qs->exhaustive ? lm_db_verify_all(db) : lm_db_verify_coarse(db)) != 0) return -1;
+    int mixes = f && f->w > 0.0 && f->w < 1.0, failed = 0, damaged = 0;
     size_t buf_len = mixes ? 12 * f->max_T : 1;
     int own = !cache;
     float *cmin = own ? malloc(nd * sizeof *cmin) : NULL;
@@ -872,6 +874,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     order_by(cm, nd, order);
     /* 2. refine best first */
     float u_must = -INFINITY;
+    if (!failed && must >= 0 && (size_t)must < nd && !f && lm_db_verify_doc(db, (size_t)must) != 0) failed = damaged = 1;
     if (!failed && must >= 0 && (size_t)must < nd) {
         float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
         if (refine_doc(db, f, qs, (size_t)must, buf, vw ? &vw[must] : NULL, cv ? cv + (size_t)must * qs->n : NULL,
@@ -905,6 +908,9 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
             if (theta == INFINITY && kb.n + nb >= kb.cap && best != SIZE_MAX) break; /* theta will fall */
         }
         if (nb == 0) break;
+        for (size_t i = 0; !f && i < nb && !failed; i++) /* here: a damaged segment's error stays on this thread */
+            if (lm_db_verify_doc(db, batch[i]) != 0) failed = damaged = 1;
+        if (failed) break;
 #pragma omp parallel if (parallel && nb > 1)
         {
             float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
@@ -930,7 +936,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     free(views);
     free(kb.v);
     if (failed) {
-        lm_set_error("search: out of memory");
+        if (!damaged) lm_set_error("search: out of memory");
         return -1;
     }
     return 0;
