@@ -600,7 +600,7 @@ static void test_coarse_section(void **state) {
     enum { ND = 5 };
     lm_db_doc docs[ND];
     float *x[ND];
-    char ids[ND][8];
+    char ids[ND][16];
     const size_t N = 160; /* coarsened 4x by the search */
     for (int i = 0; i < ND; i++) {
         size_t T = 900 + 37 * (size_t)i;
@@ -743,7 +743,7 @@ static void test_search_verifies_what_it_reads(void **state) {
     enum { ND = 4 };
     lm_db_doc docs[ND];
     float *x[ND];
-    char ids[ND][8];
+    char ids[ND][16];
     const size_t N = 160;
     for (int i = 0; i < ND; i++) {
         size_t T = 800 + 50 * (size_t)i;
