@@ -116,9 +116,10 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
 /* The same for a single variant (a plain search or evaluation), where refining more costs
  * little beside the first pass: on the 10 000-h synthetic archive one theme's ten nearest
- * (noisy copies of its recording) were overestimated by 0.08; 0.10 gave the exhaustive top 10
- * for all 20 queries at 3 % more time (docs/search.md). */
-#define LM_COARSE_EPS_SINGLE 0.10f
+ * (noisy copies of its recording) were overestimated by 0.08. Top-10 recall of 20 queries there:
+ * 0.980 with 0.06, 0.995 with 0.08, 1.000 with 0.10, but 0.10 made one query 5x slower (many
+ * copies just above the threshold), 0.08 2x (docs/search.md). */
+#define LM_COARSE_EPS_SINGLE 0.08f
 
 typedef struct {
     int transpose_any; /* the 12 chroma shifts of the theme */
