@@ -595,6 +595,28 @@ static void search_long(const lm_db *db, const float *q, size_t N, lm_match *out
     lm_qset_free(&qs);
 }
 
+/* nd recordings of T0 + dT i frames (ids PREFIX i, stft), and a one-hot query (12 x n, malloc'd)
+ * of recording 3's frames at..at+n-1: the pitch class of each frame's largest value. */
+static float *long_docs(int nd, size_t T0, size_t dT, unsigned seed, char prefix, lm_db_doc *docs, float **x,
+                        char (*ids)[16], size_t at, size_t n) {
+    for (int i = 0; i < nd; i++) {
+        size_t T = T0 + dT * (size_t)i;
+        snprintf(ids[i], 16, "%c%d", prefix, i);
+        x[i] = lm_test_chroma(T, seed + (unsigned)i, 0.01f);
+        docs[i] = (lm_db_doc){.id = ids[i], .path = "", .model_id = "", .duration = 0.04 * (double)T,
+                              .type = LM_FEAT_STFT, .T = T, .chroma = x[i]};
+    }
+    float *q = malloc(12 * n * sizeof *q);
+    assert_non_null(q);
+    for (size_t k = 0; k < n; k++) {
+        size_t best = 0;
+        for (size_t b = 1; b < 12; b++)
+            if (x[3][b * docs[3].T + at + k] > x[3][best * docs[3].T + at + k]) best = b;
+        for (size_t b = 0; b < 12; b++) q[b * n + k] = b == best ? 1.0f : 0.0f;
+    }
+    return q;
+}
+
 static void test_coarse_section(void **state) {
     (void)state;
     enum { ND = 5 };
@@ -602,20 +624,7 @@ static void test_coarse_section(void **state) {
     float *x[ND];
     char ids[ND][16];
     const size_t N = 160; /* coarsened 4x by the search */
-    for (int i = 0; i < ND; i++) {
-        size_t T = 900 + 37 * (size_t)i;
-        snprintf(ids[i], sizeof ids[i], "r%d", i);
-        x[i] = lm_test_chroma(T, 40u + (unsigned)i, 0.01f);
-        docs[i] = (lm_db_doc){.id = ids[i], .path = "", .model_id = "", .duration = 0.04 * (double)T,
-                              .type = LM_FEAT_STFT, .T = T, .chroma = x[i]};
-    }
-    float *q = malloc(12 * N * sizeof *q); /* recording 3's frames 300..459, one-hot */
-    for (size_t n = 0; n < N; n++) {
-        size_t best = 0;
-        for (size_t b = 1; b < 12; b++)
-            if (x[3][b * docs[3].T + 300 + n] > x[3][best * docs[3].T + 300 + n]) best = b;
-        for (size_t b = 0; b < 12; b++) q[b * N + n] = b == best ? 1.0f : 0.0f;
-    }
+    float *q = long_docs(ND, 900, 37, 40u, 'r', docs, x, ids, 300, N); /* recording 3's frames 300..459 */
     const char *f32 = lm_test_tmp_path("coarse_f32"), *u8 = lm_test_tmp_path("coarse_u8");
     commit_docs(f32, docs, ND, NULL, 0);
     lm_dbw w;
@@ -745,20 +754,7 @@ static void test_search_verifies_what_it_reads(void **state) {
     float *x[ND];
     char ids[ND][16];
     const size_t N = 160;
-    for (int i = 0; i < ND; i++) {
-        size_t T = 800 + 50 * (size_t)i;
-        snprintf(ids[i], sizeof ids[i], "v%d", i);
-        x[i] = lm_test_chroma(T, 70u + (unsigned)i, 0.01f);
-        docs[i] = (lm_db_doc){.id = ids[i], .path = "", .model_id = "", .duration = 0.04 * (double)T,
-                              .type = LM_FEAT_STFT, .T = T, .chroma = x[i]};
-    }
-    float *q = malloc(12 * N * sizeof *q); /* recording 3's frames 200..359, one-hot */
-    for (size_t n = 0; n < N; n++) {
-        size_t best = 0;
-        for (size_t b = 1; b < 12; b++)
-            if (x[3][b * docs[3].T + 200 + n] > x[3][best * docs[3].T + 200 + n]) best = b;
-        for (size_t b = 0; b < 12; b++) q[b * N + n] = b == best ? 1.0f : 0.0f;
-    }
+    float *q = long_docs(ND, 800, 50, 70u, 'v', docs, x, ids, 200, N); /* recording 3's frames 200..359 */
     for (size_t n = 0; n < N; n++) /* planted exactly: distance 0, so that nothing else is refined */
         for (size_t b = 0; b < 12; b++) x[3][b * docs[3].T + 200 + n] = q[b * N + n];
     const char *path = lm_test_tmp_path("verify_read");
