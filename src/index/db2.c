@@ -1005,19 +1005,19 @@ static int verify_some(const lm_db *db, long only, int coarse) {
 #pragma omp critical(lm_db2_verify)
     {
         size_t *which = lm_malloc(v->m.n_segs ? v->m.n_segs : 1, sizeof *which), n = 0;
-        size_t *part = lm_malloc(v->m.n_segs ? v->m.n_segs : 1, sizeof *part), n_part = 0;
-        if (!which || !part) rc = -1;
+        size_t *coarse_only = lm_malloc(v->m.n_segs ? v->m.n_segs : 1, sizeof *coarse_only), n_coarse = 0;
+        if (!which || !coarse_only) rc = -1;
         for (size_t i = 0; rc == 0 && i < v->m.n_segs; i++) {
             const seg_map *s = &v->segs[i];
             if (only >= 0 && (size_t)only != i) continue;
             if ((s->state == 2 || (coarse && s->coarse_state == 2)) && rc == 0) rc = damaged_error(v, i);
             else if (s->state == 1 || (coarse && s->coarse_state == 1)) continue;
-            else if (coarse && s->coarse_at) part[n_part++] = i;
+            else if (coarse && s->coarse_at) coarse_only[n_coarse++] = i;
             else which[n++] = i;
         }
         long bad = -1;
         if (rc == 0 && n) bad = verify_segments(v, which, n, 0);
-        if (rc == 0 && bad == -1 && n_part) bad = verify_segments(v, part, n_part, 1);
+        if (rc == 0 && bad == -1 && n_coarse) bad = verify_segments(v, coarse_only, n_coarse, 1);
         if (bad == -2) rc = -1;
         else if (bad >= 0) rc = damaged_error(v, (size_t)bad);
         if (rc == 0 && only < 0) {
@@ -1030,7 +1030,7 @@ static int verify_some(const lm_db *db, long only, int coarse) {
             }
         }
         free(which);
-        free(part);
+        free(coarse_only);
     }
     return rc;
 }
@@ -1548,7 +1548,7 @@ int lm_dbw_compact_ex(lm_dbw *w, int precision, size_t *before, size_t *after) {
     if (after) *after = w->m->n_segs;
     int convert = precision >= 0 && (enum lm_db_precision)precision != w->m->precision;
     int no_coarse = 0; /* a segment written before segments had coarse features: rewrite it */
-    for (size_t i = 0; i < db.v2->m.n_segs; i++) no_coarse |= get_u32(db.v2->segs[i].map + S_COARSE_AT) == 0;
+    for (size_t i = 0; i < db.v2->m.n_segs; i++) no_coarse |= !db.v2->segs[i].coarse_at;
     if (w->m->n_segs <= 1 && w->m->n_tombs == 0 && !convert && !no_coarse) {
         lm_db_close(&db);
         return 0;

@@ -436,9 +436,9 @@ static const float *doc_coarse(lm_doc_view *d, size_t r, size_t *Mc) {
     return d->coarse[r];
 }
 
-/* How far variant v's exact distances may fall below its coarse ones: LM_COARSE_EPS (a single variant: LM_COARSE_EPS_SINGLE), more for
- * coarse queries of fewer than 32 frames (their estimates are rougher); 0 where the coarse
- * query is the query itself. */
+/* How far variant v's exact distances may fall below its coarse ones: LM_COARSE_EPS (a single
+ * variant: LM_COARSE_EPS_SINGLE), more for coarse queries of fewer than 32 frames (their
+ * estimates are rougher); 0 where the coarse query is the query itself. */
 static float eps_of(const lm_qset *qs, size_t v) {
     size_t i = v / qs->n_shift;
     if (qs->r[i] <= 1) return 0.0f;
