@@ -71,6 +71,17 @@ http POST "$base/api/search" -F "file=@$work/big.bin"
 want "oversize multipart upload" 413
 http POST "$base/api/search" -H "Transfer-Encoding: chunked" --data-binary "@$work/big.bin"
 want "oversize chunked upload (no Content-Length)" 413
+# A client that sends the whole body before it reads: the server reads and drops what is over the
+# limit, then answers, instead of closing with the bytes unread (the kernel would reset the
+# connection and the client could lose the 413).
+{ printf 'POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n'
+  printf 'Content-Length: 4000000\r\n\r\n'; head -c 4000000 /dev/zero; } >"$work/raw_big"
+for i in 1 2 3; do
+  r=$(python3 "$clients" raw "$port" "$work/raw_big"); expect "4 MB upload sent whole before reading ($i)" "$r" "status=413"
+done
+# A client that waits for "100 Continue" is answered at once and sends nothing.
+http POST "$base/api/search" -H "Expect: 100-continue" --data-binary "@$work/big.bin"
+want "oversize upload with Expect: 100-continue" 413
 http POST "$base/api/search" -H "Content-Length: 99999999999999999999" --data-binary "x"
 want "absurd Content-Length" "4.."
 head -c 60000 /dev/urandom >"$work/fits.bin"

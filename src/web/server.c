@@ -167,6 +167,8 @@ static int buf_add(buf *b, const char *d, size_t n) {
     return 0;
 }
 
+/* Bytes over --max-upload that are still read (and dropped) to answer 413 cleanly; see the header check. */
+#define OVERSIZE_DRAIN ((size_t)8 << 20)
 #define MAX_FIELDS 12
 
 typedef struct {
@@ -479,9 +481,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             char *end;
             errno = 0;
             unsigned long long n = strtoull(len, &end, 10);
-            if (errno || *end || n > s->cfg->limits.max_upload)
+            if (errno || *end || (n > s->cfg->limits.max_upload && n - s->cfg->limits.max_upload > OVERSIZE_DRAIN))
                 return send_error(c, q, 413, "the request body is larger than this server accepts (%zu bytes)",
                                   s->cfg->limits.max_upload);
+            /* A body somewhat over the limit is read and dropped, then answered 413: answered now,
+             * the close with unread bytes makes the kernel reset the connection, and a client
+             * still sending may lose the answer to the reset. A client that waits for
+             * "100 Continue" sends nothing, so it is answered now. */
+            const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if (n > s->cfg->limits.max_upload) {
+                if (expect && !strcasecmp(expect, "100-continue"))
+                    return send_error(c, q, 413, "the request body is larger than this server accepts (%zu bytes)",
+                                      s->cfg->limits.max_upload);
+                q->too_big = 1;
+            }
         }
         if (post) {
             const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -94,8 +94,12 @@ def idle(port, n, probe):
 def raw(port, path):
     data = open(path, "rb").read()
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(data)
     got = b""
+    try:
+        s.sendall(data)
+    except OSError as e:  # e.g. reset by a server that closed with our bytes unread
+        print("status=none (%s while sending)" % type(e).__name__)
+        return
     try:
         while True:
             chunk = s.recv(65536)
