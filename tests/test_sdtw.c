@@ -323,6 +323,82 @@ static void test_u8_scan(void **state) {
                   worst_general);
 }
 
+/* The 16-bit scan of the coarse pass (lm_sdtw_scan_u8_int): for binary queries, transposed
+ * or not, several at once, it gives the float scan's matching function over the dequantised
+ * document up to float rounding, and the first end of its minimum; it declines (1) general
+ * queries and queries over LM_SDTW_INT_MAX_N frames; the largest sums do not overflow. */
+static void check_u8_int(const uint8_t *doc8, size_t M, float scale, const lm_sdtw_query *qs, size_t nq) {
+    float *deq = malloc(12 * M * sizeof *deq);
+    float **mi = malloc(nq * sizeof *mi), **mf = malloc(nq * sizeof *mf);
+    lm_sdtw_result *ri = malloc(nq * sizeof *ri), *rf = malloc(nq * sizeof *rf);
+    assert_non_null(deq);
+    lm_dequantise_u8(doc8, 12 * M, scale, deq);
+    for (size_t v = 0; v < nq; v++) mi[v] = malloc(M * sizeof **mi), mf[v] = malloc(M * sizeof **mf);
+    assert_int_equal(lm_sdtw_scan_u8_int(qs, nq, doc8, M, scale, ri, mi), 0);
+    assert_int_equal(lm_sdtw_scan_multi(qs, nq, deq, M, rf, mf), 0);
+    for (size_t v = 0; v < nq; v++) {
+        for (size_t m = 0; m < M; m++) {
+            if (isinf(mf[v][m])) assert_true(isinf(mi[v][m]));
+            else assert_true(fabsf(mi[v][m] - mf[v][m]) <= 2e-6f);
+        }
+        if (isinf(rf[v].distance)) {
+            assert_true(isinf(ri[v].distance));
+            continue;
+        }
+        assert_true(fabsf(ri[v].distance - rf[v].distance) <= 2e-6f);
+        assert_true(mi[v][ri[v].end] == ri[v].distance && ri[v].start == ri[v].end);
+        for (size_t m = 0; m < ri[v].end; m++) assert_true(mi[v][m] > ri[v].distance);
+    }
+    for (size_t v = 0; v < nq; v++) free(mi[v]), free(mf[v]);
+    free(mi), free(mf), free(ri), free(rf), free(deq);
+}
+
+static void test_u8_int_scan(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 30; trial++) {
+        size_t M = trial < 4 ? (size_t)trial + 1 : 1 + (size_t)(uniform() * 5000), nq = 1 + (size_t)(uniform() * 3);
+        float *doc = random_doc(M);
+        uint8_t *doc8 = malloc(12 * M);
+        lm_quantise_u8(doc, 12 * M, LM_DB_U8_SCALE, doc8);
+        lm_sdtw_query qs[4];
+        for (size_t v = 0; v < nq; v++) {
+            size_t N = v == 0 && trial % 5 == 0 ? LM_SDTW_INT_MAX_N : 1 + (size_t)(uniform() * LM_SDTW_INT_MAX_N);
+            qs[v] = (lm_sdtw_query){random_query(N, BINARY), N, (int)(uniform() * 30) - 12};
+        }
+        check_u8_int(doc8, M, LM_DB_U8_SCALE, qs, nq);
+        for (size_t v = 0; v < nq; v++) free((void *)qs[v].query);
+        free(doc), free(doc8);
+    }
+    /* every byte 255 and the longest query: the largest sum, 255 x 127 */
+    size_t M = 300, N = LM_SDTW_INT_MAX_N;
+    uint8_t *full = malloc(12 * M);
+    memset(full, 255, 12 * M);
+    float *q = random_query(N, BINARY);
+    for (size_t n = 0; n < N; n++) /* no rests: each frame one-hot */
+        if (q[n] == 0.0f) {
+            int any = 0;
+            for (int c = 0; c < 12; c++) any |= q[c * N + n] != 0.0f;
+            if (!any) q[n] = 1.0f;
+        }
+    lm_sdtw_query one = {q, N, 0};
+    lm_sdtw_result r;
+    assert_int_equal(lm_sdtw_scan_u8_int(&one, 1, full, M, 1.0f / 255.0f, &r, NULL), 0);
+    assert_true(fabsf(r.distance) <= 1e-5f);
+    check_u8_int(full, M, 1.0f / 255.0f, &one, 1);
+    /* declined: a frame that is not one-hot, a query one frame too long */
+    float *g = random_query(N, GENERAL);
+    lm_sdtw_query general = {g, 40, 0}, too_long = {q, N, 0};
+    float *q128 = random_query(N + 1, BINARY);
+    too_long = (lm_sdtw_query){q128, N + 1, 0};
+    assert_int_equal(lm_sdtw_scan_u8_int(&general, 1, full, M, 1.0f / 255.0f, &r, NULL), 1);
+    assert_int_equal(lm_sdtw_scan_u8_int(&too_long, 1, full, M, 1.0f / 255.0f, &r, NULL), 1);
+    /* a query no path can cover: +inf, as the float scan */
+    lm_sdtw_query over = {q, N, 0};
+    assert_int_equal(lm_sdtw_scan_u8_int(&over, 1, full, 10, 1.0f / 255.0f, &r, NULL), 0);
+    assert_true(isinf(r.distance));
+    free(full), free(q), free(g), free(q128);
+}
+
 /* The same on real chroma: the golden cases' documents (librosa chroma of real audio). */
 static void test_u8_scan_real(void **state) {
     (void)state;
@@ -349,7 +425,7 @@ int main(void) {
         cmocka_unit_test(test_golden_cases),     cmocka_unit_test(test_fast_matches_reference),
         cmocka_unit_test(test_hand_example),     cmocka_unit_test(test_query_too_long),
         cmocka_unit_test(test_bad_input),        cmocka_unit_test(test_u8_scan),
-        cmocka_unit_test(test_u8_scan_real),
+        cmocka_unit_test(test_u8_scan_real),       cmocka_unit_test(test_u8_int_scan),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

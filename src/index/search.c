@@ -478,15 +478,18 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
             }
         if (k == 0) continue;
         size_t Mc;
-        if (k == 1 && qv[0].shift == 0 && !cm && r == LM_COARSE_FACTOR && d->stored_coarse_u8 && !d->coarse[r]) {
-            /* one variant over stored bytes: scanned as they are (the same result as over their
-             * dequantised copy, lm_sdtw_scan_u8), without writing a float copy per recording */
+        int scanned = 1; /* 0: by the 16-bit scan */
+        if (r == LM_COARSE_FACTOR && d->stored_coarse_u8) {
+            /* stored bytes, scanned as they are on 16-bit integers where the queries allow it:
+             * no float copy per recording, twice the lanes */
             Mc = (d->T + r - 1) / r;
-            if (lm_sdtw_scan_u8(qv[0].query, qv[0].N, d->stored_coarse_u8, Mc, d->scale, &res[0], NULL) != 0) {
+            scanned = lm_sdtw_scan_u8_int(qv, k, d->stored_coarse_u8, Mc, d->scale, res, cm ? mptr : NULL);
+            if (scanned < 0) {
                 rc = -1;
                 break;
             }
-        } else {
+        }
+        if (scanned) {
             const float *c = doc_coarse(d, r, &Mc);
             if (!c || lm_sdtw_scan_multi(qv, k, c, Mc, res, cm ? mptr : NULL) != 0) {
                 rc = -1;
@@ -557,9 +560,13 @@ float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval_out) {
 /* Coarse matching function of one variant (Mc floats into cm); -1: out of memory. */
 static int coarse_matching(const lm_qset *qs, lm_doc_view *d, size_t v, float *cm) {
     size_t i = v / qs->n_shift, Mc;
-    const float *c = doc_coarse(d, qs->r[i], &Mc);
     lm_sdtw_query q = {qs->cq[i], qs->Nc[i], (int)(v % qs->n_shift)};
     lm_sdtw_result res;
+    if (qs->r[i] == LM_COARSE_FACTOR && d->stored_coarse_u8) { /* as the coarse pass scanned it */
+        int rc = lm_sdtw_scan_u8_int(&q, 1, d->stored_coarse_u8, (d->T + qs->r[i] - 1) / qs->r[i], d->scale, &res, &cm);
+        if (rc <= 0) return rc;
+    }
+    const float *c = doc_coarse(d, qs->r[i], &Mc);
     return c ? lm_sdtw_scan_multi(&q, 1, c, Mc, &res, &cm) : -1;
 }
 

@@ -447,3 +447,120 @@ float *lm_query_downsample(const float *q, size_t N, size_t r, size_t *Nc_out) {
     *Nc_out = Nc;
     return out;
 }
+
+/* ---- 16-bit scan of compact coarse features (the first pass of a pruned search) ----
+ * For a binary query the similarity of a cell is a byte of the document (or 0 for a rest), so
+ * the max-plus recursion of the float scan runs on integers: S counts bytes, exactly, and
+ * every path into row N-1 has total weight N, so S <= 255 N. With N <= LM_SDTW_INT_MAX_N that
+ * fits int16, and a cell no path reaches (the sentinel INT16_MIN plus at most 255 N) stays
+ * below every reachable one (>= 0). Twice the lanes of float32 per vector. */
+
+/* Row n from rows n-1 (up1) and n-2 (up2), whose two columns before m = 0 hold the sentinel. */
+LM_HOT static void int_row(const int16_t *restrict up1, const int16_t *restrict up2, const uint8_t *restrict s,
+                           int16_t *restrict out, size_t M) {
+    /* int16 throughout (the bounds above rule out overflow), so that it vectorises at 16 bits */
+    for (size_t m = 0; m < M; m++) {
+        int16_t sim = s[m];
+        int16_t diag2 = (int16_t)(up2[m - 1] + (int16_t)(sim + sim));
+        int16_t left = up1[m - 2] > up1[m - 1] ? up1[m - 2] : up1[m - 1];
+        int16_t step1 = (int16_t)(left + sim);
+        out[m] = diag2 > step1 ? diag2 : step1;
+    }
+}
+
+/* Largest of x[0 .. M-1] (M >= 1) and the first place that holds it, vectorised: the max, then
+ * the first block of 32 that holds it, then the place in that block. */
+LM_HOT static size_t int_argmax(const int16_t *restrict x, size_t M) {
+    int16_t best = INT16_MIN;
+    for (size_t m = 0; m < M; m++) best = x[m] > best ? x[m] : best;
+    size_t b = 0;
+    for (; b + 32 <= M; b += 32) {
+        int hit = 0;
+        for (size_t j = 0; j < 32; j++) hit |= x[b + j] == best;
+        if (hit) break;
+    }
+    while (x[b] != best) b++;
+    return b;
+}
+
+/* The matching function (N - scale S) / N = 1 - S (scale / N) of a row; +inf where unreachable. */
+LM_HOT static void int_matching(const int16_t *restrict x, size_t M, float k, float *restrict out) {
+    for (size_t m = 0; m < M; m++) out[m] = x[m] >= 0 ? 1.0f - (float)x[m] * k : INFINITY;
+}
+
+int lm_sdtw_scan_u8_int(const lm_sdtw_query *queries, size_t n_queries, const uint8_t *doc, size_t M, float scale,
+                        lm_sdtw_result *res, float *const *matching) {
+    /* Each query's frame kinds, once per distinct query (the variants of a search in all keys
+     * share one; they are looked at for every recording) */
+    int *kinds = malloc((n_queries ? n_queries : 1) * LM_SDTW_INT_MAX_N * sizeof *kinds);
+    if (!kinds) {
+        lm_set_error("sdtw: out of memory");
+        return -1;
+    }
+    for (size_t v = 0; v < n_queries; v++) {
+        int *kind = kinds + v * LM_SDTW_INT_MAX_N;
+        size_t N = queries[v].N;
+        if (N == 0 || N > LM_SDTW_INT_MAX_N) {
+            free(kinds);
+            return 1;
+        }
+        if (v > 0 && queries[v].query == queries[v - 1].query && N == queries[v - 1].N) {
+            memcpy(kind, kind - LM_SDTW_INT_MAX_N, N * sizeof *kind);
+            continue;
+        }
+        for (size_t n = 0; n < N; n++)
+            if ((kind[n] = frame_kind(queries[v].query, N, n)) == FRAME_GENERAL) {
+                free(kinds);
+                return 1;
+            }
+    }
+    if (M == 0) {
+        free(kinds);
+        lm_set_error("sdtw: empty query or document (%zu x %zu frames)", n_queries ? queries[0].N : (size_t)0, M);
+        return -1;
+    }
+    const size_t W = M + 2; /* a row: two sentinel columns, then M */
+    int16_t *rows = malloc(3 * W * sizeof *rows);
+    uint8_t *zero = calloc(M, 1);
+    if (!rows || !zero) {
+        free(rows);
+        free(zero);
+        free(kinds);
+        lm_set_error("sdtw: out of memory");
+        return -1;
+    }
+    for (int b = 0; b < 3; b++) rows[b * W] = rows[b * W + 1] = INT16_MIN;
+    for (size_t v = 0; v < n_queries; v++) {
+        size_t N = queries[v].N;
+        int shift = ((queries[v].shift % 12) + 12) % 12;
+        float *mv = matching ? matching[v] : NULL;
+        res[v] = (lm_sdtw_result){INFINITY, 0, 0};
+        if (N > 2 * M - 1) {
+            if (mv)
+                for (size_t m = 0; m < M; m++) mv[m] = INFINITY;
+            continue;
+        }
+        const int *kind = kinds + v * LM_SDTW_INT_MAX_N;
+        /* rows -1 (r1 at first: sentinels only), 0, 1, ... rotate through the three buffers */
+        int16_t *r2 = rows + 2, *r1 = rows + W + 2, *r0 = rows + 2 * W + 2;
+        for (size_t m = 0; m < M; m++) r1[m] = INT16_MIN;
+        for (size_t n = 0; n < N; n++) {
+            const uint8_t *s = kind[n] >= 0 ? doc + (size_t)((kind[n] + shift) % 12) * M : zero;
+            if (n == 0)
+                for (size_t m = 0; m < M; m++) r0[m] = (int16_t)s[m];
+            else
+                int_row(r1, r2, s, r0, M);
+            int16_t *t = r2;
+            r2 = r1, r1 = r0, r0 = t;
+        }
+        /* r1 is row N-1: the matching function is 1 - S (scale / N); its first minimum */
+        const float k = scale / (float)N;
+        size_t end = int_argmax(r1, M);
+        if (mv) int_matching(r1, M, k, mv);
+        if (r1[end] >= 0) res[v] = (lm_sdtw_result){1.0f - (float)r1[end] * k, end, end};
+    }
+    free(rows);
+    free(zero);
+    free(kinds);
+    return 0;
+}

@@ -57,6 +57,15 @@ int lm_sdtw_scan_multi(const lm_sdtw_query *queries, size_t n_queries, const flo
  * the columns from - 2 (N - 1) .. to - 1. */
 int lm_sdtw_scan_range(const lm_sdtw_query *query, const float *doc, size_t M, size_t from, size_t to,
                        lm_sdtw_result *res, float *matching);
+/* lm_sdtw_scan_multi of binary queries (one-hot frames and rests) over a compact document, on
+ * 16-bit integers: a path's similarity is a sum of the document's bytes, exact, times scale at
+ * the end, so a result differs from lm_sdtw_scan_u8's (which sums float32 products) by float
+ * rounding only. For the coarse pass, where that is far below its margin. Returns 1, computing
+ * nothing, when a query is not binary or longer than LM_SDTW_INT_MAX_N frames (the sum could
+ * overflow 16 bits): use the float scan then. -1 if M is 0 or out of memory. */
+#define LM_SDTW_INT_MAX_N 127
+int lm_sdtw_scan_u8_int(const lm_sdtw_query *queries, size_t n_queries, const uint8_t *doc, size_t M, float scale,
+                        lm_sdtw_result *res, float *const *matching);
 /* Start frame of the best path into every end: starts[m] (M entries) is what lm_sdtw_start
  * gives for end m, SIZE_MAX where no path ends (m < N/2). One O(N M) double-precision pass with
  * O(M) memory; for listing all occurrences in a document. */
