@@ -358,7 +358,8 @@ static void test_candidates_equal_exhaustive(void **state) {
  * notes whose recording is in the database many times, circularly shifted, with noise of +-0.05
  * on every value. Coarsened 4x to under 32 frames, its coarse minima overestimated the copies'
  * exact distances beyond LM_COARSE_EPS (this test failed so); now it is coarsened 2x, and the
- * candidates equal the scan. */
+ * candidates equal the scan. Cases 0 and 5 also failed when such a theme went 4x whenever its
+ * coarse query's self-loss was within the whole margin; at most half is allowed now. */
 static void test_noisy_copies_short_theme(void **state) {
     (void)state;
     seed(21);

@@ -299,12 +299,54 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     return 0;
 }
 
+/* The margin of a coarse query of Nc frames (eps_of): LM_COARSE_EPS (LM_COARSE_EPS_SINGLE for
+ * a single variant), more under 32 frames. */
+static float eps_for(const lm_qset *qs, size_t Nc) {
+    const float eps = qs->n == 1 ? LM_COARSE_EPS_SINGLE : LM_COARSE_EPS;
+    return Nc >= 32 ? eps : eps * sqrtf(32.0f / (float)Nc);
+}
+
+/* The coarse query's self-loss: its coarse distance to the query itself coarsened as a
+ * recording is (each of the r phases of the blocks; the largest). A recording that holds the
+ * theme note for note gets about this coarse distance and an exact one near 0, so the coarse
+ * pass can overestimate a true match by this much; -1 when out of memory. */
+static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, size_t r) {
+    float worst = 0.0f;
+    float *x = malloc(12 * N * sizeof *x), *c = malloc(12 * (N / r + 2) * sizeof *c);
+    for (size_t p = 0; x && c && p < r && p < N; p++) {
+        size_t M = N - p;
+        for (int b = 0; b < 12; b++) memcpy(x + (size_t)b * M, q + (size_t)b * N + p, M * sizeof *x);
+        size_t Mc = lm_chroma_downsample(x, M, r, c);
+        lm_sdtw_result res;
+        if (lm_sdtw_scan(cq, Nc, c, Mc, &res, NULL) != 0) break;
+        if (res.distance > worst) worst = res.distance; /* +inf: a phase too short for the query */
+    }
+    if (!x || !c) worst = -1.0f;
+    free(x);
+    free(c);
+    return worst;
+}
+
 static int qset_coarse(lm_qset *qs) {
     /* A single query too short to coarsen: its coarse pass would be the exact scan. */
     if (qs->n == 1 && coarse_factor(qs->N[0]) == 1) qs->exhaustive = 1;
     if (qs->exhaustive) return 0;
     for (size_t i = 0; i < qs->n_stretch; i++) {
         qs->r[i] = coarse_factor(qs->N[i]);
+        /* 96-127 frames: 4x (24-31 coarse frames, whose coarse features are stored) where the
+         * coarse query loses at most half its margin (self_loss; the other half is for what a
+         * recording's own coarsening loses: noise, other voices); themes of short notes lose
+         * more, and stay at 2x. */
+        if (qs->r[i] == 2 && qs->N[i] >= LM_COARSE_MIN_SHORT4) {
+            size_t Nc4;
+            float *cq4 = lm_query_downsample(qs->q[i], qs->N[i], LM_COARSE_FACTOR, &Nc4);
+            float loss = cq4 ? self_loss(qs->q[i], qs->N[i], cq4, Nc4, LM_COARSE_FACTOR) : -1.0f;
+            if (loss >= 0.0f && loss <= 0.5f * eps_for(qs, Nc4)) {
+                qs->r[i] = LM_COARSE_FACTOR, qs->cq[i] = cq4, qs->Nc[i] = Nc4;
+                continue;
+            }
+            free(cq4);
+        }
         qs->cq[i] = lm_query_downsample(qs->q[i], qs->N[i], qs->r[i], &qs->Nc[i]);
         if (!qs->cq[i]) {
             lm_qset_free(qs);
@@ -441,9 +483,7 @@ static const float *doc_coarse(lm_doc_view *d, size_t r, size_t *Mc) {
  * estimates are rougher); 0 where the coarse query is the query itself. */
 static float eps_of(const lm_qset *qs, size_t v) {
     size_t i = v / qs->n_shift;
-    if (qs->r[i] <= 1) return 0.0f;
-    const float eps = qs->n == 1 ? LM_COARSE_EPS_SINGLE : LM_COARSE_EPS;
-    return qs->Nc[i] >= 32 ? eps : eps * sqrtf(32.0f / (float)qs->Nc[i]);
+    return qs->r[i] <= 1 ? 0.0f : eps_for(qs, qs->Nc[i]);
 }
 
 /* Coarse pass of every variant over one recording: cval[v] is the coarse minimum (-INFINITY:
@@ -484,10 +524,10 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
              * no float copy per recording, twice the lanes */
             Mc = (d->T + r - 1) / r;
             scanned = lm_sdtw_scan_u8_int(qv, k, d->stored_coarse_u8, Mc, d->scale, res, cm ? mptr : NULL);
-            if (scanned < 0) {
-                rc = -1;
-                break;
-            }
+        }
+        if (scanned < 0) {
+            rc = -1;
+            break;
         }
         if (scanned) {
             const float *c = doc_coarse(d, r, &Mc);

@@ -100,7 +100,9 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  *  3. refining stops when no recording's coarse minimum minus LM_COARSE_EPS is below the k-th
  *     best exact distance (the k best are what is reported; eval: the correct recording's).
  *     Coarse queries shorter than 32 frames allow more (LM_COARSE_EPS x sqrt(32 / frames));
- *     queries under 128 frames (5.12 s) are coarsened 2x only, under 32 not at all.
+ *     queries under 128 frames (5.12 s) are coarsened 2x only, under 32 not at all; but those
+ *     of 96-127 frames 4x where the coarse query's self-loss (its coarse distance to the query
+ *     itself coarsened as a recording) is at most half the margin.
  * The coarse matching function is an estimate, not a bound: fine - coarse was below -0.06 for
  * 1e-4 of the ends with fine < 0.4 on fold 5, so the result equals the exhaustive search with
  * high probability, not always (docs/results/search_modes.md measures how often). */
@@ -113,6 +115,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * MRR 0.822 without, 0.886 with 0.05 (0.02: 0.846, 0.08: 0.862). */
 #define LM_AUTO_PENALTY 0.05
 #define LM_COARSE_FACTOR 4    /* frames per coarse frame (6.25 Hz); = LM_DB_COARSE, the stored coarse features */
+#define LM_COARSE_MIN_SHORT4 96 /* queries of 96-127 frames: 4x where the coarse query's self-loss allows */
 #define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
 /* The same for a single variant (a plain search or evaluation), where refining more costs
  * little beside the first pass: on the 10 000-h synthetic archive one theme's ten nearest

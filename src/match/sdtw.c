@@ -376,6 +376,8 @@ LM_HOT size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *ou
         float *o = out + (size_t)c * Mc;
         if (r == 4) {
             for (size_t j = 0; j < full; j++) o[j] = (row[4 * j] + row[4 * j + 1]) + (row[4 * j + 2] + row[4 * j + 3]);
+        } else if (r == 2) {
+            for (size_t j = 0; j < full; j++) o[j] = row[2 * j] + row[2 * j + 1];
         } else {
             for (size_t j = 0; j < full; j++) {
                 float s = 0.0f;
@@ -400,9 +402,11 @@ LM_HOT size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, floa
     for (int c = 0; c < 12; c++) {
         const uint8_t *row = x + (size_t)c * M;
         float *o = out + (size_t)c * Mc;
-        if (r == 4) { /* the usual factor: a loop the compiler vectorises */
+        if (r == 4) { /* the usual factors: loops the compiler vectorises */
             for (size_t j = 0; j < full; j++)
                 o[j] = (float)((unsigned)row[4 * j] + row[4 * j + 1] + row[4 * j + 2] + row[4 * j + 3]);
+        } else if (r == 2) {
+            for (size_t j = 0; j < full; j++) o[j] = (float)((unsigned)row[2 * j] + row[2 * j + 1]);
         } else {
             for (size_t j = 0; j < full; j++) {
                 unsigned s = 0;
