@@ -77,6 +77,54 @@ static double run(float **queries, float **docs, uint8_t **docs8, int threads, f
     return lm_now() - t0;
 }
 
+/* The coarse pass of a pruned search: the queries coarsened 4x (57 frames, binary) against
+ * the documents' coarse features stored as bytes (6.25 Hz), scanned in float32 from the bytes
+ * (lm_sdtw_scan_u8) and on 16-bit integers (lm_sdtw_scan_u8_int, what the search uses), one
+ * thread: sdtw_coarse_u8_cells_per_s_1t, sdtw_coarse_int16_cells_per_s_1t. */
+static void bench_coarse(float **queries, float **docs, int reps) {
+    enum { R = 4, MC = (DOC_FRAMES + R - 1) / R };
+    uint8_t *c8[N_DOCS];
+    float *cq[N_QUERIES], *tmp = malloc(12 * (size_t)MC * sizeof *tmp);
+    size_t Nc = 0;
+    for (int d = 0; d < N_DOCS; d++) {
+        c8[d] = malloc(12 * (size_t)MC);
+        lm_chroma_downsample(docs[d], DOC_FRAMES, R, tmp);
+        lm_quantise_u8(tmp, 12 * (size_t)MC, LM_DB_U8_SCALE, c8[d]);
+    }
+    for (int qi = 0; qi < N_QUERIES; qi++) cq[qi] = lm_query_downsample(queries[qi], N_QUERY, R, &Nc);
+    double best_f = INFINITY, best_i = INFINITY, sum_f = 0, sum_i = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = lm_now();
+        sum_f = 0;
+        for (int qi = 0; qi < N_QUERIES; qi++)
+            for (int d = 0; d < N_DOCS; d++) {
+                lm_sdtw_result res;
+                if (lm_sdtw_scan_u8(cq[qi], Nc, c8[d], MC, LM_DB_U8_SCALE, &res, NULL) == 0) sum_f += res.distance;
+            }
+        double t1 = lm_now();
+        sum_i = 0;
+        for (int qi = 0; qi < N_QUERIES; qi++)
+            for (int d = 0; d < N_DOCS; d++) {
+                lm_sdtw_query q = {cq[qi], Nc, 0};
+                lm_sdtw_result res;
+                if (lm_sdtw_scan_u8_int(&q, 1, c8[d], MC, LM_DB_U8_SCALE, &res, NULL) == 0) sum_i += res.distance;
+            }
+        double t2 = lm_now();
+        best_f = fmin(best_f, t1 - t0);
+        best_i = fmin(best_i, t2 - t1);
+    }
+    if (fabs(sum_f - sum_i) > 1e-4 * fabs(sum_f)) {
+        fprintf(stderr, "bench_sdtw: 16-bit and float coarse scans differ (%g vs %g)\n", sum_i, sum_f);
+        exit(1);
+    }
+    const double cells = (double)N_QUERIES * (double)Nc * N_DOCS * MC;
+    printf("sdtw_coarse_u8_cells_per_s_1t %.4g cells/s\n", cells / best_f);
+    printf("sdtw_coarse_int16_cells_per_s_1t %.4g cells/s\n", cells / best_i);
+    for (int d = 0; d < N_DOCS; d++) free(c8[d]);
+    for (int qi = 0; qi < N_QUERIES; qi++) free(cq[qi]);
+    free(tmp);
+}
+
 /* ---- search modes */
 
 enum { MODE_DOCS = 120, MODE_FRAMES = 7500, MODE_QUERIES = 6, MODE_TOP = 10 };
@@ -279,6 +327,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("sdtw_u8_cells_per_s_1t %.4g cells/s\n", cells / best8);
+    bench_coarse(queries, docs, reps);
     for (int d = 0; d < N_DOCS; d++) free(docs8[d]);
     for (int d = 0; d < N_DOCS; d++) free(docs[d]);
     for (int qi = 0; qi < N_QUERIES; qi++) free(queries[qi]);

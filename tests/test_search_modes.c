@@ -363,14 +363,17 @@ static void test_candidates_equal_exhaustive(void **state) {
 static void test_noisy_copies_short_theme(void **state) {
     (void)state;
     seed(21);
-    const int n_cases = 6;
+    const int n_cases = 10;
+    int went_4x = 0;
     for (int c = 0; c < n_cases; c++) {
         size_t M = 1500 + (size_t)(uniform() * 1500), N = 96 + (size_t)(uniform() * 32), n_docs = 60;
         mem_db m;
         mem_db_init(&m, n_docs, M);
-        float *q = calloc(12 * N, sizeof *q); /* fast notes of 2-6 frames (0.08-0.24 s) */
+        /* cases 0-5: fast notes of 2-6 frames (0.08-0.24 s); 6-9: notes of 8-16 frames, whose
+         * coarse query loses little and goes 4x */
+        float *q = calloc(12 * N, sizeof *q);
         for (size_t n = 0, len = 0; n < N; n += len) {
-            len = 2 + (size_t)(uniform() * 5);
+            len = c < 6 ? 2 + (size_t)(uniform() * 5) : 8 + (size_t)(uniform() * 9);
             int pc = (int)(uniform() * 12);
             for (size_t k = 0; k < len && n + k < N; k++) q[(size_t)pc * N + n + k] = 1.0f;
         }
@@ -388,6 +391,7 @@ static void test_noisy_copies_short_theme(void **state) {
         lm_variant_options vo = {0};
         lm_qset qs;
         assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+        went_4x += qs.r[0] == LM_COARSE_FACTOR;
         lm_match *a = calloc(n_docs, sizeof *a), *b = calloc(n_docs, sizeof *b);
         assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, 10, -1, a, 1), 0);
         assert_int_equal(lm_search_all(&m.db, q, N, b, 1), 0);
@@ -402,6 +406,9 @@ static void test_noisy_copies_short_theme(void **state) {
         free(q);
         mem_db_free(&m);
     }
+    print_message("short themes with noisy copies: %d of %d coarsened 4x, candidates == exhaustive\n", went_4x,
+                  n_cases);
+    assert_true(went_4x >= 3); /* the slow-note themes do, so that the 4x rule is tested here */
 }
 
 /* The coarse version of a compact recording, made from its bytes, equals that of its
