@@ -481,16 +481,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             char *end;
             errno = 0;
             unsigned long long n = strtoull(len, &end, 10);
-            if (errno || *end || (n > s->cfg->limits.max_upload && n - s->cfg->limits.max_upload > OVERSIZE_DRAIN))
-                return send_error(c, q, 413, "the request body is larger than this server accepts (%zu bytes)",
-                                  s->cfg->limits.max_upload);
-            /* A body somewhat over the limit is read and dropped, then answered 413: answered now,
-             * the close with unread bytes makes the kernel reset the connection, and a client
-             * still sending may lose the answer to the reset. A client that waits for
-             * "100 Continue" sends nothing, so it is answered now. */
-            const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-            if (n > s->cfg->limits.max_upload) {
-                if (expect && !strcasecmp(expect, "100-continue"))
+            /* A body somewhat over the limit is read and dropped, then answered 413 (at the end, as
+             * a chunked one): answered now, the close with unread bytes makes the kernel reset the
+             * connection, and a client still sending may lose the answer to the reset. Far too
+             * large bodies, and clients that wait for "100 Continue" (they send nothing), are
+             * answered now. */
+            int over = errno || *end || n > s->cfg->limits.max_upload;
+            if (over) {
+                const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+                if (errno || *end || n - s->cfg->limits.max_upload > OVERSIZE_DRAIN ||
+                    (expect && !strcasecmp(expect, "100-continue")))
                     return send_error(c, q, 413, "the request body is larger than this server accepts (%zu bytes)",
                                       s->cfg->limits.max_upload);
                 q->too_big = 1;
