@@ -69,26 +69,32 @@ int main(int argc, char **argv) {
     if (lm_hcqt25(y, n, &h) != 0) return 1;
     float *probs = malloc(h.n_frames * LM_NCLASSES * sizeof *probs);
     float *probs16 = malloc(h.n_frames * LM_NCLASSES * sizeof *probs16);
-    /* fp32 and bf16 (where the CPU has it) alternately, so that both see the same load */
-    const int bf16 = lm_nn_bf16_supported();
-    double t_cnn16 = 1e30, t_all16 = 1e30, dt;
-    t_cnn = t_all = 1e30;
+    /* fp32, bf16 (where the CPU has it; on AMX tiles where it has those) and, where it has AMX,
+     * bf16 on the AVX512_BF16 loops: alternately, so that all see the same load */
+    const int bf16 = lm_nn_bf16_supported(), amx = lm_nn_amx_supported();
+    const int n_modes = bf16 ? (amx ? 3 : 2) : 1;
+    if (bf16) fprintf(stderr, "bench_chroma: bf16 runs the 3x3 layers on %s\n", amx ? "AMX tiles" : "AVX512_BF16");
+    double t_cnn_m[3] = {1e30, 1e30, 1e30}, t_all_m[3] = {1e30, 1e30, 1e30}, dt;
     float *c;
     size_t T;
     for (int r = 0; r < 2; r++)
-        for (int p = 0; p <= bf16; p++) {
+        for (int p = 0; p < n_modes; p++) {
             lm_nn_set_precision(p ? LM_NN_BF16 : LM_NN_FP32);
-            TIME_BEST(1, dt, lm_cnn_forward_hcqt(&model, &h, p ? probs16 : probs));
-            if (p) t_cnn16 = dt < t_cnn16 ? dt : t_cnn16;
-            else t_cnn = dt < t_cnn ? dt : t_cnn;
+            lm_nn_amx_force_unsupported(p == 2);
+            TIME_BEST(1, dt, lm_cnn_forward_hcqt(&model, &h, p == 1 ? probs16 : probs));
+            t_cnn_m[p] = dt < t_cnn_m[p] ? dt : t_cnn_m[p];
             TIME_BEST(1, dt, {
                 if (lm_features_from_signal(y, n, LM_FEAT_CTC, &model, NULL, &c, &T) != 0) return 1;
                 free(c);
             });
-            if (p) t_all16 = dt < t_all16 ? dt : t_all16;
-            else t_all = dt < t_all ? dt : t_all;
+            t_all_m[p] = dt < t_all_m[p] ? dt : t_all_m[p];
         }
+    lm_nn_amx_force_unsupported(0);
     lm_nn_set_precision(LM_NN_FP32);
+    /* probs: fp32 (the last mode 2 run overwrote it), for the agreement below */
+    if (lm_cnn_forward_hcqt(&model, &h, probs) != 0) return 1;
+    t_cnn = t_cnn_m[0];
+    t_all = t_all_m[0];
     size_t agree = 0;
     for (size_t t = 0; bf16 && t < h.n_frames; t++) {
         int a = 0, b = 0;
@@ -131,8 +137,12 @@ int main(int argc, char **argv) {
     printf("cnn_rt_2t %.1f x_realtime\n", dur / t_cnn);
     printf("chroma_rt_2t %.1f x_realtime\n", dur / t_all);
     if (bf16) {
-        printf("cnn_bf16_rt_2t %.1f x_realtime\n", dur / t_cnn16);
-        printf("chroma_bf16_rt_2t %.1f x_realtime\n", dur / t_all16);
+        printf("cnn_bf16_rt_2t %.1f x_realtime\n", dur / t_cnn_m[1]);
+        printf("chroma_bf16_rt_2t %.1f x_realtime\n", dur / t_all_m[1]);
+        if (amx) {
+            printf("cnn_bf16_noamx_rt_2t %.1f x_realtime\n", dur / t_cnn_m[2]);
+            printf("chroma_bf16_noamx_rt_2t %.1f x_realtime\n", dur / t_all_m[2]);
+        }
         printf("bf16_argmax_agreement %.5f of %zu frames\n", (double)agree / (double)n_frames, n_frames);
     }
     printf("stft_rt_1t %.1f x_realtime\n", dur / t_stft);

@@ -321,6 +321,70 @@ static void test_bf16_fallback(void **state) {
     lm_model_free(&m);
 }
 
+static double uniform01(unsigned *s) {
+    *s = *s * 1103515245u + 12345u;
+    return (double)(*s >> 8) / 16777216.0;
+}
+
+/* One layer through AMX tiles and through the AVX512_BF16 loops: the same bf16 products, summed
+ * in another order, so the outputs agree to float32 rounding of the sums. Shapes: the network's
+ * 6 -> 64 (one short tile product), 64 -> 32 and 32 -> 32 layers, 32 -> 64, a bin count that leaves a part
+ * block (37) and the network's 216, with bias, leaky slope and a per-channel affine map. */
+static void test_amx_matches_avx512bf16(void **state) {
+    (void)state;
+    if (!lm_nn_amx_supported()) {
+        print_message("this CPU (or OS) has no AMX-BF16 tiles: the AVX512_BF16 kernel runs every bf16 layer\n");
+        skip();
+    }
+    assert_string_equal(lm_nn_bf16_kernel_name(96), "amx");
+    assert_string_equal(lm_nn_bf16_kernel_name(18), "amx"); /* bendy1: 3 x 6 values, one short tile */
+    assert_string_equal(lm_nn_bf16_kernel_name(48), "avx512bf16");
+    const int shapes[][3] = {{64, 32, 216}, {32, 32, 216}, {32, 64, 37}, {64, 32, 37}, {6, 64, 216}, {6, 64, 37}};
+    unsigned seed = 12345;
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const int cin = shapes[sh][0], cout = shapes[sh][1], nb = shapes[sh][2];
+        const size_t n_in = 7, kn = (size_t)9 * (size_t)cin * (size_t)cout;
+        float *k = malloc(kn * sizeof *k), *b = malloc((size_t)cout * sizeof *b);
+        float *sc = malloc((size_t)cout * sizeof *sc), *sf = malloc((size_t)cout * sizeof *sf);
+        float *in = malloc(n_in * (size_t)nb * (size_t)cin * sizeof *in);
+        const size_t n_out = (n_in - 2) * (size_t)nb * (size_t)cout, col_cap = (size_t)1 << 20;
+        float *o_amx = malloc(n_out * sizeof *o_amx), *o_avx = malloc(n_out * sizeof *o_avx);
+        float *col = malloc(col_cap * sizeof *col);
+        assert_true(k && b && sc && sf && in && o_amx && o_avx && col);
+        for (size_t i = 0; i < kn; i++) k[i] = (float)uniform01(&seed) - 0.5f;
+        for (int o = 0; o < cout; o++) {
+            b[o] = 0.2f * ((float)uniform01(&seed) - 0.5f);
+            sc[o] = 0.5f + (float)uniform01(&seed);
+            sf[o] = (float)uniform01(&seed) - 0.5f;
+        }
+        for (size_t i = 0; i < n_in * (size_t)nb * (size_t)cin; i++) in[i] = 2.0f * (float)uniform01(&seed) - 1.0f;
+        lm_conv_spec L = {3, 3, cin, cout, k, b, LM_LEAKY_ALPHA, sh % 2 ? sc : NULL, sh % 2 ? sf : NULL, NULL};
+        uint16_t *kbf = lm_conv_bf16_pack(&L);
+        assert_non_null(kbf);
+        L.kbf = kbf;
+        assert_int_equal(lm_conv_bf16_forward(&L, nb, in, n_in, o_amx, col, col_cap), 0);
+        lm_nn_amx_force_unsupported(1);
+        assert_string_equal(lm_nn_bf16_kernel_name(96), "avx512bf16");
+        assert_int_equal(lm_conv_bf16_forward(&L, nb, in, n_in, o_avx, col, col_cap), 0);
+        lm_nn_amx_force_unsupported(0);
+        double maxd = 0, maxv = 0;
+        size_t differ = 0;
+        for (size_t i = 0; i < n_out; i++) {
+            assert_true(isfinite(o_amx[i]));
+            double d = fabs((double)o_amx[i] - (double)o_avx[i]);
+            maxd = d > maxd ? d : maxd;
+            maxv = fabs(o_avx[i]) > maxv ? fabs(o_avx[i]) : maxv;
+            differ += o_amx[i] != o_avx[i];
+        }
+        print_message("%d -> %d channels, %d bins: |amx - avx512bf16| max %.3g (outputs up to %.3g), %zu of %zu differ\n",
+                      cin, cout, nb, maxd, maxv, differ, n_out);
+        assert_true(maxv > 1.0);
+        assert_true(maxd <= 2e-5 * maxv);
+        free(kbf);
+        free(k), free(b), free(sc), free(sf), free(in), free(o_amx), free(o_avx), free(col);
+    }
+}
+
 static void test_nn_precision_parse(void **state) {
     (void)state;
     enum lm_nn_precision p = LM_NN_FP32;
@@ -340,7 +404,7 @@ int main(void) {
         cmocka_unit_test(test_input_normalisation), cmocka_unit_test(test_forward_equals_naive),
         cmocka_unit_test(test_bad_model_files),   cmocka_unit_test(test_model_roundtrip),
         cmocka_unit_test(test_bf16_agrees),       cmocka_unit_test(test_bf16_fallback),
-        cmocka_unit_test(test_nn_precision_parse),
+        cmocka_unit_test(test_nn_precision_parse), cmocka_unit_test(test_amx_matches_avx512bf16),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

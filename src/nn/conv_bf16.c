@@ -20,10 +20,25 @@
 #define LM_BF16_KERNEL 0
 #endif
 
+/* AMX (TDPBF16PS on 16x32 bf16 tiles) for the layers whose reduction fills whole tiles;
+ * Linux only, where a process must ask for the tile state (arch_prctl). */
+#if LM_BF16_KERNEL && defined(__linux__)
+#define LM_AMX_KERNEL 1
+#include <cpuid.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
+#else
+#define LM_AMX_KERNEL 0
+#endif
+
 #define RB_MAX 12 /* output bins per block (conv_outvec_2's) */
+#define AMX_ROWS 32 /* output bins per AMX block: two tiles of 16 rows */
+#define PAD_ROWS (RB_MAX > AMX_ROWS ? RB_MAX : AMX_ROWS) /* zero rows past the last bin's taps */
 
 static enum lm_nn_precision requested = LM_NN_FP32;
-static int forced_unsupported;
+static int forced_unsupported, amx_forced_off;
 
 int lm_nn_precision_parse(const char *s, enum lm_nn_precision *p) {
     if (!strcmp(s, "fp32")) *p = LM_NN_FP32;
@@ -53,6 +68,44 @@ int lm_nn_bf16_supported(void) {
 #else
     return 0;
 #endif
+}
+
+void lm_nn_amx_force_unsupported(int on) { amx_forced_off = on; }
+
+/* Reduction values per AMX tile product for a layer of reduction red (kw * cin): 32 (a full
+ * tile row), or red itself when it is shorter and even (bendy1: 3 x 6); 0: not on tiles. */
+static size_t amx_kstep(size_t red) { return red % 32 == 0 ? 32 : red < 32 && red % 2 == 0 ? red : 0; }
+
+#if LM_AMX_KERNEL
+static int amx_usable;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+/* CPUID says AMX-TILE and AMX-BF16, the OS enables the tile state in XCR0 (bits 17, 18), and
+ * Linux grants this process the tile data (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA). */
+static void amx_probe(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22))) return;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17)) return;
+    amx_usable = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+}
+#endif
+
+int lm_nn_amx_supported(void) {
+#if LM_AMX_KERNEL
+    if (amx_forced_off || !lm_nn_bf16_supported()) return 0;
+    pthread_once(&amx_once, amx_probe);
+    return amx_usable;
+#else
+    return 0;
+#endif
+}
+
+const char *lm_nn_bf16_kernel_name(int red) {
+    if (!lm_nn_bf16_supported()) return "fp32";
+    return red > 0 && amx_kstep((size_t)red) && lm_nn_amx_supported() ? "amx" : "avx512bf16";
 }
 
 enum lm_nn_precision lm_nn_precision_effective(void) {
@@ -152,14 +205,81 @@ DEFINE_BF16_OUTVEC(2, 12)
 DEFINE_BF16_OUTVEC(4, 6)
 #endif
 
+#if LM_AMX_KERNEL
+/* The tile configuration (palette 1, 64 bytes): tiles 0-3 accumulate 16 bins x 16 output
+ * channels in float32 (two blocks of bins x two groups of channels), 4-5 hold the inputs of the
+ * two blocks of bins (16 rows of 32 bf16 reduction values), 6-7 the kernel pairs of the two
+ * channel groups (16 rows of 16 pairs). */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+/* As bf16_outvec_*, on tiles: a tile row of A is bin p's reduction run (rows of consecutive
+ * bins overlap: they start cin values apart), B is the packed kernel as it is ([pair][o][2] is
+ * TDPBF16PS's layout). Sums of 32 bins x 32 channels go through tbuf to the epilogue, so the
+ * rows past the last bin are computed from zero padding and dropped. */
+AMX_TARGET static void amx_outvec(const uint16_t *xp, size_t pw, size_t nb, size_t cin, size_t co, int kh, size_t red,
+                                  const uint16_t *w, const epilogue *ep, size_t n_out, float *out) {
+    const size_t kstep = amx_kstep(red); /* reduction values per tile product */
+    amx_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = t == 4 || t == 5 ? (uint16_t)(2 * kstep) : 64;
+        cfg.rows[t] = t >= 6 ? (uint8_t)(kstep / 2) : 16;
+    }
+    _tile_loadconfig(&cfg);
+    float tbuf[AMX_ROWS * 32];
+    const size_t xs = cin * sizeof(uint16_t), ws = 2 * co * sizeof(uint16_t);
+    for (size_t f = 0; f < n_out; f++)
+        for (size_t p0 = 0; p0 < nb; p0 += AMX_ROWS)
+            for (size_t og = 0; og < co; og += 32) {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+                for (int i = 0; i < kh; i++) {
+                    const uint16_t *x = xp + ((f + (size_t)i) * pw + p0) * cin;
+                    const uint16_t *wt = w + (size_t)i * red * co + 2 * og;
+                    for (size_t k = 0; k < red; k += kstep) {
+                        _tile_loadd(4, x + k, xs);
+                        _tile_loadd(5, x + 16 * cin + k, xs);
+                        _tile_loadd(6, wt + k * co, ws);
+                        _tile_loadd(7, wt + k * co + 32, ws);
+                        _tile_dpbf16ps(0, 4, 6);
+                        _tile_dpbf16ps(1, 4, 7);
+                        _tile_dpbf16ps(2, 5, 6);
+                        _tile_dpbf16ps(3, 5, 7);
+                    }
+                }
+                _tile_stored(0, tbuf, 32 * sizeof(float));
+                _tile_stored(1, tbuf + 16, 32 * sizeof(float));
+                _tile_stored(2, tbuf + 16 * 32, 32 * sizeof(float));
+                _tile_stored(3, tbuf + 16 * 32 + 16, 32 * sizeof(float));
+                const size_t rb = nb - p0 < AMX_ROWS ? nb - p0 : AMX_ROWS;
+                float *o = out + (f * nb + p0) * co + og;
+                for (size_t r = 0; r < rb; r++) {
+                    store_out(ep, og, _mm512_loadu_ps(tbuf + r * 32), o + r * co);
+                    store_out(ep, og + 16, _mm512_loadu_ps(tbuf + r * 32 + 16), o + r * co + 16);
+                }
+            }
+    _tile_release();
+}
+#endif
+
 int lm_conv_bf16_forward(const lm_conv_spec *L, int nb, const float *in, size_t n_in, float *out, float *col,
                          size_t col_cap) {
 #if LM_BF16_KERNEL
     if (!L->kbf || !lm_conv_bf16_applies(L) || !lm_nn_bf16_supported()) return -1;
     const size_t cin = (size_t)L->cin, co = (size_t)L->cout, kh = (size_t)L->kh, off = (size_t)(L->kw - 1) / 2;
     const size_t n = (size_t)nb, red = (size_t)L->kw * cin;
-    /* rows: off zeros, the nb bins, then zeros up to the last row a block of RB_MAX bins reads */
-    const size_t pw = n + (size_t)L->kw - 1 + RB_MAX, frame = pw * cin;
+    /* rows: off zeros, the nb bins, then zeros up to the last row a block of bins reads */
+    const size_t pw = n + (size_t)L->kw - 1 + PAD_ROWS, frame = pw * cin;
+#if LM_AMX_KERNEL
+    const int amx = amx_kstep(red) && lm_nn_amx_supported();
+#endif
     const size_t cap = col_cap * 2; /* bf16 values in col */
     if (cap < (kh + 1) * frame || n_in < kh) return -1;
     const size_t sub = cap / frame - kh + 1, n_out = n_in - kh + 1;
@@ -174,6 +294,10 @@ int lm_conv_bf16_forward(const lm_conv_spec *L, int nb, const float *in, size_t 
             memset(d + (off + n) * cin, 0, (pw - off - n) * cin * sizeof *d);
         }
         float *o = out + s * n * co;
+#if LM_AMX_KERNEL
+        if (amx) amx_outvec(xp, pw, n, cin, co, L->kh, red, L->kbf, &ep, S, o);
+        else
+#endif
         if (co == 32) bf16_outvec_2(xp, pw, n, cin, co, L->kh, red, L->kbf, &ep, S, o);
         else bf16_outvec_4(xp, pw, n, cin, co, L->kh, red, L->kbf, &ep, S, o);
     }

@@ -21,6 +21,17 @@ enum lm_nn_precision lm_nn_precision_effective(void);
 int lm_nn_bf16_supported(void);
 /* Tests: nonzero makes lm_nn_bf16_supported() report no AVX512_BF16 (the fp32 fallback). */
 void lm_nn_bf16_force_unsupported(int on);
+/* Nonzero when bf16 layers whose reduction (kw * cin) is a multiple of 32, or even and below
+ * 32, run on AMX tiles
+ * (TDPBF16PS): the build has the kernel, the CPU has AMX-TILE and AMX-BF16 besides AVX512_BF16,
+ * and Linux granted the tile state. The same products and float32 sums as the AVX512_BF16
+ * kernel, in another order. */
+int lm_nn_amx_supported(void);
+/* Tests and benchmarks: nonzero makes lm_nn_amx_supported() report no AMX (the AVX512_BF16
+ * kernel then runs every bf16 layer). */
+void lm_nn_amx_force_unsupported(int on);
+/* The kernel that a bf16 layer of reduction red runs: "amx", "avx512bf16" or "fp32". */
+const char *lm_nn_bf16_kernel_name(int red);
 
 /* Whether layer L runs in bf16 (a 'same' convolution with 32 or 64 output channels and an
  * even kw * cin: the reduction runs over pairs). */
