@@ -9,7 +9,8 @@ build="${1:-$here/build}"; shift || true
 pkgs=(build-essential cmake pkg-config
       libsndfile1-dev      # audio decoding (WAV/FLAC/OGG/MP3)
       libmpg123-dev        # MP3s that libsndfile decodes to nothing (a LAME tag trimming all)
-      libsamplerate0-dev   # resampling to 22050 Hz
+      libsoxr-dev          # resampling to 22050 Hz
+      libsamplerate0-dev   # tuning compensation, detune augmentation
       libfftw3-dev         # FFTs for the CQT and the STFT chroma
       libpng-dev           # loss-curve plots
       zlib1g-dev           # CRC-32 checksums of databases, models and caches

@@ -36,11 +36,15 @@ typedef int (*lm_block_fn)(void *ctx, const float *x, size_t n);
  * samples (out->samples is NULL, out->n the count), with the same warning and errors. */
 int lm_audio_stream(const char *path, lm_block_fn emit, void *ctx, lm_audio *out);
 
-/* Block-wise libsamplerate conversion (converter: SRC_SINC_*): lm_resampler_push the input in
- * any blocks (last = 1 on the final call, which may be empty); emit gets the output, exactly
- * what src_simple gives for the whole signal, cut or zero-padded to ceil(n * ratio) samples. */
+/* Block-wise sample-rate conversion: lm_resampler_push the input in any blocks (last = 1 on the
+ * final call, which may be empty); emit gets the output, exactly what the converter gives for
+ * the whole signal at once (lm_resample_soxr for LM_RESAMPLE_SOXR_*, src_simple for a
+ * libsamplerate SRC_SINC_* converter), cut or zero-padded to ceil(n * ratio) samples. */
+#define LM_RESAMPLE_SOXR_VHQ (-1) /* libsoxr, very high quality: audio to 22050 Hz */
+#define LM_RESAMPLE_SOXR_HQ (-2)  /* libsoxr, high quality: the tuning compensation */
 typedef struct {
-    struct SRC_STATE_tag *state;
+    struct SRC_STATE_tag *state; /* libsamplerate converters */
+    struct soxr *soxr;           /* LM_RESAMPLE_SOXR_VHQ */
     double ratio;
     lm_block_fn emit;
     void *ctx;
@@ -51,6 +55,10 @@ int lm_resampler_init(lm_resampler *r, double ratio, int converter, lm_block_fn 
 int lm_resampler_push(lm_resampler *r, const float *x, size_t n, int last);
 void lm_resampler_free(lm_resampler *r);
 
+/* Resamples mono float audio by `ratio` (output rate / input rate) with libsoxr (converter:
+ * LM_RESAMPLE_SOXR_VHQ or _HQ) into a new buffer of exactly ceil(n * ratio) samples (*n_out);
+ * NULL with the error set on failure. */
+float *lm_resample_soxr(const float *x, size_t n, double ratio, int converter, size_t *n_out);
 /* Resamples mono float audio from rate `from` to LM_SAMPLE_RATE (new buffer). */
 float *lm_resample_to_22050(const float *x, size_t n, int from, size_t *n_out);
 
