@@ -7,6 +7,7 @@
 #include "audio/audio.h"
 #include "chroma/features.h"
 #include "chroma/stft_chroma.h"
+#include "chroma/tuning.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/threads.h"
@@ -113,6 +114,21 @@ int main(int argc, char **argv) {
         if (lm_chroma_stft(y, n, &c, &T) != 0) return 1;
         free(c);
     });
+    /* Resampling, one thread: a 44.1 kHz copy of the audio (made here, not timed) to 22050 Hz,
+     * as every CD-rate recording is; and the tuning compensation of a recording 30 cents off. */
+    double t_rs44, t_rstune;
+    size_t n44, nr;
+    float *y44 = lm_resample_soxr(y, n, 2.0, LM_RESAMPLE_SOXR_VHQ, &n44), *yr;
+    if (!y44) return 1;
+    TIME_BEST(2, t_rs44, {
+        if (!(yr = lm_resample_to_22050(y44, n44, 44100, &nr))) return 1;
+        free(yr);
+    });
+    free(y44);
+    TIME_BEST(2, t_rstune, {
+        if (lm_tuning_resample(y, n, 0.3, &yr, &nr) != 0) return 1;
+        free(yr);
+    });
     /* The baselines of the paper's Table 3b, on the first BASELINE_SECONDS (they are slower). */
     size_t nb = n < (size_t)(BASELINE_SECONDS * LM_SAMPLE_RATE) ? n : (size_t)(BASELINE_SECONDS * LM_SAMPLE_RATE);
     double dur_b = (double)nb / LM_SAMPLE_RATE, t_bit = -1, t_bg1 = -1;
@@ -146,6 +162,8 @@ int main(int argc, char **argv) {
         printf("bf16_argmax_agreement %.5f of %zu frames\n", (double)agree / (double)n_frames, n_frames);
     }
     printf("stft_rt_1t %.1f x_realtime\n", dur / t_stft);
+    printf("resample_44k_rt_1t %.1f x_realtime\n", dur / t_rs44);
+    printf("resample_tuning_rt_1t %.1f x_realtime\n", dur / t_rstune);
     if (t_bit > 0) printf("bittner_rt_2t %.1f x_realtime\n", dur_b / t_bit);
     printf("bg1_rt_2t %.1f x_realtime\n", dur_b / t_bg1);
     free(y);
