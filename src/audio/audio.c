@@ -40,13 +40,16 @@ float *lm_resample_soxr(const float *x, size_t n, double ratio, int converter, s
     if (!out) return NULL;
     const char *why;
     soxr_t s = soxr_new(ratio, converter, &why);
-    size_t got = 0, done = 0, used = 0;
-    soxr_error_t err = s ? soxr_process(s, x, n, &used, out, want, &done) : why;
-    got += done;
-    while (!err && got < want) { /* the filter's tail */
-        err = soxr_process(s, NULL, 0, NULL, out + got, want - got, &done);
-        if (!done) break;
+    soxr_error_t err = s ? NULL : why;
+    /* soxr takes only as much input as the output room needs, so: until the input is used up, then
+     * a NULL input (the end) until the filter's tail is out; a shorter output is zero-padded */
+    size_t got = 0, left = n;
+    while (!err && got < want) {
+        size_t used = 0, done = 0;
+        err = soxr_process(s, left ? x + (n - left) : NULL, left, &used, out + got, want - got, &done);
+        left -= used;
         got += done;
+        if (!done && (!left || !used)) break;
     }
     soxr_delete(s);
     if (err) {
