@@ -4,7 +4,9 @@
  * compensation auto, off and fixed on a detuned signal, with resampling from 44.1 kHz stereo,
  * and for a truncated file (same warning, same partial flag, same features). The stft chroma of a
  * file streams too (two windows of frames here) and equals lm_chroma_stft of the loaded file; the
- * bittner chroma streams as the deep chroma does and equals the in-memory one, tuning auto and off. */
+ * bittner chroma streams as the deep chroma does and equals the in-memory one, tuning auto and off.
+ * The intermediate data (common/spill.h) gives the same features in memory (the default budget),
+ * in temporary files (budget 0) and when it moves from memory to a file part of the way. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "nn/salience.h"
 #include "chroma/tuning.h"
 #include "common/error.h"
+#include "common/spill.h"
 #include "testutil.h"
 
 #define RATE 44100
@@ -107,6 +110,28 @@ static void test_fixed(void **state) {
     (void)state;
     const lm_tuning t = {LM_TUNING_FIXED, -0.21};
     compare(wav, &t);
+}
+
+/* Every intermediate store in a temporary file. */
+static void test_auto_files(void **state) {
+    (void)state;
+    const lm_tuning t = {LM_TUNING_AUTO, 0};
+    lm_spill_set_budget(0);
+    double dev = compare(wav, &t);
+    lm_spill_set_budget(LM_SPILL_DEFAULT_BUDGET);
+    assert_true(dev > 0.2 && dev < 0.5);
+}
+
+/* 16 MB: a store may hold 4 MB, so the decoded signal (6.3 MB) moves to a file while it is
+ * written, and the tuned copy and the HCQT values (expected larger) start in files. */
+static void test_auto_moved(void **state) {
+    (void)state;
+    const lm_tuning t = {LM_TUNING_AUTO, 0};
+    lm_spill_set_budget((size_t)16 << 20);
+    compare(wav, &t);
+    const lm_tuning off = {LM_TUNING_OFF, 0};
+    compare(wav, &off);
+    lm_spill_set_budget(LM_SPILL_DEFAULT_BUDGET);
 }
 
 static void test_truncated(void **state) {
@@ -218,7 +243,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto),      cmocka_unit_test(test_off),     cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_truncated), cmocka_unit_test(test_missing), cmocka_unit_test(test_stft),
-        cmocka_unit_test(test_bittner),
+        cmocka_unit_test(test_bittner),   cmocka_unit_test(test_auto_files), cmocka_unit_test(test_auto_moved),
     };
     return lm_test_result(cmocka_run_group_tests(tests, setup, teardown));
 }

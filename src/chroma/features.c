@@ -211,20 +211,27 @@ static size_t stream_frames(size_t ch) {
 }
 
 typedef struct {
-    FILE *f;
+    lm_spill store;
     int nk;
     size_t stride;
 } hcqt_spill;
 
+/* A block of m segments in the store: a header {i0, i1} (two size_t), the m dB values of every
+ * kernel (kernel-major), their m gaps likewise, zero bytes up to a multiple of 8; so a block in
+ * memory is read where it lies. */
+static size_t spill_block_bytes(int nk, size_t m) {
+    return (2 * sizeof(size_t) + (size_t)nk * m * (sizeof(float) + sizeof(uint16_t)) + 7) & ~(size_t)7;
+}
+
 static int spill_block(void *ctx, size_t i0, size_t i1, const float *db, const uint16_t *gap) {
     hcqt_spill *sp = ctx;
     size_t head[2] = {i0, i1}, m = i1 - i0;
-    int ok = fwrite(head, sizeof head, 1, sp->f) == 1;
-    for (int u = 0; ok && u < sp->nk; u++)
-        ok = fwrite(db + (size_t)u * sp->stride, sizeof *db, m, sp->f) == m &&
-             fwrite(gap + (size_t)u * sp->stride, sizeof *gap, m, sp->f) == m;
-    if (!ok) lm_set_error("cannot write a temporary file: %s", strerror(errno));
-    return ok ? 0 : -1;
+    int rc = lm_spill_write(&sp->store, head, sizeof head);
+    for (int u = 0; rc == 0 && u < sp->nk; u++) rc = lm_spill_write(&sp->store, db + (size_t)u * sp->stride, m * sizeof *db);
+    for (int u = 0; rc == 0 && u < sp->nk; u++) rc = lm_spill_write(&sp->store, gap + (size_t)u * sp->stride, m * sizeof *gap);
+    const size_t pad = spill_block_bytes(sp->nk, m) - sizeof head - (size_t)sp->nk * m * (sizeof *db + sizeof *gap);
+    static const unsigned char zeros[8];
+    return rc == 0 ? lm_spill_write(&sp->store, zeros, pad) : -1;
 }
 
 /* Pass 3: frames [base, end) of the HCQT (rows values each) stay frame-major in `frames` until
@@ -281,45 +288,61 @@ static int net_run_ready(net_pass *np) {
     return 0;
 }
 
-static int net_pass_run(net_pass *np, FILE *f, int nk, double max_power) {
+static int net_pass_run(net_pass *np, lm_spill *store, int nk, double max_power) {
     const size_t stride = lm_hcqt25_block_stride(), rows = np->rows;
-    float *db = lm_malloc((size_t)nk * stride, sizeof *db), *fin = lm_malloc(rows * stride, sizeof *fin);
-    uint16_t *gap = lm_malloc((size_t)nk * stride, sizeof *gap);
-    int rc = db && fin && gap && fseek(f, 0, SEEK_SET) == 0 ? 0 : -1;
+    const unsigned char *mem = lm_spill_memory(store); /* the blocks where they lie, or NULL: read them */
+    float *db_buf = mem ? NULL : lm_malloc((size_t)nk * stride, sizeof *db_buf), *fin = lm_malloc(rows * stride, sizeof *fin);
+    uint16_t *gap_buf = mem ? NULL : lm_malloc((size_t)nk * stride, sizeof *gap_buf);
+    int rc = (mem || (db_buf && gap_buf)) && fin ? 0 : -1;
+    size_t off = 0; /* the next block's position in the store */
     while (rc == 0 && np->end < np->T) {
         size_t head[2];
-        if (fread(head, sizeof head, 1, f) != 1 || head[0] != np->end || head[1] <= head[0] || head[1] > np->T ||
-            head[1] - head[0] > stride) {
+        if (lm_spill_read(store, off, head, sizeof head) != 0 || head[0] != np->end || head[1] <= head[0] ||
+            head[1] > np->T || head[1] - head[0] > stride) {
             lm_set_error("cannot read a temporary file back");
             rc = -1;
             break;
         }
-        const size_t m = head[1] - head[0];
-        for (int u = 0; rc == 0 && u < nk; u++)
-            if (fread(db + (size_t)u * stride, sizeof *db, m, f) != m || fread(gap + (size_t)u * stride, sizeof *gap, m, f) != m) {
+        const size_t m = head[1] - head[0], n_db = (size_t)nk * m, at = off + sizeof head;
+        const float *db;
+        const uint16_t *gap;
+        if (mem) {
+            if (spill_block_bytes(nk, m) > store->size - off) {
                 lm_set_error("cannot read a temporary file back");
                 rc = -1;
+                break;
             }
-        if (rc != 0) break;
-        lm_hcqt25_finish_block_grid(np->grid, db, gap, stride, m, max_power, fin);
+            db = (const float *)(const void *)(mem + at); /* 8-byte aligned: see spill_block_bytes */
+            gap = (const uint16_t *)(const void *)(mem + at + n_db * sizeof *db);
+        } else {
+            if (lm_spill_read(store, at, db_buf, n_db * sizeof *db_buf) != 0 ||
+                lm_spill_read(store, at + n_db * sizeof *db_buf, gap_buf, n_db * sizeof *gap_buf) != 0) {
+                rc = -1;
+                break;
+            }
+            db = db_buf;
+            gap = gap_buf;
+        }
+        off += spill_block_bytes(nk, m);
+        lm_hcqt25_finish_block_grid(np->grid, db, gap, m, m, max_power, fin);
         for (size_t j = 0; j < m; j++)
             for (size_t r = 0; r < rows; r++) np->frames[(np->end + j - np->base) * rows + r] = fin[r * m + j];
         np->end += m;
         rc = net_run_ready(np);
     }
-    free(db);
+    free(db_buf);
     free(fin);
-    free(gap);
+    free(gap_buf);
     return rc;
 }
 
-/* Passes 2 and 3 of a signal in a file: the HCQT on np's grid in blocks (values spilled to a
- * temporary file), then np's network over windows. np->out (out_floats) is the result. */
+/* Passes 2 and 3 of a spilled signal: the HCQT on np's grid in blocks (values spilled to a
+ * store), then np's network over windows. np->out (out_floats) is the result. */
 static int stream_network(lm_signal *sig, net_pass *np, size_t out_per_frame, size_t scratch_per_frame, size_t *T) {
-    hcqt_spill sp = {NULL, lm_hcqt_n_kernels_grid(np->grid), lm_hcqt25_block_stride()};
-    lm_signal values;
-    if (sp.nk < 0 || lm_signal_spill_open(&values) != 0) return -1;
-    sp.f = values.f;
+    hcqt_spill sp = {{0}, lm_hcqt_n_kernels_grid(np->grid), lm_hcqt25_block_stride()};
+    /* its size: per 25 Hz frame a float and a 16-bit gap per kernel, plus a block header */
+    const size_t frames = (size_t)((double)sig->n / (LM_SAMPLE_RATE / LM_FRAME_RATE)) + 2;
+    if (sp.nk < 0 || lm_spill_open(&sp.store, frames * ((size_t)sp.nk * 6 + 1)) != 0) return -1;
     double max_power = -1;
     int rc = lm_hcqt25_stream_grid(sig, np->grid, spill_block, &sp, &max_power, T);
     np->T = *T;
@@ -330,10 +353,10 @@ static int stream_network(lm_signal *sig, net_pass *np, size_t out_per_frame, si
         np->out = lm_calloc(*T * out_per_frame, sizeof *np->out);
         np->scratch = scratch_per_frame ? lm_malloc(np->per * scratch_per_frame, sizeof *np->scratch) : NULL;
         rc = np->frames && np->win && np->out && (np->scratch || !scratch_per_frame)
-                 ? net_pass_run(np, values.f, sp.nk, max_power)
+                 ? net_pass_run(np, &sp.store, sp.nk, max_power)
                  : -1;
     }
-    lm_signal_close(&values);
+    lm_spill_close(&sp.store);
     free(np->frames);
     free(np->win);
     free(np->scratch);
@@ -378,14 +401,14 @@ static int decode_tuned(const char *path, const lm_tuning *tuning, lm_signal *si
     *use = sig;
     *dev = 0;
     lm_audio a;
-    if (lm_signal_spill_open(sig) != 0 || lm_audio_stream(path, lm_signal_spill_append, sig, &a) != 0) return -1;
+    if (lm_signal_spill_open(sig, 0) != 0 || lm_audio_stream(path, lm_signal_spill_append, sig, &a) != 0) return -1;
     *n = sig->n;
     if (duration_sec) *duration_sec = (double)sig->n / LM_SAMPLE_RATE;
     *dev = tuning && tuning->mode != LM_TUNING_OFF ? deviation_signal(sig, tuning, tuning_semitones) : 0;
     if (isnan(*dev)) return -1;
     if (*dev == 0) return 0;
     lm_resampler r;
-    int rc = lm_signal_spill_open(tuned) == 0 && lm_tuning_resampler(&r, *dev, lm_signal_spill_append, tuned) == 0 ? 0 : -1;
+    int rc = lm_signal_spill_open(tuned, sig->n + sig->n / 16) == 0 && lm_tuning_resampler(&r, *dev, lm_signal_spill_append, tuned) == 0 ? 0 : -1;
     if (rc == 0) {
         rc = lm_signal_each_block(sig, resample_block, &r) == 0 ? lm_resampler_push(&r, NULL, 0, 1) : -1;
         lm_resampler_free(&r);
@@ -503,7 +526,7 @@ int lm_features_from_file_ex(const char *path, enum lm_feature_type type, const 
         if (tuning_semitones) *tuning_semitones = 0;
         lm_signal sig;
         lm_audio a;
-        if (lm_signal_spill_open(&sig) != 0) return -1;
+        if (lm_signal_spill_open(&sig, 0) != 0) return -1;
         int rc = lm_audio_stream(path, lm_signal_spill_append, &sig, &a);
         if (rc == 0) rc = lm_chroma_stft_signal(&sig, chroma, T);
         if (rc == 0 && duration_sec) *duration_sec = (double)sig.n / LM_SAMPLE_RATE;

@@ -1,6 +1,6 @@
 #include "common/signal.h"
 
-#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,54 +15,29 @@ lm_signal lm_signal_memory(const float *y, size_t n) {
     return s;
 }
 
-int lm_signal_spill_open(lm_signal *s) {
+int lm_signal_spill_open(lm_signal *s, size_t expect_samples) {
     memset(s, 0, sizeof *s);
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/leitmotif-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        lm_set_error("cannot create a temporary file in %s: %s", dir && *dir ? dir : "/tmp", strerror(errno));
-        return -1;
-    }
-    unlink(path); /* gone when closed, also if the process dies */
-    s->f = fdopen(fd, "w+b");
-    if (!s->f) {
-        close(fd);
-        lm_set_error("cannot open a temporary file: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    return lm_spill_open(&s->sp, expect_samples > SIZE_MAX / sizeof(float) ? SIZE_MAX : expect_samples * sizeof(float));
 }
 
 int lm_signal_spill_append(void *signal, const float *x, size_t n) {
     lm_signal *s = signal;
-    if (fwrite(x, sizeof *x, n, s->f) != n) {
-        lm_set_error("cannot write a temporary file: %s", strerror(errno));
-        return -1;
-    }
+    if (lm_spill_write(&s->sp, x, n * sizeof *x) != 0) return -1;
     s->n += n;
     return 0;
 }
 
 static int read_at(lm_signal *s, size_t first, size_t count, float *dst) {
-    if (fflush(s->f) != 0) return -1;
-    size_t done = 0;
-    while (done < count) {
-        ssize_t r = pread(fileno(s->f), dst + done, (count - done) * sizeof *dst,
-                          (off_t)((first + done) * sizeof *dst));
-        if (r <= 0) {
-            lm_set_error("cannot read a temporary file: %s", r < 0 ? strerror(errno) : "it is shorter than written");
-            return -1;
-        }
-        done += (size_t)r / sizeof *dst;
-    }
-    return 0;
+    return lm_spill_read(&s->sp, first * sizeof *dst, dst, count * sizeof *dst);
 }
+
+/* The whole signal where it is in memory (the caller's or the store's), else NULL. */
+static const float *in_memory(const lm_signal *s) { return s->y ? s->y : lm_spill_memory(&s->sp); }
 
 const float *lm_signal_window(lm_signal *s, long long lo, long long hi, size_t *base) {
     *base = 0;
-    if (s->y) return s->y;
+    const float *whole = in_memory(s);
+    if (whole) return whole;
     const long long n = (long long)s->n, span = hi - lo;
     /* an index d beyond an end reflects to within d of it; beyond span of both, all of it */
     long long a = lo < 0 ? 0 : lo, b = hi > n ? n : hi;
@@ -87,7 +62,8 @@ const float *lm_signal_window(lm_signal *s, long long lo, long long hi, size_t *
 }
 
 int lm_signal_each_block(lm_signal *s, int (*emit)(void *ctx, const float *x, size_t n), void *ctx) {
-    if (s->y) return emit(ctx, s->y, s->n);
+    const float *whole = in_memory(s);
+    if (whole) return emit(ctx, whole, s->n);
     enum { BLOCK = 1 << 16 };
     float *b = lm_malloc(BLOCK, sizeof *b);
     int rc = b ? 0 : -1;
@@ -100,7 +76,7 @@ int lm_signal_each_block(lm_signal *s, int (*emit)(void *ctx, const float *x, si
 }
 
 void lm_signal_close(lm_signal *s) {
-    if (s->f) fclose(s->f);
+    lm_spill_close(&s->sp);
     free(s->buf);
     memset(s, 0, sizeof *s);
 }

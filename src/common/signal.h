@@ -1,23 +1,26 @@
-/* A mono signal that is either in memory or in a file of raw floats (a spill file of the
- * streaming feature extraction, see chroma/features.c), read through windows. */
+/* A mono signal that is either in the caller's memory or in a spill store of raw floats (the
+ * streaming feature extraction's, see chroma/features.c: in memory while short, else in a
+ * temporary file), read through windows. */
 #ifndef LM_COMMON_SIGNAL_H
 #define LM_COMMON_SIGNAL_H
-#include <stdio.h>
 #include <stddef.h>
 
+#include "common/spill.h"
+
 typedef struct {
-    const float *y; /* the whole signal in memory, or NULL: in file f */
-    FILE *f;
+    const float *y; /* the whole signal in the caller's memory, or NULL: in the store sp */
+    lm_spill sp;
     size_t n;
-    float *buf; /* window of a file signal: samples [base, base + len) */
+    float *buf; /* window of a signal in a file: samples [base, base + len) */
     size_t cap, base, len;
 } lm_signal;
 
 /* A signal in memory (no copy). */
 lm_signal lm_signal_memory(const float *y, size_t n);
-/* An empty signal in a new unlinked temporary file in $TMPDIR (or /tmp); 0 or -1 (error set). */
-int lm_signal_spill_open(lm_signal *s);
-/* Appends to a file signal (an lm_block_fn). */
+/* An empty signal in a new spill store (common/spill.h), expected to reach expect_samples
+ * samples (0: not known); 0 or -1 (error set). */
+int lm_signal_spill_open(lm_signal *s, size_t expect_samples);
+/* Appends to a spilled signal (an lm_block_fn). */
 int lm_signal_spill_append(void *signal, const float *x, size_t n);
 /* Samples covering the indices [lo, hi) and the samples numpy 'reflect' padding maps the
  * outside part of it to: the returned w has sample i at w[i - *base]. NULL on error (set). */
