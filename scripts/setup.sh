@@ -13,7 +13,8 @@ pkgs=(build-essential cmake pkg-config
       libsamplerate0-dev   # tuning compensation, detune augmentation
       libfftw3-dev         # FFTs for the CQT and the STFT chroma
       libpng-dev           # loss-curve plots
-      zlib1g-dev           # CRC-32 checksums of databases, models and caches
+      libdeflate-dev       # CRC-32 checksums of databases, models and caches
+      zlib1g-dev           # joining checksums of chunks verified in parallel (crc32_combine)
       libxml2-dev          # MusicXML themes
       libzip-dev           # compressed MusicXML (.mxl) themes
       libmicrohttpd-dev    # the HTTP server of `leitmotif serve` (GNU libmicrohttpd)

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <zlib.h> /* crc32_combine: joins the checksums of chunks verified in parallel */
 
 #include "common/error.h"
 #include "common/fileio.h"
