@@ -13,8 +13,8 @@
 #             `index` skips recordings already in the database, so an interrupted run resumes.
 #   eval      fold 5's themes, both query durations -> docs/results/whole_NAME_{annotation,score}.json
 #   realaudio every theme of ../shared/realaudio -> docs/results/whole_realaudio_NAME_*.json
-#   modes     issue 14's search modes on the ctc database (scripts/search_modes.sh's runs)
-#             -> DATA/whole_modes/*.json
+#   modes     issue 14's search modes on the shipped default's database (w_choir; scripts/search_modes.sh's
+#             runs) -> DATA/whole_modes_choir/*.json
 #   tables    docs/results/whole_corpus.md
 # WHOLE_FEATURES: the databases to make and evaluate, in order (default: ctc choir stft v1 bg1 cce
 # bittner; the slow ones last); WHOLE_MODELS="name=ctc:MODEL.bin ..." adds candidate models.
@@ -129,11 +129,11 @@ for step in "${steps[@]}"; do
       done ;;
     modes)
       [ "$render" = default ] || { echo "whole_corpus: no modes step for WHOLE_RENDER=$render" >&2; continue; }
-      db="$data/db/w_ctc.lmdb"; [ -f "$db.done" ] || { echo "whole_corpus: no $db yet" >&2; continue; }
-      LM_CLI="$cli" SEARCH_MODES_DB="$db" SEARCH_MODES_OUT="$data/whole_modes" \
+      db="$data/db/w_choir.lmdb"; [ -f "$db.done" ] || { echo "whole_corpus: no $db yet" >&2; continue; }
+      LM_CLI="$cli" SEARCH_MODES_DB="$db" SEARCH_MODES_OUT="$data/whole_modes_choir" \
         "$here/scripts/search_modes.sh" "$data" eval ;;
     tables)
-      python3 "$here/scripts/whole_corpus_tables.py" "$out" "$data/whole_modes" >"$out/whole_corpus.md.tmp" &&
+      python3 "$here/scripts/whole_corpus_tables.py" "$out" "$data/whole_modes_choir" >"$out/whole_corpus.md.tmp" &&
         mv "$out/whole_corpus.md.tmp" "$out/whole_corpus.md" ;;
     *) echo "whole_corpus: unknown step '$step'" >&2; exit 2 ;;
   esac
