@@ -15,10 +15,8 @@
 static size_t budget;             /* bytes all in-memory stores may hold together */
 static atomic_size_t budget_used; /* bytes they hold */
 static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
-static atomic_int budget_set; /* lm_spill_set_budget was called: the environment is not read */
 
 static void budget_from_env(void) {
-    if (atomic_load(&budget_set)) return;
     const char *e = getenv("LEITMOTIF_SPILL_MEMORY_MB");
     char *end = NULL;
     long long v = e && *e ? strtoll(e, &end, 10) : -1;
@@ -32,8 +30,7 @@ static size_t budget_bytes(void) {
 }
 
 void lm_spill_set_budget(size_t bytes) {
-    atomic_store(&budget_set, 1);
-    pthread_once(&budget_once, budget_from_env);
+    pthread_once(&budget_once, budget_from_env); /* so that a later first use keeps this value */
     budget = bytes;
 }
 
