@@ -411,6 +411,80 @@ static void test_noisy_copies_short_theme(void **state) {
     assert_true(went_4x >= 3); /* the slow-note themes do, so that the 4x rule is tested here */
 }
 
+/* The refinement's middle check (lm_qset_mid_rejects): a query coarsened 4x has a 2x version
+ * (shorter ones have none, and are never rejected); the range around a planted copy is never
+ * rejected at its own distance; over random ranges (a quarter around the copy) and thresholds
+ * within 0.08 of each range's exact minimum, every rejected range's exact minimum lies above
+ * the threshold, and the check rejects a good share of them. */
+static void mid_check_case(size_t N, int *rejected, int *tried) {
+    size_t M = 3000;
+    float *x = music(M), *q = melody(N);
+    size_t at = 1200;
+    plant(q, N, 3, x, M, at, N);
+    lm_variant_options vo = {.transpose_any = 1};
+    lm_qset qs;
+    assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+    assert_int_equal(qs.r[0], LM_COARSE_FACTOR);
+    assert_non_null(qs.mq[0]);
+    assert_int_equal(qs.Nm[0], N / 2);
+    lm_doc_view dv;
+    lm_doc_view_init(&dv, x, M);
+    size_t v3 = 3; /* the planted shift */
+    lm_sdtw_query q3 = {q, N, 3};
+    lm_sdtw_result r, whole;
+    assert_int_equal(lm_sdtw_scan_range(&q3, x, M, at + N - 40, at + N + 40, &r, NULL), 0);
+    assert_int_equal(lm_sdtw_scan_multi(&q3, 1, x, M, &whole, NULL), 0);
+    assert_true(r.distance == whole.distance); /* the planted copy is the best match */
+    assert_true(r.distance < 0.2f);
+    assert_int_equal(lm_qset_mid_rejects(&qs, &dv, v3, at + N - 40, at + N + 40, r.distance), 0);
+    for (int t = 0; t < 300; t++) {
+        size_t w = 20 + (size_t)(uniform() * 400), a = N + (size_t)(uniform() * (double)(M - N - w));
+        size_t v = (size_t)(uniform() * 12);
+        if (t % 4 == 0) a = at + N - w / 2, v = v3; /* around the planted copy */
+        lm_sdtw_query qv = {q, N, (int)v};
+        assert_int_equal(lm_sdtw_scan_range(&qv, x, M, a, a + w, &r, NULL), 0);
+        float th = r.distance + (float)(0.16 * uniform() - 0.08); /* near the exact minimum */
+        int rej = lm_qset_mid_rejects(&qs, &dv, v, a, a + w, th);
+        if (rej && !(r.distance > th))
+            fail_msg("N %zu: range %zu-%zu shift %zu rejected at %.4f, exact %.4f", N, a, a + w, v, th, r.distance);
+        *rejected += rej;
+        (*tried)++;
+    }
+    lm_doc_view_free(&dv);
+    lm_qset_free(&qs);
+    free(q);
+    free(x);
+}
+
+static void test_mid_check(void **state) {
+    (void)state;
+    seed(31);
+    /* 2x queries of 100, 150 and 300 frames */
+    static const size_t lengths[3] = {200, 300, 600};
+    for (int li = 0; li < 3; li++) {
+        size_t N = lengths[li];
+        int rejected = 0, tried = 0;
+        mid_check_case(N, &rejected, &tried);
+        print_message("middle check, %zu frames: %d of %d random ranges rejected, all above their threshold\n", N,
+                      rejected, tried);
+        assert_true(rejected >= tried / 10);
+    }
+    /* 64 frames: coarsened 2x, no middle check */
+    float *x = music(3000), *q = melody(64);
+    lm_variant_options v0 = {0};
+    lm_qset qs;
+    lm_doc_view dv;
+    assert_int_equal(lm_qset_from_chroma(&qs, q, 64, &v0), 0);
+    assert_int_equal(qs.r[0], 2);
+    assert_null(qs.mq[0]);
+    lm_doc_view_init(&dv, x, 3000);
+    assert_int_equal(lm_qset_mid_rejects(&qs, &dv, 0, 0, 3000, -1.0f), 0);
+    lm_doc_view_free(&dv);
+    lm_qset_free(&qs);
+    free(q);
+    free(x);
+}
+
 /* The coarse version of a compact recording, made from its bytes, equals that of its
  * dequantised copy up to float rounding. */
 static void test_downsample_u8(void **state) {
@@ -612,6 +686,7 @@ int main(void) {
         cmocka_unit_test(test_pruned_equals_exhaustive),
         cmocka_unit_test(test_candidates_equal_exhaustive),
         cmocka_unit_test(test_noisy_copies_short_theme),
+        cmocka_unit_test(test_mid_check),
         cmocka_unit_test(test_downsample_u8),
         cmocka_unit_test(test_duration_auto),
         cmocka_unit_test(test_occurrences),

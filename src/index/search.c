@@ -292,7 +292,9 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->r = lm_calloc(n_stretch, sizeof *qs->r);
     qs->stretch = lm_calloc(n_stretch, sizeof *qs->stretch);
     qs->offset = lm_calloc(n_stretch, sizeof *qs->offset);
-    if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset) {
+    qs->mq = lm_calloc(n_stretch, sizeof *qs->mq);
+    qs->Nm = lm_calloc(n_stretch, sizeof *qs->Nm);
+    if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset || !qs->mq || !qs->Nm) {
         lm_qset_free(qs);
         return -1;
     }
@@ -343,12 +345,14 @@ static int qset_coarse(lm_qset *qs) {
             float loss = cq4 ? self_loss(qs->q[i], qs->N[i], cq4, Nc4, LM_COARSE_FACTOR) : -1.0f;
             if (loss >= 0.0f && loss <= 0.5f * eps_for(qs, Nc4)) {
                 qs->r[i] = LM_COARSE_FACTOR, qs->cq[i] = cq4, qs->Nc[i] = Nc4;
-                continue;
+            } else {
+                free(cq4);
             }
-            free(cq4);
         }
-        qs->cq[i] = lm_query_downsample(qs->q[i], qs->N[i], qs->r[i], &qs->Nc[i]);
-        if (!qs->cq[i]) {
+        if (!qs->cq[i]) qs->cq[i] = lm_query_downsample(qs->q[i], qs->N[i], qs->r[i], &qs->Nc[i]);
+        if (qs->cq[i] && qs->r[i] == LM_COARSE_FACTOR)
+            qs->mq[i] = lm_query_downsample(qs->q[i], qs->N[i], 2, &qs->Nm[i]);
+        if (!qs->cq[i] || (qs->r[i] == LM_COARSE_FACTOR && !qs->mq[i])) {
             lm_qset_free(qs);
             return -1;
         }
@@ -405,9 +409,12 @@ void lm_qset_free(lm_qset *qs) {
     for (size_t i = 0; i < qs->n_stretch; i++) {
         if (qs->q) free(qs->q[i]);
         if (qs->cq) free(qs->cq[i]);
+        if (qs->mq) free(qs->mq[i]);
     }
     free(qs->q);
     free(qs->cq);
+    free(qs->mq);
+    free(qs->Nm);
     free(qs->N);
     free(qs->Nc);
     free(qs->r);
@@ -449,7 +456,7 @@ void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc) {
 }
 
 void lm_doc_view_free(lm_doc_view *d) {
-    for (int r = 0; r <= LM_COARSE_FACTOR; r++) free(d->coarse[r]);
+    for (int r = 0; r <= LM_COARSE_FACTOR; r++) free(d->coarse[r]), free(d->coarse_u8[r]);
     memset(d, 0, sizeof *d);
 }
 
@@ -476,6 +483,27 @@ static const float *doc_coarse(lm_doc_view *d, size_t r, size_t *Mc) {
     }
     *Mc = d->Mc[r];
     return d->coarse[r];
+}
+
+/* The recording at 1/r of the frame rate (r >= 2) as bytes for the 16-bit scans: a compact
+ * database's stored ones, else the float ones quantised once (u8 precision, LM_DB_U8_SCALE; a
+ * coarse distance moves by about 1/500 at most, far within the coarse pass's margins, and exact
+ * distances are never computed from them). NULL when out of memory. */
+static const uint8_t *doc_coarse_u8(lm_doc_view *d, size_t r, size_t *Mc, float *scale) {
+    if (r == LM_COARSE_FACTOR && d->stored_coarse_u8) {
+        *Mc = (d->T + r - 1) / r;
+        *scale = d->scale;
+        return d->stored_coarse_u8;
+    }
+    if (!d->coarse_u8[r]) {
+        size_t n;
+        const float *c = doc_coarse(d, r, &n);
+        if (!c || !(d->coarse_u8[r] = malloc(12 * (n ? n : 1)))) return NULL;
+        lm_quantise_u8(c, 12 * n, LM_DB_U8_SCALE, d->coarse_u8[r]);
+    }
+    *Mc = (d->T + r - 1) / r;
+    *scale = LM_DB_U8_SCALE;
+    return d->coarse_u8[r];
 }
 
 /* How far variant v's exact distances may fall below its coarse ones: LM_COARSE_EPS (a single
@@ -519,12 +547,17 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
         if (k == 0) continue;
         size_t Mc;
         int scanned = 1; /* 0: by the 16-bit scan */
-        if (r == LM_COARSE_FACTOR && d->stored_coarse_u8) {
-            /* stored bytes, scanned as they are on 16-bit integers where the queries allow it:
-             * no float copy per recording, twice the lanes */
-            Mc = (d->T + r - 1) / r;
-            scanned = lm_sdtw_scan_u8_int(qv, k, d->stored_coarse_u8, Mc, d->scale, res, cm ? mptr : NULL);
+        float sc;
+        int bytes = r >= 2; /* the 16-bit scan takes coarse queries of up to LM_SDTW_INT_MAX_N frames */
+        for (size_t j = 0; j < k; j++) bytes &= qv[j].N <= LM_SDTW_INT_MAX_N;
+        const uint8_t *c8 = bytes ? doc_coarse_u8(d, r, &Mc, &sc) : NULL;
+        if (bytes && !c8) {
+            rc = -1;
+            break;
         }
+        /* bytes (stored, or quantised once), scanned on 16-bit integers where the queries allow
+         * it: twice the lanes of the float scan */
+        if (c8) scanned = lm_sdtw_scan_u8_int(qv, k, c8, Mc, sc, res, cm ? mptr : NULL);
         if (scanned < 0) {
             rc = -1;
             break;
@@ -602,12 +635,32 @@ static int coarse_matching(const lm_qset *qs, lm_doc_view *d, size_t v, float *c
     size_t i = v / qs->n_shift, Mc;
     lm_sdtw_query q = {qs->cq[i], qs->Nc[i], (int)(v % qs->n_shift)};
     lm_sdtw_result res;
-    if (qs->r[i] == LM_COARSE_FACTOR && d->stored_coarse_u8) { /* as the coarse pass scanned it */
-        int rc = lm_sdtw_scan_u8_int(&q, 1, d->stored_coarse_u8, (d->T + qs->r[i] - 1) / qs->r[i], d->scale, &res, &cm);
+    float sc;
+    int bytes = qs->r[i] >= 2 && q.N <= LM_SDTW_INT_MAX_N;
+    const uint8_t *c8 = bytes ? doc_coarse_u8(d, qs->r[i], &Mc, &sc) : NULL;
+    if (bytes && !c8) return -1;
+    if (c8) { /* as the coarse pass scanned it */
+        int rc = lm_sdtw_scan_u8_int(&q, 1, c8, Mc, sc, &res, &cm);
         if (rc <= 0) return rc;
     }
     const float *c = doc_coarse(d, qs->r[i], &Mc);
     return c ? lm_sdtw_scan_multi(&q, 1, c, Mc, &res, &cm) : -1;
+}
+
+/* In float: a single query's range scan on 16-bit integers (lm_sdtw_scan_u8_int's row loop) was
+ * no faster than the float scan's register-blocked sweep here. Scanning only the parts of a range
+ * around the 2x function's low ends was slower than the whole range (more scans, each with its
+ * lead of 2 (N - 1) ends). */
+int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th) {
+    size_t i = v / qs->n_shift, M2;
+    if (!qs->mq[i]) return 0;
+    const float *x2 = doc_coarse(d, 2, &M2);
+    size_t a2 = a / 2, b2 = (b + 1) / 2 < M2 ? (b + 1) / 2 : M2;
+    if (!x2 || a2 >= b2 || qs->Nm[i] > 2 * M2 - 1) return 0;
+    lm_sdtw_query q2 = {qs->mq[i], qs->Nm[i], (int)(v % qs->n_shift)};
+    lm_sdtw_result r2;
+    if (lm_sdtw_scan_range(&q2, x2, M2, a2, b2, &r2, NULL) != 0) return 0;
+    return !(r2.distance + qs->offset[i] - LM_MID_EPS <= th); /* +inf: no path ends there */
 }
 
 static const float *sort_key;
@@ -729,6 +782,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
                 b = e1;
                 continue;
             }
+            if (a != SIZE_MAX && r == LM_COARSE_FACTOR && lm_qset_mid_rejects(qs, d, v, a, b, th)) a = SIZE_MAX;
             if (a != SIZE_MAX) { /* scan the pending range */
                 if (lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
                 else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
@@ -825,10 +879,13 @@ static int refine_doc(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
     if (view) {
         memcpy(dv.coarse, view->coarse, sizeof dv.coarse);
         memcpy(dv.Mc, view->Mc, sizeof dv.Mc);
+        memcpy(dv.coarse_u8, view->coarse_u8, sizeof dv.coarse_u8);
     }
     int rc = ok ? lm_qset_refine(qs, &dv, theta, cval, out) : -1;
-    for (int r = 0; r <= LM_COARSE_FACTOR; r++)
+    for (int r = 0; r <= LM_COARSE_FACTOR; r++) {
         if (dv.coarse[r] && (!view || dv.coarse[r] != view->coarse[r])) free(dv.coarse[r]);
+        if (dv.coarse_u8[r] && (!view || dv.coarse_u8[r] != view->coarse_u8[r])) free(dv.coarse_u8[r]);
+    }
     out->doc = f ? f->docs[k].doc : k;
     return rc;
 }

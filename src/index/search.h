@@ -123,6 +123,13 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * 0.980 with 0.06, 0.995 with 0.08, 1.000 with 0.10, but 0.10 made one query 5x slower (many
  * copies just above the threshold), 0.08 2x (docs/search.md). */
 #define LM_COARSE_EPS_SINGLE 0.08f
+/* The refinement's middle check: a range of ends that the 4x pass lets through is scanned at 2x
+ * first, and exactly only where the 2x minimum comes within LM_MID_EPS of the threshold. The 2x
+ * minimum lies closer to the exact one than the 4x one does: over the ranges that 150 fold-5
+ * queries refined on the whole corpus (plain and all keys) it exceeded the exact minimum by at
+ * most 0.04 and mostly fell 0-0.01 below it, while 77-94 % of the ranges' cells ended 0.03 or more
+ * above the threshold (docs/search.md, "Middle check"). */
+#define LM_MID_EPS 0.03f
 
 typedef struct {
     int transpose_any; /* the 12 chroma shifts of the theme */
@@ -138,6 +145,9 @@ typedef struct {
     float *offset;                /* per stretching: added to its distances (LM_AUTO_PENALTY) */
     float **cq;                   /* per stretching: the coarse query, 12 x Nc[i] (NULL: exhaustive) */
     size_t *Nc, *r;               /* and its frame-rate factor (1: the query itself, for short ones) */
+    float **mq;                   /* per stretching coarsened 4x: the query at 2x for the middle
+                                     check of the refinement, 12 x Nm[i] (else NULL) */
+    size_t *Nm;
     int exhaustive;
 } lm_qset;
 
@@ -166,6 +176,8 @@ typedef struct {
     const uint8_t *stored_coarse_u8; /* coarse, coarse_u8), used instead of coarsening; may be NULL */
     float *coarse[LM_COARSE_FACTOR + 1]; /* by frame-rate factor (made here, owned) */
     size_t Mc[LM_COARSE_FACTOR + 1];
+    uint8_t *coarse_u8[LM_COARSE_FACTOR + 1]; /* the same as bytes (x LM_DB_U8_SCALE), for the 16-bit
+                                                 scans of binary coarse queries (made here, owned) */
 } lm_doc_view;
 void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T);
 /* A database recording as stored (float32 or compact: no copy). */
@@ -183,6 +195,13 @@ float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval);
  * m->approx = 1 and a distance above theta (or +INFINITY when nothing fits). cval: the variants'
  * coarse minima from lm_qset_coarse_min (NULL: computed here). -1: out of memory. */
 int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *cval, lm_match *m);
+
+/* The refinement's middle check (LM_MID_EPS): 1 when variant v's distance (with its offset) at
+ * 2x, the least over the ends [a, b) of the recording, lies more than LM_MID_EPS above th, so
+ * that the exact scan of those ends is skipped; 0 when it does not, or when the check cannot be
+ * made (variants coarsened less than 4x have no 2x query; a recording too short for it; out of
+ * memory). May make d's 2x features. */
+int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th);
 
 /* What the coarse pass found for one query set, kept by a caller that runs it itself (eval
  * runs it recording by recording for all queries): per recording (nd) the lm_qset_coarse_min
