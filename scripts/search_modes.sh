@@ -5,9 +5,10 @@
 #   steps (default: all): eval bench tables
 #   eval    `leitmotif eval` runs on DATA/db/b_ctc_fold5.lmdb (the fold-5 rendered recordings and
 #           the real ones, our default model; made by scripts/baselines.sh DATA index) with
-#           DATA/fold5_default/annotations.csv: plain, every key, every query shifted by a seeded
-#           random interval, every query at a seeded random 0.5-2x tempo, both; the search modes
-#           pruned and exhaustive (--exhaustive) -> DATA/search_modes/*.json, *_top.csv, *.time
+#           DATA/fold5_default/annotations.csv: plain (and --exhaustive), every key, every query
+#           shifted by a seeded random interval, every query at a seeded random 0.5-2x tempo,
+#           both; the search modes pruned and exhaustive (--exhaustive) -> DATA/search_modes/*.json,
+#           *_top.csv, *.time
 #   bench   bench_sdtw's cost ratios (synthetic and on the fold-5 database) -> DATA/search_modes/bench.txt
 #   tables  docs/results/search_modes.md
 # Env: SEARCH_MODES_DB, SEARCH_MODES_OUT (another database and output folder: scripts/whole_corpus.sh),
@@ -47,12 +48,14 @@ for step in "${steps[@]}"; do
   case "$step" in
     eval)
       run plain
+      run plain_exh --exhaustive
       run any --transpose any
       run any_exh --transpose any --exhaustive
       run shift_plain --random-transpose "$seed"
       run shift_any --random-transpose "$seed" --transpose any
       run shift_any_exh --random-transpose "$seed" --transpose any --exhaustive
       run score --queries-from score
+      run score_exh --queries-from score --exhaustive
       run tempo_plain --queries-from score --random-tempo "$seed"
       run tempo_auto --queries-from score --random-tempo "$seed" --duration auto
       run tempo_auto_exh --queries-from score --random-tempo "$seed" --duration auto --exhaustive

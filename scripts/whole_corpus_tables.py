@@ -148,6 +148,7 @@ if real:
 # issue 14's search modes on the ctc database
 if modes_dir and os.path.isdir(modes_dir):
     runs = [("plain", "plain search, annotated duration"),
+            ("plain_exh", "the same, `--exhaustive`"),
             ("shift_plain", "each query transposed by a seeded random shift, plain search"),
             ("shift_any", "the same, `--transpose any`"),
             ("shift_any_exh", "the same, `--transpose any --exhaustive`"),
@@ -171,19 +172,22 @@ if modes_dir and os.path.isdir(modes_dir):
     if rows:
         out += ["## Search modes (issue 14) on the whole-corpus database of the shipped default", "",
                 "`scripts/search_modes.sh`'s runs with `SEARCH_MODES_DB` = the whole-corpus database of the",
-                "shipped default model (`w_choir.lmdb`; `scripts/whole_corpus.sh DATA modes`), the build",
-                "of commit e76efb2 (December 6), in which a plain search runs the candidate pass",
-                "(docs/search.md) and `--exhaustive` scans every recording. CPU seconds (user + system) of",
-                "the whole evaluation of 751 queries, 2 threads, one run each, one after the other on the",
-                "2-core machine, with other jobs of mine beside some of them (test runs, searches over a",
-                "10 000-h archive), which inflate CPU time somewhat. (December 5's runs, on the previous",
-                "default's database with the build from before the candidate pass, are in this file's",
-                "history.)", "",
+                "shipped default model (`w_choir.lmdb`; `scripts/whole_corpus.sh DATA modes`). The pruned",
+                "runs are December 6's (session 30) with the refinement's middle check and 16-bit coarse",
+                "scans for float databases (docs/search.md, \"Middle check\"): the same 10 best recordings",
+                "for every query as the build before them (e76efb2), in about two thirds of its CPU time",
+                "(0.62-0.74 when the two alternate). The `--exhaustive` runs' code did not change; the",
+                "plain ones are session 30's, the others e76efb2's. CPU seconds (user + system) of the",
+                "whole evaluation of 751 queries, 2 threads, one run each on the 2-core machine; the",
+                "e76efb2 exhaustive runs had other jobs of mine beside some of them. (December 5's runs, on the",
+                "previous default's database with the build from before the candidate pass, are in this",
+                "file's history.)", "",
                 "| run | top-1 | MRR | CPU s |", "|---|---:|---:|---:|"] + rows + [""]
         # pruned against exhaustive: the 10 best (ids in order) and the correct recording's rank
         import csv
         agree = []
-        for pruned, exh in [("shift_any", "shift_any_exh"), ("tempo_auto", "tempo_auto_exh")]:
+        for pruned, exh in [("plain", "plain_exh"), ("score", "score_exh"), ("shift_any", "shift_any_exh"),
+                            ("tempo_auto", "tempo_auto_exh")]:
             pa, pb = (os.path.join(modes_dir, n + "_top.csv") for n in (pruned, exh))
             if not (os.path.exists(pa) and os.path.exists(pb)):
                 continue
