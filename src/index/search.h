@@ -124,11 +124,11 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * copies just above the threshold), 0.08 2x (docs/search.md). */
 #define LM_COARSE_EPS_SINGLE 0.08f
 /* The refinement's middle check: a range of ends that the 4x pass lets through is scanned at 2x
- * first, and exactly only where the 2x minimum comes within LM_MID_EPS of the threshold. The 2x
- * minimum lies closer to the exact one than the 4x one does: over the ranges that 150 fold-5
- * queries refined on the whole corpus (plain and all keys) it exceeded the exact minimum by at
- * most 0.04 and mostly fell 0-0.01 below it, while 77-94 % of the ranges' cells ended 0.03 or more
- * above the threshold (docs/search.md, "Middle check"). */
+ * first, and exactly only if its 2x minimum comes within LM_MID_EPS of the threshold. The 2x
+ * minimum lies close to the exact one: over the ranges that 150 fold-5 queries refined on the
+ * whole corpus (plain and all keys) it exceeded the exact minimum by at most 0.04 and mostly
+ * fell 0-0.01 below it; with 0.03, 77-78 % of the ranges' cells would have been skipped and none
+ * of a range that mattered (docs/search.md, "Middle check"). */
 #define LM_MID_EPS 0.03f
 
 typedef struct {
