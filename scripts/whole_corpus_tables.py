@@ -176,7 +176,7 @@ if modes_dir and os.path.isdir(modes_dir):
                 "runs are December 6's (session 30) with the refinement's middle check and 16-bit coarse",
                 "scans for float databases (docs/search.md, \"Middle check\"): the same 10 best recordings",
                 "for every query as the build before them (e76efb2), in about two thirds of its CPU time",
-                "(0.62-0.74 when the two alternate). The `--exhaustive` runs' code did not change; the",
+                "(0.64-0.72 when the two alternate). The `--exhaustive` runs' code did not change; the",
                 "plain ones are session 30's, the others e76efb2's. CPU seconds (user + system) of the",
                 "whole evaluation of 751 queries, 2 threads, one run each on the 2-core machine; the",
                 "e76efb2 exhaustive runs had other jobs of mine beside some of them. (December 5's runs, on the",
