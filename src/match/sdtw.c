@@ -462,11 +462,14 @@ float *lm_query_downsample(const float *q, size_t N, size_t r, size_t *Nc_out) {
 /* Row n from rows n-1 (up1) and n-2 (up2), whose two columns before m = 0 hold the sentinel. */
 LM_HOT static void int_row(const int16_t *restrict up1, const int16_t *restrict up2, const uint8_t *restrict s,
                            int16_t *restrict out, size_t M) {
-    /* int16 throughout (the bounds above rule out overflow), so that it vectorises at 16 bits */
+    /* int16 throughout (the bounds above rule out overflow), so that it vectorises at 16 bits.
+     * The columns m-1 and m-2 through pointers moved back once: up1[m - 2] with m = 0 would add
+     * a wrapped size_t to the pointer (undefined; UBSan's pointer-overflow check caught it). */
+    const int16_t *restrict up1_m1 = up1 - 1, *restrict up1_m2 = up1 - 2, *restrict up2_m1 = up2 - 1;
     for (size_t m = 0; m < M; m++) {
         int16_t sim = s[m];
-        int16_t diag2 = (int16_t)(up2[m - 1] + (int16_t)(sim + sim));
-        int16_t left = up1[m - 2] > up1[m - 1] ? up1[m - 2] : up1[m - 1];
+        int16_t diag2 = (int16_t)(up2_m1[m] + (int16_t)(sim + sim));
+        int16_t left = up1_m2[m] > up1_m1[m] ? up1_m2[m] : up1_m1[m];
         int16_t step1 = (int16_t)(left + sim);
         out[m] = diag2 > step1 ? diag2 : step1;
     }
