@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h> /* crc32_combine: joins the checksums of chunks verified in parallel */
 
+#include "common/dispatch.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "index/db.h"
@@ -171,11 +172,17 @@ int lm_db_precision_parse(const char *s) {
     return -1;
 }
 
-void lm_quantise_u8(const float *x, size_t n, float scale, uint8_t *out) {
+/* Round to nearest, ties to even, as lrintf does in the default rounding mode, but without a libm
+ * call per value, so that the loop vectorises: for 0 <= v < 2^23, v + 2^23 has no fraction bits
+ * left and rounds v's there; subtracting 2^23 again is exact (the search quantises every
+ * recording's coarse features per query with it). */
+LM_HOT void lm_quantise_u8(const float *x, size_t n, float scale, uint8_t *out) {
     const float inv = 1.0f / scale;
     for (size_t i = 0; i < n; i++) {
-        float v = x[i] * inv; /* NaN fails both tests below and becomes 0 */
-        out[i] = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)lrintf(v) : 0;
+        float v = x[i] * inv;
+        v = v > 0.0f ? v : 0.0f; /* NaN fails the test and becomes 0 */
+        v = v < 255.0f ? v : 255.0f;
+        out[i] = (uint8_t)(int)((v + 0x1p23f) - 0x1p23f);
     }
 }
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/dispatch.h"
 #include "common/error.h"
 #include "match/sdtw.h"
 
@@ -486,19 +485,6 @@ static const float *doc_coarse(lm_doc_view *d, size_t r, size_t *Mc) {
     return d->coarse[r];
 }
 
-/* x (coarse chroma, in [0, 1]) as bytes of LM_DB_U8_SCALE, rounded; NaN and negative values 0.
- * The values of lm_quantise_u8 except for exact halves (up here, to even there), in a loop that
- * vectorises: lm_quantise_u8 calls lrintf per value, which took longer than the 16-bit scan
- * saved in a single search. */
-LM_HOT static void quantise_coarse(const float *x, size_t n, uint8_t *out) {
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i] * 255.0f;
-        v = v > 0.0f ? v : 0.0f; /* first, so that NaN becomes 0 */
-        v = v < 255.0f ? v : 255.0f;
-        out[i] = (uint8_t)(int)(v + 0.5f);
-    }
-}
-
 /* The recording at 1/r of the frame rate (r >= 2) as bytes for the 16-bit scans: a compact
  * database's stored ones, else the float ones quantised once (u8 precision, LM_DB_U8_SCALE; a
  * coarse distance moves by about 1/500 at most, far within the coarse pass's margins, and exact
@@ -513,7 +499,7 @@ static const uint8_t *doc_coarse_u8(lm_doc_view *d, size_t r, size_t *Mc, float 
         size_t n;
         const float *c = doc_coarse(d, r, &n);
         if (!c || !(d->coarse_u8[r] = malloc(12 * (n ? n : 1)))) return NULL;
-        quantise_coarse(c, 12 * n, d->coarse_u8[r]);
+        lm_quantise_u8(c, 12 * n, LM_DB_U8_SCALE, d->coarse_u8[r]);
     }
     *Mc = (d->T + r - 1) / r;
     *scale = LM_DB_U8_SCALE;
