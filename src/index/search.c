@@ -294,7 +294,10 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->offset = lm_calloc(n_stretch, sizeof *qs->offset);
     qs->mq = lm_calloc(n_stretch, sizeof *qs->mq);
     qs->Nm = lm_calloc(n_stretch, sizeof *qs->Nm);
-    if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset || !qs->mq || !qs->Nm) {
+    qs->eps = lm_calloc(n_stretch, sizeof *qs->eps);
+    qs->mid_eps = lm_calloc(n_stretch, sizeof *qs->mid_eps);
+    if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset || !qs->mq || !qs->Nm ||
+        !qs->eps || !qs->mid_eps) {
         lm_qset_free(qs);
         return -1;
     }
@@ -337,14 +340,23 @@ static int qset_coarse(lm_qset *qs) {
         qs->r[i] = coarse_factor(qs->N[i]);
         /* 96-127 frames: 4x (24-31 coarse frames, whose coarse features are stored) where the
          * coarse query loses at most half its margin (self_loss; the other half is for what a
-         * recording's own coarsening loses: noise, other voices); themes of short notes lose
-         * more, and stay at 2x. */
-        if (qs->r[i] == 2 && qs->N[i] >= LM_COARSE_MIN_SHORT4) {
+         * recording's own coarsening loses: noise, other voices). 64-127 frames whose query
+         * loses more (themes of short notes): 4x with the margin widened to the self-loss plus
+         * half the margin, up to LM_COARSE_WIDE_MAX; the middle check then prunes each range
+         * at 2x with the margin the 2x pass had. Beyond that they stay at 2x. */
+        qs->mid_eps[i] = LM_MID_EPS;
+        int widened = 0;
+        if (qs->r[i] == 2 && qs->N[i] >= LM_COARSE_MIN_WIDE4) {
             size_t Nc4;
             float *cq4 = lm_query_downsample(qs->q[i], qs->N[i], LM_COARSE_FACTOR, &Nc4);
             float loss = cq4 ? self_loss(qs->q[i], qs->N[i], cq4, Nc4, LM_COARSE_FACTOR) : -1.0f;
-            if (loss >= 0.0f && loss <= 0.5f * eps_for(qs, Nc4)) {
+            float e4 = eps_for(qs, Nc4);
+            if (loss >= 0.0f && loss <= 0.5f * e4 && qs->N[i] >= LM_COARSE_MIN_SHORT4) {
                 qs->r[i] = LM_COARSE_FACTOR, qs->cq[i] = cq4, qs->Nc[i] = Nc4;
+            } else if (loss >= 0.0f && loss + 0.5f * e4 <= LM_COARSE_WIDE_MAX) {
+                qs->r[i] = LM_COARSE_FACTOR, qs->cq[i] = cq4, qs->Nc[i] = Nc4;
+                qs->eps[i] = loss + 0.5f * e4;
+                widened = 1;
             } else {
                 free(cq4);
             }
@@ -352,6 +364,8 @@ static int qset_coarse(lm_qset *qs) {
         if (!qs->cq[i]) qs->cq[i] = lm_query_downsample(qs->q[i], qs->N[i], qs->r[i], &qs->Nc[i]);
         if (qs->cq[i] && qs->r[i] == LM_COARSE_FACTOR)
             qs->mq[i] = lm_query_downsample(qs->q[i], qs->N[i], 2, &qs->Nm[i]);
+        if (!widened && qs->r[i] > 1) qs->eps[i] = eps_for(qs, qs->Nc[i]);
+        if (widened) qs->mid_eps[i] = eps_for(qs, qs->Nm[i]);
         if (!qs->cq[i] || (qs->r[i] == LM_COARSE_FACTOR && !qs->mq[i])) {
             lm_qset_free(qs);
             return -1;
@@ -415,6 +429,8 @@ void lm_qset_free(lm_qset *qs) {
     free(qs->cq);
     free(qs->mq);
     free(qs->Nm);
+    free(qs->eps);
+    free(qs->mid_eps);
     free(qs->N);
     free(qs->Nc);
     free(qs->r);
@@ -511,7 +527,7 @@ static const uint8_t *doc_coarse_u8(lm_doc_view *d, size_t r, size_t *Mc, float 
  * estimates are rougher); 0 where the coarse query is the query itself. */
 static float eps_of(const lm_qset *qs, size_t v) {
     size_t i = v / qs->n_shift;
-    return qs->r[i] <= 1 ? 0.0f : eps_for(qs, qs->Nc[i]);
+    return qs->r[i] <= 1 ? 0.0f : qs->eps[i];
 }
 
 /* Coarse pass of every variant over one recording: cval[v] is the coarse minimum (-INFINITY:
@@ -652,15 +668,32 @@ static int coarse_matching(const lm_qset *qs, lm_doc_view *d, size_t v, float *c
  * around the 2x function's low ends was slower than the whole range (more scans, each with its
  * lead of 2 (N - 1) ends). */
 int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th) {
-    size_t i = v / qs->n_shift, M2;
+    size_t i = v / qs->n_shift, M2 = (d->T + 1) / 2;
     if (!qs->mq[i]) return 0;
-    const float *x2 = doc_coarse(d, 2, &M2);
-    size_t a2 = a / 2, b2 = (b + 1) / 2 < M2 ? (b + 1) / 2 : M2;
-    if (!x2 || a2 >= b2 || qs->Nm[i] > 2 * M2 - 1) return 0;
-    lm_sdtw_query q2 = {qs->mq[i], qs->Nm[i], (int)(v % qs->n_shift)};
+    size_t a2 = a / 2, b2 = (b + 1) / 2 < M2 ? (b + 1) / 2 : M2, Nm = qs->Nm[i];
+    if (a2 >= b2 || Nm > 2 * M2 - 1) return 0;
+    lm_sdtw_query q2 = {qs->mq[i], Nm, (int)(v % qs->n_shift)};
     lm_sdtw_result r2;
-    if (lm_sdtw_scan_range(&q2, x2, M2, a2, b2, &r2, NULL) != 0) return 0;
-    return !(r2.distance + qs->offset[i] - LM_MID_EPS <= th); /* +inf: no path ends there */
+    /* The 2x frames that the scan of ends [a2, b2) reads: only those, while the ranges checked
+     * in this recording add up to less than half of it (a recording refined for one strong
+     * range need not be coarsened whole); then all of it, once. */
+    size_t lead = 2 * (Nm - 1), lo = a2 > lead ? a2 - lead : 0, W = b2 - lo;
+    d->mid_frames += W;
+    if (d->coarse[2] || d->mid_frames > M2 / 2 || (!d->x && !d->x8)) {
+        size_t Mc;
+        const float *x2 = doc_coarse(d, 2, &Mc);
+        if (!x2 || lm_sdtw_scan_range(&q2, x2, M2, a2, b2, &r2, NULL) != 0) return 0;
+    } else {
+        float *win = malloc(12 * W * sizeof *win);
+        size_t f0 = 2 * lo, nf = (2 * b2 < d->T ? 2 * b2 : d->T) - f0;
+        if (!win) return 0;
+        if (d->x) lm_chroma_downsample_rows(d->x + f0, d->T, nf, 2, win);
+        else lm_chroma_downsample_u8_rows(d->x8 + f0, d->T, nf, 2, win);
+        int rc = lm_sdtw_scan_range(&q2, win, W, a2 - lo, b2 - lo, &r2, NULL);
+        free(win);
+        if (rc != 0) return 0;
+    }
+    return !(r2.distance + qs->offset[i] - qs->mid_eps[i] <= th); /* +inf: no path ends there */
 }
 
 static const float *sort_key;
@@ -731,8 +764,11 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
     float *cval = cval_in ? NULL : malloc(n * sizeof *cval);
     float *cm = malloc((max_mc ? max_mc : 1) * sizeof *cm), *lower = malloc(n * sizeof *lower);
     size_t *order = malloc(n * sizeof *order), T1;
-    const float *x = doc_coarse(d, 1, &T1); /* the exact features */
-    if (!x || (!cval_in && !cval) || !cm || !lower || !order || (!cval_in && coarse_pass(qs, d, cval, NULL) != 0)) {
+    /* The exact features, made (a compact recording dequantised) at the first exact scan: the
+     * middle checks may reject every range of a recording. */
+    const float *x = NULL;
+#define EXACT_X() (x || (x = doc_coarse(d, 1, &T1)))
+    if ((!cval_in && !cval) || !cm || !lower || !order || (!cval_in && coarse_pass(qs, d, cval, NULL) != 0)) {
         free(cval);
         free(lower);
         free(cm);
@@ -755,7 +791,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
         const float off = qs->offset[v / ns]; /* --duration auto's penalty of the stretching */
         lm_sdtw_result res;
         if (th == INFINITY || cv[v] == -INFINITY || eps_of(qs, v) == 0.0f) { /* the whole recording */
-            if (lm_sdtw_scan_multi(&q, 1, x, d->T, &res, NULL) != 0) rc = -1;
+            if (!EXACT_X() || lm_sdtw_scan_multi(&q, 1, x, d->T, &res, NULL) != 0) rc = -1;
             else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
             continue;
         }
@@ -784,7 +820,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
             }
             if (a != SIZE_MAX && r == LM_COARSE_FACTOR && lm_qset_mid_rejects(qs, d, v, a, b, th)) a = SIZE_MAX;
             if (a != SIZE_MAX) { /* scan the pending range */
-                if (lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
+                if (!EXACT_X() || lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
                 else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
                 a = SIZE_MAX;
                 th = u < theta ? u : theta;
@@ -804,7 +840,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
             lm_sdtw_query q = variant_query(qs, v);
             lm_sdtw_result res;
             const float off = qs->offset[v / ns];
-            if (lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
+            if (!EXACT_X() || lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
             else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
         }
         if (best_v == v0) break;
@@ -825,6 +861,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
     }
     return 0;
 }
+#undef EXACT_X
 
 /* Features of ranked recording k of db or of a fusion (mixing into buf). */
 static const float *features_of(const lm_db *db, const lm_fusion *f, size_t k, float *buf, float **owned,

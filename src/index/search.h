@@ -102,7 +102,8 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  *     Coarse queries shorter than 32 frames allow more (LM_COARSE_EPS x sqrt(32 / frames));
  *     queries under 128 frames (5.12 s) are coarsened 2x only, under 32 not at all; but those
  *     of 96-127 frames 4x where the coarse query's self-loss (its coarse distance to the query
- *     itself coarsened as a recording) is at most half the margin.
+ *     itself coarsened as a recording) is at most half the margin, and those of 64-127
+ *     frames 4x with a widened margin where it is larger (LM_COARSE_WIDE_MAX).
  * The coarse matching function is an estimate, not a bound: fine - coarse was below -0.06 for
  * 1e-4 of the ends with fine < 0.4 on fold 5, so the result equals the exhaustive search with
  * high probability, not always (docs/results/search_modes.md measures how often). */
@@ -116,6 +117,15 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_AUTO_PENALTY 0.05
 #define LM_COARSE_FACTOR 4    /* frames per coarse frame (6.25 Hz); = LM_DB_COARSE, the stored coarse features */
 #define LM_COARSE_MIN_SHORT4 96 /* queries of 96-127 frames: 4x where the coarse query's self-loss allows */
+/* Queries of 64-127 frames whose coarse query loses more than half the margin: 4x with the
+ * margin widened to self-loss + half the margin, where that is at most LM_COARSE_WIDE_MAX, and
+ * the middle check at the 2x pass's margin. On the synthetic 1 000-h archive, 95 of fold 5's
+ * themes of 2.5-5.2 s moved from 2x to 4x at a cap of 0.30: top-10 recall stayed 1.0 for all;
+ * the 87 with a widened margin up to 0.25 all got faster (ratio 0.13-0.77; 27.4 -> 7.1 s in
+ * all), above 0.25 six of eight got slower (the 4x pass lets too much through), so the cap is
+ * 0.25 (docs/search.md, "Short themes"). */
+#define LM_COARSE_MIN_WIDE4 64
+#define LM_COARSE_WIDE_MAX 0.25f
 #define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
 /* The same for a single variant (a plain search or evaluation), where refining more costs
  * little beside the first pass: on the 10 000-h synthetic archive one theme's ten nearest
@@ -148,6 +158,9 @@ typedef struct {
     float **mq;                   /* per stretching coarsened 4x: the query at 2x for the middle
                                      check of the refinement, 12 x Nm[i] (else NULL) */
     size_t *Nm;
+    float *eps;                   /* per stretching: the first pass's margin (eps_for; widened for
+                                     short queries at 4x; 0 when r = 1) */
+    float *mid_eps;               /* per stretching: the middle check's margin */
     int exhaustive;
 } lm_qset;
 
@@ -178,6 +191,7 @@ typedef struct {
     size_t Mc[LM_COARSE_FACTOR + 1];
     uint8_t *coarse_u8[LM_COARSE_FACTOR + 1]; /* the same as bytes (x LM_DB_U8_SCALE), for the 16-bit
                                                  scans of binary coarse queries (made here, owned) */
+    size_t mid_frames; /* 2x frames made for the middle checks' windows so far (lm_qset_mid_rejects) */
 } lm_doc_view;
 void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T);
 /* A database recording as stored (float32 or compact: no copy). */

@@ -343,7 +343,8 @@ int lm_sdtw_starts(const float *query, size_t N, const float *doc, size_t M, siz
 /* ---- reduced frame rate (the coarse pass of --transpose any / --duration auto) ---- */
 
 /* l2-normalises the Mc frames of out (12 x Mc, chroma-major); silent frames stay zero. */
-static void normalise_blocks(float *out, size_t Mc) {
+/* Inlined into its LM_HOT callers, so that it is vectorised for their targets too. */
+static inline __attribute__((always_inline)) void normalise_blocks(float *out, size_t Mc) {
     float *norm = malloc(Mc * sizeof *norm);
     if (norm) {
         for (size_t j = 0; j < Mc; j++) norm[j] = 0.0f;
@@ -367,12 +368,16 @@ static void normalise_blocks(float *out, size_t Mc) {
     }
 }
 
-LM_HOT size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *out) {
+size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *out) {
+    return lm_chroma_downsample_rows(x, M, M, r, out);
+}
+
+LM_HOT size_t lm_chroma_downsample_rows(const float *x, size_t stride, size_t M, size_t r, float *out) {
     size_t Mc = (M + r - 1) / r, full = M / r;
     /* Sums of each block row by row, then the blocks' norms across the rows: loops along the
      * frames, which the compiler vectorises (the scan is fast enough for this to matter). */
     for (int c = 0; c < 12; c++) {
-        const float *row = x + (size_t)c * M;
+        const float *row = x + (size_t)c * stride;
         float *o = out + (size_t)c * Mc;
         if (r == 4) {
             for (size_t j = 0; j < full; j++) o[j] = (row[4 * j] + row[4 * j + 1]) + (row[4 * j + 2] + row[4 * j + 3]);
@@ -397,10 +402,14 @@ LM_HOT size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *ou
 
 /* The same from a compact document's bytes: integer block sums (exact), whose common scale the
  * normalisation removes; so the coarse pass never needs a float copy of the document. */
-LM_HOT size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, float *out) {
+size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, float *out) {
+    return lm_chroma_downsample_u8_rows(x, M, M, r, out);
+}
+
+LM_HOT size_t lm_chroma_downsample_u8_rows(const uint8_t *x, size_t stride, size_t M, size_t r, float *out) {
     size_t Mc = (M + r - 1) / r, full = M / r;
     for (int c = 0; c < 12; c++) {
-        const uint8_t *row = x + (size_t)c * M;
+        const uint8_t *row = x + (size_t)c * stride;
         float *o = out + (size_t)c * Mc;
         if (r == 4) { /* the usual factors: loops the compiler vectorises */
             for (size_t j = 0; j < full; j++)

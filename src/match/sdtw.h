@@ -77,6 +77,11 @@ int lm_sdtw_starts(const float *query, size_t N, const float *doc, size_t M, siz
 size_t lm_chroma_downsample(const float *x, size_t M, size_t r, float *out);
 /* The same from 12 x M bytes of a compact document (the scale does not matter: normalised). */
 size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, float *out);
+/* The same for M frames of rows `stride` apart (x: a document's frame j0 when its rows hold
+ * stride frames, for the frames j0 .. j0 + M - 1; j0 a multiple of r gives the whole document's
+ * coarse frames j0/r .. exactly). */
+size_t lm_chroma_downsample_rows(const float *x, size_t stride, size_t M, size_t r, float *out);
+size_t lm_chroma_downsample_u8_rows(const uint8_t *x, size_t stride, size_t M, size_t r, float *out);
 /* A query at 1/r of its frame rate, 12 x *Nc (malloc'd): a binary query (one-hot frames and
  * rests) stays binary, each block of r frames becoming the pitch class or rest that holds
  * most of its frames (ties: the first to appear); other queries are averaged as documents. */
