@@ -340,18 +340,18 @@ static int qset_coarse(lm_qset *qs) {
         qs->r[i] = coarse_factor(qs->N[i]);
         /* 96-127 frames: 4x (24-31 coarse frames, whose coarse features are stored) where the
          * coarse query loses at most half its margin (self_loss; the other half is for what a
-         * recording's own coarsening loses: noise, other voices). 64-127 frames whose query
-         * loses more (themes of short notes): 4x with the margin widened to the self-loss plus
-         * half the margin, up to LM_COARSE_WIDE_MAX; the middle check then prunes each range
-         * at 2x with the margin the 2x pass had. Beyond that they stay at 2x. */
+         * recording's own coarsening loses: noise, other voices). Those whose query loses
+         * more (themes of short notes): 4x with the margin widened to the self-loss plus half
+         * the margin, up to LM_COARSE_WIDE_MAX; the middle check then prunes each range at 2x
+         * with the margin the 2x pass had. Beyond that they stay at 2x. */
         qs->mid_eps[i] = LM_MID_EPS;
         int widened = 0;
-        if (qs->r[i] == 2 && qs->N[i] >= LM_COARSE_MIN_WIDE4) {
+        if (qs->r[i] == 2 && qs->N[i] >= LM_COARSE_MIN_SHORT4) {
             size_t Nc4;
             float *cq4 = lm_query_downsample(qs->q[i], qs->N[i], LM_COARSE_FACTOR, &Nc4);
             float loss = cq4 ? self_loss(qs->q[i], qs->N[i], cq4, Nc4, LM_COARSE_FACTOR) : -1.0f;
             float e4 = eps_for(qs, Nc4);
-            if (loss >= 0.0f && loss <= 0.5f * e4 && qs->N[i] >= LM_COARSE_MIN_SHORT4) {
+            if (loss >= 0.0f && loss <= 0.5f * e4) {
                 qs->r[i] = LM_COARSE_FACTOR, qs->cq[i] = cq4, qs->Nc[i] = Nc4;
             } else if (loss >= 0.0f && loss + 0.5f * e4 <= LM_COARSE_WIDE_MAX) {
                 qs->r[i] = LM_COARSE_FACTOR, qs->cq[i] = cq4, qs->Nc[i] = Nc4;

@@ -102,8 +102,8 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  *     Coarse queries shorter than 32 frames allow more (LM_COARSE_EPS x sqrt(32 / frames));
  *     queries under 128 frames (5.12 s) are coarsened 2x only, under 32 not at all; but those
  *     of 96-127 frames 4x where the coarse query's self-loss (its coarse distance to the query
- *     itself coarsened as a recording) is at most half the margin, and those of 64-127
- *     frames 4x with a widened margin where it is larger (LM_COARSE_WIDE_MAX).
+ *     itself coarsened as a recording) is at most half the margin, and with a widened
+ *     margin where it is larger (LM_COARSE_WIDE_MAX).
  * The coarse matching function is an estimate, not a bound: fine - coarse was below -0.06 for
  * 1e-4 of the ends with fine < 0.4 on fold 5, so the result equals the exhaustive search with
  * high probability, not always (docs/results/search_modes.md measures how often). */
@@ -117,14 +117,15 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_AUTO_PENALTY 0.05
 #define LM_COARSE_FACTOR 4    /* frames per coarse frame (6.25 Hz); = LM_DB_COARSE, the stored coarse features */
 #define LM_COARSE_MIN_SHORT4 96 /* queries of 96-127 frames: 4x where the coarse query's self-loss allows */
-/* Queries of 64-127 frames whose coarse query loses more than half the margin: 4x with the
+/* Queries of 96-127 frames whose coarse query loses more than half the margin: 4x with the
  * margin widened to self-loss + half the margin, where that is at most LM_COARSE_WIDE_MAX, and
- * the middle check at the 2x pass's margin. On the synthetic 1 000-h archive, 95 of fold 5's
- * themes of 2.5-5.2 s moved from 2x to 4x at a cap of 0.30: top-10 recall stayed 1.0 for all;
- * the 87 with a widened margin up to 0.25 all got faster (ratio 0.13-0.77; 27.4 -> 7.1 s in
- * all), above 0.25 six of eight got slower (the 4x pass lets too much through), so the cap is
- * 0.25 (docs/search.md, "Short themes"). */
-#define LM_COARSE_MIN_WIDE4 64
+ * the middle check at the 2x pass's margin. On the synthetic 1 000-h archive, 72 of fold 5's
+ * themes of 2.5-5.2 s with 96-127 frames moved from 2x to 4x at a cap of 0.30: top-10 recall
+ * stayed 1.0 for all; the 65 with a widened margin up to 0.25 all got faster (ratio 0.14-0.77;
+ * 20.8 -> 5.4 s in all), above 0.25 five of seven got slower (the 4x pass lets too much
+ * through), so the cap is 0.25. Queries of 64-95 frames (16-23 coarse frames) stay at 2x: one
+ * of 68 frames lost a top-10 recording on the whole corpus, whose 4x coarse distance lay 0.12
+ * above its exact one at the matching end (docs/search.md, "Short themes at 4x"). */
 #define LM_COARSE_WIDE_MAX 0.25f
 #define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
 /* The same for a single variant (a plain search or evaluation), where refining more costs
