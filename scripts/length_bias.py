@@ -9,8 +9,9 @@
       all distances with each recording's length (from the recordings.csv files, soxi for real
       audio). About 10 minutes per database on 2 cores.
   length_bias.py report LABEL=OUT.json [LABEL=OUT.json ...]
-      prints the Markdown tables: each recording's mean cohort distance by length, and the ranks
-      when a share LAMBDA of the length's expected cohort distance is subtracted.
+      prints the Markdown tables: each recording's mean cohort distance by length, the ranks
+      when a share LAMBDA of the length's expected cohort distance is subtracted, and the real
+      recordings' ranks among the renders shorter than 30 / 60 / 120 s only.
 
 Plain Python (no NumPy), so that it runs wherever the other scripts do."""
 import csv
@@ -155,10 +156,34 @@ def report(args):
                     " / ".join("%s %d" % (t.split("_")[0] + "_" + t.split("_")[1], real[t]) for t in sorted(real))))
 
 
+def report_pools(args):
+    """Ranks of the real recordings among the renders shorter than a length only."""
+    print("| features | renders in the database | real themes' ranks |")
+    print("|---|---|---|")
+    for arg in args:
+        label, path = arg.split("=", 1)
+        d = json.load(open(path))
+        sec = d["lengths"]
+        real = sorted((q for q in d["queries"] if q["kind"] == "real"), key=lambda q: q["theme"])
+        real_docs = {q["piece"] for q in real}
+        for limit in (30, 60, 120, None):
+            ranks = []
+            for q in real:
+                own = q["distances"].get(q["piece"])
+                pool = [v for k, v in q["distances"].items()
+                        if k in real_docs or limit is None or sec[k] < limit]
+                ranks.append("-" if own is None else str(sum(1 for v in pool if v <= own)))
+            n = sum(1 for k in sec if k not in real_docs and (limit is None or sec[k] < limit))
+            print("| %s | %s (%d) | %s |" % (label, "all" if limit is None else "under %d s" % limit, n,
+                                               " / ".join(ranks)))
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "collect":
         collect(*sys.argv[2:])
     elif len(sys.argv) >= 3 and sys.argv[1] == "report":
         report(sys.argv[2:])
+        print("\n### Ranks among renders of comparable length\n")
+        report_pools(sys.argv[2:])
     else:
         sys.exit(__doc__)
