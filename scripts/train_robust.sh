@@ -57,7 +57,9 @@ for step in "${steps[@]}"; do
   case "$step" in
     deps)
       pkgs=(fluidsynth python3-mido python3-numpy python3-scipy python3-soundfile fluid-soundfont-gm
-            timgm6mb-soundfont fluidr3mono-gm-soundfont opl3-soundfont npm)
+            timgm6mb-soundfont fluidr3mono-gm-soundfont opl3-soundfont)
+      # Debian's npm only where there is none: a Node.js that bundles npm (NodeSource's) conflicts with it
+      command -v npm >/dev/null || pkgs+=(npm)
       missing=(); for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
       if [ ${#missing[@]} -gt 0 ]; then
         s=""; [ "$(id -u)" -ne 0 ] && s=sudo
