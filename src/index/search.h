@@ -211,11 +211,12 @@ float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval);
  * coarse minima from lm_qset_coarse_min (NULL: computed here). -1: out of memory. */
 int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *cval, lm_match *m);
 
-/* The refinement's middle check (LM_MID_EPS): 1 when variant v's distance (with its offset) at
- * 2x, the least over the ends [a, b) of the recording, lies more than LM_MID_EPS above th, so
- * that the exact scan of those ends is skipped; 0 when it does not, or when the check cannot be
- * made (variants coarsened less than 4x have no 2x query; a recording too short for it; out of
- * memory). May make d's 2x features. */
+/* The refinement's middle check: 1 when variant v's distance (with its offset) at 2x, the least
+ * over the ends [a, b) of the recording, lies more than qs->mid_eps (LM_MID_EPS; for a widened
+ * short query the 2x pass's margin) above th, so that the exact scan of those ends is skipped;
+ * 0 when it does not, or when the check cannot be made (variants coarsened less than 4x have no
+ * 2x query; a recording too short for it; out of memory). Makes the 2x frames of the ends'
+ * window, or d's whole 2x features once the windows add up to half the recording. */
 int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th);
 
 /* What the coarse pass found for one query set, kept by a caller that runs it itself (eval
