@@ -124,8 +124,8 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * stayed 1.0 for all; the 65 with a widened margin up to 0.25 all got faster (ratio 0.14-0.77;
  * 20.8 -> 5.4 s in all), above 0.25 five of seven got slower (the 4x pass lets too much
  * through), so the cap is 0.25. Queries of 64-95 frames (16-23 coarse frames) stay at 2x: one
- * of 68 frames lost a top-10 recording on the whole corpus, whose 4x coarse distance lay 0.12
- * above its exact one at the matching end (docs/search.md, "Short themes at 4x"). */
+ * of 68 frames lost a top-10 recording on the whole corpus, whose 4x coarse distance lay more
+ * than 0.11 above its exact one at the matching end (docs/search.md, "Short themes at 4x"). */
 #define LM_COARSE_WIDE_MAX 0.25f
 #define LM_COARSE_EPS 0.06f   /* how far an exact distance may fall below the coarse one */
 /* The same for a single variant (a plain search or evaluation), where refining more costs
