@@ -39,11 +39,16 @@ typedef struct {
     int transpose;       /* semitones */
     int transpose_any;   /* nonzero: search all 12 keys (transpose is ignored); hits say which */
     int duration_auto;   /* nonzero: tempo-free, 0.25-4x the duration (duration_sec, or the written one) */
+    int context_set;       /* nonzero: use context_weight, else the default (0.1) */
+    double context_weight; /* in [0, 1]: a hit's distance is its passage's plus this x the median of the
+                              theme's distance over the recording (docs/search.md, "Context"); 0: the
+                              passage alone */
 } leitmotif_query_options;
 
 typedef struct {
     const char *doc_id; /* valid while the database is open */
-    float distance;     /* mean cosine distance along the best alignment (0 = perfect) */
+    float distance;     /* mean cosine distance along the best alignment (0 = perfect), plus the
+                           context term (leitmotif_query_options) */
     double start_sec, end_sec;
     int transpose;  /* semitones the theme is shifted by in this match (-5..6 with transpose_any) */
     double stretch; /* duration_auto: the theme's duration in the match / the reference duration (else 1) */

@@ -132,8 +132,12 @@ low,a_low,1,6,11,theme.mid,3
 sonata,c_sonata,1,0,5,theme.mid,0
 slow,d_slow,1,0,12.5,theme.mid,0
 EOF
-run "eval --random-transpose --transpose any" 0 "$cli" eval "$db" --themes "$work/themes.csv" --random-transpose 5 --transpose any --json
+# --context 0: a_low and c_sonata both hold the theme, and c_sonata holds it twice, so that the
+# context term (on by default) ranks c_sonata first for every query of it (checked below).
+run "eval --random-transpose --transpose any" 0 "$cli" eval "$db" --themes "$work/themes.csv" --random-transpose 5 --transpose any --json --context 0
 check "eval: the random shifts undone" "all(v['shift_applied'] != 0 and (v['shift_applied'] + v['shift_found']) % 12 == 0 for v in d['query_details'].values()) and d['ranks']['low'] == 1"
+run "eval --transpose any, the context term" 0 "$cli" eval "$db" --themes "$work/themes.csv" --random-transpose 5 --transpose any --json
+check "eval: with the context term the shifts are undone too, a_low second after c_sonata" "all((v['shift_applied'] + v['shift_found']) % 12 == 0 for v in d['query_details'].values()) and d['ranks']['low'] <= 2"
 run "eval --random-tempo --duration auto" 0 "$cli" eval "$db" --themes "$work/themes.csv" --queries-from score --random-tempo 3 --duration auto --json
 check "eval: random tempi in 0.5-2x, recordings found" "all(0.5 <= v['tempo_applied'] < 2 for v in d['query_details'].values()) and d['ranks']['slow'] == 1 and d['ranks']['low'] <= 2"
 cp "$work/out" "$work/tempo1.json"
@@ -151,6 +155,11 @@ run "search --transpose 200" 2 "$cli" search "$db" "$beethoven5" --transpose 200
 run "search --duration fast" 2 "$cli" search "$db" "$beethoven5" --duration fast; one_line "search --duration fast"
 expect "duration message" "$err" "'auto'"
 run "search --duration 0" 2 "$cli" search "$db" "$beethoven5" --duration 0; one_line "search --duration 0"
+run "search --context 2" 2 "$cli" search "$db" "$beethoven5" --context 2; one_line "search --context 2"
+run "search --context x" 2 "$cli" search "$db" "$beethoven5" --context x; one_line "search --context x"
+run "eval --context -1" 2 "$cli" eval "$db" --themes "$work/themes.csv" --context -1; one_line "eval --context -1"
+run "search --context 0.3" 0 "$cli" search "$db" "$beethoven5" --context 0.3 --json --top 0
+check "context 0.3: c_sonata (the theme twice) first" "r[0]['id'] == 'c_sonata'"
 run "search --occ-threshold 2" 2 "$cli" search "$db" "$beethoven5" --occurrences --occ-threshold 2; one_line "search --occ-threshold 2"
 run "search --occ-threshold x" 2 "$cli" search "$db" "$beethoven5" --occurrences --occ-threshold x; one_line "search --occ-threshold x"
 run "search --occ-threshold without --occurrences" 2 "$cli" search "$db" "$beethoven5" --occ-threshold 0.1; one_line "--occ-threshold alone"

@@ -251,7 +251,7 @@ static void test_hand_checked_eval(void **state) {
     assert_int_equal(lm_db_open(h.path2, &db2), 0);
     lm_fusion f;
     assert_int_equal(lm_fusion_init(&f, &db1, &db2, 0.0), 0);
-    lm_eval_options opt = {.n_top = 4};
+    lm_eval_options opt = {.n_top = 4, .variants = {.context_set = 1}}; /* the hand-checked DTW: no context term */
     lm_eval_result r1[N_Q + 1], r2[N_Q + 1], rf[N_Q + 1], plain[N_Q + 1];
     size_t oracle[N_Q + 1];
 
@@ -511,7 +511,7 @@ static void test_api(void **state) {
     leitmotif_db *d1 = leitmotif_db_open(h.path1), *d2 = leitmotif_db_open(h.path2);
     assert_non_null(d1);
     assert_non_null(d2);
-    leitmotif_query_options opt = {.duration_sec = 0.2}; /* 5 frames: fits the 6-frame recordings */
+    leitmotif_query_options opt = {.duration_sec = 0.2, .context_set = 1}; /* 5 frames: fits the 6-frame recordings; the hand-checked DTW, no context term */
     leitmotif_hit hits[4], single[4];
     size_t n, n1;
     /* q0 (held C): DB1 alone puts r3 first, the fusion at 0.5 finds r0 (see the tables above). */

@@ -82,6 +82,8 @@ class QueryOptions(ctypes.Structure):
         ("transpose", ctypes.c_int),
         ("transpose_any", ctypes.c_int),
         ("duration_auto", ctypes.c_int),
+        ("context_set", ctypes.c_int),
+        ("context_weight", ctypes.c_double),
     ]
 
 

@@ -165,13 +165,18 @@ int leitmotif_theme_note(const leitmotif_theme *t, size_t i, double *onset_sec, 
 /* The theme's query variants for the options (one plain query without transpose_any and
  * duration_auto). */
 static int query_set(const lm_theme *theme, const leitmotif_query_options *opt, lm_qset *qs) {
-    leitmotif_query_options o = {0, 0, 0, 0, 0};
+    leitmotif_query_options o = {0};
     if (opt) o = *opt;
     if (!theme) {
         lm_set_error("theme is missing");
         return -1;
     }
-    lm_variant_options vo = {.transpose_any = o.transpose_any != 0, .duration_auto = o.duration_auto != 0};
+    if (o.context_set && !(o.context_weight >= 0.0 && o.context_weight <= 1.0)) {
+        lm_set_error("context weight must be in [0, 1], got %g", o.context_weight);
+        return -1;
+    }
+    lm_variant_options vo = {.transpose_any = o.transpose_any != 0, .duration_auto = o.duration_auto != 0,
+                             .context_set = o.context_set != 0, .context_weight = (float)o.context_weight};
     return lm_qset_from_theme(qs, theme, o.duration_sec, o.transpose_any ? 0 : o.transpose, &vo);
 }
 
@@ -197,16 +202,16 @@ static int search(const leitmotif_db *d, const lm_fusion *f, const lm_theme *the
     size_t nd = f ? f->n : d->db.n_docs;
     lm_match *m = lm_malloc(nd ? nd : 1, sizeof *m);
     int rc = !m ? -1
-             : qs.n > 1 || !qs.exhaustive ? lm_search_qset(&d->db, f, &qs, NULL, max_hits ? max_hits : 1, -1, m, 1)
+             : !lm_qset_is_plain_scan(&qs) ? lm_search_qset(&d->db, f, &qs, NULL, max_hits ? max_hits : 1, -1, m, 1)
              : f        ? lm_search_fused(f, query, N, m, 1)
                         : lm_search_all(&d->db, query, N, m, 1);
     if (rc == 0) {
-        if (qs.n == 1 && qs.exhaustive)
+        if (lm_qset_is_plain_scan(&qs))
             for (size_t k = 0; k < nd; k++) m[k].variant = 0, m[k].approx = 0;
         lm_match_sort(m, nd);
         size_t n = 0;
         while (n < nd && n < max_hits && isfinite(m[n].distance)) n++;
-        if (qs.n > 1 || !qs.exhaustive) lm_search_locate_qset(&d->db, f, &qs, m, n);
+        if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(&d->db, f, &qs, m, n);
         else if (f) lm_search_locate_fused(f, query, N, m, n);
         else lm_search_locate(&d->db, query, N, m, n);
         for (size_t i = 0; i < n; i++)

@@ -18,7 +18,7 @@ static void eval_help(FILE *f) {
             "usage: leitmotif eval DB --themes THEMES.csv [--json] [--queries-from annotation|score]\n"
             "                      [--folds 1,2,...] [--top-ranks-out FILE] [--threads N]\n"
             "                      [--oracle DB2 | --fuse DB2 [--fuse-weight W]]\n"
-            "                      [--transpose any] [--duration auto] [--exhaustive]\n"
+            "                      [--transpose any] [--duration auto] [--exhaustive] [--context W]\n"
             "                      [--random-transpose SEED] [--random-tempo SEED]\n\n"
             "Every theme of THEMES.csv is a query against all recordings of DB; the rank of its own\n"
             "recording (document id = piece_id) gives the top-1/5/10/20/50 rates and the mean reciprocal\n"
@@ -48,6 +48,8 @@ static void eval_help(FILE *f) {
             "  --exhaustive     run every query (with --transpose any / --duration auto: every key and\n"
             "                   stretching) exactly over every recording, without the candidate pass (the\n"
             "                   reference the candidate search is measured against)\n"
+            "  --context W      weight of the recording's context in the ranking (as search --context;\n"
+            "                   default %.2f, 0: the best passage alone, the paper's ranking)\n"
             "  --random-transpose SEED  shift each query by a random -5..-1 or 1..6 semitones, drawn from\n"
             "                   SEED (an integer >= 0) and its theme id\n"
             "  --random-tempo SEED  play each query at a random 0.5-2x its tempo (log-uniform; its\n"
@@ -57,7 +59,7 @@ static void eval_help(FILE *f) {
             "1 s between them, are left out with a warning, and the header names each database's features.\n"
             "With --transpose any, --duration auto or a --random option, the JSON has \"query_details\":\n"
             "per theme the shift and tempo applied and the shift and stretching found for its recording.\n",
-            LM_FUSE_WEIGHT_DEFAULT);
+            LM_FUSE_WEIGHT_DEFAULT, (double)LM_CONTEXT_WEIGHT);
 }
 
 static int parse_folds(const char *s, int **folds, size_t *n) {
@@ -304,6 +306,11 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--fuse") && i + 1 < argc) fuse_path = argv[++i];
         else if (!strcmp(argv[i], "--fuse-weight") && i + 1 < argc) weight_arg = argv[++i];
         else if (!strcmp(argv[i], "--exhaustive")) opt.variants.exhaustive = 1;
+        else if (!strcmp(argv[i], "--context") && i + 1 < argc) {
+            double w;
+            if (lm_cli_parse_double("--context", argv[++i], 0, 1, &w) != 0) return 2;
+            opt.variants.context_set = 1, opt.variants.context_weight = (float)w;
+        }
         else if (!strcmp(argv[i], "--transpose") && i + 1 < argc) {
             if (strcmp(argv[++i], "any") != 0) {
                 lm_cli_fail("eval --transpose: expected 'any' (queries keep their key otherwise), got '%s'", argv[i]);

@@ -18,7 +18,7 @@ static void search_help(FILE *f) {
     fprintf(f,
             "usage: leitmotif search DB THEME [--top K] [--json] [--duration SEC|auto] [--transpose K|any]\n"
             "                        [--tempo BPM] [--occurrences [--occ-threshold M]] [--threads N]\n"
-            "                        [--fuse DB2 [--fuse-weight W]]\n"
+            "                        [--fuse DB2 [--fuse-weight W]] [--context W]\n"
             "                        [--part NAME|N] [--measures A-B] [--track N] [--voice N]\n"
             "       leitmotif search [DB] THEME --print-theme [--json] [selection and --tempo as above]\n\n"
             "Ranks the recordings of the database DB by how well THEME matches a passage of them\n"
@@ -64,6 +64,11 @@ static void search_help(FILE *f) {
             "  --exhaustive    every recording (with --transpose any / --duration auto: every variant)\n"
             "                  exactly over its whole length, without the candidate pass (for checking\n"
             "                  it; about 3x slower for one query, 12x / 5.6x for the variants)\n"
+            "  --context W     weight of the recording's context in the ranking (default %.2f): a recording's\n"
+            "                  distance is its best passage's plus W x the median distance of the theme over\n"
+            "                  all its passages (in the coarse pass), which favours the recording that is\n"
+            "                  close to the theme throughout (its key, its motifs) over a chance match;\n"
+            "                  0 ranks by the best passage alone (docs/search.md, \"Context\")\n"
             "  --threads N     worker threads (default: all cores)\n"
             "  --fuse DB2      search DB and DB2, two databases of the same recordings (same document ids)\n"
             "                  with different features, in one: the DTW runs on the per-frame mix (1-W) x\n"
@@ -81,11 +86,12 @@ static void search_help(FILE *f) {
             "each costs about 1.2-2 plain searches, not 12 or 5.6; the K best recordings shown are\n"
             "those of the exhaustive search with high probability (docs/results/search_modes.md).\n\n"
             "Output, one line per recording, best first: rank, document id, distance (mean cosine\n"
-            "distance along the best alignment: 0 is a perfect match, 1 no similarity), the matched\n"
+            "distance along the best alignment: 0 is a perfect match, 1 no similarity; plus the context\n"
+            "term), the matched\n"
             "passage start-end in seconds, then with --transpose any the shift (\"transpose +2\") and with\n"
             "--duration auto the duration factor (\"duration 1.41x\"); with --occurrences, an indented line\n"
             "per passage. Recordings too short for the theme are not ranked.\n",
-            LM_OCC_MARGIN_DEFAULT, LM_FUSE_WEIGHT_DEFAULT);
+            LM_OCC_MARGIN_DEFAULT, (double)LM_CONTEXT_WEIGHT, LM_FUSE_WEIGHT_DEFAULT);
 }
 
 typedef lm_dist_occ occ_list; /* a recording's occurrences */
@@ -282,6 +288,11 @@ int cmd_search(int argc, char **argv) {
         else if (!strcmp(argv[i], "--occurrences")) occurrences = 1;
         else if (!strcmp(argv[i], "--exhaustive")) vo.exhaustive = 1;
         else if (!strcmp(argv[i], "--print-theme")) show_theme = 1;
+        else if (!strcmp(argv[i], "--context") && i + 1 < argc) {
+            double w;
+            if (lm_cli_parse_double("--context", argv[++i], 0, 1, &w) != 0) return 2;
+            vo.context_set = 1, vo.context_weight = (float)w;
+        }
         else if (!strcmp(argv[i], "--occ-threshold") && i + 1 < argc) occ_arg = argv[++i];
         else if ((sel_rc = lm_cli_theme_select_option(argc, argv, &i, &sel)) != 0) {
             if (sel_rc < 0) return 1;
@@ -405,7 +416,7 @@ int cmd_search(int argc, char **argv) {
     size_t shown = 0, ranked = 0;
     if (rc == 0) {
         int ok;
-        if (qs.n > 1 || !qs.exhaustive) ok = lm_search_qset(sdb, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
+        if (!lm_qset_is_plain_scan(&qs)) ok = lm_search_qset(sdb, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
         else {
             ok = (db2_path ? lm_search_fused(&fusion, query, qs.N[0], m, 1) : lm_search_all(sdb, query, qs.N[0], m, 1)) == 0;
             for (size_t k = 0; k < n_cand && ok; k++) m[k].variant = 0, m[k].approx = 0;
@@ -414,7 +425,7 @@ int cmd_search(int argc, char **argv) {
             lm_match_sort(m, n_cand);
             while (ranked < n_cand && isfinite(m[ranked].distance)) ranked++;
             shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
-            if (qs.n > 1 || !qs.exhaustive) lm_search_locate_qset(sdb, fp, &qs, m, shown);
+            if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(sdb, fp, &qs, m, shown);
             else if (db2_path) lm_search_locate_fused(&fusion, query, qs.N[0], m, shown);
             else lm_search_locate(sdb, query, qs.N[0], m, shown);
             if (occurrences && !(occ = find_occurrences(sdb, fp, &qs, m, shown, occ_margin))) ok = 0;

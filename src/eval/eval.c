@@ -113,10 +113,13 @@ static int variant_mode(const lm_eval_options *opt) {
 }
 
 /* Queries as variant sets (run_variants): with variants, or a plain query with the candidate
- * pass (a one-variant set). A plain query scans every recording directly with --exhaustive, and
- * in a distributed run (opt->split), whose shares would prune differently. */
+ * pass (a one-variant set), or exhaustively with the same distances (the context term of
+ * index/search.h comes from the coarse pass). A plain query scans every recording directly
+ * only without the context term; then also in a distributed run (opt->split), whose shares
+ * would prune differently. */
 static int qset_mode(const lm_eval_options *opt) {
-    return variant_mode(opt) || (!opt->variants.exhaustive && !opt->split);
+    int context = !opt->variants.context_set || opt->variants.context_weight > 0.0f;
+    return variant_mode(opt) || context || (!opt->variants.exhaustive && !opt->split);
 }
 
 /* The queries x recordings results of a plain run (8 bytes each) or of --exhaustive variants. */
@@ -305,9 +308,9 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
     float *cmin = exhaustive ? NULL : lm_malloc(cells, sizeof *cmin);
     exact_hit *exact = exhaustive ? lm_malloc(cells, sizeof *exact) : NULL;
     if (!cmin && !exact) return -1;
-    /* Where query t's variants' coarse minima start (cval_at[t] + k * n_t), if kept. */
+    /* Where query t's variants' coarse minima start and offsets (cval_at[t] + k * lm_qset_cval_len), if kept. */
     size_t *cval_at = exhaustive ? NULL : lm_malloc(n_todo ? n_todo : 1, sizeof *cval_at), n_cval = 0, n_views = 0;
-    for (size_t t = 0; cval_at && t < n_todo; t++) cval_at[t] = n_cval, n_cval += nd * todo[t].qs.n;
+    for (size_t t = 0; cval_at && t < n_todo; t++) cval_at[t] = n_cval, n_cval += nd * lm_qset_cval_len(&todo[t].qs);
     for (size_t k = 0; k < nd; k++) n_views += 12 * ((f ? f->docs[k].T : db->docs[k].T) / 2 + 2);
     float *cval = cval_at && n_cval <= LM_EVAL_COARSE_KEEP ? malloc((n_cval ? n_cval : 1) * sizeof *cval) : NULL;
     lm_doc_view *views = !exhaustive && n_views <= LM_EVAL_COARSE_KEEP ? lm_calloc(nd, sizeof *views) : NULL;
@@ -333,7 +336,7 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
                 }
                 exact[t * nd + k] = (exact_hit){m.distance, (uint32_t)m.end, (uint16_t)m.variant};
             } else if (isnan(cmin[t * nd + k] = lm_qset_coarse_min(&todo[t].qs, &dv,
-                                                                    cval ? cval + cval_at[t] + k * todo[t].qs.n : NULL))) {
+                                                                    cval ? cval + cval_at[t] + k * lm_qset_cval_len(&todo[t].qs) : NULL))) {
 #pragma omp atomic write
                 failed = 1;
                 break;
@@ -425,6 +428,13 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
     if (!todo) return -1;
     size_t n_todo = 0;
     int rc = 0;
+    lm_eval_options split_opt;
+    if (!variant_mode(opt) && qset_mode(opt) && opt->split && !opt->variants.exhaustive) {
+        /* a plain distributed run with the context term: each share exhaustively, as without */
+        split_opt = *opt;
+        split_opt.variants.exhaustive = 1;
+        opt = &split_opt;
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         long doc = lm_db_find(db, queries[i].piece_id);
         size_t pos = doc < 0 ? SIZE_MAX : f ? f->index_of[doc] : (size_t)doc;
@@ -442,6 +452,7 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
         lm_set_error("eval: a distributed run takes --transpose any / --duration auto only with --exhaustive");
         rc = -1;
     }
+
     if (rc == 0 && qset_mode(opt)) {
         rc = run_variants(db, f, todo, n_todo, opt, res, n_top);
         for (size_t t = 0; t < n_todo; t++) lm_qset_free(&todo[t].qs);

@@ -57,7 +57,7 @@ void lm_json_string(FILE *f, const char *str) {
 }
 
 void lm_json_number(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.6g", v);
+    if (isfinite(v)) fprintf(f, "%.7g", v);
     else fputs("null", f);
 }
 

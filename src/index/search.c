@@ -285,6 +285,7 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->n_shift = o && o->transpose_any ? 12 : 1;
     qs->n = qs->n_stretch * qs->n_shift;
     qs->exhaustive = o && o->exhaustive;
+    qs->context_weight = o && o->context_set ? o->context_weight : LM_CONTEXT_WEIGHT;
     qs->q = lm_calloc(n_stretch, sizeof *qs->q);
     qs->cq = lm_calloc(n_stretch, sizeof *qs->cq);
     qs->N = lm_calloc(n_stretch, sizeof *qs->N);
@@ -335,7 +336,9 @@ static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, siz
 static int qset_coarse(lm_qset *qs) {
     /* A single query too short to coarsen: its coarse pass would be the exact scan. */
     if (qs->n == 1 && coarse_factor(qs->N[0]) == 1) qs->exhaustive = 1;
-    if (qs->exhaustive) return 0;
+    /* An exhaustive search needs the coarse queries too when the context term is on: it is
+     * the coarse pass's, so that both searches rank by the same distances. */
+    if (qs->exhaustive && !(qs->context_weight > 0.0f)) return 0;
     for (size_t i = 0; i < qs->n_stretch; i++) {
         qs->r[i] = coarse_factor(qs->N[i]);
         /* 96-127 frames: 4x (24-31 coarse frames, whose coarse features are stored) where the
@@ -530,21 +533,58 @@ static float eps_of(const lm_qset *qs, size_t v) {
     return qs->r[i] <= 1 ? 0.0f : qs->eps[i];
 }
 
+size_t lm_qset_cval_len(const lm_qset *qs) { return 2 * qs->n; }
+
+int lm_qset_is_plain_scan(const lm_qset *qs) { return qs->n == 1 && qs->exhaustive && !(qs->context_weight > 0.0f); }
+
+/* The median of a matching function's finite values (+INFINITY when none): the recording's
+ * context term. A quickselect on a copy (tmp, M floats). */
+static float median_finite(const float *mf, size_t M, float *tmp) {
+    size_t n = 0;
+    for (size_t m = 0; m < M; m++)
+        if (isfinite(mf[m])) tmp[n++] = mf[m];
+    if (n == 0) return INFINITY;
+    size_t k = n / 2, lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float p = tmp[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        for (;;) {
+            while (tmp[i] < p) i++;
+            while (tmp[j] > p) j--;
+            if (i >= j) break;
+            float t = tmp[i];
+            tmp[i++] = tmp[j];
+            tmp[j--] = t;
+        }
+        if (k <= j) hi = j;
+        else lo = j + 1;
+    }
+    return tmp[k];
+}
+
 /* Coarse pass of every variant over one recording: cval[v] is the coarse minimum (-INFINITY:
  * the coarse pass cannot fit a variant that the exact one can; +INFINITY: the variant does not
  * fit at all); cm (optional, n pointers) receives each variant's coarse matching function
  * (malloc'd, one block at cm[0]). The variants of one frame-rate factor share one pass. */
 static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **cm) {
     size_t n = qs->n, ns = qs->n_shift;
+    const int context = qs->context_weight > 0.0f;
+    float **own_cm = context && !cm ? malloc(n * sizeof *own_cm) : NULL; /* for the context term only */
+    if (own_cm) cm = own_cm;
     lm_sdtw_query *qv = malloc(n * sizeof *qv);
     lm_sdtw_result *res = malloc(n * sizeof *res);
     size_t *idx = malloc(n * sizeof *idx);
     float **mptr = cm ? malloc(n * sizeof *mptr) : NULL;
     float *block = NULL;
-    int rc = (qv && res && idx && (!cm || mptr)) ? 0 : -1;
+    size_t max_mc = 0;
+    int rc = (qv && res && idx && (!cm || mptr) && (!context || cm)) ? 0 : -1;
     if (rc == 0 && cm) {
         size_t total = 0;
-        for (size_t v = 0; v < n; v++) total += (d->T + qs->r[v / ns] - 1) / qs->r[v / ns];
+        for (size_t v = 0; v < n; v++) {
+            size_t Mc = (d->T + qs->r[v / ns] - 1) / qs->r[v / ns];
+            total += Mc;
+            if (Mc > max_mc) max_mc = Mc;
+        }
         block = malloc((total ? total : 1) * sizeof *block);
         if (!block) rc = -1;
         for (size_t v = 0, at = 0; rc == 0 && v < n; v++) {
@@ -587,44 +627,68 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
         }
         for (size_t j = 0; j < k; j++) {
             size_t v = idx[j], N = qs->N[v / ns];
-            cval[v] = N > 2 * d->T - 1 ? INFINITY : isfinite(res[j].distance) ? res[j].distance + qs->offset[v / ns]
-                                                                              : -INFINITY;
+            cval[v] = N > 2 * d->T - 1 ? INFINITY : isfinite(res[j].distance) ? res[j].distance : -INFINITY;
         }
     }
+    /* Each variant's offset: its stretching's penalty and the context term, the median of its
+     * coarse matching function (1, the largest distance, where the coarse pass cannot fit it
+     * but the exact scan may: a recording of about half the query's length). */
+    float *tmp = rc == 0 && context ? malloc((max_mc ? max_mc : 1) * sizeof *tmp) : NULL;
+    if (context && !tmp) rc = -1;
+    for (size_t v = 0; rc == 0 && v < n; v++) {
+        float off = qs->offset[v / ns];
+        if (context) {
+            float med = median_finite(cm[v], (d->T + qs->r[v / ns] - 1) / qs->r[v / ns], tmp);
+            off += qs->context_weight * (isfinite(med) ? med : 1.0f);
+        }
+        cval[n + v] = off;
+        if (isfinite(cval[v])) cval[v] += off;
+    }
+    free(tmp);
     free(qv);
     free(res);
     free(idx);
     free(mptr);
-    if (rc != 0) {
-        free(block);
-        if (cm) cm[0] = NULL;
-        lm_set_error("search: out of memory");
-    }
+    if (rc != 0 || own_cm) free(block);
+    if (rc != 0 && cm && !own_cm) cm[0] = NULL;
+    free(own_cm);
+    if (rc != 0) lm_set_error("search: out of memory");
     return rc;
 }
 
-/* Every variant exactly over the whole recording (one pass). */
+/* Every variant exactly over the whole recording (one pass), with the offsets of the coarse
+ * pass (which runs here for the context term). */
 static int exact_all(const lm_qset *qs, lm_doc_view *d, lm_sdtw_result *best, size_t *best_v) {
     lm_sdtw_query *qv = malloc(qs->n * sizeof *qv);
     lm_sdtw_result *res = malloc(qs->n * sizeof *res);
+    float *cval = malloc(lm_qset_cval_len(qs) * sizeof *cval);
     size_t M;
     const float *x = doc_coarse(d, 1, &M);
-    int rc = (qv && res && x) ? 0 : -1;
+    int rc = (qv && res && x && cval) ? 0 : -1;
+    if (rc == 0 && qs->context_weight > 0.0f && coarse_pass(qs, d, cval, NULL) != 0) {
+        free(qv);
+        free(res);
+        free(cval);
+        return -1;
+    }
+    if (rc == 0 && !(qs->context_weight > 0.0f))
+        for (size_t v = 0; v < qs->n; v++) cval[qs->n + v] = qs->offset[v / qs->n_shift];
     if (rc == 0) {
         for (size_t v = 0; v < qs->n; v++) qv[v] = variant_query(qs, v);
         rc = lm_sdtw_scan_multi(qv, qs->n, x, M, res, NULL);
     }
     if (rc == 0) {
-        for (size_t v = 0; v < qs->n; v++) res[v].distance += qs->offset[v / qs->n_shift];
+        for (size_t v = 0; v < qs->n; v++) res[v].distance += cval[qs->n + v];
         *best_v = 0;
         *best = res[0];
         for (size_t v = 1; v < qs->n; v++)
             if (res[v].distance < best->distance) *best = res[v], *best_v = v;
-    } else if (!qv || !res || !x) {
+    } else if (!qv || !res || !x || !cval) {
         lm_set_error("search: out of memory");
     }
     free(qv);
     free(res);
+    free(cval);
     return rc;
 }
 
@@ -634,7 +698,7 @@ float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval_out) {
         size_t v;
         return exact_all(qs, d, &r, &v) == 0 ? r.distance : NAN;
     }
-    float *cval = cval_out ? cval_out : malloc(qs->n * sizeof *cval);
+    float *cval = cval_out ? cval_out : malloc(lm_qset_cval_len(qs) * sizeof *cval);
     if (!cval || coarse_pass(qs, d, cval, NULL) != 0) {
         if (!cval_out) free(cval);
         return NAN;
@@ -667,7 +731,7 @@ static int coarse_matching(const lm_qset *qs, lm_doc_view *d, size_t v, float *c
  * no faster than the float scan's register-blocked sweep here. Scanning only the parts of a range
  * around the 2x function's low ends was slower than the whole range (more scans, each with its
  * lead of 2 (N - 1) ends). */
-int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th) {
+int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th, float off) {
     size_t i = v / qs->n_shift, M2 = (d->T + 1) / 2;
     if (!qs->mq[i]) return 0;
     size_t a2 = a / 2, b2 = (b + 1) / 2 < M2 ? (b + 1) / 2 : M2, Nm = qs->Nm[i];
@@ -693,7 +757,7 @@ int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, s
         free(win);
         if (rc != 0) return 0;
     }
-    return !(r2.distance + qs->offset[i] - qs->mid_eps[i] <= th); /* +inf: no path ends there */
+    return !(r2.distance + off - qs->mid_eps[i] <= th); /* +inf: no path ends there */
 }
 
 static const float *sort_key;
@@ -761,7 +825,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
     size_t n = qs->n, ns = qs->n_shift, max_mc = 0;
     for (size_t i = 0; i < qs->n_stretch; i++)
         if ((d->T + qs->r[i] - 1) / qs->r[i] > max_mc) max_mc = (d->T + qs->r[i] - 1) / qs->r[i];
-    float *cval = cval_in ? NULL : malloc(n * sizeof *cval);
+    float *cval = cval_in ? NULL : malloc(lm_qset_cval_len(qs) * sizeof *cval);
     float *cm = malloc((max_mc ? max_mc : 1) * sizeof *cm), *lower = malloc(n * sizeof *lower);
     size_t *order = malloc(n * sizeof *order), T1;
     /* The exact features, made (a compact recording dequantised) at the first exact scan: the
@@ -788,7 +852,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
         float th = u < theta ? u : theta;
         if (!(lower[v] <= th)) break;
         lm_sdtw_query q = variant_query(qs, v);
-        const float off = qs->offset[v / ns]; /* --duration auto's penalty of the stretching */
+        const float off = cv[n + v]; /* --duration auto's penalty of the stretching, the context term */
         lm_sdtw_result res;
         if (th == INFINITY || cv[v] == -INFINITY || eps_of(qs, v) == 0.0f) { /* the whole recording */
             if (!EXACT_X() || lm_sdtw_scan_multi(&q, 1, x, d->T, &res, NULL) != 0) rc = -1;
@@ -818,7 +882,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
                 b = e1;
                 continue;
             }
-            if (a != SIZE_MAX && r == LM_COARSE_FACTOR && lm_qset_mid_rejects(qs, d, v, a, b, th)) a = SIZE_MAX;
+            if (a != SIZE_MAX && r == LM_COARSE_FACTOR && lm_qset_mid_rejects(qs, d, v, a, b, th, off)) a = SIZE_MAX;
             if (a != SIZE_MAX) { /* scan the pending range */
                 if (!EXACT_X() || lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
                 else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
@@ -839,7 +903,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
             size_t a = best_end > half ? best_end - half : 0, b = best_end + half + 1 < d->T ? best_end + half + 1 : d->T;
             lm_sdtw_query q = variant_query(qs, v);
             lm_sdtw_result res;
-            const float off = qs->offset[v / ns];
+            const float off = cv[n + v];
             if (!EXACT_X() || lm_sdtw_scan_range(&q, x, d->T, a, b, &res, NULL) != 0) rc = -1;
             else if (res.distance + off < u) u = res.distance + off, best_v = v, best_end = res.end;
         }
@@ -938,7 +1002,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     size_t buf_len = mixes ? 12 * f->max_T : 1;
     int own = !cache;
     float *cmin = own ? malloc(nd * sizeof *cmin) : NULL;
-    float *cval = own && !qs->exhaustive ? malloc(nd * qs->n * sizeof *cval) : NULL;
+    float *cval = own && !qs->exhaustive ? malloc(nd * lm_qset_cval_len(qs) * sizeof *cval) : NULL;
     size_t *order = malloc(nd * sizeof *order);
     size_t cap = best < nd ? best : nd;
     kbest kb = {malloc((cap ? cap : 1) * sizeof(float)), 0, cap};
@@ -986,7 +1050,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
 #pragma omp for schedule(dynamic, 4)
             for (size_t k = 0; k < nd; k++) {
                 lm_doc_view dv;
-                cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * qs->n) : NAN;
+                cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * lm_qset_cval_len(qs)) : NAN;
                 if (views) { /* its coarse features, for the refinement (not a dequantised copy) */
                     free(dv.coarse[1]);
                     dv.coarse[1] = NULL;
@@ -1018,7 +1082,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     if (!failed && must >= 0 && (size_t)must < nd && !f && lm_db_verify_doc(db, (size_t)must) != 0) failed = damaged = 1;
     if (!failed && must >= 0 && (size_t)must < nd) {
         float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
-        if (refine_doc(db, f, qs, (size_t)must, buf, vw ? &vw[must] : NULL, cv ? cv + (size_t)must * qs->n : NULL,
+        if (refine_doc(db, f, qs, (size_t)must, buf, vw ? &vw[must] : NULL, cv ? cv + (size_t)must * lm_qset_cval_len(qs) : NULL,
                        INFINITY, &out[must]) != 0)
             failed = 1;
         free(buf);
@@ -1058,7 +1122,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
 #pragma omp for schedule(dynamic, 1)
             for (size_t i = 0; i < nb; i++) {
                 size_t k = batch[i];
-                if (refine_doc(db, f, qs, k, buf, vw ? &vw[k] : NULL, cv ? cv + k * qs->n : NULL, theta, &out[k]) != 0) {
+                if (refine_doc(db, f, qs, k, buf, vw ? &vw[k] : NULL, cv ? cv + k * lm_qset_cval_len(qs) : NULL, theta, &out[k]) != 0) {
 #pragma omp atomic write
                     failed = 1;
                 }
@@ -1144,21 +1208,32 @@ int lm_occurrences(const lm_qset *qs, const float *x, size_t T, const lm_match *
         }
         rc = lm_sdtw_scan_multi(qv, ns, x, T, res, mp);
     }
+    /* Each shift's offset as in the ranking (--duration auto's penalty, the context term of the
+     * coarse pass over these features), so that the distances are the search's. */
+    float *cval = rc == 0 ? malloc(lm_qset_cval_len(qs) * sizeof *cval) : NULL;
+    if (rc == 0 && !cval) rc = -1;
+    if (rc == 0 && qs->context_weight > 0.0f) {
+        lm_doc_view dv;
+        lm_doc_view_init(&dv, x, T);
+        rc = coarse_pass(qs, &dv, cval, NULL);
+        lm_doc_view_free(&dv);
+    } else if (rc == 0) {
+        for (size_t v = 0; v < qs->n; v++) cval[qs->n + v] = qs->offset[v / ns];
+    }
     size_t n = 0;
     if (rc == 0) {
         /* Per end, the best shift; the candidates are the ends within the margin of the best. */
-        const float off = qs->offset[v0 / ns]; /* --duration auto's penalty, as in the ranking */
+        const float *off = cval + qs->n + v0;
         float dmin = INFINITY;
         for (size_t s = 0; s < ns; s++)
-            if (res[s].distance + off < dmin) dmin = res[s].distance + off;
+            if (res[s].distance + off[s] < dmin) dmin = res[s].distance + off[s];
         float thr = (float)((double)dmin + margin);
         size_t nc = 0;
         for (size_t m = 0; m < T; m++) {
-            val[m] = mp[0][m];
+            val[m] = mp[0][m] + off[0];
             var[m] = 0;
             for (size_t s = 1; s < ns; s++)
-                if (mp[s][m] < val[m]) val[m] = mp[s][m], var[m] = (unsigned char)s;
-            val[m] += off;
+                if (mp[s][m] + off[s] < val[m]) val[m] = mp[s][m] + off[s], var[m] = (unsigned char)s;
             if (val[m] <= thr) cand[nc++] = (occ_candidate){val[m], m};
         }
         qsort(cand, nc, sizeof *cand, cmp_candidate);
@@ -1183,6 +1258,7 @@ int lm_occurrences(const lm_qset *qs, const float *x, size_t T, const lm_match *
     }
     (void)N;
     for (size_t s = 0; s < 12; s++) free(starts[s]);
+    free(cval);
     free(mf);
     free(val);
     free(var);

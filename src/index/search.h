@@ -142,10 +142,24 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * of a range that mattered (docs/search.md, "Middle check"). */
 #define LM_MID_EPS 0.03f
 
+/* The recording's context in the ranking: a recording's distance is its best passage's plus
+ * LM_CONTEXT_WEIGHT x the median, over all the recording's passages (ends), of the theme's
+ * distance in the coarse pass (its matching function at the coarse frame rate). A recording
+ * that holds the theme is usually close to it throughout (its key, its motifs), while a chance
+ * match in an unrelated recording is not; the median also offsets the lower minima that longer
+ * recordings reach by chance (docs/results/length_bias.md). Chosen on fold 4 (the validation
+ * fold; whole corpus, exhaustive statistics): MRR 0.93100 without; with the median at 0.05 /
+ * 0.08 / 0.10 / 0.12 / 0.15 / 0.18: 0.93124 / 0.93266 / 0.93277 / 0.93280 / 0.93277 / 0.93170
+ * (all keys: 0.89015 without, 0.89054 at 0.10); the mean instead of the median was no better
+ * (docs/results/context.md). */
+#define LM_CONTEXT_WEIGHT 0.1f
+
 typedef struct {
     int transpose_any; /* the 12 chroma shifts of the theme */
     int duration_auto; /* LM_AUTO_STRETCHES stretchings around the reference duration */
     int exhaustive;    /* every variant exactly over every recording (the pruning's reference) */
+    int context_set;      /* context_weight given (else LM_CONTEXT_WEIGHT) */
+    float context_weight; /* >= 0; 0: the best passage alone (the paper's ranking) */
 } lm_variant_options;
 
 typedef struct {
@@ -163,7 +177,16 @@ typedef struct {
                                      short queries at 4x; 0 when r = 1) */
     float *mid_eps;               /* per stretching: the middle check's margin */
     int exhaustive;
+    float context_weight;         /* LM_CONTEXT_WEIGHT or the option's */
 } lm_qset;
+
+/* Floats per recording of the coarse pass's results (lm_qset_coarse_min's cval): each
+ * variant's coarse minimum, then each variant's offset (its stretching's penalty plus the
+ * context term), which its exact distances get too. */
+size_t lm_qset_cval_len(const lm_qset *qs);
+/* 1 when the set is one exhaustive variant without the context term: a direct scan of every
+ * recording (lm_search_all, lm_search_fused) then ranks as lm_search_qset would. */
+int lm_qset_is_plain_scan(const lm_qset *qs);
 
 /* Variants of a theme: `duration_sec` (> 0; else the theme's own) is the reference duration,
  * `transpose` the fixed shift that the variants' shifts add to. Fails (one-line error) when a
@@ -203,7 +226,7 @@ void lm_doc_view_free(lm_doc_view *d);
  * distance an exact one may fall below it (LM_COARSE_EPS; more for short coarse queries);
  * +INFINITY when no variant fits in it, -INFINITY when only the coarse pass cannot tell (a
  * short recording); exhaustive: the exact minimum. NAN when out of memory. cval (optional,
- * qs->n floats) receives each variant's coarse minimum. */
+ * lm_qset_cval_len floats) receives each variant's coarse minimum and offset. */
 float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval);
 /* Refines one recording against `theta` (the distance it has to reach; INFINITY: none):
  * m->distance, end and variant of its best variant (m->approx = 0) when that is <= theta, else
@@ -211,17 +234,17 @@ float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval);
  * coarse minima from lm_qset_coarse_min (NULL: computed here). -1: out of memory. */
 int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *cval, lm_match *m);
 
-/* The refinement's middle check: 1 when variant v's distance (with its offset) at 2x, the least
+/* The refinement's middle check: 1 when variant v's distance (with its offset off) at 2x, the least
  * over the ends [a, b) of the recording, lies more than qs->mid_eps (LM_MID_EPS; for a widened
  * short query the 2x pass's margin) above th, so that the exact scan of those ends is skipped;
  * 0 when it does not, or when the check cannot be made (variants coarsened less than 4x have no
  * 2x query; a recording too short for it; out of memory). Makes the 2x frames of the ends'
  * window, or d's whole 2x features once the windows add up to half the recording. */
-int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th);
+int lm_qset_mid_rejects(const lm_qset *qs, lm_doc_view *d, size_t v, size_t a, size_t b, float th, float off);
 
 /* What the coarse pass found for one query set, kept by a caller that runs it itself (eval
  * runs it recording by recording for all queries): per recording (nd) the lm_qset_coarse_min
- * bound, optionally the variants' coarse minima (nd x qs->n; NULL: recomputed when refining)
+ * bound, optionally the variants' coarse minima and offsets (nd x lm_qset_cval_len; NULL: recomputed when refining)
  * and the coarse features (nd; NULL: made when refining; read only: shared by threads, so
  * they must hold every frame-rate factor the query set uses). */
 typedef struct {

@@ -421,7 +421,7 @@ void lm_web_search(lm_web_ctx *ctx, const lm_web_params *p, lm_web_reply *r) {
     size_t ranked = 0, shown = 0;
     if (rc == 0) {
 #if LM_WEB_VARIANTS
-        if (qs.n > 1 || !qs.exhaustive) rc = lm_search_qset(db, NULL, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, mt, 1);
+        if (!lm_qset_is_plain_scan(&qs)) rc = lm_search_qset(db, NULL, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, mt, 1);
         else {
             rc = lm_search_all(db, qs.q[0], qs.N[0], mt, 1);
             for (size_t k = 0; k < db->n_docs; k++) mt[k].variant = 0, mt[k].approx = 0;
@@ -435,7 +435,7 @@ void lm_web_search(lm_web_ctx *ctx, const lm_web_params *p, lm_web_reply *r) {
         while (ranked < db->n_docs && isfinite(mt[ranked].distance)) ranked++;
         shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
 #if LM_WEB_VARIANTS
-        if (qs.n > 1 || !qs.exhaustive) lm_search_locate_qset(db, NULL, &qs, mt, shown);
+        if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(db, NULL, &qs, mt, shown);
         else lm_search_locate(db, qs.q[0], qs.N[0], mt, shown);
         if (occurrences && shown) {
             occ = lm_calloc(shown, sizeof *occ);
