@@ -538,10 +538,12 @@ size_t lm_qset_cval_len(const lm_qset *qs) { return 2 * qs->n; }
 int lm_qset_is_plain_scan(const lm_qset *qs) { return qs->n == 1 && qs->exhaustive && !(qs->context_weight > 0.0f); }
 
 /* The median of a matching function's finite values (+INFINITY when none): the recording's
- * context term. A quickselect on a copy (tmp, M floats). */
+ * context term. Of every LM_CONTEXT_STEP-th end where there are enough (a quickselect over all
+ * of them would cost half the coarse pass of a plain search); a quickselect on a copy (tmp). */
+#define LM_CONTEXT_STEP 8
 static float median_finite(const float *mf, size_t M, float *tmp) {
-    size_t n = 0;
-    for (size_t m = 0; m < M; m++)
+    size_t n = 0, step = M >= 4 * LM_CONTEXT_STEP ? LM_CONTEXT_STEP : 1;
+    for (size_t m = step / 2; m < M; m += step)
         if (isfinite(mf[m])) tmp[n++] = mf[m];
     if (n == 0) return INFINITY;
     size_t k = n / 2, lo = 0, hi = n - 1;
