@@ -39,7 +39,7 @@ typedef struct {
     int transpose;       /* semitones */
     int transpose_any;   /* nonzero: search all 12 keys (transpose is ignored); hits say which */
     int duration_auto;   /* nonzero: tempo-free, 0.25-4x the duration (duration_sec, or the written one) */
-    int context_set;       /* nonzero: use context_weight, else the default (0.1) */
+    int context_set;       /* nonzero: use context_weight, else the default (0.12) */
     double context_weight; /* in [0, 1]: a hit's distance is its passage's plus this x the median of the
                               theme's distance over the recording (docs/search.md, "Context"); 0: the
                               passage alone */

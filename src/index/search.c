@@ -537,56 +537,63 @@ size_t lm_qset_cval_len(const lm_qset *qs) { return 2 * qs->n; }
 
 int lm_qset_is_plain_scan(const lm_qset *qs) { return qs->n == 1 && qs->exhaustive && !(qs->context_weight > 0.0f); }
 
-/* The median of a matching function's finite values (+INFINITY when none): the recording's
- * context term. Of every LM_CONTEXT_STEP-th end where there are enough (a quickselect over all
- * of them would cost half the coarse pass of a plain search); a quickselect on a copy (tmp). */
+/* The context term is the median of a variant's coarse matching function over at most
+ * LM_CONTEXT_SAMPLES (32) of its ends, every step-th (at least LM_CONTEXT_STEP, 8; all ends of a
+ * function shorter than 4 such steps): the ends step/2, step/2 + step, ... A quickselect over
+ * every end took a third of the time of a search in all keys, over every 8th still 12 %. */
 #define LM_CONTEXT_STEP 8
-static float median_finite(const float *mf, size_t M, float *tmp) {
-    size_t n = 0, step = M >= 4 * LM_CONTEXT_STEP ? LM_CONTEXT_STEP : 1;
-    for (size_t m = step / 2; m < M; m += step)
-        if (isfinite(mf[m])) tmp[n++] = mf[m];
-    if (n == 0) return INFINITY;
-    size_t k = n / 2, lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float p = tmp[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
+#define LM_CONTEXT_SAMPLES 32
+static size_t context_step(size_t Mc) {
+    if (Mc < 4 * LM_CONTEXT_STEP) return 1;
+    size_t step = (Mc + LM_CONTEXT_SAMPLES - 1) / LM_CONTEXT_SAMPLES;
+    return step > LM_CONTEXT_STEP ? step : LM_CONTEXT_STEP;
+}
+static size_t context_samples(size_t Mc) {
+    size_t step = context_step(Mc);
+    return Mc > step / 2 ? (Mc - step / 2 + step - 1) / step : 0;
+}
+
+/* The median of the finite values of x[0 .. n-1] (reordered; +INFINITY when none). */
+static float median_finite(float *x, size_t n) {
+    size_t f = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i])) x[f++] = x[i];
+    if (f == 0) return INFINITY;
+    size_t k = f / 2, lo = 0, hi = f - 1;
+    while (lo < hi) { /* quickselect (Hoare) */
+        float p = x[lo + (hi - lo) / 2];
+        size_t a = lo, b = hi;
         for (;;) {
-            while (tmp[i] < p) i++;
-            while (tmp[j] > p) j--;
-            if (i >= j) break;
-            float t = tmp[i];
-            tmp[i++] = tmp[j];
-            tmp[j--] = t;
+            while (x[a] < p) a++;
+            while (x[b] > p) b--;
+            if (a >= b) break;
+            float t = x[a];
+            x[a++] = x[b];
+            x[b--] = t;
         }
-        if (k <= j) hi = j;
-        else lo = j + 1;
+        if (k <= b) hi = b;
+        else lo = b + 1;
     }
-    return tmp[k];
+    return x[k];
 }
 
 /* Coarse pass of every variant over one recording: cval[v] is the coarse minimum (-INFINITY:
  * the coarse pass cannot fit a variant that the exact one can; +INFINITY: the variant does not
- * fit at all); cm (optional, n pointers) receives each variant's coarse matching function
- * (malloc'd, one block at cm[0]). The variants of one frame-rate factor share one pass. */
+ * fit at all) plus the variant's offset, cval[n + v] that offset (lm_qset_cval_len); cm
+ * (optional, n pointers) receives each variant's coarse matching function (malloc'd, one block
+ * at cm[0]). The variants of one frame-rate factor share one pass. */
 static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **cm) {
     size_t n = qs->n, ns = qs->n_shift;
     const int context = qs->context_weight > 0.0f;
-    float **own_cm = context && !cm ? malloc(n * sizeof *own_cm) : NULL; /* for the context term only */
-    if (own_cm) cm = own_cm;
     lm_sdtw_query *qv = malloc(n * sizeof *qv);
     lm_sdtw_result *res = malloc(n * sizeof *res);
     size_t *idx = malloc(n * sizeof *idx);
-    float **mptr = cm ? malloc(n * sizeof *mptr) : NULL;
-    float *block = NULL;
-    size_t max_mc = 0;
-    int rc = (qv && res && idx && (!cm || mptr) && (!context || cm)) ? 0 : -1;
+    float **mptr = malloc(n * sizeof *mptr), **sptr = malloc(n * sizeof *sptr), **samp = malloc(n * sizeof *samp);
+    float *block = NULL, *sblock = NULL, *full = NULL;
+    int rc = (qv && res && idx && mptr && sptr && samp) ? 0 : -1;
     if (rc == 0 && cm) {
         size_t total = 0;
-        for (size_t v = 0; v < n; v++) {
-            size_t Mc = (d->T + qs->r[v / ns] - 1) / qs->r[v / ns];
-            total += Mc;
-            if (Mc > max_mc) max_mc = Mc;
-        }
+        for (size_t v = 0; v < n; v++) total += (d->T + qs->r[v / ns] - 1) / qs->r[v / ns];
         block = malloc((total ? total : 1) * sizeof *block);
         if (!block) rc = -1;
         for (size_t v = 0, at = 0; rc == 0 && v < n; v++) {
@@ -594,16 +601,27 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
             at += (d->T + qs->r[v / ns] - 1) / qs->r[v / ns];
         }
     }
+    if (rc == 0 && context) { /* the sampled matching functions */
+        size_t total = 0;
+        for (size_t v = 0; v < n; v++) total += context_samples((d->T + qs->r[v / ns] - 1) / qs->r[v / ns]);
+        sblock = malloc((total ? total : 1) * sizeof *sblock);
+        if (!sblock) rc = -1;
+        for (size_t v = 0, at = 0; rc == 0 && v < n; v++) {
+            samp[v] = sblock + at;
+            at += context_samples((d->T + qs->r[v / ns] - 1) / qs->r[v / ns]);
+        }
+    }
     for (size_t r = 1; rc == 0 && r <= LM_COARSE_FACTOR; r++) {
         size_t k = 0;
         for (size_t v = 0; v < n; v++)
             if (qs->r[v / ns] == r) {
                 qv[k] = (lm_sdtw_query){qs->cq[v / ns], qs->Nc[v / ns], (int)(v % ns)};
-                if (cm) mptr[k] = cm[v];
+                mptr[k] = cm ? cm[v] : NULL;
+                sptr[k] = context ? samp[v] : NULL;
                 idx[k++] = v;
             }
         if (k == 0) continue;
-        size_t Mc;
+        size_t Mc = (d->T + r - 1) / r, step = context_step(Mc);
         int scanned = 1; /* 0: by the 16-bit scan */
         float sc;
         int bytes = r >= 2; /* the 16-bit scan takes coarse queries of up to LM_SDTW_INT_MAX_N frames */
@@ -615,46 +633,58 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
         }
         /* bytes (stored, or quantised once), scanned on 16-bit integers where the queries allow
          * it: twice the lanes of the float scan */
-        if (c8) scanned = lm_sdtw_scan_u8_int(qv, k, c8, Mc, sc, res, cm ? mptr : NULL);
+        if (c8)
+            scanned = lm_sdtw_scan_u8_int_sampled(qv, k, c8, Mc, sc, res, cm ? mptr : NULL, context ? step : 0,
+                                                  context ? sptr : NULL);
         if (scanned < 0) {
             rc = -1;
             break;
         }
-        if (scanned) {
+        if (scanned) { /* in float; the context term's samples from whole matching functions */
             const float *c = doc_coarse(d, r, &Mc);
-            if (!c || lm_sdtw_scan_multi(qv, k, c, Mc, res, cm ? mptr : NULL) != 0) {
+            if (context && !cm) {
+                free(full);
+                full = malloc((k * Mc > 0 ? k * Mc : 1) * sizeof *full);
+                for (size_t j = 0; full && j < k; j++) mptr[j] = full + j * Mc;
+            }
+            if (!c || (context && !cm && !full) ||
+                lm_sdtw_scan_multi(qv, k, c, Mc, res, cm || context ? mptr : NULL) != 0) {
                 rc = -1;
                 break;
             }
+            for (size_t j = 0; context && j < k; j++)
+                for (size_t m = step / 2, i = 0; m < Mc; m += step, i++) sptr[j][i] = mptr[j][m];
         }
         for (size_t j = 0; j < k; j++) {
             size_t v = idx[j], N = qs->N[v / ns];
             cval[v] = N > 2 * d->T - 1 ? INFINITY : isfinite(res[j].distance) ? res[j].distance : -INFINITY;
         }
     }
-    /* Each variant's offset: its stretching's penalty and the context term, the median of its
-     * coarse matching function (1, the largest distance, where the coarse pass cannot fit it
-     * but the exact scan may: a recording of about half the query's length). */
-    float *tmp = rc == 0 && context ? malloc((max_mc ? max_mc : 1) * sizeof *tmp) : NULL;
-    if (context && !tmp) rc = -1;
+    /* Each variant's offset: its stretching's penalty and the context term (1, the largest
+     * distance, where the coarse pass cannot fit the variant but the exact scan may: a
+     * recording of about half the query's length). */
     for (size_t v = 0; rc == 0 && v < n; v++) {
         float off = qs->offset[v / ns];
         if (context) {
-            float med = median_finite(cm[v], (d->T + qs->r[v / ns] - 1) / qs->r[v / ns], tmp);
+            float med = median_finite(samp[v], context_samples((d->T + qs->r[v / ns] - 1) / qs->r[v / ns]));
             off += qs->context_weight * (isfinite(med) ? med : 1.0f);
         }
         cval[n + v] = off;
         if (isfinite(cval[v])) cval[v] += off;
     }
-    free(tmp);
     free(qv);
     free(res);
     free(idx);
     free(mptr);
-    if (rc != 0 || own_cm) free(block);
-    if (rc != 0 && cm && !own_cm) cm[0] = NULL;
-    free(own_cm);
-    if (rc != 0) lm_set_error("search: out of memory");
+    free(sptr);
+    free(samp);
+    free(sblock);
+    free(full);
+    if (rc != 0) {
+        free(block);
+        if (cm) cm[0] = NULL;
+        lm_set_error("search: out of memory");
+    }
     return rc;
 }
 

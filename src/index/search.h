@@ -143,16 +143,15 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_MID_EPS 0.03f
 
 /* The recording's context in the ranking: a recording's distance is its best passage's plus
- * LM_CONTEXT_WEIGHT x the median, over all the recording's passages (ends), of the theme's
- * distance in the coarse pass (its matching function at the coarse frame rate). A recording
- * that holds the theme is usually close to it throughout (its key, its motifs), while a chance
- * match in an unrelated recording is not; the median also offsets the lower minima that longer
- * recordings reach by chance (docs/results/length_bias.md). Chosen on fold 4 (the validation
- * fold; whole corpus, exhaustive statistics): MRR 0.93100 without; with the median at 0.05 /
- * 0.08 / 0.10 / 0.12 / 0.15 / 0.18: 0.93124 / 0.93266 / 0.93277 / 0.93280 / 0.93277 / 0.93170
- * (all keys: 0.89015 without, 0.89054 at 0.10); the mean instead of the median was no better
- * (docs/results/context.md). */
-#define LM_CONTEXT_WEIGHT 0.1f
+ * LM_CONTEXT_WEIGHT x the median, over the recording's passages (at most 32 ends), of the theme's
+ * distance in the coarse pass (its coarse matching function). A recording that holds the theme
+ * is usually close to it throughout (its key, its motifs), a chance match in an unrelated
+ * recording is not; the median also offsets the lower minima that longer recordings reach by
+ * chance (docs/results/length_bias.md). Chosen on fold 4 (the validation fold, 783 themes,
+ * whole corpus, plain search at the annotated duration; docs/results/context.md): MRR 0.93100
+ * without; 0.93100 / 0.93198 / 0.93266 / 0.93275 / 0.93173 / 0.93134 / 0.92869 with 0.05 /
+ * 0.08 / 0.10 / 0.12 / 0.15 / 0.20 / 0.30. */
+#define LM_CONTEXT_WEIGHT 0.12f
 
 typedef struct {
     int transpose_any; /* the 12 chroma shifts of the theme */

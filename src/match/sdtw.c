@@ -506,6 +506,12 @@ LM_HOT static void int_matching(const int16_t *restrict x, size_t M, float k, fl
 
 int lm_sdtw_scan_u8_int(const lm_sdtw_query *queries, size_t n_queries, const uint8_t *doc, size_t M, float scale,
                         lm_sdtw_result *res, float *const *matching) {
+    return lm_sdtw_scan_u8_int_sampled(queries, n_queries, doc, M, scale, res, matching, 0, NULL);
+}
+
+int lm_sdtw_scan_u8_int_sampled(const lm_sdtw_query *queries, size_t n_queries, const uint8_t *doc, size_t M,
+                                float scale, lm_sdtw_result *res, float *const *matching, size_t step,
+                                float *const *samples) {
     /* Each query's frame kinds, once per distinct query (the variants of a search in all keys
      * share one; they are looked at for every recording) */
     int *kinds = malloc((n_queries ? n_queries : 1) * LM_SDTW_INT_MAX_N * sizeof *kinds);
@@ -573,6 +579,9 @@ int lm_sdtw_scan_u8_int(const lm_sdtw_query *queries, size_t n_queries, const ui
         const float k = scale / (float)N;
         size_t end = int_argmax(r1, M);
         if (mv) int_matching(r1, M, k, mv);
+        if (samples && samples[v] && step > 0) /* as int_matching computes them */
+            for (size_t m = step / 2, i = 0; m < M; m += step, i++)
+                samples[v][i] = r1[m] >= 0 ? 1.0f - (float)r1[m] * k : INFINITY;
         if (r1[end] >= 0) res[v] = (lm_sdtw_result){1.0f - (float)r1[end] * k, end, end};
     }
     free(rows);

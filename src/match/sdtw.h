@@ -66,6 +66,12 @@ int lm_sdtw_scan_range(const lm_sdtw_query *query, const float *doc, size_t M, s
 #define LM_SDTW_INT_MAX_N 127
 int lm_sdtw_scan_u8_int(const lm_sdtw_query *queries, size_t n_queries, const uint8_t *doc, size_t M, float scale,
                         lm_sdtw_result *res, float *const *matching);
+/* The same, and (samples, optional; step > 0) the matching function at the ends step/2,
+ * step/2 + step, ... < M only: samples[v] receives ceil((M - step/2) / step) floats, equal to
+ * matching[v] there (a summary of the whole function without writing all of it). */
+int lm_sdtw_scan_u8_int_sampled(const lm_sdtw_query *queries, size_t n_queries, const uint8_t *doc, size_t M,
+                                float scale, lm_sdtw_result *res, float *const *matching, size_t step,
+                                float *const *samples);
 /* Start frame of the best path into every end: starts[m] (M entries) is what lm_sdtw_start
  * gives for end m, SIZE_MAX where no path ends (m < N/2). One O(N M) double-precision pass with
  * O(M) memory; for listing all occurrences in a document. */
