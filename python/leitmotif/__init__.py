@@ -486,7 +486,7 @@ class Database:
 
     def search(self, theme, top: int = 10, duration: Optional[float] = None, tempo: Optional[float] = None,
                transpose: int = 0, *, part=None, measures=None, track: Optional[int] = None,
-               voice: Optional[int] = None) -> List[Hit]:
+               voice: Optional[int] = None, context: Optional[float] = None) -> List[Hit]:
         """Ranks the recordings for a theme, best first — ``leitmotif search DB THEME``.
 
         theme
@@ -505,6 +505,10 @@ class Database:
         part, measures, track, voice
             which part of a score file — ``--part``, ``--measures``, ``--track``, ``--voice``;
             see :class:`Theme`. ``db.search("q.musicxml", part="Violin I", measures=(5, 9))``.
+        context
+            weight in [0, 1] of the recording's context (default: the library's, 0.12): a hit's
+            distance is its passage's plus this times the median distance of the theme over the
+            recording; 0 ranks by the passage alone — ``--context``.
         """
         h = self._handle()
         t = _theme_of(theme, tempo, dict(part=part, measures=measures, track=track, voice=voice))
@@ -512,7 +516,8 @@ class Database:
         n = max(n, 1)
         hits = (_capi.HitStruct * n)()
         got = ctypes.c_size_t()
-        opt = _capi.QueryOptions(float(duration or 0.0), 0.0, int(transpose), 0, 0)
+        opt = _capi.QueryOptions(float(duration or 0.0), 0.0, int(transpose), 0, 0,
+                                 0 if context is None else 1, 0.0 if context is None else float(context))
         if _capi.search_theme(h, t._h, ctypes.byref(opt), hits, n, ctypes.byref(got)) != 0:
             _raise()
         return [Hit(hits[i].doc_id.decode("utf-8", "replace"), float(hits[i].distance), float(hits[i].start_sec),

@@ -163,6 +163,22 @@ def test_search_options_equal_cli(cli, cli_db):
     assert [h.distance for h in hits] == pytest.approx([r["distance"] for r in expected], rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.parametrize("context", [0.0, 0.3])
+def test_search_context_equals_cli(cli, cli_db, context):
+    expected = json.loads(cli("search", cli_db, BEETHOVEN5, "--top", "0", "--json", "--context", str(context)))["results"]
+    with lm.Database(cli_db) as db:
+        hits = db.search(BEETHOVEN5, top=0, context=context)
+        default = db.search(BEETHOVEN5, top=0)
+        passage = db.search(BEETHOVEN5, top=0, context=0.0)
+    assert [h.doc_id for h in hits] == [r["id"] for r in expected]
+    assert [h.distance for h in hits] == pytest.approx([r["distance"] for r in expected], rel=1e-5, abs=1e-6)
+    # the context term adds a non-negative amount to every recording's distance
+    by_id = {h.doc_id: h.distance for h in passage}
+    assert all(h.distance >= by_id[h.doc_id] - 1e-6 for h in default)
+    with lm.Database(cli_db) as db, pytest.raises(lm.LeitmotifError):
+        db.search(BEETHOVEN5, context=2.0)
+
+
 HAYDN = os.path.join(EXAMPLES, "..", "tests", "data", "themes", "haydn_sq8455808-2_t2.musicxml")
 
 

@@ -149,7 +149,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * recording is not; the median also offsets the lower minima that longer recordings reach by
  * chance (docs/results/length_bias.md). Chosen on fold 4 (the validation fold, 783 themes,
  * whole corpus, plain search at the annotated duration; docs/results/context.md): MRR 0.93100
- * without; 0.93100 / 0.93198 / 0.93266 / 0.93275 / 0.93173 / 0.93134 / 0.92869 with 0.05 /
+ * without; 0.93100 / 0.93254 / 0.93244 / 0.93260 / 0.93125 / 0.92998 / 0.92705 with 0.05 /
  * 0.08 / 0.10 / 0.12 / 0.15 / 0.20 / 0.30. */
 #define LM_CONTEXT_WEIGHT 0.12f
 
