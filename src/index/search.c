@@ -585,10 +585,19 @@ static float median_finite(float *x, size_t n) {
 static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **cm) {
     size_t n = qs->n, ns = qs->n_shift;
     const int context = qs->context_weight > 0.0f;
-    lm_sdtw_query *qv = malloc(n * sizeof *qv);
-    lm_sdtw_result *res = malloc(n * sizeof *res);
-    size_t *idx = malloc(n * sizeof *idx);
-    float **mptr = malloc(n * sizeof *mptr), **sptr = malloc(n * sizeof *sptr), **samp = malloc(n * sizeof *samp);
+    /* On the stack for up to 12 variants (a plain search, all keys): this runs once per
+     * recording and query, and at 10 000 h the allocations cost as much as the medians. */
+    enum { SMALL = 12 };
+    lm_sdtw_query qv_s[SMALL];
+    lm_sdtw_result res_s[SMALL];
+    size_t idx_s[SMALL];
+    float *ptr_s[3 * SMALL], sblock_s[SMALL * LM_CONTEXT_SAMPLES];
+    const int small = n <= SMALL;
+    lm_sdtw_query *qv = small ? qv_s : malloc(n * sizeof *qv);
+    lm_sdtw_result *res = small ? res_s : malloc(n * sizeof *res);
+    size_t *idx = small ? idx_s : malloc(n * sizeof *idx);
+    float **mptr = small ? ptr_s : malloc(n * sizeof *mptr), **sptr = small ? ptr_s + SMALL : malloc(n * sizeof *sptr),
+          **samp = small ? ptr_s + 2 * SMALL : malloc(n * sizeof *samp);
     float *block = NULL, *sblock = NULL, *full = NULL;
     int rc = (qv && res && idx && mptr && sptr && samp) ? 0 : -1;
     if (rc == 0 && cm) {
@@ -604,7 +613,7 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
     if (rc == 0 && context) { /* the sampled matching functions */
         size_t total = 0;
         for (size_t v = 0; v < n; v++) total += context_samples((d->T + qs->r[v / ns] - 1) / qs->r[v / ns]);
-        sblock = malloc((total ? total : 1) * sizeof *sblock);
+        sblock = small ? sblock_s : malloc((total ? total : 1) * sizeof *sblock); /* <= 32 per variant */
         if (!sblock) rc = -1;
         for (size_t v = 0, at = 0; rc == 0 && v < n; v++) {
             samp[v] = sblock + at;
@@ -672,13 +681,15 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
         cval[n + v] = off;
         if (isfinite(cval[v])) cval[v] += off;
     }
-    free(qv);
-    free(res);
-    free(idx);
-    free(mptr);
-    free(sptr);
-    free(samp);
-    free(sblock);
+    if (!small) {
+        free(qv);
+        free(res);
+        free(idx);
+        free(mptr);
+        free(sptr);
+        free(samp);
+        free(sblock);
+    }
     free(full);
     if (rc != 0) {
         free(block);
