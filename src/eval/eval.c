@@ -452,7 +452,6 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
         lm_set_error("eval: a distributed run takes --transpose any / --duration auto only with --exhaustive");
         rc = -1;
     }
-
     if (rc == 0 && qset_mode(opt)) {
         rc = run_variants(db, f, todo, n_todo, opt, res, n_top);
         for (size_t t = 0; t < n_todo; t++) lm_qset_free(&todo[t].qs);
