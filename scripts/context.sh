@@ -3,12 +3,18 @@
 # choosing W on fold 4 and measuring it on fold 5, the real recordings and the search modes,
 # on the whole-corpus databases of scripts/whole_corpus.sh. Writes docs/results/context.md.
 # Usage: scripts/context.sh DATA_DIR [STEP...]
-#   steps (default: all): fold4 fold5 exact tables
+#   steps (default: all): fold4 fold5 heldout exact tables
 #   fold4   fold 4's 783 themes (the validation fold), annotated duration, plain search, for each
 #           W of CONTEXT_GRID, and in all keys (random shifts) for 0, 0.05, 0.1 and 0.15
 #   fold5   fold 5's 751 themes (the test fold) and ../shared/realaudio's themes at W = 0 and the
 #           default: both query durations, all keys (random shifts), random tempi with
 #           --duration auto; the real themes also with the authors' v1 features
+#   heldout fold 5 rendered with issue 12's held-out timbre source and degradations
+#           (DATA/fold5_heldout, scripts/robustness.sh render) against its fold-5 database
+#           (CONTEXT_DB_HELDOUT, default DATA/db/choir_tuned_heldout.lmdb, and CONTEXT_DB_HELDOUT_V1,
+#           DATA/db/v1_tuned_heldout.lmdb: scripts/robustness.sh index with ROBUST_MODELS
+#           choir=models/leitmotif_default.bin; used once its .done marker exists), annotated
+#           duration, W = 0 and the default
 #   exact   the default's candidate search against --exhaustive on fold 5 (plain, annotated
 #           duration): ranks and 10 best recordings
 #   tables  docs/results/context.md
@@ -17,13 +23,15 @@
 # Every run is skipped when its JSON exists (DATA/context/*.json).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ $# -ge 1 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
 data="$1"; shift
-steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(fold4 fold5 exact tables)
+steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(fold4 fold5 heldout exact tables)
 cli="${LM_CLI:-$here/build/leitmotif}"
 [ -x "$cli" ] || "$here/scripts/setup.sh" "$here/build" >&2
 db="${CONTEXT_DB:-$data/db/w_choir.lmdb}"
 db_v1="${CONTEXT_DB_V1:-$data/db/w_v1.lmdb}"
+db_ho="${CONTEXT_DB_HELDOUT:-$data/db/choir_tuned_heldout.lmdb}"
+db_ho_v1="${CONTEXT_DB_HELDOUT_V1:-$data/db/v1_tuned_heldout.lmdb}"
 grid="${CONTEXT_GRID:-0 0.05 0.08 0.1 0.12 0.15 0.2 0.3}"
 seed="${SEED:-1}"
 out="$data/context"
@@ -73,8 +81,14 @@ for step in "${steps[@]}"; do
         run "f5_any_w$w" "$db" "$f5" --context "$w" --random-transpose "$seed" --transpose any
         run "f5_auto_w$w" "$db" "$f5" --context "$w" --queries-from score --random-tempo "$seed" --duration auto
         run "real_w$w" "$db" "$data/realaudio_themes.csv" --context "$w"
-        [ -e "$db_v1" ] && run "f5_v1_w$w" "$db_v1" "$f5" --context "$w"
-        [ -e "$db_v1" ] && run "real_v1_w$w" "$db_v1" "$data/realaudio_themes.csv" --context "$w"
+        if [ -e "$db_v1" ]; then run "f5_v1_w$w" "$db_v1" "$f5" --context "$w"; fi
+        if [ -e "$db_v1" ]; then run "real_v1_w$w" "$db_v1" "$data/realaudio_themes.csv" --context "$w"; fi
+      done
+      ;;
+    heldout)
+      for w in 0 "$default_w"; do
+        if [ -e "$db_ho.done" ]; then run "ho_w$w" "$db_ho" "$data/fold5_heldout/annotations.csv" --context "$w"; fi
+        if [ -e "$db_ho_v1.done" ]; then run "ho_v1_w$w" "$db_ho_v1" "$data/fold5_heldout/annotations.csv" --context "$w"; fi
       done
       ;;
     exact)

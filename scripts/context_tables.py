@@ -52,7 +52,9 @@ def main():
     for label, name in (("annotated duration", "f5"), ("score duration", "f5_score"),
                         ("all keys, random shifts (`--transpose any`)", "f5_any"),
                         ("score duration at random 0.5-2x tempi, `--duration auto`", "f5_auto"),
-                        ("authors' v1 features, annotated duration", "f5_v1")):
+                        ("authors' v1 features, annotated duration", "f5_v1"),
+                        ("held-out timbre and degradations (issue 12 (b)), fold-5 database", "ho"),
+                        ("the same, authors' v1 features", "ho_v1")):
         c0, c1 = cpu(d, name + "_w0"), cpu(d, name + "_w" + dw)
         print("| %s | %s | %s | %s |" % (label, cell(load(d, name + "_w0")), cell(load(d, name + "_w" + dw)),
                                          "%.0f / %.0f" % (c0, c1) if c0 and c1 else "-"))
