@@ -118,8 +118,8 @@ static int variant_mode(const lm_eval_options *opt) {
  * only without the context term; then also in a distributed run (opt->split), whose shares
  * would prune differently. */
 static int qset_mode(const lm_eval_options *opt) {
-    int context = !opt->variants.context_set || opt->variants.context_weight > 0.0f;
-    return variant_mode(opt) || context || (!opt->variants.exhaustive && !opt->split);
+    return variant_mode(opt) || lm_variant_context_weight(&opt->variants) > 0.0f ||
+           (!opt->variants.exhaustive && !opt->split);
 }
 
 /* The queries x recordings results of a plain run (8 bytes each) or of --exhaustive variants. */

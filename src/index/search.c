@@ -279,13 +279,17 @@ static float *transposed_copy(const float *q, size_t N, int shift) {
  * 1 000-h archive, beyond LM_COARSE_EPS, and lost them all (docs/search.md). */
 static size_t coarse_factor(size_t N) { return N >= 32 * LM_COARSE_FACTOR ? LM_COARSE_FACTOR : N >= 32 ? 2 : 1; }
 
+float lm_variant_context_weight(const lm_variant_options *o) {
+    return o && o->context_set ? o->context_weight : LM_CONTEXT_WEIGHT;
+}
+
 static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o) {
     memset(qs, 0, sizeof *qs);
     qs->n_stretch = n_stretch;
     qs->n_shift = o && o->transpose_any ? 12 : 1;
     qs->n = qs->n_stretch * qs->n_shift;
     qs->exhaustive = o && o->exhaustive;
-    qs->context_weight = o && o->context_set ? o->context_weight : LM_CONTEXT_WEIGHT;
+    qs->context_weight = lm_variant_context_weight(o);
     qs->q = lm_calloc(n_stretch, sizeof *qs->q);
     qs->cq = lm_calloc(n_stretch, sizeof *qs->cq);
     qs->N = lm_calloc(n_stretch, sizeof *qs->N);
@@ -583,6 +587,12 @@ static float median_finite(float *x, size_t n) {
  * fit at all) plus the variant's offset, cval[n + v] that offset (lm_qset_cval_len); cm
  * (optional, n pointers) receives each variant's coarse matching function (malloc'd, one block
  * at cm[0]). The variants of one frame-rate factor share one pass. */
+/* Frames of recording d at variant v's coarse frame rate. */
+static size_t coarse_len(const lm_qset *qs, const lm_doc_view *d, size_t v) {
+    size_t r = qs->r[v / qs->n_shift];
+    return (d->T + r - 1) / r;
+}
+
 static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **cm) {
     size_t n = qs->n, ns = qs->n_shift;
     const int context = qs->context_weight > 0.0f;
@@ -603,22 +613,22 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
     int rc = (qv && res && idx && mptr && sptr && samp) ? 0 : -1;
     if (rc == 0 && cm) {
         size_t total = 0;
-        for (size_t v = 0; v < n; v++) total += (d->T + qs->r[v / ns] - 1) / qs->r[v / ns];
+        for (size_t v = 0; v < n; v++) total += coarse_len(qs, d, v);
         block = malloc((total ? total : 1) * sizeof *block);
         if (!block) rc = -1;
         for (size_t v = 0, at = 0; rc == 0 && v < n; v++) {
             cm[v] = block + at;
-            at += (d->T + qs->r[v / ns] - 1) / qs->r[v / ns];
+            at += coarse_len(qs, d, v);
         }
     }
     if (rc == 0 && context) { /* the sampled matching functions */
         size_t total = 0;
-        for (size_t v = 0; v < n; v++) total += context_samples((d->T + qs->r[v / ns] - 1) / qs->r[v / ns]);
+        for (size_t v = 0; v < n; v++) total += context_samples(coarse_len(qs, d, v));
         sblock = small ? sblock_s : malloc((total ? total : 1) * sizeof *sblock); /* <= 32 per variant */
         if (!sblock) rc = -1;
         for (size_t v = 0, at = 0; rc == 0 && v < n; v++) {
             samp[v] = sblock + at;
-            at += context_samples((d->T + qs->r[v / ns] - 1) / qs->r[v / ns]);
+            at += context_samples(coarse_len(qs, d, v));
         }
     }
     for (size_t r = 1; rc == 0 && r <= LM_COARSE_FACTOR; r++) {
@@ -676,7 +686,7 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
     for (size_t v = 0; rc == 0 && v < n; v++) {
         float off = qs->offset[v / ns];
         if (context) {
-            float med = median_finite(samp[v], context_samples((d->T + qs->r[v / ns] - 1) / qs->r[v / ns]));
+            float med = median_finite(samp[v], context_samples(coarse_len(qs, d, v)));
             off += qs->context_weight * (isfinite(med) ? med : 1.0f);
         }
         cval[n + v] = off;
@@ -700,6 +710,14 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
     return rc;
 }
 
+/* Each variant's offset into cval[n + v] (lm_qset_cval_len floats): the coarse pass's, which
+ * holds the context term, or without it only the stretchings' penalties (no pass needed). */
+static int variant_offsets(const lm_qset *qs, lm_doc_view *d, float *cval) {
+    if (qs->context_weight > 0.0f) return coarse_pass(qs, d, cval, NULL);
+    for (size_t v = 0; v < qs->n; v++) cval[qs->n + v] = qs->offset[v / qs->n_shift];
+    return 0;
+}
+
 /* Every variant exactly over the whole recording (one pass), with the offsets of the coarse
  * pass (which runs here for the context term). */
 static int exact_all(const lm_qset *qs, lm_doc_view *d, lm_sdtw_result *best, size_t *best_v) {
@@ -709,14 +727,12 @@ static int exact_all(const lm_qset *qs, lm_doc_view *d, lm_sdtw_result *best, si
     size_t M;
     const float *x = doc_coarse(d, 1, &M);
     int rc = (qv && res && x && cval) ? 0 : -1;
-    if (rc == 0 && qs->context_weight > 0.0f && coarse_pass(qs, d, cval, NULL) != 0) {
+    if (rc == 0 && variant_offsets(qs, d, cval) != 0) {
         free(qv);
         free(res);
         free(cval);
         return -1;
     }
-    if (rc == 0 && !(qs->context_weight > 0.0f))
-        for (size_t v = 0; v < qs->n; v++) cval[qs->n + v] = qs->offset[v / qs->n_shift];
     if (rc == 0) {
         for (size_t v = 0; v < qs->n; v++) qv[v] = variant_query(qs, v);
         rc = lm_sdtw_scan_multi(qv, qs->n, x, M, res, NULL);
@@ -1256,13 +1272,11 @@ int lm_occurrences(const lm_qset *qs, const float *x, size_t T, const lm_match *
      * coarse pass over these features), so that the distances are the search's. */
     float *cval = rc == 0 ? malloc(lm_qset_cval_len(qs) * sizeof *cval) : NULL;
     if (rc == 0 && !cval) rc = -1;
-    if (rc == 0 && qs->context_weight > 0.0f) {
+    if (rc == 0) {
         lm_doc_view dv;
         lm_doc_view_init(&dv, x, T);
-        rc = coarse_pass(qs, &dv, cval, NULL);
+        rc = variant_offsets(qs, &dv, cval);
         lm_doc_view_free(&dv);
-    } else if (rc == 0) {
-        for (size_t v = 0; v < qs->n; v++) cval[qs->n + v] = qs->offset[v / ns];
     }
     size_t n = 0;
     if (rc == 0) {

@@ -160,6 +160,8 @@ typedef struct {
     int context_set;      /* context_weight given (else LM_CONTEXT_WEIGHT) */
     float context_weight; /* >= 0; 0: the best passage alone (the paper's ranking) */
 } lm_variant_options;
+/* The context weight that options give (o may be NULL: the default). */
+float lm_variant_context_weight(const lm_variant_options *o);
 
 typedef struct {
     size_t n_stretch, n_shift, n; /* n = n_stretch x n_shift variants; v = stretch v / n_shift, shift v % n_shift */
