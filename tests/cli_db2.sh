@@ -143,7 +143,9 @@ db="$tmp/dmg.db"; rm -rf "$db"; cp -r "$tmp/base.db" "$db"
 "$cli" index "$db" "$tmp/more/r05.wav" "$tmp/more/r06.wav" --commit-every 1e-6 --threads 1 2>/dev/null
 seg="$(ls "$db" | grep '^seg-' | tail -n 1)"
 size=$(wc -c <"$db/$seg")
-printf '\x55' | dd of="$db/$seg" bs=1 seek=$((size - 200)) conv=notrunc 2>/dev/null
+# flip every bit of one byte (a fixed value could equal the byte that is there)
+byte=$(od -An -tu1 -j $((size - 200)) -N 1 "$db/$seg" | tr -d ' ')
+printf "\\x$(printf %02x $((byte ^ 255)))" | dd of="$db/$seg" bs=1 seek=$((size - 200)) conv=notrunc 2>/dev/null
 "$cli" check "$db" >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "segment $seg is damaged" "$tmp/err" && ok "check finds and names the damaged segment: $(head -n 1 "$tmp/err")" ||
   fail "check on a damaged segment (rc=$rc): $(cat "$tmp/out" "$tmp/err")"
