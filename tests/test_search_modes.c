@@ -463,6 +463,103 @@ static void test_noisy_copies_short_theme(void **state) {
     assert_true(widened >= 2);
 }
 
+/* The pre-filter of large searches (LM_PRE_FACTOR), forced on small databases (pre_min_docs
+ * 0, the first 12 refined): random databases with planted copies (strong, weak, warped) and
+ * noisy copies of one recording, plain and in all keys, float and compact. The bound never
+ * exceeds a recording's exact distance where it holds the theme, it is above the theme's
+ * distance for most recordings of unrelated music (it prunes), and the search with it gives the
+ * same ten best (ids, distances, ends) as --exhaustive. */
+static void test_pre_filter(void **state) {
+    (void)state;
+    seed(33);
+#ifdef __SANITIZE_ADDRESS__
+    const int n_cases = 6;
+#else
+    const int n_cases = 40;
+#endif
+    int with_pre = 0, pruned = 0, unrelated = 0;
+    for (int c = 0; c < n_cases; c++) {
+        size_t n_docs = 40 + (size_t)(uniform() * 24), M = 800 + (size_t)(uniform() * 2000);
+        size_t N = 140 + (size_t)(uniform() * 260);
+        int compact = c % 2, all_keys = c % 4 >= 2;
+        mem_db m;
+        mem_db_init(&m, n_docs, M);
+        float *q = melody(N);
+        int holds[64] = {0};
+        plant(q, N, all_keys ? 5 : 0, m.x[0], M, 100, N); /* recording 0 holds it, others below */
+        holds[0] = 1;
+        for (int p = 0; p < 8; p++) {
+            size_t len = (size_t)((double)N * (0.7 + 0.8 * uniform())), k = 1 + (size_t)(uniform() * 9);
+            if (len + 10 < M) {
+                plant_mix(q, N, all_keys ? (int)(uniform() * 12) : 0, m.x[k], M, (size_t)(uniform() * (double)(M - len)),
+                          len, (float)(0.3 + 1.5 * uniform()));
+                holds[k] = 1;
+            }
+        }
+        for (size_t k = 10; k < 22; k++) { /* noisy copies of recording 0, circularly shifted */
+            size_t off = (size_t)(uniform() * (double)M);
+            for (size_t t = 0; t < M; t++) {
+                for (int p = 0; p < 12; p++) {
+                    float v = m.x[0][(size_t)p * M + (t + off) % M] + (float)(0.1 * uniform() - 0.05);
+                    m.x[k][(size_t)p * M + t] = v > 0 ? v : 0;
+                }
+                normalise_frame(m.x[k], M, t);
+            }
+            holds[k] = 1;
+        }
+        uint8_t *u8[64] = {NULL};
+        for (size_t k = 0; compact && k < n_docs; k++) {
+            u8[k] = malloc(12 * M);
+            lm_quantise_u8(m.x[k], 12 * M, LM_DB_U8_SCALE, u8[k]);
+            m.db.docs[k].chroma = NULL;
+            m.db.docs[k].chroma_u8 = u8[k];
+            m.db.docs[k].scale = LM_DB_U8_SCALE;
+        }
+        lm_variant_options vo = {.transpose_any = all_keys}, ve = {.transpose_any = all_keys, .exhaustive = 1};
+        lm_qset qs, qe;
+        assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+        assert_int_equal(lm_qset_from_chroma(&qe, q, N, &ve), 0);
+        lm_match *a = calloc(n_docs, sizeof *a), *e = calloc(n_docs, sizeof *e);
+        assert_int_equal(lm_search_qset(&m.db, NULL, &qe, NULL, 10, -1, e, 1), 0);
+        if (lm_qset_has_pre(&qs)) {
+            with_pre++;
+            assert_true(qs.pre_eps[0] >= LM_PRE_EPS && qs.pre_eps[0] <= LM_PRE_EPS_MAX);
+            for (size_t k = 0; k < n_docs; k++) { /* the bound against each recording's exact distance */
+                lm_doc_view dv;
+                lm_doc_view_init_doc(&dv, &m.db.docs[k]);
+                float b = lm_qset_pre_bound(&qs, &dv);
+                lm_doc_view_free(&dv);
+                assert_false(isnan(b));
+                size_t j = 0;
+                while (e[j].doc != k) j++;
+                if (holds[k] && !(b <= e[j].distance))
+                    fail_msg("case %d (N %zu): recording %zu holds the theme at %.4f, bound %.4f", c, N, k,
+                             e[j].distance, b);
+                if (!holds[k]) unrelated++, pruned += b > e[0].distance;
+            }
+        }
+        qs.pre_min_docs = 0, qs.pre_first = 12;
+        assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, 10, -1, a, 1), 0);
+        lm_match_sort(a, n_docs);
+        lm_match_sort(e, n_docs);
+        for (size_t i = 0; i < 10; i++)
+            if (a[i].doc != e[i].doc || a[i].distance != e[i].distance || a[i].end != e[i].end || a[i].approx)
+                fail_msg("case %d (%s, %s, N %zu): rank %zu differs: doc %zu %.6f end %zu vs doc %zu %.6f end %zu", c,
+                         compact ? "u8" : "f32", all_keys ? "all keys" : "plain", N, i + 1, a[i].doc, a[i].distance,
+                         a[i].end, e[i].doc, e[i].distance, e[i].end);
+        free(a), free(e);
+        lm_qset_free(&qs);
+        lm_qset_free(&qe);
+        for (size_t k = 0; k < n_docs; k++) free(u8[k]);
+        free(q);
+        mem_db_free(&m);
+    }
+    print_message("pre-filter: %d of %d cases with it; %d of %d unrelated recordings bounded above the best match; "
+                  "ten best == exhaustive\n", with_pre, n_cases, pruned, unrelated);
+    assert_true(with_pre >= n_cases / 2);
+    assert_true(pruned * 2 > unrelated); /* it prunes most of them */
+}
+
 /* The refinement's middle check (lm_qset_mid_rejects): a query coarsened 4x has a 2x version
  * (shorter ones have none, and are never rejected); the range around a planted copy is never
  * rejected at its own distance; over random ranges (a quarter around the copy) and thresholds
@@ -750,6 +847,7 @@ int main(void) {
         cmocka_unit_test(test_pruned_equals_exhaustive),
         cmocka_unit_test(test_candidates_equal_exhaustive),
         cmocka_unit_test(test_noisy_copies_short_theme),
+        cmocka_unit_test(test_pre_filter),
         cmocka_unit_test(test_mid_check),
         cmocka_unit_test(test_downsample_u8),
         cmocka_unit_test(test_duration_auto),

@@ -301,8 +301,13 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->Nm = lm_calloc(n_stretch, sizeof *qs->Nm);
     qs->eps = lm_calloc(n_stretch, sizeof *qs->eps);
     qs->mid_eps = lm_calloc(n_stretch, sizeof *qs->mid_eps);
+    qs->pq = lm_calloc(n_stretch, sizeof *qs->pq);
+    qs->Npq = lm_calloc(n_stretch, sizeof *qs->Npq);
+    qs->pre_eps = lm_calloc(n_stretch, sizeof *qs->pre_eps);
+    qs->pre_min_docs = LM_PRE_MIN_DOCS;
+    qs->pre_first = LM_PRE_FIRST;
     if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset || !qs->mq || !qs->Nm ||
-        !qs->eps || !qs->mid_eps) {
+        !qs->eps || !qs->mid_eps || !qs->pq || !qs->Npq || !qs->pre_eps) {
         lm_qset_free(qs);
         return -1;
     }
@@ -335,6 +340,25 @@ static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, siz
     free(x);
     free(c);
     return worst;
+}
+
+/* Stretching i's pre-filter query at 8x and its margin (none where the margin would be too
+ * wide); -1 when out of memory. */
+static int pre_query(lm_qset *qs, size_t i) {
+    size_t Np;
+    float *pq = lm_query_downsample(qs->q[i], qs->N[i], LM_PRE_FACTOR, &Np);
+    float loss = pq ? self_loss(qs->q[i], qs->N[i], pq, Np, LM_PRE_FACTOR) : -1.0f;
+    if (loss < 0.0f) {
+        free(pq);
+        return -1;
+    }
+    float eps = (Np >= 32 ? LM_PRE_EPS : LM_PRE_EPS * sqrtf(32.0f / (float)Np)) + loss;
+    if (eps > LM_PRE_EPS_MAX) {
+        free(pq);
+        return 0;
+    }
+    qs->pq[i] = pq, qs->Npq[i] = Np, qs->pre_eps[i] = eps;
+    return 0;
 }
 
 static int qset_coarse(lm_qset *qs) {
@@ -374,6 +398,11 @@ static int qset_coarse(lm_qset *qs) {
         if (!widened && qs->r[i] > 1) qs->eps[i] = eps_for(qs, qs->Nc[i]);
         if (widened) qs->mid_eps[i] = eps_for(qs, qs->Nm[i]);
         if (!qs->cq[i] || (qs->r[i] == LM_COARSE_FACTOR && !qs->mq[i])) {
+            lm_qset_free(qs);
+            return -1;
+        }
+        if (!qs->exhaustive && qs->r[i] == LM_COARSE_FACTOR && qs->N[i] >= LM_PRE_FACTOR * LM_PRE_MIN_FRAMES &&
+            pre_query(qs, i) != 0) {
             lm_qset_free(qs);
             return -1;
         }
@@ -431,7 +460,11 @@ void lm_qset_free(lm_qset *qs) {
         if (qs->q) free(qs->q[i]);
         if (qs->cq) free(qs->cq[i]);
         if (qs->mq) free(qs->mq[i]);
+        if (qs->pq) free(qs->pq[i]);
     }
+    free(qs->pq);
+    free(qs->Npq);
+    free(qs->pre_eps);
     free(qs->q);
     free(qs->cq);
     free(qs->mq);
@@ -770,6 +803,52 @@ float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval_out) {
     return best;
 }
 
+/* 1 when every stretching has a pre-filter query. */
+int lm_qset_has_pre(const lm_qset *qs) {
+    for (size_t i = 0; i < qs->n_stretch; i++)
+        if (!qs->pq || !qs->pq[i]) return 0;
+    return qs->n_stretch > 0;
+}
+
+/* The context term (>= 0) is left out of the bound; -INFINITY: a recording too short for the
+ * 8x query, or a query that is not binary. */
+float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
+    size_t Mc, n = qs->n, ns = qs->n_shift;
+    float sc;
+    const uint8_t *c4 = doc_coarse_u8(d, LM_COARSE_FACTOR, &Mc, &sc);
+    if (!c4) return NAN;
+    size_t M8 = (Mc + 1) / 2;
+    /* one block: the bytes, the pair sums, the norms */
+    uint8_t *b8 = malloc(12 * M8 * (1 + sizeof(uint16_t)) + M8 * sizeof(float) + 16);
+    uint16_t *t16 = b8 ? (uint16_t *)(void *)(b8 + ((12 * M8 + 15) & ~(size_t)15)) : NULL;
+    float *f8 = b8 ? (float *)(void *)(t16 + 12 * M8) : NULL;
+    lm_sdtw_query qv_s[12], *qv = n <= 12 ? qv_s : malloc(n * sizeof *qv);
+    lm_sdtw_result res_s[12], *res = n <= 12 ? res_s : malloc(n * sizeof *res);
+    float bound = NAN;
+    if (f8 && b8 && qv && res) {
+        /* the 4x bytes' pair sums, normalised again (the common scale cancels), as bytes */
+        lm_coarsen_pairs_u8(c4, Mc, b8, t16, f8);
+        for (size_t v = 0; v < n; v++) qv[v] = (lm_sdtw_query){qs->pq[v / ns], qs->Npq[v / ns], (int)(v % ns)};
+        int rc = lm_sdtw_scan_u8_int(qv, n, b8, M8, LM_DB_U8_SCALE, res, NULL);
+        if (rc == 0) {
+            bound = INFINITY;
+            for (size_t v = 0; v < n; v++) {
+                size_t i = v / ns;
+                float b = qs->N[i] > 2 * d->T - 1 ? INFINITY
+                          : isfinite(res[v].distance) ? res[v].distance - qs->pre_eps[i] + qs->offset[i]
+                                                      : -INFINITY;
+                if (b < bound) bound = b;
+            }
+        } else if (rc > 0) { /* not a binary query: no bound */
+            bound = -INFINITY;
+        }
+    }
+    free(b8);
+    if (qv != qv_s) free(qv);
+    if (res != res_s) free(res);
+    return bound;
+}
+
 /* Coarse matching function of one variant (Mc floats into cm); -1: out of memory. */
 static int coarse_matching(const lm_qset *qs, lm_doc_view *d, size_t v, float *cm) {
     size_t i = v / qs->n_shift, Mc;
@@ -1051,6 +1130,78 @@ static int refine_doc(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
     return rc;
 }
 
+/* The pre-filter (LM_PRE_FACTOR) of lm_search_qset: every recording's bound into *pre_out;
+ * the LM_PRE_FIRST (at least `best`) recordings of lowest bound through the coarse pass
+ * (cmin, cval) and refined exactly (out, *refined_out set, their distances in kb). -1: out of
+ * memory or a damaged recording (its error set). */
+static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, size_t best, lm_match *out,
+                      float *cmin, float *cval, kbest *kb, float **pre_out, unsigned char **refined_out,
+                      int parallel) {
+    size_t nd = f ? f->n : db->n_docs, L = lm_qset_cval_len(qs);
+    int mixes = f && f->w > 0.0 && f->w < 1.0, failed = 0, damaged = 0;
+    size_t buf_len = mixes ? 12 * f->max_T : 1;
+    float *pre = malloc(nd * sizeof *pre);
+    unsigned char *refined = calloc(nd, 1);
+    size_t *order = malloc(nd * sizeof *order);
+    if (!pre || !refined || !order) {
+        free(pre);
+        free(refined);
+        free(order);
+        lm_set_error("search: out of memory");
+        return -1;
+    }
+#pragma omp parallel if (parallel)
+    {
+        float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
+#pragma omp for schedule(dynamic, 16)
+        for (size_t k = 0; k < nd; k++) {
+            lm_doc_view dv;
+            pre[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_pre_bound(qs, &dv) : NAN;
+            lm_doc_view_free(&dv);
+            if (isnan(pre[k])) {
+#pragma omp atomic write
+                failed = 1;
+            }
+        }
+        free(buf);
+    }
+    size_t first = best > qs->pre_first ? best : qs->pre_first, nb = 0;
+    if (first > nd) first = nd;
+    if (!failed) order_by(pre, nd, order);
+    while (!failed && nb < first && pre[order[nb]] < INFINITY) nb++;
+    for (size_t i = 0; !f && !failed && i < nb; i++)
+        if (lm_db_verify_doc(db, order[i]) != 0) failed = damaged = 1;
+#pragma omp parallel if (parallel && !failed)
+    {
+        float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < nb; i++) {
+            size_t k = order[i];
+            lm_doc_view dv;
+            cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * L) : NAN;
+            lm_doc_view_free(&dv);
+            if (isnan(cmin[k]) || refine_doc(db, f, qs, k, buf, NULL, cval + k * L, INFINITY, &out[k]) != 0) {
+#pragma omp atomic write
+                failed = 1;
+            }
+            refined[k] = 1;
+        }
+        free(buf);
+    }
+    for (size_t i = 0; !failed && i < nb; i++)
+        if (!out[order[i]].approx && isfinite(out[order[i]].distance)) kbest_add(kb, out[order[i]].distance);
+    free(order);
+    if (failed) {
+        free(pre);
+        free(refined);
+        if (!damaged) lm_set_error("search: out of memory");
+        return -1;
+    }
+    *pre_out = pre;
+    *refined_out = refined;
+    return 0;
+}
+
 int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const lm_coarse_cache *cache,
                    size_t best, long must, lm_match *out, int parallel) {
     size_t nd = f ? f->n : db->n_docs;
@@ -1098,17 +1249,34 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     /* The coarse features made in the coarse pass are kept for the refinement (which would
      * otherwise read the recordings again) while they take at most LM_COARSE_KEEP floats. */
     lm_doc_view *views = NULL;
+    /* 0. the pre-filter (LM_PRE_FACTOR): bounds, the first recordings refined, a threshold */
+    const int cascade = own && best > 0 && best != SIZE_MAX && must < 0 && nd >= qs->pre_min_docs && lm_qset_has_pre(qs);
+    float *pre = NULL, theta_pre = INFINITY;
+    unsigned char *refined = NULL;
+    if (cascade && pre_filter(db, f, qs, best, out, cmin, cval, &kb, &pre, &refined, parallel) != 0) {
+        free(cmin);
+        free(cval);
+        free(order);
+        free(kb.v);
+        return -1;
+    }
+    if (cascade && kb.n == kb.cap) theta_pre = kb.v[kb.cap - 1];
     if (own) {
         size_t views_floats = 0;
         for (size_t k = 0; k < nd; k++) views_floats += 12 * ((f ? f->docs[k].T : db->docs[k].T) / 2 + 2);
         /* A single query refines few recordings: keeping every coarse version would cost more
          * (fresh pages) than making the few again. */
-        if (views_floats <= LM_COARSE_KEEP && qs->n > 1) views = lm_calloc(nd, sizeof *views);
+        if (views_floats <= LM_COARSE_KEEP && qs->n > 1 && !cascade) views = lm_calloc(nd, sizeof *views);
 #pragma omp parallel if (parallel) /* 1. the coarse pass over every recording */
         {
             float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
 #pragma omp for schedule(dynamic, 4)
             for (size_t k = 0; k < nd; k++) {
+                if (refined && refined[k]) continue; /* cmin, cval and out made by the pre-filter */
+                if (pre && pre[k] > theta_pre) { /* cannot reach the k best: its bound stands in */
+                    cmin[k] = pre[k];
+                    continue;
+                }
                 lm_doc_view dv;
                 cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * lm_qset_cval_len(qs)) : NAN;
                 if (views) { /* its coarse features, for the refinement (not a dequantised copy) */
@@ -1132,6 +1300,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     /* Estimates until refined; a recording left unrefined ranks below every refined one that
      * matters (its coarse bound is above theta). */
     for (size_t k = 0; k < nd && !failed; k++) {
+        if (refined && refined[k]) continue;
         int fits = !(isinf(cm[k]) && cm[k] > 0);
         out[k].distance = !fits ? INFINITY : isfinite(cm[k]) ? cm[k] : 1.0f + LM_COARSE_EPS;
         out[k].approx = fits;
@@ -1168,7 +1337,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
             size_t k = order[next];
             if (!(cm[k] <= theta)) break;
             next++;
-            if ((long)k == must) continue;
+            if ((long)k == must || (refined && refined[k])) continue;
             batch[nb++] = k;
             if (theta == INFINITY && kb.n + nb >= kb.cap && best != SIZE_MAX) break; /* theta will fall */
         }
@@ -1193,6 +1362,8 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
             if (!out[batch[i]].approx && isfinite(out[batch[i]].distance)) kbest_add(&kb, out[batch[i]].distance);
     }
     free(batch);
+    free(pre);
+    free(refined);
     free(cmin);
     free(cval);
     free(order);

@@ -142,6 +142,25 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * of a range that mattered (docs/search.md, "Middle check"). */
 #define LM_MID_EPS 0.03f
 
+/* Pre-filter of a search of many recordings (lm_search_qset with best < all, at least
+ * LM_PRE_MIN_DOCS recordings): before the coarse pass, every variant whose coarse query is 4x
+ * runs at 1/LM_PRE_FACTOR of the frame rate (the stored 4x features summed in pairs; a quarter
+ * of the 4x pass's cells), giving each recording a bound: its 8x
+ * minimum less the pre-filter's margin plus the stretching's penalty. The LM_PRE_FIRST
+ * recordings of lowest bound are refined exactly first; the k-th best of their distances is a
+ * threshold that the k-th best of all can only lower, so the coarse pass runs only on the
+ * recordings whose bound is below it. The rest keep the bound as their (approximate) distance.
+ * The margin: LM_PRE_EPS (x sqrt(32 / frames) under 32 coarse frames), plus the 8x query's
+ * self-loss (its 8x distance to the query itself coarsened: the overestimate of a true match);
+ * queries whose margin would exceed LM_PRE_EPS_MAX, or under LM_PRE_MIN_FRAMES frames at 8x,
+ * skip it (docs/search.md, "Pre-filter"). */
+#define LM_PRE_FACTOR 8
+#define LM_PRE_MIN_FRAMES 16
+#define LM_PRE_EPS 0.12f
+#define LM_PRE_EPS_MAX 0.30f
+#define LM_PRE_MIN_DOCS 1024
+#define LM_PRE_FIRST 64
+
 /* The recording's context in the ranking: a recording's distance is its best passage's plus
  * LM_CONTEXT_WEIGHT x the median, over the recording's passages (at most 32 ends), of the theme's
  * distance in the coarse pass (its coarse matching function). A recording that holds the theme
@@ -179,6 +198,12 @@ typedef struct {
     float *mid_eps;               /* per stretching: the middle check's margin */
     int exhaustive;
     float context_weight;         /* LM_CONTEXT_WEIGHT or the option's */
+    float **pq;                   /* per stretching: the query at 1/LM_PRE_FACTOR of the frame rate
+                                     for the pre-filter of large searches, 12 x Npq[i] (else NULL) */
+    size_t *Npq;
+    float *pre_eps;               /* per stretching: the pre-filter's margin */
+    size_t pre_min_docs;          /* the pre-filter runs from this many recordings on (LM_PRE_MIN_DOCS) */
+    size_t pre_first;             /* and refines this many (at least the k best) first (LM_PRE_FIRST) */
 } lm_qset;
 
 /* Floats per recording of the coarse pass's results (lm_qset_coarse_min's cval): each
@@ -222,6 +247,13 @@ void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T);
 /* A database recording as stored (float32 or compact: no copy). */
 void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc);
 void lm_doc_view_free(lm_doc_view *d);
+
+/* The pre-filter's bound of one recording (LM_PRE_FACTOR; qs must have pre-filter queries,
+ * lm_qset_has_pre): the least over the variants of the 8x minimum less the margin plus the
+ * stretching's penalty; +INFINITY when no variant fits, -INFINITY when the 8x pass cannot tell;
+ * NAN when out of memory. */
+int lm_qset_has_pre(const lm_qset *qs);
+float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d);
 
 /* Coarse bound of one recording: the least over the variants of the coarse minimum less the
  * distance an exact one may fall below it (LM_COARSE_EPS; more for short coarse queries);

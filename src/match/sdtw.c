@@ -433,6 +433,32 @@ LM_HOT size_t lm_chroma_downsample_u8_rows(const uint8_t *x, size_t stride, size
     return Mc;
 }
 
+/* In three loops over the frames that vectorise (the pair sums, their squares, the scaling):
+ * deriving 8x features this way per query costs a small part of their scan; through floats
+ * (lm_chroma_downsample_u8_rows, lm_quantise_u8) it cost more than the scan (perf). */
+LM_HOT size_t lm_coarsen_pairs_u8(const uint8_t *x, size_t M, uint8_t *out, uint16_t *tmp, float *norm) {
+    size_t M2 = (M + 1) / 2, full = M / 2;
+    for (size_t j = 0; j < M2; j++) norm[j] = 0.0f;
+    for (int c = 0; c < 12; c++) {
+        const uint8_t *row = x + (size_t)c * M;
+        uint16_t *t = tmp + (size_t)c * M2;
+        for (size_t j = 0; j < full; j++) t[j] = (uint16_t)(row[2 * j] + row[2 * j + 1]);
+        if (full < M2) t[full] = row[M - 1];
+        for (size_t j = 0; j < M2; j++) norm[j] += (float)t[j] * (float)t[j];
+    }
+    for (size_t j = 0; j < M2; j++) norm[j] = norm[j] > 0.0f ? 255.0f / sqrtf(norm[j]) : 0.0f;
+    for (int c = 0; c < 12; c++) {
+        const uint16_t *t = tmp + (size_t)c * M2;
+        uint8_t *o = out + (size_t)c * M2;
+        for (size_t j = 0; j < M2; j++) {
+            float v = (float)t[j] * norm[j];
+            v = v < 255.0f ? v : 255.0f;
+            o[j] = (uint8_t)(int)((v + 0x1p23f) - 0x1p23f);
+        }
+    }
+    return M2;
+}
+
 float *lm_query_downsample(const float *q, size_t N, size_t r, size_t *Nc_out) {
     size_t Nc = (N + r - 1) / r;
     float *out = lm_calloc(12 * Nc, sizeof *out);

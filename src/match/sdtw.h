@@ -88,6 +88,10 @@ size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, float *out)
  * coarse frames j0/r .. exactly). */
 size_t lm_chroma_downsample_rows(const float *x, size_t stride, size_t M, size_t r, float *out);
 size_t lm_chroma_downsample_u8_rows(const uint8_t *x, size_t stride, size_t M, size_t r, float *out);
+/* Bytes of coarse features (12 x M, l2-normalised frames at 1/255 per step) at half their frame
+ * rate: frames 2j and 2j + 1 summed, normalised again, as bytes (12 x (M + 1) / 2 into out).
+ * tmp: 12 x (M + 1) / 2 uint16 and (M + 1) / 2 floats of scratch. Returns (M + 1) / 2. */
+size_t lm_coarsen_pairs_u8(const uint8_t *x, size_t M, uint8_t *out, uint16_t *tmp, float *norm);
 /* A query at 1/r of its frame rate, 12 x *Nc (malloc'd): a binary query (one-hot frames and
  * rests) stays binary, each block of r frames becoming the pitch class or rest that holds
  * most of its frames (ties: the first to appear); other queries are averaged as documents. */
