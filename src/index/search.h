@@ -157,7 +157,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_PRE_FACTOR 8
 #define LM_PRE_MIN_FRAMES 16
 #define LM_PRE_EPS 0.12f
-#define LM_PRE_EPS_MAX 0.30f
+#define LM_PRE_EPS_MAX 0.20f
 #define LM_PRE_MIN_DOCS 1024
 #define LM_PRE_FIRST 64
 
