@@ -1171,25 +1171,31 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
     while (!failed && nb < first && pre[order[nb]] < INFINITY) nb++;
     for (size_t i = 0; !f && !failed && i < nb; i++)
         if (lm_db_verify_doc(db, order[i]) != 0) failed = damaged = 1;
-#pragma omp parallel if (parallel && !failed)
-    {
-        float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
+    /* the k best of them with no threshold, then the others against the k-th best so far */
+    const size_t split = best < nb ? best : nb;
+    for (int stage = 0; stage < 2 && !failed; stage++) {
+        size_t from = stage == 0 ? 0 : split, to = stage == 0 ? split : nb;
+        float theta = kb->n == kb->cap && kb->cap > 0 ? kb->v[kb->cap - 1] : INFINITY;
+#pragma omp parallel if (parallel && to - from > 1)
+        {
+            float *buf = mixes ? malloc(buf_len * sizeof *buf) : NULL;
 #pragma omp for schedule(dynamic, 1)
-        for (size_t i = 0; i < nb; i++) {
-            size_t k = order[i];
-            lm_doc_view dv;
-            cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * L) : NAN;
-            lm_doc_view_free(&dv);
-            if (isnan(cmin[k]) || refine_doc(db, f, qs, k, buf, NULL, cval + k * L, INFINITY, &out[k]) != 0) {
+            for (size_t i = from; i < to; i++) {
+                size_t k = order[i];
+                lm_doc_view dv;
+                cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * L) : NAN;
+                lm_doc_view_free(&dv);
+                if (isnan(cmin[k]) || refine_doc(db, f, qs, k, buf, NULL, cval + k * L, theta, &out[k]) != 0) {
 #pragma omp atomic write
-                failed = 1;
+                    failed = 1;
+                }
+                refined[k] = 1;
             }
-            refined[k] = 1;
+            free(buf);
         }
-        free(buf);
+        for (size_t i = from; !failed && i < to; i++)
+            if (!out[order[i]].approx && isfinite(out[order[i]].distance)) kbest_add(kb, out[order[i]].distance);
     }
-    for (size_t i = 0; !failed && i < nb; i++)
-        if (!out[order[i]].approx && isfinite(out[order[i]].distance)) kbest_add(kb, out[order[i]].distance);
     free(order);
     if (failed) {
         free(pre);
