@@ -13,7 +13,9 @@
  * DIR/scale_<H>h.add_s for later runs). The queries are THEMES.csv's themes (every k-th, at
  * most $LM_SCALE_QUERIES, default 20) at their annotated durations: each recording of SRC is
  * in the archive once unchanged and many times perturbed, so every query has many close
- * matches and the top 10 is hard to get right. scale_query_ms_candidates_unstored is the same
+ * matches and the top 10 is hard to get right. scale_query_ms_candidates_noprefilter is the same
+ * search without the pre-filter (LM_PRE_FACTOR; scale_prefilter_top10_equal: how often the ten
+ * best are the same with and without it). scale_query_ms_candidates_unstored is the same
  * candidate search without the segments' stored coarse features (the first pass coarsens every
  * recording per query, as for segments written before they were stored). Prints "name value
  * unit" lines. */
@@ -220,6 +222,9 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     size_t nq_max = (size_t)env_double("LM_SCALE_QUERIES", 20), step = nq_all / nq_max ? nq_all / nq_max : 1;
     double *t_ex = calloc(nq_max + 1, sizeof *t_ex), *t_ca = calloc(nq_max + 1, sizeof *t_ca);
     double *t_un = calloc(nq_max + 1, sizeof *t_un), *t_c0 = calloc(nq_max + 1, sizeof *t_c0);
+    double *t_np = calloc(nq_max + 1, sizeof *t_np);
+    int *pre_same = malloc((nq_max + 1) * sizeof *pre_same);
+    for (size_t q = 0; pre_same && q <= nq_max; q++) pre_same[q] = 1;
     /* The stored coarse features (docs/database.md), and none: the first pass coarsens every
      * recording per query, as for segments written before they were stored. */
     const float **c32 = malloc(db.n_docs * sizeof *c32);
@@ -231,8 +236,8 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     }
     if (!t_un || !c32 || !c8) return -1;
     lm_match *ex = malloc(db.n_docs * sizeof *ex), *ca = malloc(db.n_docs * sizeof *ca);
-    lm_match *un = malloc(db.n_docs * sizeof *un);
-    if (!t_ex || !t_ca || !t_un || !t_c0 || !ex || !ca || !un) return -1;
+    lm_match *un = malloc(db.n_docs * sizeof *un), *np = malloc(db.n_docs * sizeof *np);
+    if (!t_ex || !t_ca || !t_un || !t_c0 || !t_np || !pre_same || !ex || !ca || !un || !np) return -1;
     size_t nq = 0, equal = 0;
     double recall = 0.0;
     for (size_t i = 0; i < nq_all && nq < nq_max; i += step) {
@@ -253,19 +258,31 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
         int rc = lm_search_qset(&db, NULL, &qe, NULL, 10, -1, ex, 1);
         lm_match_sort(ex, db.n_docs);
         t_ex[nq] = now() - t;
-        /* in turns, so that neither gains from the page cache the other filled */
-        for (int turn = 0; turn < 2; turn++) {
-            if ((turn == 0) == (nq % 2 == 0)) {
-                t = now();
-                rc |= lm_search_qset(&db, NULL, &q0, NULL, 10, -1, un, 1);
-                t_c0[nq] = now() - t;
-            } else {
+        /* in turns, so that none gains from the page cache another filled: the default, without
+         * the context term, without the pre-filter (LM_PRE_FACTOR) */
+        for (int turn = 0; turn < 3; turn++) {
+            int which = (int)((nq + (size_t)turn) % 3);
+            if (which == 0) {
                 t = now();
                 rc |= lm_search_qset(&db, NULL, &qs, NULL, 10, -1, ca, 1);
                 lm_match_sort(ca, db.n_docs);
                 t_ca[nq] = now() - t;
+            } else if (which == 1) {
+                t = now();
+                rc |= lm_search_qset(&db, NULL, &q0, NULL, 10, -1, un, 1);
+                t_c0[nq] = now() - t;
+            } else {
+                qs.pre_min_frames = SIZE_MAX;
+                t = now();
+                rc |= lm_search_qset(&db, NULL, &qs, NULL, 10, -1, np, 1);
+                t_np[nq] = now() - t;
+                qs.pre_min_frames = (size_t)LM_PRE_MIN_HOURS * 3600 * 25;
+                lm_match_sort(np, db.n_docs);
             }
         }
+        for (size_t a = 0; a < 10 && a < db.n_docs; a++)
+            pre_same[nq] &= np[a].doc == ca[a].doc && np[a].distance == ca[a].distance && np[a].end == ca[a].end;
+        int pre_on = lm_qset_has_pre(&qs);
         if (n_stored) {
             for (size_t k = 0; k < db.n_docs; k++) db.docs[k].coarse = NULL, db.docs[k].coarse_u8 = NULL;
             t = now();
@@ -287,10 +304,10 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
             for (size_t b = 0; b < top; b++) hit += ex[a].doc == ca[b].doc;
         }
         /* each query, so that the slow ones can be told apart from the median */
-        fprintf(stderr, "bench_scale: %.0f h: query %s (%zu frames, coarse %zux): exhaustive %.0f ms, candidates %.0f ms "
-                "(without the context term %.0f ms), top-10 recall %.2f\n", hours, qv[i].theme_id, q_frames, q_factor,
-                1e3 * t_ex[nq], 1e3 * t_ca[nq], 1e3 * t_c0[nq],
-                (double)hit / (double)top);
+        fprintf(stderr, "bench_scale: %.0f h: query %s (%zu frames, coarse %zux, pre-filter %s): exhaustive %.0f ms, "
+                "candidates %.0f ms (without the context term %.0f ms, without the pre-filter %.0f ms%s), top-10 recall "
+                "%.2f\n", hours, qv[i].theme_id, q_frames, q_factor, pre_on ? "on" : "off", 1e3 * t_ex[nq], 1e3 * t_ca[nq],
+                1e3 * t_c0[nq], 1e3 * t_np[nq], pre_same[nq] ? "" : ", ten best differ", (double)hit / (double)top);
         recall += (double)hit / (double)top;
         equal += same;
         nq++;
@@ -304,6 +321,10 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     printf("scale_query_ms_exhaustive_%.0fh %.1f ms\n", hours, 1e3 * median(t_ex, nq));
     printf("scale_query_ms_candidates_%.0fh %.1f ms\n", hours, 1e3 * median(t_ca, nq));
     printf("scale_query_ms_candidates_nocontext_%.0fh %.1f ms\n", hours, 1e3 * median(t_c0, nq));
+    printf("scale_query_ms_candidates_noprefilter_%.0fh %.1f ms\n", hours, 1e3 * median(t_np, nq));
+    size_t n_pre_same = 0;
+    for (size_t q = 0; q < nq; q++) n_pre_same += pre_same[q] != 0;
+    printf("scale_prefilter_top10_equal_%.0fh %.4f fraction\n", hours, nq ? (double)n_pre_same / (double)nq : 0.0);
     /* median() sorted t_ca: the slowest query and the share under the issue's 1 s */
     size_t under_1s = 0;
     for (size_t q = 0; q < nq; q++) under_1s += t_ca[q] < 1.0;
@@ -320,9 +341,12 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
     free(t_ca);
     free(t_c0);
     free(t_un);
+    free(t_np);
+    free(pre_same);
     free(ex);
     free(ca);
     free(un);
+    free(np);
     free(c32);
     free(c8);
     lm_db_close(&db);

@@ -463,7 +463,7 @@ static void test_noisy_copies_short_theme(void **state) {
     assert_true(widened >= 2);
 }
 
-/* The pre-filter of large searches (LM_PRE_FACTOR), forced on small databases (pre_min_docs
+/* The pre-filter of large searches (LM_PRE_FACTOR), forced on small databases (pre_min_frames
  * 0, the first 12 refined): random databases with planted copies (strong, weak, warped) and
  * noisy copies of one recording, plain and in all keys, float and compact. The bound never
  * exceeds a recording's exact distance where it holds the theme, it is above the theme's
@@ -477,10 +477,11 @@ static void test_pre_filter(void **state) {
 #else
     const int n_cases = 40;
 #endif
-    int with_pre = 0, pruned = 0, unrelated = 0;
+    int with_pre = 0, with_pre4 = 0, pruned = 0, unrelated = 0;
     for (int c = 0; c < n_cases; c++) {
         size_t n_docs = 40 + (size_t)(uniform() * 24), M = 800 + (size_t)(uniform() * 2000);
-        size_t N = 140 + (size_t)(uniform() * 260);
+        /* every third a theme of 64-95 frames, whose first pass is 2x and pre-filter 4x */
+        size_t N = c % 3 == 0 ? 64 + (size_t)(uniform() * 32) : 140 + (size_t)(uniform() * 260);
         int compact = c % 2, all_keys = c % 4 >= 2;
         mem_db m;
         mem_db_init(&m, n_docs, M);
@@ -528,6 +529,8 @@ static void test_pre_filter(void **state) {
         assert_int_equal(lm_search_qset(&m.db, NULL, &qe, NULL, 10, -1, e, 1), 0);
         if (lm_qset_has_pre(&qs)) {
             with_pre++;
+            with_pre4 += qs.pre_r[0] == LM_COARSE_FACTOR;
+            assert_int_equal(qs.pre_r[0], 2 * qs.r[0]);
             assert_true(qs.pre_eps[0] >= LM_PRE_EPS && qs.pre_eps[0] <= LM_PRE_EPS_MAX);
             for (size_t k = 0; k < n_docs; k++) { /* the bound against each recording's exact distance */
                 lm_doc_view dv;
@@ -543,7 +546,7 @@ static void test_pre_filter(void **state) {
                 if (!holds[k]) unrelated++, pruned += b > e[0].distance;
             }
         }
-        qs.pre_min_docs = 0, qs.pre_first = 12;
+        qs.pre_min_frames = 0, qs.pre_first = 12;
         assert_int_equal(lm_search_qset(&m.db, NULL, &qs, NULL, 10, -1, a, 1), 0);
         lm_match_sort(a, n_docs);
         lm_match_sort(e, n_docs);
@@ -559,9 +562,10 @@ static void test_pre_filter(void **state) {
         free(q);
         mem_db_free(&m);
     }
-    print_message("pre-filter: %d of %d cases with it; %d of %d unrelated recordings bounded above the best match; "
-                  "ten best == exhaustive\n", with_pre, n_cases, pruned, unrelated);
+    print_message("pre-filter: %d of %d cases with it (%d at 4x over a 2x first pass); %d of %d unrelated recordings "
+                  "bounded above the best match; ten best == exhaustive\n", with_pre, n_cases, with_pre4, pruned, unrelated);
     assert_true(with_pre >= n_cases / 2);
+    assert_true(with_pre4 >= 1);
     assert_true(pruned * 2 > unrelated); /* it prunes most of them */
 }
 

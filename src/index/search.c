@@ -304,10 +304,11 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->pq = lm_calloc(n_stretch, sizeof *qs->pq);
     qs->Npq = lm_calloc(n_stretch, sizeof *qs->Npq);
     qs->pre_eps = lm_calloc(n_stretch, sizeof *qs->pre_eps);
-    qs->pre_min_docs = LM_PRE_MIN_DOCS;
+    qs->pre_r = lm_calloc(n_stretch, sizeof *qs->pre_r);
+    qs->pre_min_frames = (size_t)LM_PRE_MIN_HOURS * 3600 * 25;
     qs->pre_first = LM_PRE_FIRST;
     if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset || !qs->mq || !qs->Nm ||
-        !qs->eps || !qs->mid_eps || !qs->pq || !qs->Npq || !qs->pre_eps) {
+        !qs->eps || !qs->mid_eps || !qs->pq || !qs->Npq || !qs->pre_eps || !qs->pre_r) {
         lm_qset_free(qs);
         return -1;
     }
@@ -342,22 +343,23 @@ static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, siz
     return worst;
 }
 
-/* Stretching i's pre-filter query at 8x and its margin (none where the margin would be too
- * wide); -1 when out of memory. */
+/* Stretching i's pre-filter query at twice its first pass's factor (r 4: 8x, made from the
+ * stored 4x features per search; r 2: 4x, the stored ones) and its margin (none where the
+ * margin would be too wide); -1 when out of memory. */
 static int pre_query(lm_qset *qs, size_t i) {
-    size_t Np;
-    float *pq = lm_query_downsample(qs->q[i], qs->N[i], LM_PRE_FACTOR, &Np);
-    float loss = pq ? self_loss(qs->q[i], qs->N[i], pq, Np, LM_PRE_FACTOR) : -1.0f;
+    size_t Np, pr = 2 * qs->r[i];
+    float *pq = lm_query_downsample(qs->q[i], qs->N[i], pr, &Np);
+    float loss = pq ? self_loss(qs->q[i], qs->N[i], pq, Np, pr) : -1.0f;
     if (loss < 0.0f) {
         free(pq);
         return -1;
     }
     float eps = (Np >= 32 ? LM_PRE_EPS : LM_PRE_EPS * sqrtf(32.0f / (float)Np)) + loss;
-    if (eps > LM_PRE_EPS_MAX) {
+    if (eps > LM_PRE_EPS_MAX || Np > LM_SDTW_INT_MAX_N) {
         free(pq);
         return 0;
     }
-    qs->pq[i] = pq, qs->Npq[i] = Np, qs->pre_eps[i] = eps;
+    qs->pq[i] = pq, qs->Npq[i] = Np, qs->pre_eps[i] = eps, qs->pre_r[i] = pr;
     return 0;
 }
 
@@ -401,8 +403,8 @@ static int qset_coarse(lm_qset *qs) {
             lm_qset_free(qs);
             return -1;
         }
-        if (!qs->exhaustive && qs->r[i] == LM_COARSE_FACTOR && qs->N[i] >= LM_PRE_FACTOR * LM_PRE_MIN_FRAMES &&
-            pre_query(qs, i) != 0) {
+        if (!qs->exhaustive && (qs->r[i] == 2 || qs->r[i] == LM_COARSE_FACTOR) &&
+            qs->N[i] >= 2 * qs->r[i] * LM_PRE_MIN_FRAMES && pre_query(qs, i) != 0) {
             lm_qset_free(qs);
             return -1;
         }
@@ -465,6 +467,7 @@ void lm_qset_free(lm_qset *qs) {
     free(qs->pq);
     free(qs->Npq);
     free(qs->pre_eps);
+    free(qs->pre_r);
     free(qs->q);
     free(qs->cq);
     free(qs->mq);
@@ -813,39 +816,46 @@ int lm_qset_has_pre(const lm_qset *qs) {
 /* The context term (>= 0) is left out of the bound; -INFINITY: a recording too short for the
  * 8x query, or a query that is not binary. */
 float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
-    size_t Mc, n = qs->n, ns = qs->n_shift;
+    size_t Mc, n = qs->n, ns = qs->n_shift, n8 = 0;
     float sc;
     const uint8_t *c4 = doc_coarse_u8(d, LM_COARSE_FACTOR, &Mc, &sc);
     if (!c4) return NAN;
+    for (size_t i = 0; i < qs->n_stretch; i++) n8 += qs->pre_r[i] == 2 * LM_COARSE_FACTOR;
     size_t M8 = (Mc + 1) / 2;
-    /* one block: the bytes, the pair sums, the norms */
-    uint8_t *b8 = malloc(12 * M8 * (1 + sizeof(uint16_t)) + M8 * sizeof(float) + 16);
+    /* at 8x (where a variant's first pass is 4x) one block: the bytes, the pair sums, the norms */
+    uint8_t *b8 = n8 ? malloc(12 * M8 * (1 + sizeof(uint16_t)) + M8 * sizeof(float) + 16) : NULL;
     uint16_t *t16 = b8 ? (uint16_t *)(void *)(b8 + ((12 * M8 + 15) & ~(size_t)15)) : NULL;
     float *f8 = b8 ? (float *)(void *)(t16 + 12 * M8) : NULL;
     lm_sdtw_query qv_s[12], *qv = n <= 12 ? qv_s : malloc(n * sizeof *qv);
     lm_sdtw_result res_s[12], *res = n <= 12 ? res_s : malloc(n * sizeof *res);
+    size_t idx_s[12], *idx = n <= 12 ? idx_s : malloc(n * sizeof *idx);
     float bound = NAN;
-    if (f8 && b8 && qv && res) {
+    if ((!n8 || b8) && qv && res && idx) {
         /* the 4x bytes' pair sums, normalised again (the common scale cancels), as bytes */
-        lm_coarsen_pairs_u8(c4, Mc, b8, t16, f8);
-        for (size_t v = 0; v < n; v++) qv[v] = (lm_sdtw_query){qs->pq[v / ns], qs->Npq[v / ns], (int)(v % ns)};
-        int rc = lm_sdtw_scan_u8_int(qv, n, b8, M8, LM_DB_U8_SCALE, res, NULL);
-        if (rc == 0) {
-            bound = INFINITY;
-            for (size_t v = 0; v < n; v++) {
-                size_t i = v / ns;
+        if (n8) lm_coarsen_pairs_u8(c4, Mc, b8, t16, f8);
+        bound = INFINITY;
+        for (size_t pr = LM_COARSE_FACTOR; pr <= 2 * LM_COARSE_FACTOR && !isnan(bound); pr *= 2) {
+            size_t k = 0;
+            for (size_t v = 0; v < n; v++)
+                if (qs->pre_r[v / ns] == pr)
+                    qv[k] = (lm_sdtw_query){qs->pq[v / ns], qs->Npq[v / ns], (int)(v % ns)}, idx[k++] = v;
+            if (k == 0) continue;
+            int rc = pr == LM_COARSE_FACTOR ? lm_sdtw_scan_u8_int(qv, k, c4, Mc, sc, res, NULL)
+                                            : lm_sdtw_scan_u8_int(qv, k, b8, M8, LM_DB_U8_SCALE, res, NULL);
+            if (rc < 0) bound = NAN;
+            for (size_t j = 0; rc >= 0 && j < k; j++) {
+                size_t i = idx[j] / ns;
                 float b = qs->N[i] > 2 * d->T - 1 ? INFINITY
-                          : isfinite(res[v].distance) ? res[v].distance - qs->pre_eps[i] + qs->offset[i]
-                                                      : -INFINITY;
+                          : rc == 0 && isfinite(res[j].distance) ? res[j].distance - qs->pre_eps[i] + qs->offset[i]
+                                                                 : -INFINITY; /* rc 1: not a binary query */
                 if (b < bound) bound = b;
             }
-        } else if (rc > 0) { /* not a binary query: no bound */
-            bound = -INFINITY;
         }
     }
     free(b8);
     if (qv != qv_s) free(qv);
     if (res != res_s) free(res);
+    if (idx != idx_s) free(idx);
     return bound;
 }
 
@@ -1256,7 +1266,12 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
      * otherwise read the recordings again) while they take at most LM_COARSE_KEEP floats. */
     lm_doc_view *views = NULL;
     /* 0. the pre-filter (LM_PRE_FACTOR): bounds, the first recordings refined, a threshold */
-    const int cascade = own && best > 0 && best != SIZE_MAX && must < 0 && nd >= qs->pre_min_docs && lm_qset_has_pre(qs);
+    size_t frames = 0;
+    if (f)
+        for (size_t k = 0; k < nd; k++) frames += f->docs[k].T;
+    else
+        frames = db->total_frames;
+    const int cascade = own && best > 0 && best != SIZE_MAX && must < 0 && frames >= qs->pre_min_frames && lm_qset_has_pre(qs);
     float *pre = NULL, theta_pre = INFINITY;
     unsigned char *refined = NULL;
     if (cascade && pre_filter(db, f, qs, best, out, cmin, cval, &kb, &pre, &refined, parallel) != 0) {

@@ -99,6 +99,8 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  *     scan of a range of ends is bit-identical to the full scan there);
  *  3. refining stops when no recording's coarse minimum minus LM_COARSE_EPS is below the k-th
  *     best exact distance (the k best are what is reported; eval: the correct recording's).
+ * A search of many recordings first bounds every recording at 8x and runs step 1 only where
+ * the bound is below the k-th best distance of the recordings it ranks first (LM_PRE_FACTOR).
  *     Coarse queries shorter than 32 frames allow more (LM_COARSE_EPS x sqrt(32 / frames));
  *     queries under 128 frames (5.12 s) are coarsened 2x only, under 32 not at all; but those
  *     of 96-127 frames 4x where the coarse query's self-loss (its coarse distance to the query
@@ -143,7 +145,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_MID_EPS 0.03f
 
 /* Pre-filter of a search of many recordings (lm_search_qset with best < all, at least
- * LM_PRE_MIN_DOCS recordings): before the coarse pass, every variant whose coarse query is 4x
+ * LM_PRE_MIN_HOURS of features): before the coarse pass, every variant whose coarse query is 4x
  * runs at 1/LM_PRE_FACTOR of the frame rate (the stored 4x features summed in pairs; a quarter
  * of the 4x pass's cells), giving each recording a bound: its 8x
  * minimum less the pre-filter's margin plus the stretching's penalty. The LM_PRE_FIRST
@@ -158,7 +160,7 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
 #define LM_PRE_MIN_FRAMES 16
 #define LM_PRE_EPS 0.12f
 #define LM_PRE_EPS_MAX 0.20f
-#define LM_PRE_MIN_DOCS 1024
+#define LM_PRE_MIN_HOURS 500
 #define LM_PRE_FIRST 64
 
 /* The recording's context in the ranking: a recording's distance is its best passage's plus
@@ -202,7 +204,10 @@ typedef struct {
                                      for the pre-filter of large searches, 12 x Npq[i] (else NULL) */
     size_t *Npq;
     float *pre_eps;               /* per stretching: the pre-filter's margin */
-    size_t pre_min_docs;          /* the pre-filter runs from this many recordings on (LM_PRE_MIN_DOCS) */
+    size_t *pre_r;                /* per stretching: the pre-filter's factor (2 r: 8 over a 4x first
+                                     pass, 4, the stored features, over a 2x one; 0: none) */
+    size_t pre_min_frames;        /* the pre-filter runs on databases of this many frames or more
+                                     (LM_PRE_MIN_HOURS) */
     size_t pre_first;             /* and refines this many (at least the k best) first (LM_PRE_FIRST) */
 } lm_qset;
 
