@@ -813,8 +813,7 @@ int lm_qset_has_pre(const lm_qset *qs) {
     return qs->n_stretch > 0;
 }
 
-/* The context term (>= 0) is left out of the bound; -INFINITY: a recording too short for the
- * 8x query, or a query that is not binary. */
+/* -INFINITY: a recording too short for the pre-filter's query, or a query that is not binary. */
 float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
     size_t Mc, n = qs->n, ns = qs->n_shift, n8 = 0;
     float sc;
@@ -845,9 +844,13 @@ float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
             if (rc < 0) bound = NAN;
             for (size_t j = 0; rc >= 0 && j < k; j++) {
                 size_t i = idx[j] / ns;
+                /* the context term is W x a median of the variant's matching function, which is
+                 * at least its minimum: W x the bound of that minimum (when positive) */
+                float lo = res[j].distance - qs->pre_eps[i];
                 float b = qs->N[i] > 2 * d->T - 1 ? INFINITY
-                          : rc == 0 && isfinite(res[j].distance) ? res[j].distance - qs->pre_eps[i] + qs->offset[i]
-                                                                 : -INFINITY; /* rc 1: not a binary query */
+                          : rc == 0 && isfinite(res[j].distance)
+                              ? lo + qs->context_weight * (lo > 0.0f ? lo : 0.0f) + qs->offset[i]
+                              : -INFINITY; /* rc 1: not a binary query */
                 if (b < bound) bound = b;
             }
         }

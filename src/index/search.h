@@ -144,18 +144,22 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * of a range that mattered (docs/search.md, "Middle check"). */
 #define LM_MID_EPS 0.03f
 
-/* Pre-filter of a search of many recordings (lm_search_qset with best < all, at least
- * LM_PRE_MIN_HOURS of features): before the coarse pass, every variant whose coarse query is 4x
- * runs at 1/LM_PRE_FACTOR of the frame rate (the stored 4x features summed in pairs; a quarter
- * of the 4x pass's cells), giving each recording a bound: its 8x
- * minimum less the pre-filter's margin plus the stretching's penalty. The LM_PRE_FIRST
- * recordings of lowest bound are refined exactly first; the k-th best of their distances is a
- * threshold that the k-th best of all can only lower, so the coarse pass runs only on the
- * recordings whose bound is below it. The rest keep the bound as their (approximate) distance.
- * The margin: LM_PRE_EPS (x sqrt(32 / frames) under 32 coarse frames), plus the 8x query's
- * self-loss (its 8x distance to the query itself coarsened: the overestimate of a true match);
- * queries whose margin would exceed LM_PRE_EPS_MAX, or under LM_PRE_MIN_FRAMES frames at 8x,
- * skip it (docs/search.md, "Pre-filter"). */
+/* Pre-filter of a search of a large archive (lm_search_qset with best < all, at least
+ * LM_PRE_MIN_HOURS of features): before the coarse pass, each variant runs at twice its first
+ * pass's factor (4x first pass: LM_PRE_FACTOR, the stored 4x features summed in pairs, a quarter
+ * of the 4x pass's cells; 2x first pass: the stored 4x features, not every full-rate byte),
+ * giving each recording a bound: the least such minimum less the pre-filter's margin, plus the
+ * context weight times that (a median is at least the minimum), plus the stretching's penalty.
+ * The LM_PRE_FIRST recordings of lowest bound are refined exactly first; the k-th best of their
+ * distances is a threshold that the k-th best of all can only lower, so
+ * the coarse pass runs only on the recordings whose bound is below it. The rest keep the bound as
+ * their (approximate) distance. The margin: LM_PRE_EPS (x sqrt(32 / frames) under 32 frames at
+ * the pre-filter's rate), plus that query's self-loss (its distance to the query itself
+ * coarsened: the overestimate of a true match); queries whose margin would exceed
+ * LM_PRE_EPS_MAX, or with fewer than LM_PRE_MIN_FRAMES frames at that rate, skip it. At 10 000
+ * synthetic hours a long theme's search took 25-35 % less; on the whole corpus (77 h) it would
+ * cost 30 % more (the first refinements and the extra pass outweigh the saving), on 1 000 h it
+ * saved 17 % (docs/search.md, "Pre-filter"). */
 #define LM_PRE_FACTOR 8
 #define LM_PRE_MIN_FRAMES 16
 #define LM_PRE_EPS 0.12f
@@ -254,9 +258,10 @@ void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc);
 void lm_doc_view_free(lm_doc_view *d);
 
 /* The pre-filter's bound of one recording (LM_PRE_FACTOR; qs must have pre-filter queries,
- * lm_qset_has_pre): the least over the variants of the 8x minimum less the margin plus the
- * stretching's penalty; +INFINITY when no variant fits, -INFINITY when the 8x pass cannot tell;
- * NAN when out of memory. */
+ * lm_qset_has_pre): the least over the variants of b + W max(b, 0) + the stretching's penalty,
+ * b the variant's minimum at the pre-filter's rate less its margin and W the context weight
+ * (the context term is W x a median, at least W x the minimum); +INFINITY when no variant fits,
+ * -INFINITY when the pre-filter's pass cannot tell; NAN when out of memory. */
 int lm_qset_has_pre(const lm_qset *qs);
 float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d);
 
