@@ -121,6 +121,30 @@ static void mem_db_free(mem_db *m) {
     free(m->db.docs);
 }
 
+/* Recordings 0 .. n-1 of m as compact (u8) recordings, their bytes in u8[k] (freed by the caller). */
+static void mem_db_compact(mem_db *m, size_t n, size_t M, uint8_t **u8) {
+    for (size_t k = 0; k < n; k++) {
+        u8[k] = malloc(12 * M);
+        lm_quantise_u8(m->x[k], 12 * M, LM_DB_U8_SCALE, u8[k]);
+        m->db.docs[k].chroma = NULL;
+        m->db.docs[k].chroma_u8 = u8[k];
+        m->db.docs[k].scale = LM_DB_U8_SCALE;
+    }
+}
+
+/* x (12 x M) becomes a noisy copy of src: circularly shifted by a random offset, uniform noise
+ * of +-0.05 on every value, clamped at 0 and normalised again (as bench_scale's archives). */
+static void noisy_copy(const float *src, float *x, size_t M) {
+    size_t off = (size_t)(uniform() * (double)M);
+    for (size_t t = 0; t < M; t++) {
+        for (int p = 0; p < 12; p++) {
+            float v = src[(size_t)p * M + (t + off) % M] + (float)(0.1 * uniform() - 0.05);
+            x[(size_t)p * M + t] = v > 0 ? v : 0;
+        }
+        normalise_frame(x, M, t);
+    }
+}
+
 static void test_multi_and_range_scans_bit_identical(void **state) {
     (void)state;
     seed(1);
@@ -312,13 +336,7 @@ static void test_candidates_equal_exhaustive(void **state) {
                           (float)(0.3 + 2.0 * uniform()));
         }
         uint8_t *u8[64] = {NULL};
-        for (size_t k = 0; compact && k < n_docs; k++) {
-            u8[k] = malloc(12 * M);
-            lm_quantise_u8(m.x[k], 12 * M, LM_DB_U8_SCALE, u8[k]);
-            m.db.docs[k].chroma = NULL;
-            m.db.docs[k].chroma_u8 = u8[k];
-            m.db.docs[k].scale = LM_DB_U8_SCALE;
-        }
+        if (compact) mem_db_compact(&m, n_docs, M, u8);
         /* without the context term (which the direct scan lacks); with it below */
         lm_variant_options vo = {.context_set = 1}, ve = {.exhaustive = 1, .context_set = 1};
         lm_qset qs, qe;
@@ -405,16 +423,7 @@ static void test_noisy_copies_short_theme(void **state) {
             for (size_t k = 0; k < len && n + k < N; k++) q[(size_t)pc * N + n + k] = 1.0f;
         }
         plant(q, N, 0, m.x[0], M, (size_t)(uniform() * (double)(M - 2 * N)), N);
-        for (size_t k = 1; k < 50; k++) { /* noisy copies of recording 0 */
-            size_t off = (size_t)(uniform() * (double)M);
-            for (size_t t = 0; t < M; t++) {
-                for (int p = 0; p < 12; p++) {
-                    float v = m.x[0][(size_t)p * M + (t + off) % M] + (float)(0.1 * uniform() - 0.05);
-                    m.x[k][(size_t)p * M + t] = v > 0 ? v : 0;
-                }
-                normalise_frame(m.x[k], M, t);
-            }
-        }
+        for (size_t k = 1; k < 50; k++) noisy_copy(m.x[0], m.x[k], M); /* noisy copies of recording 0 */
         lm_variant_options vo = {.context_set = 1}; /* without the context term, as the direct scan */
         lm_qset qs;
         assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
@@ -502,25 +511,12 @@ static void test_pre_filter(void **state) {
                 holds[k] = 1;
             }
         }
-        for (size_t k = 10; k < 22; k++) { /* noisy copies of recording 0, circularly shifted */
-            size_t off = (size_t)(uniform() * (double)M);
-            for (size_t t = 0; t < M; t++) {
-                for (int p = 0; p < 12; p++) {
-                    float v = m.x[0][(size_t)p * M + (t + off) % M] + (float)(0.1 * uniform() - 0.05);
-                    m.x[k][(size_t)p * M + t] = v > 0 ? v : 0;
-                }
-                normalise_frame(m.x[k], M, t);
-            }
+        for (size_t k = 10; k < 22; k++) { /* noisy copies of recording 0 */
+            noisy_copy(m.x[0], m.x[k], M);
             holds[k] = 1;
         }
         uint8_t *u8[64] = {NULL};
-        for (size_t k = 0; compact && k < n_docs; k++) {
-            u8[k] = malloc(12 * M);
-            lm_quantise_u8(m.x[k], 12 * M, LM_DB_U8_SCALE, u8[k]);
-            m.db.docs[k].chroma = NULL;
-            m.db.docs[k].chroma_u8 = u8[k];
-            m.db.docs[k].scale = LM_DB_U8_SCALE;
-        }
+        if (compact) mem_db_compact(&m, n_docs, M, u8);
         lm_variant_options vo = {.transpose_any = all_keys}, ve = {.transpose_any = all_keys, .exhaustive = 1};
         lm_qset qs, qe;
         assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
