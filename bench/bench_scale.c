@@ -273,12 +273,13 @@ static int run_archive(const lm_db *src, const lm_eval_query *qv, size_t nq_all,
                 lm_match_sort(un, db.n_docs);
                 t_c0[nq] = now() - t;
             } else {
+                size_t pre_min = qs.pre_min_frames;
                 qs.pre_min_frames = SIZE_MAX;
                 t = now();
                 rc |= lm_search_qset(&db, NULL, &qs, NULL, 10, -1, np, 1);
                 lm_match_sort(np, db.n_docs); /* timed, as for the default */
                 t_np[nq] = now() - t;
-                qs.pre_min_frames = (size_t)LM_PRE_MIN_HOURS * 3600 * 25;
+                qs.pre_min_frames = pre_min;
             }
         }
         for (size_t a = 0; a < 10 && a < db.n_docs; a++)

@@ -305,7 +305,7 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->Npq = lm_calloc(n_stretch, sizeof *qs->Npq);
     qs->pre_eps = lm_calloc(n_stretch, sizeof *qs->pre_eps);
     qs->pre_r = lm_calloc(n_stretch, sizeof *qs->pre_r);
-    qs->pre_min_frames = (size_t)LM_PRE_MIN_HOURS * 3600 * 25;
+    qs->pre_min_frames = LM_PRE_MIN_DB_FRAMES;
     qs->pre_first = LM_PRE_FIRST;
     if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset || !qs->mq || !qs->Nm ||
         !qs->eps || !qs->mid_eps || !qs->pq || !qs->Npq || !qs->pre_eps || !qs->pre_r) {
@@ -819,7 +819,7 @@ float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
     float sc;
     const uint8_t *c4 = doc_coarse_u8(d, LM_COARSE_FACTOR, &Mc, &sc);
     if (!c4) return NAN;
-    for (size_t i = 0; i < qs->n_stretch; i++) n8 += qs->pre_r[i] == 2 * LM_COARSE_FACTOR;
+    for (size_t i = 0; i < qs->n_stretch; i++) n8 += qs->pre_r[i] == LM_PRE_FACTOR;
     size_t M8 = (Mc + 1) / 2;
     /* at 8x (where a variant's first pass is 4x) one block: the bytes, the pair sums, the norms */
     uint8_t *b8 = n8 ? malloc(12 * M8 * (1 + sizeof(uint16_t)) + M8 * sizeof(float) + 16) : NULL;
@@ -833,7 +833,7 @@ float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
         /* the 4x bytes' pair sums, normalised again (the common scale cancels), as bytes */
         if (n8) lm_coarsen_pairs_u8(c4, Mc, b8, t16, f8);
         bound = INFINITY;
-        for (size_t pr = LM_COARSE_FACTOR; pr <= 2 * LM_COARSE_FACTOR && !isnan(bound); pr *= 2) {
+        for (size_t pr = LM_COARSE_FACTOR; pr <= LM_PRE_FACTOR && !isnan(bound); pr *= 2) {
             size_t k = 0;
             for (size_t v = 0; v < n; v++)
                 if (qs->pre_r[v / ns] == pr)

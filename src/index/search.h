@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hcqt/hcqt.h" /* LM_FRAME_RATE */
 #include "index/db.h"
 #include "match/sdtw.h"
 #include "symbolic/theme.h"
@@ -99,13 +100,14 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  *     scan of a range of ends is bit-identical to the full scan there);
  *  3. refining stops when no recording's coarse minimum minus LM_COARSE_EPS is below the k-th
  *     best exact distance (the k best are what is reported; eval: the correct recording's).
- * A search of many recordings first bounds every recording at 8x and runs step 1 only where
- * the bound is below the k-th best distance of the recordings it ranks first (LM_PRE_FACTOR).
  *     Coarse queries shorter than 32 frames allow more (LM_COARSE_EPS x sqrt(32 / frames));
  *     queries under 128 frames (5.12 s) are coarsened 2x only, under 32 not at all; but those
  *     of 96-127 frames 4x where the coarse query's self-loss (its coarse distance to the query
  *     itself coarsened as a recording) is at most half the margin, and with a widened
  *     margin where it is larger (LM_COARSE_WIDE_MAX).
+ * A search of a large archive first bounds every recording at twice its first pass's factor
+ * and runs step 1 only where the bound is below the k-th best distance of the recordings it
+ * ranks first (LM_PRE_FACTOR).
  * The coarse matching function is an estimate, not a bound: fine - coarse was below -0.06 for
  * 1e-4 of the ends with fine < 0.4 on fold 5, so the result equals the exhaustive search with
  * high probability, not always (docs/results/search_modes.md measures how often). */
@@ -157,14 +159,16 @@ void lm_search_locate_fused(const lm_fusion *f, const float *query, size_t N, lm
  * the pre-filter's rate), plus that query's self-loss (its distance to the query itself
  * coarsened: the overestimate of a true match); queries whose margin would exceed
  * LM_PRE_EPS_MAX, or with fewer than LM_PRE_MIN_FRAMES frames at that rate, skip it. At 10 000
- * synthetic hours a long theme's search took 25-35 % less; on the whole corpus (77 h) it would
- * cost 30 % more (the first refinements and the extra pass outweigh the saving), on 1 000 h it
- * saved 17 % (docs/search.md, "Pre-filter"). */
+ * synthetic hours 8 of the 10 themes (of 20) that get it searched 15-41 % faster, 2 (repeated
+ * notes) 4-16 % slower, median 683 against 863 ms; on 1 000 h the median fell by 20 %; on the
+ * whole corpus (77 h) it would cost 30 % more (the first refinements and the extra pass outweigh
+ * the saving) (docs/search.md, "Pre-filter"). */
 #define LM_PRE_FACTOR 8
 #define LM_PRE_MIN_FRAMES 16
 #define LM_PRE_EPS 0.12f
 #define LM_PRE_EPS_MAX 0.20f
 #define LM_PRE_MIN_HOURS 500
+#define LM_PRE_MIN_DB_FRAMES ((size_t)(LM_PRE_MIN_HOURS * 3600.0 * LM_FRAME_RATE)) /* lm_qset.pre_min_frames */
 #define LM_PRE_FIRST 64
 
 /* The recording's context in the ranking: a recording's distance is its best passage's plus
