@@ -666,9 +666,35 @@ static void test_downsample_u8(void **state) {
                         assert_memory_equal(&w2[(size_t)p * (j1 - j0) + j - j0], &c2[(size_t)p * m1 + j], sizeof(float));
                     }
             }
+            /* as bytes straight from the bytes: lm_quantise_u8 of the floats, bit for bit */
+            size_t mc = (M + r - 1) / r;
+            uint8_t *q1 = malloc(12 * mc), *q2 = malloc(12 * mc);
+            lm_quantise_u8(c2, 12 * m2, LM_DB_U8_SCALE, q1);
+            assert_int_equal(lm_chroma_downsample_u8_bytes(b, M, M, r, LM_DB_U8_SCALE, q2), mc);
+            assert_memory_equal(q1, q2, 12 * mc);
+            free(q1), free(q2);
             free(c1), free(c2);
         }
         free(x), free(y), free(b);
+    }
+    /* the same for any bytes (silent frames, full-scale ones, noise) */
+    for (size_t M = 1; M < 300; M += 7) {
+        uint8_t *b = malloc(12 * M);
+        for (size_t i = 0; i < 12 * M; i++) {
+            size_t m = i % M;
+            b[i] = m % 11 == 3 ? 0 : m % 11 == 5 ? 255 : (uint8_t)(rand() % 256);
+        }
+        for (size_t r = 2; r <= 4; r++) {
+            size_t mc = (M + r - 1) / r;
+            float *c = malloc(12 * mc * sizeof *c);
+            uint8_t *q1 = malloc(12 * mc), *q2 = malloc(12 * mc);
+            assert_int_equal(lm_chroma_downsample_u8_rows(b, M, M, r, c), mc);
+            lm_quantise_u8(c, 12 * mc, LM_DB_U8_SCALE, q1);
+            assert_int_equal(lm_chroma_downsample_u8_bytes(b, M, M, r, LM_DB_U8_SCALE, q2), mc);
+            assert_memory_equal(q1, q2, 12 * mc);
+            free(c), free(q1), free(q2);
+        }
+        free(b);
     }
 }
 

@@ -554,6 +554,11 @@ static const uint8_t *doc_coarse_u8(lm_doc_view *d, size_t r, size_t *Mc, float 
         *scale = d->scale;
         return d->stored_coarse_u8;
     }
+    if (!d->coarse_u8[r] && !d->coarse[r] && !d->x && d->x8 && r >= 2 && r <= 4) {
+        /* straight from the bytes: the same bytes as through doc_coarse's floats (sdtw.h) */
+        if (!(d->coarse_u8[r] = malloc(12 * ((d->T + r - 1) / r)))) return NULL;
+        lm_chroma_downsample_u8_bytes(d->x8, d->T, d->T, r, LM_DB_U8_SCALE, d->coarse_u8[r]);
+    }
     if (!d->coarse_u8[r]) {
         size_t n;
         const float *c = doc_coarse(d, r, &n);

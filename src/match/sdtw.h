@@ -88,6 +88,10 @@ size_t lm_chroma_downsample_u8(const uint8_t *x, size_t M, size_t r, float *out)
  * coarse frames j0/r .. exactly). */
 size_t lm_chroma_downsample_rows(const float *x, size_t stride, size_t M, size_t r, float *out);
 size_t lm_chroma_downsample_u8_rows(const uint8_t *x, size_t stride, size_t M, size_t r, float *out);
+/* lm_chroma_downsample_u8_rows's features (r from 2 to 4) as bytes, equal bit for bit to
+ * lm_quantise_u8(its floats, 12 x Mc, scale) (index/db.h), without the floats: out 12 x Mc
+ * bytes. Returns Mc = (M + r - 1) / r. */
+size_t lm_chroma_downsample_u8_bytes(const uint8_t *x, size_t stride, size_t M, size_t r, float scale, uint8_t *out);
 /* Bytes of coarse features (12 x M, l2-normalised frames at 1/255 per step) at half their frame
  * rate: frames 2j and 2j + 1 summed, normalised again, as bytes (12 x (M + 1) / 2 into out).
  * tmp: 12 x (M + 1) / 2 uint16 and (M + 1) / 2 floats of scratch. Returns (M + 1) / 2. */
