@@ -55,6 +55,11 @@ static void expect_ids(const char *path, const char *want) {
     char got[1024];
     ids_of(&db, got, sizeof got);
     if (strcmp(got, want)) fail_msg("%s holds '%s', want '%s'", path, got, want);
+    /* every live id is found where it is, over all segments; a hidden or unknown one is not */
+    for (size_t k = 0; k < db.n_docs; k++) assert_int_equal(lm_db_find(&db, db.docs[k].id), (long)k);
+    assert_int_equal(lm_db_find(&db, "no such recording"), -1);
+    assert_int_equal(lm_db_find(&db, ""), -1);
+    if (!strstr(want, "doc0")) assert_int_equal(lm_db_find(&db, "doc0"), -1);
     assert_int_equal(lm_db_verify_all(&db), 0);
     lm_db_close(&db);
 }

@@ -68,7 +68,8 @@ typedef struct {
     /* private */
     void *map; /* format 1: the file's mapping */
     size_t map_size;
-    size_t *by_id; /* doc indices sorted by id, for lm_db_find */
+    uint64_t *id_slots; /* lm_db_find's hash table of doc indices + 1 (0: empty) */
+    size_t id_mask;   /* its size - 1 (a power of two, at least twice n_docs) */
     struct lm_db2 *v2; /* format 2: manifest, segments and their verification state */
 } lm_db;
 

@@ -631,11 +631,13 @@ int lm_sdtw_scan_u8_int_sampled(const lm_sdtw_query *queries, size_t n_queries, 
     }
     /* Rows of Mp >= M columns, a multiple of the widest vector loop's 64: the compiler's scalar
      * tail of up to 63 columns took up to 40 % of a row's time at 4x and 8x (a few hundred
-     * columns). Columns M.. read a zero-padded copy of the document and feed no column before
-     * them (paths only move right), so they are computed and ignored. */
+     * columns). Columns M.. feed no column before them (paths only move right), so they are
+     * computed from whatever follows a chroma row (the next row) and ignored; the rows that
+     * Mp columns would read past the document's end read a zero-padded copy instead. */
     const size_t Mp = (M + 63) / 64 * 64, W = Mp + 2; /* a row: two sentinel columns, then Mp */
     int16_t *rows = malloc(3 * W * sizeof *rows);
     uint8_t *zero = calloc(Mp, 1), *padded = Mp > M ? malloc(12 * Mp) : NULL;
+    const uint8_t *chroma_row[12];
     if (!rows || !zero || (Mp > M && !padded)) {
         free(rows);
         free(zero);
@@ -645,12 +647,13 @@ int lm_sdtw_scan_u8_int_sampled(const lm_sdtw_query *queries, size_t n_queries, 
         return -1;
     }
     for (int b = 0; b < 3; b++) rows[b * W] = rows[b * W + 1] = INT16_MIN;
-    if (padded) {
-        for (int c = 0; c < 12; c++) {
-            memcpy(padded + (size_t)c * Mp, doc + (size_t)c * M, M);
+    for (int c = 0; c < 12; c++) {
+        chroma_row[c] = doc + (size_t)c * M;
+        if ((size_t)c * M + Mp > 12 * M) {
+            memcpy(padded + (size_t)c * Mp, chroma_row[c], M);
             memset(padded + (size_t)c * Mp + M, 0, Mp - M);
+            chroma_row[c] = padded + (size_t)c * Mp;
         }
-        doc = padded;
     }
     for (size_t v = 0; v < n_queries; v++) {
         size_t N = queries[v].N;
@@ -667,7 +670,7 @@ int lm_sdtw_scan_u8_int_sampled(const lm_sdtw_query *queries, size_t n_queries, 
         int16_t *r2 = rows + 2, *r1 = rows + W + 2, *r0 = rows + 2 * W + 2;
         for (size_t m = 0; m < Mp; m++) r1[m] = INT16_MIN;
         for (size_t n = 0; n < N; n++) {
-            const uint8_t *s = kind[n] >= 0 ? doc + (size_t)((kind[n] + shift) % 12) * Mp : zero;
+            const uint8_t *s = kind[n] >= 0 ? chroma_row[(kind[n] + shift) % 12] : zero;
             if (n == 0)
                 for (size_t m = 0; m < Mp; m++) r0[m] = (int16_t)s[m];
             else
