@@ -306,6 +306,7 @@ static int qset_alloc(lm_qset *qs, size_t n_stretch, const lm_variant_options *o
     qs->pre_eps = lm_calloc(n_stretch, sizeof *qs->pre_eps);
     qs->pre_r = lm_calloc(n_stretch, sizeof *qs->pre_r);
     qs->pre_min_frames = LM_PRE_MIN_DB_FRAMES;
+    qs->pre_min_docs_keys = LM_PRE_MIN_DOCS_KEYS;
     qs->pre_first = LM_PRE_FIRST;
     if (!qs->q || !qs->cq || !qs->N || !qs->Nc || !qs->r || !qs->stretch || !qs->offset || !qs->mq || !qs->Nm ||
         !qs->eps || !qs->mid_eps || !qs->pq || !qs->Npq || !qs->pre_eps || !qs->pre_r) {
@@ -634,7 +635,10 @@ static size_t coarse_len(const lm_qset *qs, const lm_doc_view *d, size_t v) {
     return (d->T + r - 1) / r;
 }
 
-static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **cm) {
+/* vb (NULL: none) holds per variant a lower bound of its distance (the pre-filter's): the
+ * variants whose bound is above theta are not scanned; their cval is +inf (never refined: they
+ * cannot reach the k best, whose threshold theta only falls). */
+static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **cm, const float *vb, float theta) {
     size_t n = qs->n, ns = qs->n_shift;
     const int context = qs->context_weight > 0.0f;
     /* On the stack for up to 12 variants (a plain search, all keys): this runs once per
@@ -675,7 +679,7 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
     for (size_t r = 1; rc == 0 && r <= LM_COARSE_FACTOR; r++) {
         size_t k = 0;
         for (size_t v = 0; v < n; v++)
-            if (qs->r[v / ns] == r) {
+            if (qs->r[v / ns] == r && !(vb && vb[v] > theta)) {
                 qv[k] = (lm_sdtw_query){qs->cq[v / ns], qs->Nc[v / ns], (int)(v % ns)};
                 mptr[k] = cm ? cm[v] : NULL;
                 sptr[k] = context ? samp[v] : NULL;
@@ -726,6 +730,10 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
      * recording of about half the query's length). */
     for (size_t v = 0; rc == 0 && v < n; v++) {
         float off = qs->offset[v / ns];
+        if (vb && vb[v] > theta) { /* not scanned */
+            cval[v] = INFINITY, cval[n + v] = off;
+            continue;
+        }
         if (context) {
             float med = median_finite(samp[v], context_samples(coarse_len(qs, d, v)));
             off += qs->context_weight * (isfinite(med) ? med : 1.0f);
@@ -754,7 +762,7 @@ static int coarse_pass(const lm_qset *qs, lm_doc_view *d, float *cval, float **c
 /* Each variant's offset into cval[n + v] (lm_qset_cval_len floats): the coarse pass's, which
  * holds the context term, or without it only the stretchings' penalties (no pass needed). */
 static int variant_offsets(const lm_qset *qs, lm_doc_view *d, float *cval) {
-    if (qs->context_weight > 0.0f) return coarse_pass(qs, d, cval, NULL);
+    if (qs->context_weight > 0.0f) return coarse_pass(qs, d, cval, NULL, NULL, 0.0f);
     for (size_t v = 0; v < qs->n; v++) cval[qs->n + v] = qs->offset[v / qs->n_shift];
     return 0;
 }
@@ -793,14 +801,21 @@ static int exact_all(const lm_qset *qs, lm_doc_view *d, lm_sdtw_result *best, si
     return rc;
 }
 
+/* lm_qset_coarse_min without the variants whose bound (vb, NULL: none) is above theta. */
+static float coarse_min_below(const lm_qset *qs, lm_doc_view *d, float *cval_out, const float *vb, float theta);
+
 float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval_out) {
+    return coarse_min_below(qs, d, cval_out, NULL, 0.0f);
+}
+
+static float coarse_min_below(const lm_qset *qs, lm_doc_view *d, float *cval_out, const float *vb, float theta) {
     if (qs->exhaustive) {
         lm_sdtw_result r;
         size_t v;
         return exact_all(qs, d, &r, &v) == 0 ? r.distance : NAN;
     }
     float *cval = cval_out ? cval_out : malloc(lm_qset_cval_len(qs) * sizeof *cval);
-    if (!cval || coarse_pass(qs, d, cval, NULL) != 0) {
+    if (!cval || coarse_pass(qs, d, cval, NULL, vb, theta) != 0) {
         if (!cval_out) free(cval);
         return NAN;
     }
@@ -818,8 +833,13 @@ int lm_qset_has_pre(const lm_qset *qs) {
     return qs->n_stretch > 0;
 }
 
+static float pre_bounds(const lm_qset *qs, lm_doc_view *d, float *vb);
+
 /* -INFINITY: a recording too short for the pre-filter's query, or a query that is not binary. */
-float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
+float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) { return pre_bounds(qs, d, NULL); }
+
+/* The same, and each variant's own bound into vb (qs->n floats; NULL: not wanted). */
+static float pre_bounds(const lm_qset *qs, lm_doc_view *d, float *vb) {
     size_t Mc, n = qs->n, ns = qs->n_shift, n8 = 0;
     float sc;
     const uint8_t *c4 = doc_coarse_u8(d, LM_COARSE_FACTOR, &Mc, &sc);
@@ -857,6 +877,7 @@ float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) {
                               ? lo + qs->context_weight * (lo > 0.0f ? lo : 0.0f) + qs->offset[i]
                               : -INFINITY; /* rc 1: not a binary query */
                 if (b < bound) bound = b;
+                if (vb) vb[idx[j]] = b;
             }
         }
     }
@@ -989,7 +1010,7 @@ int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *
      * middle checks may reject every range of a recording. */
     const float *x = NULL;
 #define EXACT_X() (x || (x = doc_coarse(d, 1, &T1)))
-    if ((!cval_in && !cval) || !cm || !lower || !order || (!cval_in && coarse_pass(qs, d, cval, NULL) != 0)) {
+    if ((!cval_in && !cval) || !cm || !lower || !order || (!cval_in && coarse_pass(qs, d, cval, NULL, NULL, 0.0f) != 0)) {
         free(cval);
         free(lower);
         free(cm);
@@ -1153,16 +1174,23 @@ static int refine_doc(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
  * (cmin, cval) and refined exactly (out, *refined_out set, their distances in kb). -1: out of
  * memory or a damaged recording (its error set). */
 static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, size_t best, lm_match *out,
-                      float *cmin, float *cval, kbest *kb, float **pre_out, unsigned char **refined_out,
-                      int parallel) {
-    size_t nd = f ? f->n : db->n_docs, L = lm_qset_cval_len(qs);
+                      float *cmin, float *cval, kbest *kb, float **pre_out, float **vpre_out,
+                      unsigned char **refined_out, int parallel) {
+    size_t nd = f ? f->n : db->n_docs, L = lm_qset_cval_len(qs), n = qs->n;
     int mixes = f && f->w > 0.0 && f->w < 1.0, failed = 0, damaged = 0;
     size_t buf_len = mixes ? 12 * f->max_T : 1;
     float *pre = malloc(nd * sizeof *pre);
+    /* all keys: each key's bound (the lowest of its stretchings'), so that the coarse pass skips
+     * the keys that cannot reach the k best. Not per stretching: neighbouring stretchings match
+     * almost alike, and the refinement moves between them (with --duration auto alone, one of
+     * 250 whole-corpus searches had its 10th distance 1e-5 off when they were skipped singly). */
+    const size_t ns = qs->n_shift;
+    float *vpre = ns > 1 ? malloc(nd * n * sizeof *vpre) : NULL;
     unsigned char *refined = calloc(nd, 1);
     size_t *order = malloc(nd * sizeof *order);
-    if (!pre || !refined || !order) {
+    if (!pre || !refined || !order || (ns > 1 && !vpre)) {
         free(pre);
+        free(vpre);
         free(refined);
         free(order);
         lm_set_error("search: out of memory");
@@ -1174,8 +1202,13 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
 #pragma omp for schedule(dynamic, 16)
         for (size_t k = 0; k < nd; k++) {
             lm_doc_view dv;
-            pre[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_pre_bound(qs, &dv) : NAN;
+            pre[k] = view_of(db, f, k, buf, &dv) == 0 ? pre_bounds(qs, &dv, vpre ? vpre + k * n : NULL) : NAN;
             lm_doc_view_free(&dv);
+            for (size_t sh = 0; vpre && sh < ns; sh++) { /* per key: the lowest over its stretchings */
+                float lo = INFINITY;
+                for (size_t v = sh; v < n; v += ns) lo = vpre[k * n + v] < lo ? vpre[k * n + v] : lo;
+                for (size_t v = sh; v < n; v += ns) vpre[k * n + v] = lo;
+            }
             if (isnan(pre[k])) {
 #pragma omp atomic write
                 failed = 1;
@@ -1217,11 +1250,13 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
     free(order);
     if (failed) {
         free(pre);
+        free(vpre);
         free(refined);
         if (!damaged) lm_set_error("search: out of memory");
         return -1;
     }
     *pre_out = pre;
+    *vpre_out = vpre;
     *refined_out = refined;
     return 0;
 }
@@ -1279,10 +1314,11 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
         for (size_t k = 0; k < nd; k++) frames += f->docs[k].T;
     else
         frames = db->total_frames;
-    const int cascade = own && best > 0 && best != SIZE_MAX && must < 0 && frames >= qs->pre_min_frames && lm_qset_has_pre(qs);
-    float *pre = NULL, theta_pre = INFINITY;
+    const int big = frames >= qs->pre_min_frames || (qs->n_shift > 1 && nd >= qs->pre_min_docs_keys);
+    const int cascade = own && best > 0 && best != SIZE_MAX && must < 0 && big && lm_qset_has_pre(qs);
+    float *pre = NULL, *vpre = NULL, theta_pre = INFINITY;
     unsigned char *refined = NULL;
-    if (cascade && pre_filter(db, f, qs, best, out, cmin, cval, &kb, &pre, &refined, parallel) != 0) {
+    if (cascade && pre_filter(db, f, qs, best, out, cmin, cval, &kb, &pre, &vpre, &refined, parallel) != 0) {
         free(cmin);
         free(cval);
         free(order);
@@ -1307,7 +1343,9 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
                     continue;
                 }
                 lm_doc_view dv;
-                cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * lm_qset_cval_len(qs)) : NAN;
+                cmin[k] = view_of(db, f, k, buf, &dv) == 0
+                              ? coarse_min_below(qs, &dv, cval + k * lm_qset_cval_len(qs), vpre ? vpre + k * qs->n : NULL, theta_pre)
+                              : NAN;
                 if (views) { /* its coarse features, for the refinement (not a dequantised copy) */
                     free(dv.coarse[1]);
                     dv.coarse[1] = NULL;
@@ -1392,6 +1430,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     }
     free(batch);
     free(pre);
+    free(vpre);
     free(refined);
     free(cmin);
     free(cval);
