@@ -698,6 +698,33 @@ static void test_downsample_u8(void **state) {
     }
 }
 
+/* lm_match_sort_top: the first k places equal a full sort's (ties in distance, infinities),
+ * and the array still holds every match. */
+static void test_match_sort_top(void **state) {
+    (void)state;
+    seed(23);
+    for (int it = 0; it < 300; it++) {
+        size_t n = 1 + (size_t)(rand() % 400), k = (size_t)(rand() % (int)(n + 2));
+        lm_match *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        for (size_t i = 0; i < n; i++) {
+            int r = rand() % 20;
+            a[i] = (lm_match){.doc = i, .distance = r == 0 ? INFINITY : (float)(rand() % 50) / 50.0f};
+        }
+        memcpy(b, a, n * sizeof *a);
+        lm_match_sort(b, n);
+        lm_match_sort_top(a, n, k);
+        size_t upto = k == 0 || k > n ? n : k;
+        for (size_t i = 0; i < upto; i++) {
+            assert_int_equal(a[i].doc, b[i].doc);
+            assert_memory_equal(&a[i].distance, &b[i].distance, sizeof(float));
+        }
+        size_t sum_a = 0, sum_b = 0;
+        for (size_t i = 0; i < n; i++) sum_a += a[i].doc, sum_b += b[i].doc;
+        assert_int_equal(sum_a, sum_b);
+        free(a), free(b);
+    }
+}
+
 /* A theme played at `tempo` x its written tempo, found with --duration auto. */
 static void check_tempo(double tempo, int expect_plain_worse) {
     lm_theme t;
@@ -881,6 +908,7 @@ int main(void) {
         cmocka_unit_test(test_pre_filter),
         cmocka_unit_test(test_mid_check),
         cmocka_unit_test(test_downsample_u8),
+        cmocka_unit_test(test_match_sort_top),
         cmocka_unit_test(test_duration_auto),
         cmocka_unit_test(test_occurrences),
         cmocka_unit_test(test_api),

@@ -208,7 +208,7 @@ static int search(const leitmotif_db *d, const lm_fusion *f, const lm_theme *the
     if (rc == 0) {
         if (lm_qset_is_plain_scan(&qs))
             for (size_t k = 0; k < nd; k++) m[k].variant = 0, m[k].approx = 0;
-        lm_match_sort(m, nd);
+        lm_match_sort_top(m, nd, max_hits);
         size_t n = 0;
         while (n < nd && n < max_hits && isfinite(m[n].distance)) n++;
         if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(&d->db, f, &qs, m, n);

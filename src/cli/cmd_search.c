@@ -422,8 +422,8 @@ int cmd_search(int argc, char **argv) {
             for (size_t k = 0; k < n_cand && ok; k++) m[k].variant = 0, m[k].approx = 0;
         }
         if (ok) {
-            lm_match_sort(m, n_cand);
-            while (ranked < n_cand && isfinite(m[ranked].distance)) ranked++;
+            lm_match_sort_top(m, n_cand, top > 0 ? (size_t)top : 0); /* the shown ones in order */
+            for (size_t k = 0; k < n_cand; k++) ranked += isfinite(m[k].distance) != 0;
             shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
             if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(sdb, fp, &qs, m, shown);
             else if (db2_path) lm_search_locate_fused(&fusion, query, qs.N[0], m, shown);

@@ -50,6 +50,34 @@ static int cmp_match(const void *a, const void *b) {
 
 void lm_match_sort(lm_match *m, size_t n) { qsort(m, n, sizeof *m, cmp_match); }
 
+void lm_match_sort_top(lm_match *m, size_t n, size_t k) {
+    if (k == 0 || k >= n / 4) {
+        lm_match_sort(m, n);
+        return;
+    }
+    /* quickselect (cmp_match is a strict order: documents differ), then the k first sorted */
+    size_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        lm_match p = m[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (cmp_match(&m[i], &p) < 0) i++;
+            while (cmp_match(&m[j], &p) > 0) j--;
+            if (i <= j) {
+                lm_match t = m[i];
+                m[i] = m[j], m[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else break;
+    }
+    qsort(m, k, sizeof *m, cmp_match);
+}
+
 void lm_search_locate(const lm_db *db, const float *query, size_t N, lm_match *m, size_t n) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t i = 0; i < n; i++) {
@@ -946,9 +974,9 @@ static int cmp_by_key(const void *a, const void *b) {
     return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
 }
 
-/* Indices 0..n-1 ordered by key (ties: by index); thread-safe (no qsort with a global). */
-static void order_by(const float *key, size_t n, size_t *order) {
-    for (size_t i = 0; i < n; i++) order[i] = i;
+/* order[0 .. n-1] (indices into key) reordered by key, ties by index; thread-safe (no qsort
+ * with a global). */
+static void sort_indices(const float *key, size_t *order, size_t n) {
     /* insertion sort for the short lists of variants, merge sort otherwise */
     if (n <= 64) {
         for (size_t i = 1; i < n; i++) {
@@ -984,6 +1012,48 @@ static void order_by(const float *key, size_t n, size_t *order) {
         memcpy(order, tmp, n * sizeof *order);
     }
     free(tmp);
+}
+
+/* Indices 0..n-1 ordered by key (ties: by index). */
+static void order_by(const float *key, size_t n, size_t *order) {
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    sort_indices(key, order, n);
+}
+
+/* The indices whose key is at most limit (not NaN), ordered as order_by orders them: the
+ * prefix of order_by's order that a caller walking it up to limit would read, without sorting
+ * every recording (222 979 at 10 000 h, on one thread while the other waits). Their count. */
+static size_t order_up_to(const float *key, size_t n, float limit, size_t *order) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (key[i] <= limit) order[m++] = i;
+    sort_indices(key, order, m);
+    return m;
+}
+
+/* The k-th smallest (k >= 1) of the n values x (reordered; n >= k): quickselect. */
+static float kth_smallest(float *x, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        float a = x[lo], b = x[lo + (hi - lo) / 2], c = x[hi]; /* median of three as the pivot */
+        float p = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < p) i++;
+            while (x[j] > p) j--;
+            if (i <= j) {
+                float t = x[i];
+                x[i] = x[j], x[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return x[want];
+    }
+    return x[want];
 }
 
 int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *cval_in, lm_match *m) {
@@ -1218,7 +1288,16 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
     }
     size_t first = best > qs->pre_first ? best : qs->pre_first, nb = 0;
     if (first > nd) first = nd;
-    if (!failed) order_by(pre, nd, order);
+    if (!failed && first > 0) { /* the `first` lowest bounds in order, without sorting them all */
+        float *tmp = malloc(nd * sizeof *tmp);
+        if (tmp) {
+            memcpy(tmp, pre, nd * sizeof *tmp);
+            order_up_to(pre, nd, kth_smallest(tmp, nd, first), order);
+            free(tmp);
+        } else {
+            order_by(pre, nd, order);
+        }
+    }
     while (!failed && nb < first && pre[order[nb]] < INFINITY) nb++;
     for (size_t i = 0; !f && !failed && i < nb; i++)
         if (lm_db_verify_doc(db, order[i]) != 0) failed = damaged = 1;
@@ -1372,7 +1451,11 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
         out[k].distance = !fits ? INFINITY : isfinite(cm[k]) ? cm[k] : 1.0f + LM_COARSE_EPS;
         out[k].approx = fits;
     }
-    order_by(cm, nd, order);
+    /* With the pre-filter's threshold, no recording above it is ever refined (the threshold
+     * only falls): order those below it alone. */
+    size_t n_order = nd;
+    if (cascade && theta_pre < INFINITY) n_order = order_up_to(cm, nd, theta_pre, order);
+    else order_by(cm, nd, order);
     /* 2. refine best first */
     float u_must = -INFINITY;
     if (!failed && must >= 0 && (size_t)must < nd && !f && lm_db_verify_doc(db, (size_t)must) != 0) failed = damaged = 1;
@@ -1400,7 +1483,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
         if (best == SIZE_MAX) theta = INFINITY;
         if (u_must > theta || (best == 0 && must >= 0)) theta = u_must > theta ? u_must : theta;
         size_t nb = 0;
-        while (next < nd && nb < batch_cap) {
+        while (next < n_order && nb < batch_cap) {
             size_t k = order[next];
             if (!(cm[k] <= theta)) break;
             next++;

@@ -27,6 +27,10 @@ int lm_search_all(const lm_db *db, const float *query, size_t N, lm_match *out, 
 int lm_search_scan_doc(const lm_db_doc *d, const float *query, size_t N, lm_sdtw_result *r);
 /* Sorts by distance (infinite last); equal distances keep document order. */
 void lm_match_sort(lm_match *m, size_t n);
+/* The same for the first k places only (k 0: all): m[0 .. k-1] hold lm_match_sort's first k,
+ * in its order, and the rest follow in no order. A search that shows the k best need not sort
+ * every recording (222 979 at 10 000 h: 35-60 ms on one thread). */
+void lm_match_sort_top(lm_match *m, size_t n, size_t k);
 /* Fills in the start frame of the first n matches (backtracking; parallel over matches). */
 void lm_search_locate(const lm_db *db, const float *query, size_t N, lm_match *m, size_t n);
 

@@ -431,8 +431,8 @@ void lm_web_search(lm_web_ctx *ctx, const lm_web_params *p, lm_web_reply *r) {
 #endif
     }
     if (rc == 0) {
-        lm_match_sort(mt, db->n_docs);
-        while (ranked < db->n_docs && isfinite(mt[ranked].distance)) ranked++;
+        lm_match_sort_top(mt, db->n_docs, top > 0 ? (size_t)top : 0); /* the shown ones in order */
+        for (size_t k = 0; k < db->n_docs; k++) ranked += isfinite(mt[k].distance) != 0;
         shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
 #if LM_WEB_VARIANTS
         if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(db, NULL, &qs, mt, shown);
