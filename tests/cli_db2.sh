@@ -230,7 +230,7 @@ for _ in range(n):
     off += (40 + a + p + c + 7) // 8 * 8
 size = (end + 63) // 64 * 64
 b = b[:size]
-struct.pack_into('<II', b, 64, 0, 0)  # no coarse section, no checksum of one
+struct.pack_into('<III', b, 64, 0, 0, 0)  # no coarse section, no checksum of one, no pre-filter section
 struct.pack_into('<Q', b, 48, size)
 struct.pack_into('<I', b, 124, zlib.crc32(bytes(b[:124])))
 open(os.path.join(db, seg), 'wb').write(b)

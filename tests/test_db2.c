@@ -591,6 +591,19 @@ static void test_unknown_precision(void **state) {
  * document at a quarter of the frame rate, exactly as the search would make them (f32: bit for
  * bit; u8: quantised); a segment without them (written before they existed) still opens and
  * searches the same; an unknown coarse rate is refused in one line. */
+static void search_long_pre(const lm_db *db, const float *q, size_t N, lm_match *out, int pre) {
+    lm_qset qs;
+    lm_variant_options vo = {0};
+    assert_int_equal(lm_qset_from_chroma(&qs, q, N, &vo), 0);
+    if (pre) { /* the pre-filter forced on this small database */
+        assert_true(lm_qset_has_pre(&qs));
+        qs.pre_min_frames = 0, qs.pre_first = 1;
+    }
+    assert_int_equal(lm_search_qset(db, NULL, &qs, NULL, 3, -1, out, 1), 0);
+    lm_match_sort(out, db->n_docs);
+    lm_qset_free(&qs);
+}
+
 static void search_long(const lm_db *db, const float *q, size_t N, lm_match *out) {
     lm_qset qs;
     lm_variant_options vo = {0};
@@ -654,9 +667,42 @@ static void test_coarse_section(void **state) {
         assert_non_null(b.docs[i].coarse_u8);
         assert_null(b.docs[i].coarse);
         assert_memory_equal(b.docs[i].coarse_u8, c8, 12 * Mc);
+        /* the pre-filter features: the coarse bytes (f32: the floats quantised at 1/255) summed
+         * in pairs of frames, as the search makes them (docs/database.md, "Pre-filter features") */
+        size_t M8 = (Mc + 1) / 2;
+        uint8_t *p8 = malloc(12 * M8), *fq = malloc(12 * Mc);
+        uint16_t *t16 = malloc(12 * M8 * sizeof *t16);
+        float *nrm = malloc(M8 * sizeof *nrm);
+        assert_int_equal(lm_coarsen_pairs_u8(b.docs[i].coarse_u8, Mc, p8, t16, nrm), M8);
+        assert_non_null(b.docs[i].pre_u8);
+        assert_memory_equal(b.docs[i].pre_u8, p8, 12 * M8);
+        lm_quantise_u8(a.docs[i].coarse, 12 * Mc, LM_DB_U8_SCALE, fq);
+        assert_int_equal(lm_coarsen_pairs_u8(fq, Mc, p8, t16, nrm), M8);
+        assert_non_null(a.docs[i].pre_u8);
+        assert_memory_equal(a.docs[i].pre_u8, p8, 12 * M8);
+        free(p8), free(fq), free(t16), free(nrm);
         free(c);
         free(c8);
     }
+    /* the pre-filter (forced on; a theme of notes of 16 frames, which gets one) gives the same
+     * with the stored bytes as with its own */
+    const size_t N2 = 256;
+    float *q2 = calloc(12 * N2, sizeof *q2);
+    for (size_t k = 0; k < N2; k++) q2[((k / 16) * 5 % 12) * N2 + k] = 1.0f;
+    for (int pass = 0; pass < 2; pass++) {
+        lm_db *db = pass ? &b : &a;
+        const uint8_t *kept[ND];
+        search_long_pre(db, q2, N2, with, 1);
+        for (int i = 0; i < ND; i++) kept[i] = db->docs[i].pre_u8, db->docs[i].pre_u8 = NULL;
+        search_long_pre(db, q2, N2, without, 1);
+        for (int i = 0; i < ND; i++) db->docs[i].pre_u8 = kept[i];
+        for (int k = 0; k < ND; k++) {
+            assert_int_equal(with[k].doc, without[k].doc);
+            assert_int_equal(with[k].approx, without[k].approx);
+            assert_true(with[k].distance == without[k].distance);
+        }
+    }
+    free(q2);
     /* f32: the stored coarse features are the ones the search made itself: identical results */
     search_long(&a, q, N, with);
     memcpy(ref, with, sizeof ref);
@@ -705,7 +751,7 @@ static void test_coarse_section(void **state) {
     size_t data0 = get_u64(sg + 128 + 16); /* the first document's features */
     size_t old_size = (data0 + end + 63) / 64 * 64;
     assert_true(old_size < ns);
-    memset(sg + 64, 0, 8);
+    memset(sg + 64, 0, 12); /* no coarse section, no pre-filter section (offset 72) */
     put_u64(sg + 48, old_size);
     put_u32(sg + 124, lm_crc32(0, sg, 124));
     write_plain(sp, sg, old_size);
@@ -716,7 +762,7 @@ static void test_coarse_section(void **state) {
     write_plain(mp, m, nm);
     assert_int_equal(lm_db_open(f32, &a), 0);
     assert_int_equal(lm_db_verify_all(&a), 0);
-    for (int i = 0; i < ND; i++) assert_null(a.docs[i].coarse);
+    for (int i = 0; i < ND; i++) assert_null(a.docs[i].coarse), assert_null(a.docs[i].pre_u8);
     search_long(&a, q, N, with);
     for (int k = 0; k < 3; k++) {
         assert_int_equal(with[k].doc, ref[k].doc);
@@ -731,7 +777,7 @@ static void test_coarse_section(void **state) {
     assert_int_equal(before, 1);
     assert_int_equal(after, 1);
     assert_int_equal(lm_db_open(f32, &a), 0);
-    for (int i = 0; i < ND; i++) assert_non_null(a.docs[i].coarse);
+    for (int i = 0; i < ND; i++) assert_non_null(a.docs[i].coarse), assert_non_null(a.docs[i].pre_u8);
     search_long(&a, q, N, with);
     for (int k = 0; k < 3; k++) assert_true(with[k].doc == ref[k].doc && with[k].distance == ref[k].distance);
     lm_db_close(&a);
@@ -745,6 +791,17 @@ static void test_coarse_section(void **state) {
     put_u32(sg + 124, lm_crc32(0, sg, 124));
     write_plain(sp, sg, ns);
     expect_open_error(u8, "unknown rate (1/8; made by a newer leitmotif?)");
+    /* an unknown pre-filter rate, and pre-filter features without coarse ones */
+    put_u32(sg + 64, LM_DB_COARSE);
+    put_u32(sg + 72, 16);
+    put_u32(sg + 124, lm_crc32(0, sg, 124));
+    write_plain(sp, sg, ns);
+    expect_open_error(u8, "pre-filter features at an unknown rate (1/16; made by a newer leitmotif?)");
+    put_u32(sg + 64, 0);
+    put_u32(sg + 72, LM_DB_PRE);
+    put_u32(sg + 124, lm_crc32(0, sg, 124));
+    write_plain(sp, sg, ns);
+    expect_open_error(u8, "disagrees with the manifest");
     free(sg);
     free(q);
     for (int i = 0; i < ND; i++) free(x[i]);

@@ -165,6 +165,12 @@ int cmd_check(int argc, char **argv) {
             printf("%s: %zu of %zu recordings have no stored coarse features (written by an older leitmotif); "
                    "'leitmotif compact %s' adds them, which makes searches faster\n",
                    argv[1], db.n_docs - coarse, db.n_docs, argv[1]);
+        size_t pre = 0; /* and pre-filter features (since session 34) */
+        for (size_t k = 0; k < db.n_docs; k++) pre += db.docs[k].pre_u8 != NULL;
+        if (db.format == 2 && coarse == db.n_docs && pre < db.n_docs)
+            printf("%s: %zu of %zu recordings have no stored pre-filter features (written by an older leitmotif); "
+                   "'leitmotif compact %s' adds them, which makes searches of large archives faster\n",
+                   argv[1], db.n_docs - pre, db.n_docs, argv[1]);
     }
     lm_db_close(&db);
     return rc;

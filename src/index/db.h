@@ -49,10 +49,19 @@ typedef struct {
      * segments carry them (docs/database.md, "Coarse features"); both NULL when not stored. */
     const float *coarse;
     const uint8_t *coarse_u8;
+    /* The pre-filter's features (docs/database.md, "Pre-filter features"): 12 x
+     * ceil(ceil(T / LM_DB_COARSE) / 2) bytes (x 1/255), the coarse features quantised to bytes
+     * and summed in pairs of frames as lm_coarsen_pairs_u8 makes them; NULL when not stored. */
+    const uint8_t *pre_u8;
 } lm_db_doc;
 
 /* Frames per coarse frame of the stored coarse features (6.25 Hz; the search's LM_COARSE_FACTOR). */
 #define LM_DB_COARSE 4
+/* Frames per frame of the stored pre-filter features (3.125 Hz; the search's LM_PRE_FACTOR). */
+#define LM_DB_PRE 8
+/* The pre-filter features of n coarse frames (12 x n at the database's precision: coarse_u8
+ * bytes, or float32 when f32 is set) into out (12 x ceil(n / 2) bytes); -1 when out of memory. */
+int lm_db_pre_features(const void *coarse, int f32, size_t n, uint8_t *out);
 
 typedef struct {
     enum lm_feature_type type;

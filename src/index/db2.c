@@ -33,6 +33,7 @@
 #define S_PRECISION_AT 56     /* the same in a segment header */
 #define S_COARSE_AT 64        /* u32 frames per coarse frame of the coarse section (0: none) */
 #define S_COARSE_CRC_AT 68    /* u32 CRC-32 of the coarse section (from its start to the file's end) */
+#define S_PRE_AT 72           /* u32 frames per frame of the pre-filter section (0: none) */
 #define M_SEG_ENTRY 48
 #define M_TOMB_FIXED 16
 #define M_TRAILER 8
@@ -410,6 +411,7 @@ typedef struct {
     size_t id_len, path_len, model_len;
     uint64_t T, offset;
     uint64_t coarse_offset; /* of its coarse features (0: the segment has none) */
+    uint64_t pre_offset;    /* of its pre-filter features (0: the segment has none) */
     double duration;
     float tuning; /* the compensated deviation, semitones */
 } seg_rec;
@@ -430,12 +432,17 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, c
         return -1;
     }
     int zero = 1;
-    for (size_t k = S_COARSE_CRC_AT + 4; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
-    uint32_t coarse = get_u32(b + S_COARSE_AT);
+    for (size_t k = S_PRE_AT + 4; k < S_HEADER_CRC_AT; k++) zero &= b[k] == 0;
+    uint32_t coarse = get_u32(b + S_COARSE_AT), pre = get_u32(b + S_PRE_AT);
     if (coarse != 0 && coarse != LM_DB_COARSE) {
         lm_set_error("segment has coarse features at an unknown rate (1/%u; made by a newer leitmotif?)", coarse);
         return -1;
     }
+    if (pre != 0 && pre != LM_DB_PRE) {
+        lm_set_error("segment has pre-filter features at an unknown rate (1/%u; made by a newer leitmotif?)", pre);
+        return -1;
+    }
+    zero &= !pre || coarse; /* the pre-filter section follows the coarse one */
     enum lm_db_precision prec;
     float scale;
     if (precision_parse(b + S_PRECISION_AT, &prec, &scale) != 0) return -1;
@@ -516,6 +523,17 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, c
         r[k].coarse_offset = next_data;
         next_data = align_to(next_data + bytes, ALIGN);
     }
+    /* The pre-filter section, after it: bytes at 1/8 of the frame rate, likewise aligned. */
+    for (size_t k = 0; pre && k < e->n_docs; k++) {
+        uint64_t bytes = NBINS * ((((r[k].T + coarse - 1) / coarse) + 1) / 2);
+        if (next_data > n || bytes > n - next_data) {
+            lm_set_error("segment's pre-filter features run past its end (damaged)");
+            free(r);
+            return -1;
+        }
+        r[k].pre_offset = next_data;
+        next_data = align_to(next_data + bytes, ALIGN);
+    }
     if (off != dend || next_data != n || frames != e->frames) {
         lm_set_error("segment directory does not add up to the segment's size (damaged)");
         free(r);
@@ -561,6 +579,27 @@ static void *coarse_features(const void *bytes, size_t T, const struct lm_db2_ma
     return q;
 }
 
+/* Bytes of a document's pre-filter features (T frames). */
+static size_t pre_bytes(size_t T) { return NBINS * ((((T + LM_DB_COARSE - 1) / LM_DB_COARSE) + 1) / 2); }
+
+int lm_db_pre_features(const void *coarse, int f32, size_t n, uint8_t *out) {
+    /* as the search makes them per query from a recording without them (lm_qset_pre_bound):
+     * float coarse features quantised at 1/255 first, then pairs of frames summed */
+    size_t n2 = (n + 1) / 2;
+    uint8_t *q = f32 ? lm_malloc(NBINS * (n ? n : 1), 1) : NULL;
+    uint16_t *tmp = lm_malloc(NBINS * (n2 ? n2 : 1), sizeof *tmp);
+    float *norm = lm_malloc(n2 ? n2 : 1, sizeof *norm);
+    int ok = tmp && norm && (!f32 || q);
+    if (ok) {
+        if (f32) lm_quantise_u8(coarse, NBINS * n, LM_DB_U8_SCALE, q);
+        lm_coarsen_pairs_u8(f32 ? q : coarse, n, out, tmp, norm);
+    }
+    free(q);
+    free(tmp);
+    free(norm);
+    return ok ? 0 : -1;
+}
+
 /* Writes docs as segment seq into dir (temporary file, fsync, rename; then an fsync of dir unless
  * sync_dir is 0: a new database's folder, which lm_dbw_commit fsyncs once, after the manifest);
  * fills *e. */
@@ -601,6 +640,7 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
         at = align_to(at + frame_bytes * d->T, ALIGN);
     }
     for (size_t k = 0; k < n; k++) at = align_to(at + frame_bytes * ((docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE), ALIGN);
+    for (size_t k = 0; k < n; k++) at = align_to(at + pre_bytes(docs[k].T), ALIGN);
     size_t size = at;
     memcpy(head, segment_magic, 8);
     put_u32(head + 8, 2);
@@ -614,6 +654,7 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
     put_u64(head + 48, size);
     precision_put(head + S_PRECISION_AT, m->precision, m->scale);
     put_u32(head + S_COARSE_AT, LM_DB_COARSE);
+    put_u32(head + S_PRE_AT, LM_DB_PRE);
     put_u32(head + S_HEADER_CRC_AT, lm_crc32(0, head, S_HEADER_CRC_AT));
     put_u32(head + S_HEADER + D, lm_crc32(0, head + S_HEADER, D));
 
@@ -635,17 +676,20 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
     int rc = fwrite(head, 1, data, af.fp) == data ? 0 : -1;
     size_t pos = data;
     int oom = 0;
-    /* Two sections, a block per document in directory order each: the features, then the coarse
-     * features made from the bytes just written (what a reader will see). */
-    for (int section = 0; section < 2 && rc == 0; section++)
+    /* Three sections, a block per document in directory order each: the features, then the
+     * coarse features made from the bytes just written (what a reader will see), then the
+     * pre-filter's made from those. */
+    for (int section = 0; section < 3 && rc == 0; section++)
         for (size_t k = 0; k < n && rc == 0; k++) {
-            size_t frames_k = section ? (docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE : docs[k].T;
-            size_t fb = frame_bytes * frames_k;
+            size_t Mc = (docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE;
+            size_t fb = section == 2 ? pre_bytes(docs[k].T) : frame_bytes * (section ? Mc : docs[k].T);
             size_t pad = align_to(pos + fb, ALIGN) - pos - fb;
             void *conv = NULL; /* the document at the database's precision, when it is not already */
             const void *bytes = stored_features(&docs[k], m, &conv);
             void *coarse = bytes && section ? coarse_features(bytes, docs[k].T, m) : NULL;
-            const void *block = section ? coarse : bytes;
+            uint8_t *pre = coarse && section == 2 ? lm_malloc(fb ? fb : 1, 1) : NULL;
+            if (pre && lm_db_pre_features(coarse, m->precision == LM_DB_F32, Mc, pre) != 0) free(pre), pre = NULL;
+            const void *block = section == 2 ? (const void *)pre : section ? coarse : bytes;
             if (block) {
                 crc_rest = lm_crc32(lm_crc32(crc_rest, block, fb), zeros, pad);
                 if (section) crc_coarse = lm_crc32(lm_crc32(crc_coarse, block, fb), zeros, pad);
@@ -654,6 +698,7 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
                 oom = 1;
                 rc = -1;
             }
+            free(pre);
             free(coarse);
             free(conv);
             pos += fb + pad;
@@ -861,6 +906,7 @@ static int open_v2_once(const char *path, lm_db *db) {
             d->type = m->type;
             d->model_checksum = m->checksum;
             d->T = (size_t)r[k].T;
+            d->pre_u8 = r[k].pre_offset ? s->map + r[k].pre_offset : NULL;
             if (m->precision == LM_DB_U8) {
                 d->chroma_u8 = s->map + r[k].offset;
                 d->coarse_u8 = r[k].coarse_offset ? s->map + r[k].coarse_offset : NULL;
@@ -1551,8 +1597,9 @@ int lm_dbw_compact_ex(lm_dbw *w, int precision, size_t *before, size_t *after) {
     if (before) *before = w->m->n_segs;
     if (after) *after = w->m->n_segs;
     int convert = precision >= 0 && (enum lm_db_precision)precision != w->m->precision;
-    int no_coarse = 0; /* a segment written before segments had coarse features: rewrite it */
-    for (size_t i = 0; i < db.v2->m.n_segs; i++) no_coarse |= !db.v2->segs[i].coarse_at;
+    int no_coarse = 0; /* a segment written before segments had coarse (or pre-filter) features: rewrite it */
+    for (size_t i = 0; i < db.v2->m.n_segs; i++)
+        no_coarse |= !db.v2->segs[i].coarse_at || get_u32(db.v2->segs[i].map + S_PRE_AT) == 0;
     if (w->m->n_segs <= 1 && w->m->n_tombs == 0 && !convert && !no_coarse) {
         lm_db_close(&db);
         return 0;

@@ -541,6 +541,7 @@ void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc) {
     d->scale = doc->scale;
     d->stored_coarse = doc->coarse;
     d->stored_coarse_u8 = doc->coarse_u8;
+    d->stored_pre_u8 = doc->pre_u8;
 }
 
 void lm_doc_view_free(lm_doc_view *d) {
@@ -868,23 +869,28 @@ float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) { return pre_bounds(q
 
 /* The same, and each variant's own bound into vb (qs->n floats; NULL: not wanted). */
 static float pre_bounds(const lm_qset *qs, lm_doc_view *d, float *vb) {
-    size_t Mc, n = qs->n, ns = qs->n_shift, n8 = 0;
+    size_t Mc, n = qs->n, ns = qs->n_shift, n8 = 0, n4 = 0;
     float sc;
-    const uint8_t *c4 = doc_coarse_u8(d, LM_COARSE_FACTOR, &Mc, &sc);
-    if (!c4) return NAN;
-    for (size_t i = 0; i < qs->n_stretch; i++) n8 += qs->pre_r[i] == LM_PRE_FACTOR;
+    for (size_t i = 0; i < qs->n_stretch; i++) n8 += qs->pre_r[i] == LM_PRE_FACTOR, n4 += qs->pre_r[i] == LM_COARSE_FACTOR;
+    /* the stored 8x bytes where the database has them (then, with no 4x pre-filter query, not
+     * even the 4x bytes are read) */
+    const uint8_t *stored8 = LM_DB_PRE == LM_PRE_FACTOR && LM_DB_COARSE == LM_COARSE_FACTOR ? d->stored_pre_u8 : NULL;
+    const uint8_t *c4 = NULL;
+    if (stored8 && !n4) Mc = (d->T + LM_COARSE_FACTOR - 1) / LM_COARSE_FACTOR, sc = LM_DB_U8_SCALE;
+    else if (!(c4 = doc_coarse_u8(d, LM_COARSE_FACTOR, &Mc, &sc))) return NAN;
     size_t M8 = (Mc + 1) / 2;
     /* at 8x (where a variant's first pass is 4x) one block: the bytes, the pair sums, the norms */
-    uint8_t *b8 = n8 ? malloc(12 * M8 * (1 + sizeof(uint16_t)) + M8 * sizeof(float) + 16) : NULL;
+    uint8_t *b8 = n8 && !stored8 ? malloc(12 * M8 * (1 + sizeof(uint16_t)) + M8 * sizeof(float) + 16) : NULL;
     uint16_t *t16 = b8 ? (uint16_t *)(void *)(b8 + ((12 * M8 + 15) & ~(size_t)15)) : NULL;
     float *f8 = b8 ? (float *)(void *)(t16 + 12 * M8) : NULL;
     lm_sdtw_query qv_s[12], *qv = n <= 12 ? qv_s : malloc(n * sizeof *qv);
     lm_sdtw_result res_s[12], *res = n <= 12 ? res_s : malloc(n * sizeof *res);
     size_t idx_s[12], *idx = n <= 12 ? idx_s : malloc(n * sizeof *idx);
     float bound = NAN;
-    if ((!n8 || b8) && qv && res && idx) {
+    const uint8_t *c8 = stored8 ? stored8 : b8;
+    if ((!n8 || c8) && qv && res && idx) {
         /* the 4x bytes' pair sums, normalised again (the common scale cancels), as bytes */
-        if (n8) lm_coarsen_pairs_u8(c4, Mc, b8, t16, f8);
+        if (n8 && !stored8) lm_coarsen_pairs_u8(c4, Mc, b8, t16, f8);
         bound = INFINITY;
         for (size_t pr = LM_COARSE_FACTOR; pr <= LM_PRE_FACTOR && !isnan(bound); pr *= 2) {
             size_t k = 0;
@@ -893,7 +899,7 @@ static float pre_bounds(const lm_qset *qs, lm_doc_view *d, float *vb) {
                     qv[k] = (lm_sdtw_query){qs->pq[v / ns], qs->Npq[v / ns], (int)(v % ns)}, idx[k++] = v;
             if (k == 0) continue;
             int rc = pr == LM_COARSE_FACTOR ? lm_sdtw_scan_u8_int(qv, k, c4, Mc, sc, res, NULL)
-                                            : lm_sdtw_scan_u8_int(qv, k, b8, M8, LM_DB_U8_SCALE, res, NULL);
+                                            : lm_sdtw_scan_u8_int(qv, k, c8, M8, LM_DB_U8_SCALE, res, NULL);
             if (rc < 0) bound = NAN;
             for (size_t j = 0; rc >= 0 && j < k; j++) {
                 size_t i = idx[j] / ns;

@@ -260,6 +260,8 @@ typedef struct {
     size_t T;
     const float *stored_coarse;   /* the database's coarse features at LM_COARSE_FACTOR (lm_db_doc: */
     const uint8_t *stored_coarse_u8; /* coarse, coarse_u8), used instead of coarsening; may be NULL */
+    const uint8_t *stored_pre_u8; /* the database's pre-filter features (lm_db_doc: pre_u8) at
+                                     LM_PRE_FACTOR, used instead of summing coarse pairs; may be NULL */
     float *coarse[LM_COARSE_FACTOR + 1]; /* by frame-rate factor (made here, owned) */
     size_t Mc[LM_COARSE_FACTOR + 1];
     uint8_t *coarse_u8[LM_COARSE_FACTOR + 1]; /* the same as bytes (x LM_DB_U8_SCALE), for the 16-bit
