@@ -352,10 +352,15 @@ static float eps_for(const lm_qset *qs, size_t Nc) {
 }
 
 /* The coarse query's self-loss: its coarse distance to the query itself coarsened as a
- * recording is (each of the r phases of the blocks; the largest). A recording that holds the
- * theme note for note gets about this coarse distance and an exact one near 0, so the coarse
- * pass can overestimate a true match by this much; -1 when out of memory. */
+ * recording is (each of the r phases of the blocks; the largest), less the query's exact
+ * distance to itself. A recording that holds the theme note for note gets about these two
+ * distances, so the coarse pass can overestimate a true match by the difference. The exact one
+ * is 0 unless the theme has rests: a rest frame costs 1 against anything, at every rate (a
+ * theme with a 7-s rest in its 11 s had a "self-loss" of 0.65 that was all rest, and no
+ * pre-filter). -1 when out of memory. */
 static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, size_t r) {
+    lm_sdtw_result self;
+    if (lm_sdtw_scan(q, N, q, N, &self, NULL) != 0) return -1.0f;
     float worst = 0.0f;
     float *x = malloc(12 * N * sizeof *x), *c = malloc(12 * (N / r + 2) * sizeof *c);
     for (size_t p = 0; x && c && p < r && p < N; p++) {
@@ -366,10 +371,12 @@ static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, siz
         if (lm_sdtw_scan(cq, Nc, c, Mc, &res, NULL) != 0) break;
         if (res.distance > worst) worst = res.distance; /* +inf: a phase too short for the query */
     }
-    if (!x || !c) worst = -1.0f;
+    const int oom = !x || !c;
     free(x);
     free(c);
-    return worst;
+    if (oom) return -1.0f;
+    /* +inf (a phase too short) stays +inf; below the exact distance counts as no loss */
+    return worst > self.distance ? worst - self.distance : 0.0f;
 }
 
 /* Stretching i's pre-filter query at twice its first pass's factor (r 4: 8x, made from the
