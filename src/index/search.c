@@ -352,15 +352,10 @@ static float eps_for(const lm_qset *qs, size_t Nc) {
 }
 
 /* The coarse query's self-loss: its coarse distance to the query itself coarsened as a
- * recording is (each of the r phases of the blocks; the largest), less the query's exact
- * distance to itself. A recording that holds the theme note for note gets about these two
- * distances, so the coarse pass can overestimate a true match by the difference. The exact one
- * is 0 unless the theme has rests: a rest frame costs 1 against anything, at every rate (a
- * theme with a 7-s rest in its 11 s had a "self-loss" of 0.65 that was all rest, and no
- * pre-filter). -1 when out of memory. */
+ * recording is (each of the r phases of the blocks; the largest). A recording that holds the
+ * theme note for note gets about this coarse distance and an exact one near 0, so the coarse
+ * pass can overestimate a true match by this much; -1 when out of memory. */
 static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, size_t r) {
-    lm_sdtw_result self;
-    if (lm_sdtw_scan(q, N, q, N, &self, NULL) != 0) return -1.0f;
     float worst = 0.0f;
     float *x = malloc(12 * N * sizeof *x), *c = malloc(12 * (N / r + 2) * sizeof *c);
     for (size_t p = 0; x && c && p < r && p < N; p++) {
@@ -371,12 +366,10 @@ static float self_loss(const float *q, size_t N, const float *cq, size_t Nc, siz
         if (lm_sdtw_scan(cq, Nc, c, Mc, &res, NULL) != 0) break;
         if (res.distance > worst) worst = res.distance; /* +inf: a phase too short for the query */
     }
-    const int oom = !x || !c;
+    if (!x || !c) worst = -1.0f;
     free(x);
     free(c);
-    if (oom) return -1.0f;
-    /* +inf (a phase too short) stays +inf; below the exact distance counts as no loss */
-    return worst > self.distance ? worst - self.distance : 0.0f;
+    return worst;
 }
 
 /* Stretching i's pre-filter query at twice its first pass's factor (r 4: 8x, made from the
@@ -386,10 +379,18 @@ static int pre_query(lm_qset *qs, size_t i) {
     size_t Np, pr = 2 * qs->r[i];
     float *pq = lm_query_downsample(qs->q[i], qs->N[i], pr, &Np);
     float loss = pq ? self_loss(qs->q[i], qs->N[i], pq, Np, pr) : -1.0f;
-    if (loss < 0.0f) {
+    lm_sdtw_result self;
+    if (loss < 0.0f || lm_sdtw_scan(qs->q[i], qs->N[i], qs->q[i], qs->N[i], &self, NULL) != 0) {
         free(pq);
         return -1;
     }
+    /* Less the query's exact distance to itself, 0 unless it has rests: a rest frame costs 1
+     * against anything at every rate, so a bound needs no margin for it (a theme with a 7-s
+     * rest in its 11 s had a self-loss of 0.65 that was all rest, and no pre-filter). Only
+     * here: the first pass's own factor and margin (qset_coarse) keep the whole self-loss, as
+     * a 103-frame theme with 16 rest frames coarsened at 4x with the difference lost 2 of its
+     * ten best at 10 000 h (docs/search.md, session 34). */
+    loss = loss > self.distance ? loss - self.distance : 0.0f;
     float eps = (Np >= 32 ? LM_PRE_EPS : LM_PRE_EPS * sqrtf(32.0f / (float)Np)) + loss;
     if (eps > LM_PRE_EPS_MAX || Np > LM_SDTW_INT_MAX_N) {
         free(pq);
