@@ -416,6 +416,9 @@ typedef struct {
     float tuning; /* the compensated deviation, semitones */
 } seg_rec;
 
+/* Bytes of a document's pre-filter features (T frames). */
+static size_t pre_bytes(size_t T) { return NBINS * ((((T + LM_DB_COARSE - 1) / LM_DB_COARSE) + 1) / 2); }
+
 /* Header and document directory of a segment (the features are checked by the segment CRC). */
 static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, const struct lm_db2_manifest *m,
                          seg_rec **recs_out, size_t *coarse_at) {
@@ -525,7 +528,7 @@ static int segment_parse(const unsigned char *b, size_t n, const seg_entry *e, c
     }
     /* The pre-filter section, after it: bytes at 1/8 of the frame rate, likewise aligned. */
     for (size_t k = 0; pre && k < e->n_docs; k++) {
-        uint64_t bytes = NBINS * ((((r[k].T + coarse - 1) / coarse) + 1) / 2);
+        uint64_t bytes = pre_bytes((size_t)r[k].T); /* pre implies coarse = LM_DB_COARSE */
         if (next_data > n || bytes > n - next_data) {
             lm_set_error("segment's pre-filter features run past its end (damaged)");
             free(r);
@@ -578,9 +581,6 @@ static void *coarse_features(const void *bytes, size_t T, const struct lm_db2_ma
     free(c);
     return q;
 }
-
-/* Bytes of a document's pre-filter features (T frames). */
-static size_t pre_bytes(size_t T) { return NBINS * ((((T + LM_DB_COARSE - 1) / LM_DB_COARSE) + 1) / 2); }
 
 int lm_db_pre_features(const void *coarse, int f32, size_t n, uint8_t *out) {
     /* as the search makes them per query from a recording without them (lm_qset_pre_bound):
@@ -679,17 +679,20 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
     /* Three sections, a block per document in directory order each: the features, then the
      * coarse features made from the bytes just written (what a reader will see), then the
      * pre-filter's made from those. */
+    uint8_t **pre = lm_calloc(n ? n : 1, sizeof *pre); /* made with the coarse blocks, written after them */
+    if (!pre) rc = -1, oom = 1;
     for (int section = 0; section < 3 && rc == 0; section++)
         for (size_t k = 0; k < n && rc == 0; k++) {
             size_t Mc = (docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE;
             size_t fb = section == 2 ? pre_bytes(docs[k].T) : frame_bytes * (section ? Mc : docs[k].T);
             size_t pad = align_to(pos + fb, ALIGN) - pos - fb;
             void *conv = NULL; /* the document at the database's precision, when it is not already */
-            const void *bytes = stored_features(&docs[k], m, &conv);
-            void *coarse = bytes && section ? coarse_features(bytes, docs[k].T, m) : NULL;
-            uint8_t *pre = coarse && section == 2 ? lm_malloc(fb ? fb : 1, 1) : NULL;
-            if (pre && lm_db_pre_features(coarse, m->precision == LM_DB_F32, Mc, pre) != 0) free(pre), pre = NULL;
-            const void *block = section == 2 ? (const void *)pre : section ? coarse : bytes;
+            const void *bytes = section < 2 ? stored_features(&docs[k], m, &conv) : NULL;
+            void *coarse = bytes && section == 1 ? coarse_features(bytes, docs[k].T, m) : NULL;
+            if (coarse && (pre[k] = lm_malloc(pre_bytes(docs[k].T), 1)) &&
+                lm_db_pre_features(coarse, m->precision == LM_DB_F32, Mc, pre[k]) != 0)
+                free(pre[k]), pre[k] = NULL;
+            const void *block = section == 2 ? (const void *)pre[k] : section ? (coarse && pre[k] ? coarse : NULL) : bytes;
             if (block) {
                 crc_rest = lm_crc32(lm_crc32(crc_rest, block, fb), zeros, pad);
                 if (section) crc_coarse = lm_crc32(lm_crc32(crc_coarse, block, fb), zeros, pad);
@@ -698,11 +701,12 @@ static int segment_write(const char *dir, uint64_t seq, const struct lm_db2_mani
                 oom = 1;
                 rc = -1;
             }
-            free(pre);
             free(coarse);
             free(conv);
             pos += fb + pad;
         }
+    for (size_t k = 0; pre && k < n; k++) free(pre[k]);
+    free(pre);
     /* The header learns the coarse section's checksum now: written again in place. */
     put_u32(head + S_COARSE_CRC_AT, crc_coarse);
     put_u32(head + S_HEADER_CRC_AT, lm_crc32(0, head, S_HEADER_CRC_AT));

@@ -1045,31 +1045,6 @@ static size_t order_up_to(const float *key, size_t n, float limit, size_t *order
     return m;
 }
 
-/* The k-th smallest (k >= 1) of the n values x (reordered; n >= k): quickselect. */
-static float kth_smallest(float *x, size_t n, size_t k) {
-    size_t lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        float a = x[lo], b = x[lo + (hi - lo) / 2], c = x[hi]; /* median of three as the pivot */
-        float p = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (x[i] < p) i++;
-            while (x[j] > p) j--;
-            if (i <= j) {
-                float t = x[i];
-                x[i] = x[j], x[j] = t;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else return x[want];
-    }
-    return x[want];
-}
-
 int lm_qset_refine(const lm_qset *qs, lm_doc_view *d, float theta, const float *cval_in, lm_match *m) {
     m->approx = 0;
     m->variant = 0;
@@ -1302,12 +1277,13 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
     }
     size_t first = best > qs->pre_first ? best : qs->pre_first, nb = 0;
     if (first > nd) first = nd;
-    if (!failed && first > 0) { /* the `first` lowest bounds in order, without sorting them all */
-        float *tmp = malloc(nd * sizeof *tmp);
-        if (tmp) {
-            memcpy(tmp, pre, nd * sizeof *tmp);
-            order_up_to(pre, nd, kth_smallest(tmp, nd, first), order);
-            free(tmp);
+    if (!failed && first > 0) { /* the `first` lowest bounds in order (ties by index), without sorting them all */
+        lm_match *sel = malloc(nd * sizeof *sel);
+        if (sel) {
+            for (size_t k = 0; k < nd; k++) sel[k] = (lm_match){.doc = k, .distance = pre[k]};
+            lm_match_sort_top(sel, nd, first);
+            for (size_t i = 0; i < first; i++) order[i] = sel[i].doc;
+            free(sel);
         } else {
             order_by(pre, nd, order);
         }
