@@ -18,6 +18,8 @@
 # ROBUST_MODELS lists "name=model.bin" pairs (default: the two fine-tuned models of
 # scripts/train_robust.sh as committed in models/training, the previous default, the authors' v1
 # and v2); stft is always evaluated. Every step skips what is already done.
+# ROBUST_CONTEXT sets eval's --context W (default 0: the paper's ranking, as every table row was
+# made before the context term existed; the search's own default is 0.12).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
@@ -73,7 +75,7 @@ for step in "${steps[@]}"; do
           db="$data/db/${name}_$r.lmdb"; [ -f "$db.done" ] || continue
           for q in annotation score; do
             f="$out/robustness_${name}_${r}_${q}.json"
-            "$cli" eval "$db" --themes "$data/fold5_$r/annotations.csv" --queries-from "$q" --json >"$f.tmp" && mv "$f.tmp" "$f"
+            "$cli" eval "$db" --themes "$data/fold5_$r/annotations.csv" --queries-from "$q" --context "${ROBUST_CONTEXT:-0}" --json >"$f.tmp" && mv "$f.tmp" "$f"
           done
         done
       done ;;
@@ -84,7 +86,7 @@ for step in "${steps[@]}"; do
         name="${spec%%=*}"; db="$data/db/${name}_default.lmdb"; [ -f "$db.done" ] || continue
         for q in annotation score; do
           f="$out/robustness_realaudio_${name}_${q}.json"
-          "$cli" eval "$db" --themes "$data/realaudio_themes.csv" --queries-from "$q" --json >"$f.tmp" && mv "$f.tmp" "$f"
+          "$cli" eval "$db" --themes "$data/realaudio_themes.csv" --queries-from "$q" --context "${ROBUST_CONTEXT:-0}" --json >"$f.tmp" && mv "$f.tmp" "$f"
         done
       done ;;
     tables) python3 "$here/scripts/robustness_tables.py" "$out" >"$out/robustness.md.tmp" && mv "$out/robustness.md.tmp" "$out/robustness.md" ;;
