@@ -139,7 +139,6 @@ class Sampler:
         cands = [(p, s) for n in GM[program] if n in self.inst for p, s in zip(*self.inst[n])]
         pitches = np.array([p for p, _ in cands])
         out = np.zeros(n_samples, dtype=np.float64)
-        from scipy.signal import lfilter
         for on, off, pitch, vel in notes:
             i0 = int(round(on * sr))
             if i0 >= n_samples:
@@ -163,6 +162,7 @@ class Sampler:
             env = np.where(t < dur, 1.0, np.exp(-(t - dur) / rel))
             bright = np.clip(vel / 110.0, 0.3, 1.0)
             if bright < 0.95:  # softer notes are darker: one-pole low-pass
+                from scipy.signal import lfilter
                 a = np.exp(-2 * np.pi * (1500 + 6000 * bright) / sr)
                 y = lfilter([1 - a], [1, -a], y)
             y = (vel / 127.0) ** 1.2 * env * y
