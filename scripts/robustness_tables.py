@@ -17,6 +17,8 @@ methods = [("ft_ours", "ours fine-tuned (epoch 8): previous default + varied ren
            ("choir", "ours melody-forward, continued 5 epochs on its renders + vocal-quartet renders (CC0 string quartets sung)"),
            ("real", "the shipped model (choir) continued on new melody-forward renders, half of them with recorded "
                     "orchestral instruments (tonejs-instruments samples), + the vocal quartets"),
+           ("wisereal", "0.5 x the shipped model + 0.5 x the recorded-instruments candidate (weight interpolation; "
+                        "scripts/interpolate_models.py, not stored)"),
            ("wisev1a3", "0.7 x authors' v1 + 0.3 x v1 fine-tuned (weight interpolation, WiSE-FT)"),
            ("wisev1a5", "0.5 x authors' v1 + 0.5 x v1 fine-tuned (weight interpolation, WiSE-FT)"),
            ("wisev1a7", "0.3 x authors' v1 + 0.7 x v1 fine-tuned (weight interpolation, WiSE-FT)"),
@@ -54,8 +56,9 @@ out = ["# Robustness: held-out timbre, degradations and real recordings", "",
        "  if it were in tune (`src/chroma/tuning.c`); the other rows are `--tuning off`, as before. The",
        "  corpus' default render is not always at A = 440 either (`bianchilacy_lc6592481`: +23 cents).",
        "* Every row ranks by the best passage alone (context term 0, `ROBUST_CONTEXT`), as the paper does.",
-       "  The rows of the shipped model (`choir`), of the recorded-instruments candidate (`real`) and of",
-       "  stft were remade on December 7 with that day's build (the shipped model's choir rank 29 -> 33);",
+       "  The rows of the shipped model (`choir`), of the recorded-instruments candidate (`real`), of its",
+       "  interpolation with the shipped model and of stft were remade on December 7 with that day's build",
+       "  (the shipped model's choir rank 29 -> 33);",
        "  the other rows are December 5's.", ""]
 for r, title in [("default", "(a) fold 5, default render"), ("heldout", "(b) fold 5, held-out timbre + degradations")]:
     for q, qt in settings:
