@@ -28,12 +28,14 @@
 #           organ parts), folds 1-3 x 2 and fold 4 x 1, plus the vocal quartets; DATA/tv_pairs_real.csv
 #   train_real   continue the shipped model (leitmotif_ctc_finetuned_choir) on tv_pairs_real.csv (the
 #           rates of train_mf), one epoch per call, DATA/ft7/real_eN.bin (ROBUST_MAX_EPOCHS, default 5)
+#   train_union  the same from the shipped model on tv_pairs_mf.csv + tv_pairs_real.csv (render_mf and
+#           render_real first): DATA/ft8/union_eN.bin
 # Re-running a step continues it (rendering skips finished excerpts, training resumes from its
 # checkpoint). Default: all steps.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${LM_SHARED_DIR:-$here/../shared}"
-[ $# -ge 1 ] || { sed -n '2,32p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,34p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(deps render train)
 py=/usr/bin/python3
@@ -148,6 +150,13 @@ for step in "${steps[@]}"; do
       mv "$data/tv_pairs_real.csv.tmp" "$data/tv_pairs_real.csv" ;;
     train_real) per_epoch "$data/ft7" real "$data/tv_pairs_real.csv" \
       "$here/models/training/leitmotif_ctc_finetuned_choir.bin" 7 "${ROBUST_MAX_EPOCHS:-5}" ;;
+    train_union)
+      # the old melody-forward renders (render_mf) + those of render_real + the vocal quartets: the recorded
+      # instruments added to the data of the shipped model instead of replacing part of it
+      { cat "$data/tv_pairs_mf.csv"; tail -n +2 "$data/tv_pairs_real.csv"; } >"$data/tv_pairs_union.csv.tmp"
+      mv "$data/tv_pairs_union.csv.tmp" "$data/tv_pairs_union.csv"
+      per_epoch "$data/ft8" union "$data/tv_pairs_union.csv" \
+        "$here/models/training/leitmotif_ctc_finetuned_choir.bin" 8 "${ROBUST_MAX_EPOCHS:-5}" ;;
     train_v2choir) per_epoch "$data/ft6" v2choir "$data/tv_pairs_choir.csv" \
       "$shared/reference/models/v2_ctc_train345valid1.bin" 6 "${ROBUST_MAX_EPOCHS:-5}" ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
