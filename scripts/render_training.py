@@ -207,8 +207,9 @@ def is_piano(part):
 
 # ----------------------------------------------------------------------------- planning
 def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=False, melody_db=(-6.0, 6.0),
-                 choir=False, real_samples=0.0, sampler=None):
-    """Draw all random choices of one excerpt and compute its note list in the excerpt time frame."""
+                 choir=False, real_samples=0.0, recorded=None):
+    """Draw all random choices of one excerpt and compute its note list in the excerpt time frame.
+    recorded: the recorded-instrument Sampler (lm_sampler), or None."""
     rng = job_rng(seed, theme['theme_id'], k, 'plan')
     loc = find_theme(piece, theme)
     if loc is None:
@@ -250,12 +251,12 @@ def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=F
         # texture of a choir, whose voices share one timbre, with the theme part as the target
         vocal, use_voice = list(range(len(parts))), True
     pianos = [i for i, p in enumerate(parts) if is_piano(p) and i not in vocal]
-    use_sampler = bool(pianos) and avail_piano and rng.rand() < P_PIANO_SAMPLER
+    use_piano_samples = bool(pianos) and avail_piano and rng.rand() < P_PIANO_SAMPLER
     piano_prog = int(wchoice(rng, FAM_PIANO))   # one instrument for all piano staves
     # --real-samples: in this share of the excerpts every part whose drawn GM program has recorded
     # samples (lm_sampler) that cover its range plays them; from a random stream of its own, so that
     # every other choice is the same as without the option
-    use_recorded = sampler is not None and real_samples > 0 and \
+    use_recorded = recorded is not None and real_samples > 0 and \
         job_rng(seed, theme['theme_id'], k, 'samples').rand() < real_samples
     pinfo = []
     mean_pitch_mel = float(np.mean(parts[mel_pi]['notes'][sky, 2]))
@@ -264,7 +265,7 @@ def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=F
         if use_voice and i in vocal:
             d['source'] = 'voice'
             d['voice'] = lm_voice.draw_voice(rng, lm_voice.voice_type_for(float(np.mean(p['notes'][:, 2])), rng))
-        elif use_sampler and i in pianos:
+        elif use_piano_samples and i in pianos:
             d['source'] = 'salamander'
             d['pedal'] = 0.0 if rng.rand() < 0.4 else float(rng.uniform(0.2, 1.0))
         else:
@@ -281,7 +282,7 @@ def plan_excerpt(piece, prow, theme, k, seed, sf_name, avail_piano, theme_only=F
             poly = len(p['notes']) / max(1, len(np.unique(p['notes'][:, 0])))
             if lo_hi and poly < 1.3 and (i == mel_pi or rng.rand() < 0.7):
                 d['vib'] = (rng.uniform(4.5, 6.5), rng.uniform(*lo_hi), rng.uniform(0.1, 0.4))
-            if use_recorded and sampler.covers(d['program'], p['notes'][:, 2]):
+            if use_recorded and recorded.covers(d['program'], p['notes'][:, 2]):
                 d['source'] = 'sampled'
         if d['source'] == 'voice':
             d['artic'] = rng.uniform(0.85, 1.02)

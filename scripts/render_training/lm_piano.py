@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from lm_samples import darken, decode_note, load_cache, release_envelope, save_cache
+
 CACHE = os.path.expanduser(os.environ.get('LEITMOTIF_TRAIN_CACHE', '~/.cache/leitmotif-train'))
 PKG = os.path.join(CACHE, 'npm', 'node_modules', '@audio-samples', 'piano-velocity10', 'audio')
 _NAMES = {'C': 0, 'C#': 1, 'D': 2, 'D#': 3, 'E': 4, 'F': 5, 'F#': 6, 'G': 7, 'G#': 8, 'A': 9, 'A#': 10, 'B': 11}
@@ -32,37 +34,17 @@ class Piano:
         cpath = os.path.join(CACHE, 'salamander_v10_%d.npz' % sr)
         if not os.path.exists(cpath):
             self._build_cache(cpath)
-        d = np.load(cpath)
-        self.pitches = d['pitches']
-        self.samples = [d['s%d' % i] for i in range(len(self.pitches))]
+        self.pitches, self.samples = load_cache(cpath)
 
     @staticmethod
     def available():
         return os.path.isdir(PKG) and len(glob.glob(os.path.join(PKG, '*.ogg'))) >= 20
 
     def _build_cache(self, cpath):
-        import soundfile as sf
-        from scipy.signal import resample_poly
-        from math import gcd
         files = sorted(glob.glob(os.path.join(PKG, '*.ogg')))
         if not files:
             raise FileNotFoundError('Salamander samples not found in %s (see lm_piano.py docstring)' % PKG)
-        items = []
-        for f in files:
-            x, fsr = sf.read(f, dtype='float64', always_2d=True)
-            x = x.mean(axis=1)[:int(MAX_SEC * fsr)]
-            g = gcd(self.sr, fsr)
-            y = resample_poly(x, self.sr // g, fsr // g)
-            # trim leading silence (keep onset exact)
-            thr = 0.01 * np.max(np.abs(y))
-            i0 = int(np.argmax(np.abs(y) > thr))
-            y = y[max(0, i0 - 16):]
-            y = y / (np.max(np.abs(y)) + 1e-12)
-            items.append((_midi_of(f), y.astype(np.float32)))
-        items.sort()
-        tmp = cpath + '.tmp.npz'
-        np.savez(tmp, pitches=np.array([p for p, _ in items]), **{'s%d' % i: y for i, (_, y) in enumerate(items)})
-        os.replace(tmp, cpath)
+        save_cache(cpath, [(_midi_of(f), decode_note(f, self.sr, MAX_SEC).astype(np.float32)) for f in files])
 
     def render(self, notes, n_samples, rng, detune_cents=0.0, pedal=0.0):
         """notes: list of (onset_sec, offset_sec, midi_pitch, velocity). pedal: extra release seconds (0..1)."""
@@ -84,15 +66,7 @@ class Piano:
             y = np.interp(pos, np.arange(len(s)), s)
             # release envelope after note-off
             t = np.arange(n_out) / sr
-            env = np.where(t < dur, 1.0, np.exp(-(t - dur) / rel))
-            g = (vel / 127.0) ** 1.6
-            # softer notes are darker: one-pole low-pass blend
-            bright = np.clip(vel / 110.0, 0.3, 1.0)
-            if bright < 0.95:
-                a = np.exp(-2 * np.pi * (1500 + 6000 * bright) / sr)
-                from scipy.signal import lfilter
-                y = lfilter([1 - a], [1, -a], y)
-            y = g * env * y
+            y = (vel / 127.0) ** 1.6 * release_envelope(t, dur, rel) * darken(y, vel, sr)
             if i0 < 0:
                 y = y[-i0:]
                 i0 = 0

@@ -22,6 +22,8 @@ import os
 
 import numpy as np
 
+from lm_samples import darken, decode_note, load_cache, release_envelope, save_cache
+
 CACHE = os.path.expanduser(os.environ.get('LEITMOTIF_TRAIN_CACHE', '~/.cache/leitmotif-train'))
 NPM = os.path.join(CACHE, 'npm', 'node_modules')
 VERSION = '1.1m'  # cache tag: package version, pitches measured
@@ -101,28 +103,14 @@ class Sampler:
             cpath = os.path.join(CACHE, 'tonejs_%s_%s_%d.npz' % (VERSION, name, sr))
             if not os.path.exists(cpath):
                 self._build_cache(name, cpath)
-            d = np.load(cpath)
-            self.inst[name] = (d['pitches'], [d['s%d' % i] for i in range(len(d['pitches']))])
+            self.inst[name] = load_cache(cpath)
 
     def _build_cache(self, name, cpath):
-        import soundfile as sf
-        from math import gcd
-        from scipy.signal import resample_poly
         items = []
         for f in sorted(glob.glob(os.path.join(NPM, PACKAGES[name], '*.mp3'))):
-            x, fsr = sf.read(f, dtype='float64', always_2d=True)
-            x = x.mean(axis=1)
-            g = gcd(self.sr, fsr)
-            y = resample_poly(x, self.sr // g, fsr // g)
-            thr = 0.01 * np.max(np.abs(y))
-            i0 = int(np.argmax(np.abs(y) > thr))   # onset kept exact: trim leading silence only
-            y = y[max(0, i0 - 16):]
-            y = loop_extend(y / (np.max(np.abs(y)) + 1e-12), self.sr)
+            y = loop_extend(decode_note(f, self.sr), self.sr)
             items.append((midi_of(f) + measured_cents(y, self.sr, midi_of(f)) / 100.0, y.astype(np.float32)))
-        items.sort(key=lambda t: t[0])
-        tmp = cpath + '.tmp.npz'
-        np.savez(tmp, pitches=np.array([p for p, _ in items]), **{'s%d' % i: y for i, (_, y) in enumerate(items)})
-        os.replace(tmp, cpath)
+        save_cache(cpath, items)
 
     def covers(self, program, pitches):
         """True when the instruments of GM `program` have a sample within MAX_SHIFT of every pitch."""
@@ -159,13 +147,7 @@ class Sampler:
                 continue
             pos, t = pos[keep], t[keep]
             y = np.interp(pos, np.arange(len(s)), s)
-            env = np.where(t < dur, 1.0, np.exp(-(t - dur) / rel))
-            bright = np.clip(vel / 110.0, 0.3, 1.0)
-            if bright < 0.95:  # softer notes are darker: one-pole low-pass
-                from scipy.signal import lfilter
-                a = np.exp(-2 * np.pi * (1500 + 6000 * bright) / sr)
-                y = lfilter([1 - a], [1, -a], y)
-            y = (vel / 127.0) ** 1.2 * env * y
+            y = (vel / 127.0) ** 1.2 * release_envelope(t, dur, rel) * darken(y, vel, sr)
             if i0 < 0:
                 y, i0 = y[-i0:], 0
             out[i0:i0 + len(y)] += y

@@ -1,5 +1,6 @@
-"""Tests of the recorded-instrument sampler of the training renders (lm_sampler.py) on synthetic
-samples: no npm package, soundfont or scipy needed (ctest: render_sampler_pytest)."""
+"""Tests of the recorded-instrument sampler of the training renders (lm_sampler.py) and of the
+helpers it shares with the piano (lm_samples.py), on synthetic samples: no npm package or soundfont
+needed; the tests that filter or decode skip without scipy or soundfile (ctest: render_sampler_pytest)."""
 import os
 import sys
 
@@ -93,3 +94,47 @@ def test_covers_needs_samples_near_both_ends_of_the_range():
     assert not s.covers(42, np.array([50, 60]))      # 10 semitones below the only sample
     assert not s.covers(40, np.array([60]))          # violin: no violin samples here
     assert not s.covers(0, np.array([60]))           # piano: not a sampled program
+
+
+# ------------------------------------------------------------ lm_samples: shared by both sample players
+def test_save_and_load_cache_sort_by_pitch(tmp_path):
+    import lm_samples
+    path = str(tmp_path / 'c.npz')
+    items = [(62.0, tone(62, 0.5)), (57.4, tone(57, 0.6)), (60.0, tone(60, 0.7))]
+    lm_samples.save_cache(path, items)
+    assert not os.path.exists(path + '.tmp.npz')
+    pitches, samples = lm_samples.load_cache(path)
+    assert list(pitches) == [57.4, 60.0, 62.0]
+    assert [len(s) for s in samples] == [int(0.6 * SR), int(0.7 * SR), int(0.5 * SR)]
+    assert np.array_equal(samples[2], items[0][1])
+
+
+def test_release_envelope_and_darken():
+    import pytest
+    import lm_samples
+    t = np.arange(SR) / SR
+    env = lm_samples.release_envelope(t, 0.5, 0.1)
+    assert np.all(env[t < 0.5] == 1.0) and abs(env[int(0.6 * SR)] - np.exp(-1.0)) < 1e-3
+    y = np.random.RandomState(0).randn(SR)
+    assert lm_samples.darken(y, 120.0, SR) is y            # loud notes keep their brightness
+    pytest.importorskip('scipy')
+    soft = lm_samples.darken(y, 40.0, SR)
+    hi = slice(int(0.3 * len(y)), len(y) // 2)             # 3.3-5.5 kHz of the rfft bins
+    assert np.sum(np.abs(np.fft.rfft(soft))[hi] ** 2) < 0.6 * np.sum(np.abs(np.fft.rfft(y))[hi] ** 2)
+
+
+def test_decode_note_trims_silence_normalises_and_resamples(tmp_path):
+    import pytest
+    sf = pytest.importorskip('soundfile')
+    pytest.importorskip('scipy')
+    import lm_samples
+    fsr = 44100
+    note = 0.3 * np.sin(2 * np.pi * 440.0 * np.arange(fsr) / fsr)
+    stereo = np.stack([np.r_[np.zeros(fsr // 2), note]] * 2, axis=1)   # 0.5 s of silence first
+    path = str(tmp_path / 'A4.wav')
+    sf.write(path, stereo, fsr)
+    y = lm_samples.decode_note(path, SR)
+    assert abs(np.max(np.abs(y)) - 1.0) < 1e-9
+    assert abs(len(y) - SR) <= 20                     # silence gone (16 samples kept), resampled to SR
+    assert abs(peak_hz(y[:SR // 2]) - 440.0) < 2.0
+    assert len(lm_samples.decode_note(path, SR, max_sec=0.75)) <= int(0.25 * SR) + 20
