@@ -531,21 +531,7 @@ int lm_kern_parse(const char *buf, size_t n, double bpm, const lm_theme_select *
             if (k.score.notes[i].group == chosen) k.score.notes[kept++] = k.score.notes[i];
         k.score.n_notes = kept;
     }
-    lm_rat a, b;
-    int whole;
-    if (lm_sym_measure_span(&k.score, sel ? sel->measure_first : 0, sel ? sel->measure_last : 0, what, &a, &b,
-                              &whole) < 0)
-        goto done;
-    lm_sym_merge_ties(&k.score);
-    if (sel && sel->qpm > 0) k.score.n_tempi = 0, bpm = sel->qpm; /* one tempo instead of the file's marks */
-    rc = lm_sym_to_theme(&k.score, a, b, whole, bpm, out);
-    if (rc == 1) {
-        char range[64], voice[32] = "";
-        lm_sym_describe_range(range, sizeof range, whole ? 0 : sel->measure_first, whole ? 0 : sel->measure_last);
-        if (sel && sel->voice > 0) snprintf(voice, sizeof voice, " in layer %d", sel->voice);
-        lm_set_error("%s has no notes%s%s", what, voice, range);
-        rc = -1;
-    }
+    rc = lm_sym_select_theme(&k.score, sel, what, "layer", bpm, out);
 done:
     free(k.cols);
     free(k.tracks);

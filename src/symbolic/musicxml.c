@@ -169,19 +169,6 @@ typedef struct {
     size_t by_id[MAX_PARTS], n_sorted, last_found;
 } mx_doc;
 
-static int grow(void **array, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t new_cap = *cap ? 2 * *cap : 16;
-    while (new_cap < need) new_cap *= 2;
-    void *p = lm_malloc(new_cap, elem);
-    if (!p) return -1;
-    if (*array) memcpy(p, *array, *cap * elem);
-    free(*array);
-    *array = p;
-    *cap = new_cap;
-    return 0;
-}
-
 static void doc_free(mx_doc *d) {
     for (size_t i = 0; i < d->n_parts; i++) free(d->parts[i].m);
     free(d->parts);
@@ -250,7 +237,7 @@ static int add_part(mx_doc *d, const char *id) {
         lm_set_error("MusicXML score has more than %d parts", MAX_PARTS);
         return -1;
     }
-    if (grow((void **)&d->parts, &d->cap_parts, d->n_parts + 1, sizeof *d->parts) < 0) return -1;
+    if (lm_sym_grow((void **)&d->parts, &d->cap_parts, d->n_parts + 1, sizeof *d->parts, 16) < 0) return -1;
     mx_part *p = &d->parts[d->n_parts];
     memset(p, 0, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", id);
@@ -258,7 +245,7 @@ static int add_part(mx_doc *d, const char *id) {
 }
 
 static int add_measure(mx_part *p, const xmlNode *measure, const xmlNode *content) {
-    if (grow((void **)&p->m, &p->cap_m, p->n_m + 1, sizeof *p->m) < 0) return -1;
+    if (lm_sym_grow((void **)&p->m, &p->cap_m, p->n_m + 1, sizeof *p->m, 16) < 0) return -1;
     p->m[p->n_m++] = (mx_measure){measure, content};
     return 0;
 }
@@ -653,21 +640,7 @@ static int read_score(const xmlDoc *xdoc, double bpm, const lm_theme_select *sel
         snprintf(what, sizeof what, "part %d", chosen + 1);
     else
         snprintf(what, sizeof what, "the MusicXML score");
-    lm_rat a, b;
-    int whole;
-    if (lm_sym_measure_span(&d.score, sel ? sel->measure_first : 0, sel ? sel->measure_last : 0, what, &a, &b,
-                              &whole) < 0)
-        goto done;
-    lm_sym_merge_ties(&d.score);
-    if (sel && sel->qpm > 0) d.score.n_tempi = 0, bpm = sel->qpm; /* one tempo instead of the file's marks */
-    rc = lm_sym_to_theme(&d.score, a, b, whole, bpm, out);
-    if (rc == 1) {
-        char range[64], voice[32] = "";
-        lm_sym_describe_range(range, sizeof range, whole ? 0 : sel->measure_first, whole ? 0 : sel->measure_last);
-        if (sel && sel->voice > 0) snprintf(voice, sizeof voice, " in voice %d", sel->voice);
-        lm_set_error("%s has no notes%s%s", what, voice, range);
-        rc = -1;
-    }
+    rc = lm_sym_select_theme(&d.score, sel, what, "voice", bpm, out);
 done:
     free(starts);
     free(lens);

@@ -124,9 +124,9 @@ void lm_sym_prefix_error(const char *path) {
 
 /* ---- growing arrays ---- */
 
-static int grow(void **array, size_t *cap, size_t need, size_t elem) {
+int lm_sym_grow(void **array, size_t *cap, size_t need, size_t elem, size_t first_cap) {
     if (need <= *cap) return 0;
-    size_t new_cap = *cap ? 2 * *cap : 64;
+    size_t new_cap = *cap ? 2 * *cap : first_cap;
     while (new_cap < need) new_cap *= 2;
     void *p = lm_malloc(new_cap, elem);
     if (!p) return -1;
@@ -145,21 +145,21 @@ void lm_sym_free(lm_sym_score *s) {
 }
 
 int lm_sym_add_note(lm_sym_score *s, lm_sym_note note) {
-    if (grow((void **)&s->notes, &s->cap_notes, s->n_notes + 1, sizeof *s->notes) < 0) return -1;
+    if (lm_sym_grow((void **)&s->notes, &s->cap_notes, s->n_notes + 1, sizeof *s->notes, 64) < 0) return -1;
     note.seq = s->n_notes;
     s->notes[s->n_notes++] = note;
     return 0;
 }
 
 int lm_sym_add_tempo(lm_sym_score *s, lm_rat at, double qpm) {
-    if (grow((void **)&s->tempi, &s->cap_tempi, s->n_tempi + 1, sizeof *s->tempi) < 0) return -1;
+    if (lm_sym_grow((void **)&s->tempi, &s->cap_tempi, s->n_tempi + 1, sizeof *s->tempi, 64) < 0) return -1;
     s->tempi[s->n_tempi] = (lm_sym_tempo){at, qpm, s->n_tempi};
     s->n_tempi++;
     return 0;
 }
 
 int lm_sym_add_measure(lm_sym_score *s, lm_sym_measure m) {
-    if (grow((void **)&s->measures, &s->cap_measures, s->n_measures + 1, sizeof *s->measures) < 0) return -1;
+    if (lm_sym_grow((void **)&s->measures, &s->cap_measures, s->n_measures + 1, sizeof *s->measures, 64) < 0) return -1;
     s->measures[s->n_measures++] = m;
     return 0;
 }
@@ -553,4 +553,23 @@ int lm_sym_to_theme(lm_sym_score *s, lm_rat start, lm_rat end, int whole, double
     out->n = n_out;
     out->duration = res[n_out - 1].onset + res[n_out - 1].duration;
     return 0;
+}
+
+int lm_sym_select_theme(lm_sym_score *s, const lm_theme_select *sel, const char *what, const char *layer, double bpm,
+                        lm_theme *out) {
+    lm_rat a, b;
+    int whole;
+    if (lm_sym_measure_span(s, sel ? sel->measure_first : 0, sel ? sel->measure_last : 0, what, &a, &b, &whole) < 0)
+        return -1;
+    lm_sym_merge_ties(s);
+    if (sel && sel->qpm > 0) s->n_tempi = 0, bpm = sel->qpm; /* one tempo instead of the file's marks */
+    int rc = lm_sym_to_theme(s, a, b, whole, bpm, out);
+    if (rc == 1) {
+        char range[64], voice[32] = "";
+        lm_sym_describe_range(range, sizeof range, whole ? 0 : sel->measure_first, whole ? 0 : sel->measure_last);
+        if (sel && sel->voice > 0) snprintf(voice, sizeof voice, " in %s %d", layer, sel->voice);
+        lm_set_error("%s has no notes%s%s", what, voice, range);
+        rc = -1;
+    }
+    return rc;
 }

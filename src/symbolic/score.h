@@ -99,4 +99,13 @@ void lm_sym_merge_ties(lm_sym_score *s);
  * notes per minute; before the first mark its tempo applies). Returns 1 (no error set) when no
  * note sounds in the span, -1 on error. */
 int lm_sym_to_theme(lm_sym_score *s, lm_rat start, lm_rat end, int whole, double bpm, lm_theme *out);
+/* What the score readers (kern.c, musicxml.c) do once the selected part's notes are in s: the
+ * measure range of sel (NULL: all), ties merged, sel->qpm in place of the tempo marks when given,
+ * then lm_sym_to_theme. `what` names the part and `layer` the word for sel->voice ("layer",
+ * "voice") in errors. 0, or -1 with the error set (also when no note sounds there). */
+int lm_sym_select_theme(lm_sym_score *s, const lm_theme_select *sel, const char *what, const char *layer, double bpm,
+                        lm_theme *out);
+/* *array (of *cap elements of elem bytes) grown to hold at least need: doubled from first_cap;
+ * 0, or -1 with the error set (the array unchanged). */
+int lm_sym_grow(void **array, size_t *cap, size_t need, size_t elem, size_t first_cap);
 #endif
