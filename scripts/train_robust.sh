@@ -30,6 +30,10 @@
 #           rates of train_mf), one epoch per call, DATA/ft7/real_eN.bin (ROBUST_MAX_EPOCHS, default 5)
 #   train_union  the same from the shipped model on tv_pairs_mf.csv + tv_pairs_real.csv (render_mf and
 #           render_real first): DATA/ft8/union_eN.bin
+#   render_choir2  the vocal quartets again with other seeds (13, 14: folds 1-3 x 3, fold 4 x 1);
+#           DATA/tv_pairs_choir2.csv = tv_pairs_choir.csv (render_choir first) + them: twice the sung share
+#   train_choir2  continue the shipped model on tv_pairs_choir2.csv (the rates of train_mf), one epoch per
+#           call, DATA/ft9/choir2_eN.bin (ROBUST_MAX_EPOCHS, default 4)
 # Re-running a step continues it (rendering skips finished excerpts, training resumes from its
 # checkpoint). Default: all steps.
 set -euo pipefail
@@ -157,6 +161,17 @@ for step in "${steps[@]}"; do
       mv "$data/tv_pairs_union.csv.tmp" "$data/tv_pairs_union.csv"
       per_epoch "$data/ft8" union "$data/tv_pairs_union.csv" \
         "$here/models/training/leitmotif_ctc_finetuned_choir.bin" 8 "${ROBUST_MAX_EPOCHS:-5}" ;;
+    render_choir2)
+      $py "$here/scripts/render_training.py" --out "$data/tv_choir2_train" --folds 1,2,3 --collections quartet --choir \
+        --variants 3 --seed 13 --jobs 2 --melody-db=-3,6
+      $py "$here/scripts/render_training.py" --out "$data/tv_choir2_valid" --folds 4 --collections quartet --choir \
+        --variants 1 --seed 14 --jobs 2 --melody-db=-3,6
+      { cat "$data/tv_pairs_choir.csv"
+        for d in tv_choir2_train tv_choir2_valid; do
+          tail -n +2 "$data/$d/pairs.csv" | sed "s#^audio/#$d/audio/#"; done; } >"$data/tv_pairs_choir2.csv.tmp"
+      mv "$data/tv_pairs_choir2.csv.tmp" "$data/tv_pairs_choir2.csv" ;;
+    train_choir2) per_epoch "$data/ft9" choir2 "$data/tv_pairs_choir2.csv" \
+      "$here/models/training/leitmotif_ctc_finetuned_choir.bin" 9 "${ROBUST_MAX_EPOCHS:-4}" ;;
     train_v2choir) per_epoch "$data/ft6" v2choir "$data/tv_pairs_choir.csv" \
       "$shared/reference/models/v2_ctc_train345valid1.bin" 6 "${ROBUST_MAX_EPOCHS:-5}" ;;
     *) echo "train_robust: unknown step '$step'" >&2; exit 2 ;;
