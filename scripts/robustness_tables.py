@@ -19,6 +19,10 @@ methods = [("ft_ours", "ours fine-tuned (epoch 8): previous default + varied ren
                     "orchestral instruments (tonejs-instruments samples), + the vocal quartets"),
            ("wisereal", "0.5 x the shipped model + 0.5 x the recorded-instruments candidate (weight interpolation; "
                         "scripts/interpolate_models.py, not stored)"),
+           ("union", "the shipped model (choir) continued on its own data (melody-forward renders + vocal quartets) "
+                     "+ the recorded-instruments renders: all of them, 5 epochs, best validation"),
+           ("choir2", "the shipped model (choir) continued on its own data + as many vocal quartets again "
+                      "(other seeds): twice the sung share, 4 epochs, best validation"),
            ("wisev1a3", "0.7 x authors' v1 + 0.3 x v1 fine-tuned (weight interpolation, WiSE-FT)"),
            ("wisev1a5", "0.5 x authors' v1 + 0.5 x v1 fine-tuned (weight interpolation, WiSE-FT)"),
            ("wisev1a7", "0.3 x authors' v1 + 0.7 x v1 fine-tuned (weight interpolation, WiSE-FT)"),
@@ -58,7 +62,8 @@ out = ["# Robustness: held-out timbre, degradations and real recordings", "",
        "* Every row ranks by the best passage alone (context term 0, `ROBUST_CONTEXT`), as the paper does.",
        "  The rows of the shipped model (`choir`), of the recorded-instruments candidate (`real`), of its",
        "  interpolation with the shipped model and of stft were remade on December 7 with that day's build",
-       "  (the shipped model's choir rank 29 -> 33);",
+       "  (the shipped model's choir rank 29 -> 33); the candidates `union` and `choir2` are December 7's",
+       "  too (`scripts/train_robust.sh` steps `train_union`, `train_choir2`);",
        "  the other rows are December 5's.", ""]
 for r, title in [("default", "(a) fold 5, default render"), ("heldout", "(b) fold 5, held-out timbre + degradations")]:
     for q, qt in settings:
