@@ -14,18 +14,16 @@ import os
 
 import numpy as np
 
-from lm_samples import darken, decode_note, load_cache, release_envelope, save_cache
+from lm_samples import darken, decode_note, load_cache, note_midi, release_envelope, save_cache
 
 CACHE = os.path.expanduser(os.environ.get('LEITMOTIF_TRAIN_CACHE', '~/.cache/leitmotif-train'))
 PKG = os.path.join(CACHE, 'npm', 'node_modules', '@audio-samples', 'piano-velocity10', 'audio')
-_NAMES = {'C': 0, 'C#': 1, 'D': 2, 'D#': 3, 'E': 4, 'F': 5, 'F#': 6, 'G': 7, 'G#': 8, 'A': 9, 'A#': 10, 'B': 11}
 MAX_SEC = 8.0  # longest part of a sample kept
 
 
 def _midi_of(fname):
-    base = os.path.basename(fname).split('v')[0]
-    name, octv = base[:-1], int(base[-1])
-    return 12 * (octv + 1) + _NAMES[name]
+    """'C#4v10.ogg' -> 61."""
+    return note_midi(os.path.basename(fname).split('v')[0])
 
 
 class Piano:
@@ -64,7 +62,7 @@ class Piano:
                 continue
             pos = np.arange(n_out) * ratio
             y = np.interp(pos, np.arange(len(s)), s)
-            # release envelope after note-off
+            # velocity gain, release after note-off, soft notes darker
             t = np.arange(n_out) / sr
             y = (vel / 127.0) ** 1.6 * release_envelope(t, dur, rel) * darken(y, vel, sr)
             if i0 < 0:

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from lm_samples import darken, decode_note, load_cache, release_envelope, save_cache
+from lm_samples import darken, decode_note, load_cache, note_midi, release_envelope, save_cache
 
 CACHE = os.path.expanduser(os.environ.get('LEITMOTIF_TRAIN_CACHE', '~/.cache/leitmotif-train'))
 NPM = os.path.join(CACHE, 'npm', 'node_modules')
@@ -40,14 +40,11 @@ GM = {40: ('violin',), 41: ('violin', 'cello'), 42: ('cello',), 43: ('contrabass
 MAX_SHIFT = 6      # semitones a sample may be shifted (beyond: the part is not sampled)
 LOOP_SEC = 12.0    # samples are extended (looped) to at least this length
 XFADE_SEC = 0.08
-_NAMES = {'C': 0, 'Cs': 1, 'D': 2, 'Ds': 3, 'E': 4, 'F': 5, 'Fs': 6, 'G': 7, 'Gs': 8, 'A': 9, 'As': 10, 'B': 11}
 
 
 def midi_of(fname):
     """'As3.mp3' -> 58, 'F2 v2.mp3' -> 41."""
-    base = os.path.basename(fname).split('.')[0].split(' ')[0]
-    name, octv = base[:-1], int(base[-1])
-    return 12 * (octv + 1) + _NAMES[name]
+    return note_midi(os.path.basename(fname).split('.')[0].split(' ')[0])
 
 
 def available():

@@ -5,6 +5,16 @@ import os
 
 import numpy as np
 
+_STEPS = {'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}
+
+
+def note_midi(name):
+    """MIDI pitch of a sample's note name: 'A0', 'C#4' (Salamander) or 'Cs4' (tonejs-instruments)."""
+    step, sharp, octave = name[0], name[1:-1], int(name[-1])
+    if step not in _STEPS or sharp not in ('', '#', 's'):
+        raise ValueError('not a note name: %r' % name)
+    return 12 * (octave + 1) + _STEPS[step] + (sharp != '')
+
 
 def decode_note(path, sr, max_sec=None):
     """A recorded note as float64 mono at sr: its first max_sec seconds (all when None), leading

@@ -138,3 +138,17 @@ def test_decode_note_trims_silence_normalises_and_resamples(tmp_path):
     assert abs(len(y) - SR) <= 20                     # silence gone (16 samples kept), resampled to SR
     assert abs(peak_hz(y[:SR // 2]) - 440.0) < 2.0
     assert len(lm_samples.decode_note(path, SR, max_sec=0.75)) <= int(0.25 * SR) + 20
+
+
+def test_note_midi_reads_both_packages_names():
+    import lm_piano
+    import lm_samples
+    assert lm_piano._midi_of('audio/A0v10.ogg') == 21
+    assert lm_piano._midi_of('C#4v10.ogg') == 61
+    assert lm_samples.note_midi('Cs4') == lm_samples.note_midi('C#4') == 61
+    for bad in ('H4', 'Cb4', 'C##4'):
+        try:
+            lm_samples.note_midi(bad)
+        except ValueError:
+            continue
+        raise AssertionError('accepted %r' % bad)
