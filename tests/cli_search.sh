@@ -46,6 +46,37 @@ else
   expect "JSON best result" "$out" '"rank": 1, "id": "Beethoven_Op067-01_DavidHighSchool"'
 fi
 
+# Several themes in one run (the database opened once): each theme's results equal its own
+# search's, in order; a theme that cannot be searched is named and skipped (exit 3).
+op2="E5 D#5 E5 G5 E5 E5 F#5:0.25 E5:0.25 D#5:2"
+"$cli" search "$db" "$beethoven5" --top 2 >"$work/one5" 2>/dev/null
+"$cli" search "$db" "$op2" --top 2 >"$work/one2" 2>/dev/null
+run "search two themes" 0 "$cli" search "$db" "$beethoven5" "$op2" --top 2
+{ echo "# theme: $beethoven5"; cat "$work/one5"; echo; echo "# theme: $op2"; cat "$work/one2"; } >"$work/both"
+if [ -s "$work/one5" ] && [ -s "$work/one2" ] && cmp -s "$work/out" "$work/both"; then ok "two themes = two searches, each under its header"
+else bad "two themes: $(diff "$work/out" "$work/both" | head -5)"; fi
+printf '# themes of the reference recordings\n\n%s\n  %s  \n' "$beethoven5" "$op2" >"$work/list.txt"
+run "search --themes-from" 0 "$cli" search "$db" --themes-from "$work/list.txt" --top 2
+cmp -s "$work/out" "$work/both" && ok "--themes-from = the same themes as arguments" || bad "--themes-from: $(head -3 "$work/out")"
+run "search --themes-from -" 0 "$cli" search "$db" --themes-from - --top 2 <"$work/list.txt"
+cmp -s "$work/out" "$work/both" && ok "--themes-from - reads standard input" || bad "--themes-from -: $(head -3 "$work/out")"
+run "a bad theme among good ones" 3 "$cli" search "$db" "$beethoven5" "G4 Hb4" "C4:40" "$op2" --top 2
+expect "bad theme named" "$err" "^leitmotif: theme 'G4 Hb4': note list"
+expect "too long theme named" "$err" "theme 'C4:40': the theme \(20\.0 s\) is too long"
+cmp -s "$work/out" "$work/both" && ok "the good themes' results unchanged" || bad "good themes after a bad one: $(head -3 "$work/out")"
+run "no theme can be searched" 1 "$cli" search "$db" "G4 Hb4" "X"
+printf '# nothing here\n' >"$work/empty.txt"
+run "--themes-from an empty list" 1 "$cli" search "$db" --themes-from "$work/empty.txt"; one_line "empty theme list"
+run "--themes-from a missing file" 1 "$cli" search "$db" --themes-from "$work/none.txt"; one_line "missing theme list"
+printf 'C4\0D4\n' >"$work/nul.txt"
+run "--themes-from a binary file" 1 "$cli" search "$db" --themes-from "$work/nul.txt"; one_line "binary theme list"
+run "search two themes --json" 0 "$cli" search "$db" "$beethoven5" "$op2" --top 2 --json
+if command -v python3 >/dev/null; then
+  got=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[0]["theme"] == sys.argv[1], d[0]["results"][0]["id"], d[1]["results"][0]["id"])' "$beethoven5" <<<"$out" 2>&1)
+  expect "JSON array of two documents" "$got" "^2 True Beethoven_Op067-01_DavidHighSchool Beethoven_Op002-2-01_Pitman$"
+fi
+run "--print-theme takes one theme" 1 "$cli" search "$db" "$beethoven5" "$op2" --print-theme
+
 # Adding again recomputes nothing; an undecodable file is reported and skipped (exit 3).
 echo "this is not audio" >"$work/broken.wav"
 run "index with an undecodable file" 3 "$cli" index "$db" "$audio" "$work/broken.wav"

@@ -16,7 +16,8 @@
 
 static void search_help(FILE *f) {
     fprintf(f,
-            "usage: leitmotif search DB THEME [--top K] [--json] [--duration SEC|auto] [--transpose K|any]\n"
+            "usage: leitmotif search DB THEME [THEME...] [--themes-from FILE] [--top K] [--json]\n"
+            "                        [--duration SEC|auto] [--transpose K|any]\n"
             "                        [--tempo BPM] [--occurrences [--occ-threshold M]] [--threads N]\n"
             "                        [--fuse DB2 [--fuse-weight W]] [--context W]\n"
             "                        [--part NAME|N] [--measures A-B] [--track N] [--voice N]\n"
@@ -38,6 +39,12 @@ static void search_help(FILE *f) {
             "  --measures A-B  measures A to B as printed (MusicXML, **kern): \"5-9\", \"5\", \"5-\", \"-9\"\n"
             "  --track N       MIDI track N (1-based MTrk chunk)\n"
             "  --voice N       MusicXML voice N / **kern layer N of the chosen part\n"
+            "Several themes (arguments, and --themes-from FILE: one note list or file path per line, '#'\n"
+            "starts a comment line, '-' reads standard input) are searched one after the other against the\n"
+            "database opened once, with the same options: the text output puts a line \"# theme: THEME\"\n"
+            "before each theme's results, --json prints a JSON array of the one-theme documents. A theme\n"
+            "that cannot be searched (a bad file, too long) is named on stderr and skipped; the exit status\n"
+            "is then 3 (1 when none could be searched).\n\n"
             "  --print-theme   print the theme's notes as read (onset and duration in seconds, pitch) and\n"
             "                  exit, to check a selection; DB may be left out\n"
             "  --top K         print the K best recordings (default 10; 0: all)\n"
@@ -270,34 +277,199 @@ static occ_list *find_occurrences(const lm_db *db, const lm_fusion *f, const lm_
     return occ;
 }
 
+/* What every theme of one `search` run shares: the database(s), this process' share of the
+ * recordings, and the options. */
+typedef struct {
+    const lm_db *db, *sdb; /* sdb: the recordings this process ranks (db, or its share under mpirun) */
+    const char *db_path, *db2_path;
+    lm_fusion *fusion; /* NULL without --fuse */
+    const size_t *orig; /* under mpirun: the share's document indices in db */
+    int dist, rank, json, occurrences, batch;
+    long top, transpose;
+    double duration, occ_margin;
+    const lm_variant_options *vo;
+    const lm_theme_select *sel;
+} search_run;
+
+enum { THEME_DONE = 0, THEME_FAILED = 1, RUN_FAILED = 2 };
+
+/* A one-line error about one theme; in a run of several themes it names the theme. */
+static void theme_fail(const search_run *r, const char *theme_text, const char *msg) {
+    if (r->batch) lm_cli_fail("theme '%s': %s", theme_text, msg);
+    else lm_cli_fail("%s", msg);
+}
+
+/* Searches one theme and prints its results (process 0 under mpirun; *printed counts the JSON
+ * documents printed so far, for the separators of a run of several themes). THEME_FAILED: this
+ * theme could not be searched (a bad file, too long; the next one goes on); RUN_FAILED: the
+ * database or the output failed. */
+static int search_theme(const search_run *r, const char *theme_text, size_t *printed) {
+    const int any = r->vo->transpose_any, autod = r->vo->duration_auto;
+    lm_theme theme;
+    lm_qset qs;
+    int format, loaded = lm_theme_load_ex(theme_text, 0, r->sel, &theme, &format) == 0;
+    int built = loaded && lm_qset_from_theme(&qs, &theme, r->duration, (int)r->transpose, r->vo) == 0;
+    if (loaded) lm_theme_free(&theme);
+    if (!built && (!r->dist || r->rank == 0)) theme_fail(r, theme_text, lm_last_error());
+    if (!lm_dist_all(built)) { /* every process skips the theme together */
+        if (built) lm_qset_free(&qs);
+        return THEME_FAILED;
+    }
+    const float *query = qs.q[0]; /* the plain query (one variant) */
+    size_t N = qs.N[autod ? LM_AUTO_STRETCHES / 2 : 0];
+    const lm_db *sdb = r->sdb;
+    const lm_fusion *fp = r->fusion;
+    /* The candidates: all recordings of DB (of this process' share), or those that the fusion ranks. */
+    size_t n_cand = fp ? fp->n : sdb->n_docs, n_all = fp ? fp->n : r->db->n_docs;
+    lm_match *m = lm_malloc(sdb->n_docs ? sdb->n_docs : 1, sizeof *m);
+    occ_list *occ = NULL;
+    size_t shown = 0, ranked = 0;
+    int rc = THEME_DONE, ok = m != NULL;
+    if (ok) {
+        if (!lm_qset_is_plain_scan(&qs)) ok = lm_search_qset(sdb, fp, &qs, NULL, r->top == 0 ? SIZE_MAX : (size_t)r->top, -1, m, 1) == 0;
+        else {
+            ok = (fp ? lm_search_fused(fp, query, qs.N[0], m, 1) : lm_search_all(sdb, query, qs.N[0], m, 1)) == 0;
+            for (size_t k = 0; k < n_cand && ok; k++) m[k].variant = 0, m[k].approx = 0;
+        }
+        if (ok) {
+            lm_match_sort_top(m, n_cand, r->top > 0 ? (size_t)r->top : 0); /* the shown ones in order */
+            for (size_t k = 0; k < n_cand; k++) ranked += isfinite(m[k].distance) != 0;
+            shown = (r->top == 0 || (size_t)r->top > ranked) ? ranked : (size_t)r->top;
+            if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(sdb, fp, &qs, m, shown);
+            else if (fp) lm_search_locate_fused(fp, query, qs.N[0], m, shown);
+            else lm_search_locate(sdb, query, qs.N[0], m, shown);
+            if (r->occurrences && !(occ = find_occurrences(sdb, fp, &qs, m, shown, r->occ_margin))) ok = 0;
+        }
+    }
+    if (!ok) lm_cli_fail_lib();
+    if (!lm_dist_all(ok)) rc = RUN_FAILED;
+    int quiet = 0; /* nothing to print on this process */
+    if (rc == THEME_DONE && r->dist) { /* process 0 takes the best of every share; the others are done */
+        lm_match *mm;
+        lm_dist_occ *mo;
+        size_t n_out, ranked_total;
+        for (size_t i = 0; i < shown; i++) m[i].doc = r->orig[m[i].doc];
+        if (lm_dist_merge_matches(m, occ, shown, ranked, r->top < 0 ? 0 : (size_t)r->top, &mm, &mo, &n_out,
+                                  &ranked_total) != 0)
+            rc = (lm_cli_fail_lib(), RUN_FAILED);
+        if (occ)
+            for (size_t i = 0; i < shown; i++) free(occ[i].occ);
+        free(occ);
+        free(m);
+        m = mm, occ = mo, shown = n_out, ranked = ranked_total;
+        if (r->rank != 0) shown = 0, quiet = 1;
+    }
+    if (rc == THEME_DONE && !quiet) {
+        if (ranked == 0) {
+            double longest = 0;
+            for (size_t k = 0; k < r->db->n_docs; k++)
+                if (r->db->docs[k].duration > longest) longest = r->db->docs[k].duration;
+            char msg[320];
+            snprintf(msg, sizeof msg,
+                     "the theme (%.1f s) is too long to match in any recording (the longest is %.1f s, and "
+                     "a match compresses the theme at most 2x); shorten it with --duration or --tempo",
+                     FRAME_SEC * (double)N, longest);
+            theme_fail(r, theme_text, msg);
+            rc = THEME_FAILED;
+        } else if (ranked < n_all) {
+            fprintf(stderr, "leitmotif: %s%s%s%zu recordings are too short for this theme (%.1f s) and are not ranked\n",
+                    r->batch ? "theme '" : "", r->batch ? theme_text : "", r->batch ? "': " : "", n_all - ranked,
+                    FRAME_SEC * (double)N);
+        }
+        if (rc == THEME_DONE) {
+            if (r->json) {
+                if (r->batch) printf("%s", *printed ? ",\n" : "");
+                print_json(r->db, r->db_path, fp, r->db2_path, theme_text, r->sel, &qs, any, autod, (int)r->transpose,
+                           m, shown, r->db->n_docs - ranked, occ, r->occ_margin);
+            } else {
+                if (r->batch) printf("%s# theme: %s\n", *printed ? "\n" : "", theme_text);
+                print_text(r->db, m, shown, &qs, any, autod, (int)r->transpose, occ);
+            }
+            ++*printed;
+            if (fflush(stdout) != 0) rc = (lm_cli_fail("cannot write the results"), RUN_FAILED);
+        }
+    }
+    if (occ)
+        for (size_t i = 0; i < shown; i++) free(occ[i].occ);
+    free(occ);
+    free(m);
+    lm_qset_free(&qs);
+    return rc;
+}
+
+/* The themes of --themes-from FILE ('-': standard input): one per line, a note list or a file
+ * path; blank lines and lines starting with '#' are skipped. Appends to *list (n, cap). */
+static int read_theme_list(const char *path, char ***list, size_t *n, size_t *cap) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!f) return lm_cli_fail("--themes-from %s: cannot open it", path);
+    char *line = NULL;
+    size_t line_cap = 0, lineno = 0;
+    ssize_t len;
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &line_cap, f)) >= 0) {
+        lineno++;
+        if ((size_t)len != strlen(line)) {
+            rc = lm_cli_fail("--themes-from %s: line %zu holds a NUL byte (not a text file?)", path, lineno);
+            break;
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+            line[--len] = '\0';
+        char *t = line;
+        while (*t == ' ' || *t == '\t') t++;
+        if (!*t || *t == '#') continue;
+        if (*n == *cap) {
+            size_t nc = *cap ? 2 * *cap : 16;
+            char **g = realloc(*list, nc * sizeof *g);
+            if (!g) {
+                rc = lm_cli_fail("--themes-from %s: out of memory", path);
+                break;
+            }
+            *list = g, *cap = nc;
+        }
+        if (!((*list)[*n] = strdup(t))) rc = lm_cli_fail("--themes-from %s: out of memory", path);
+        else ++*n;
+    }
+    if (rc == 0 && ferror(f)) rc = lm_cli_fail("--themes-from %s: read error", path);
+    free(line);
+    if (f != stdin) fclose(f);
+    return rc;
+}
+
+static void free_themes(char **themes, size_t n) {
+    for (size_t t = 0; t < n; t++) free(themes[t]);
+    free(themes);
+}
+
 int cmd_search(int argc, char **argv) {
-    const char *db_path = NULL, *theme_text = NULL, *db2_path = NULL, *weight_arg = NULL, *occ_arg = NULL;
+    const char *db_path = NULL, *db2_path = NULL, *weight_arg = NULL, *occ_arg = NULL;
+    char **themes = NULL; /* the themes in order: arguments and --themes-from lines (owned copies) */
+    size_t n_themes = 0, cap_themes = 0;
     long top = 10, transpose = 0;
     double duration = 0, occ_margin = LM_OCC_MARGIN_DEFAULT;
-    int json = 0, occurrences = 0, show_theme = 0;
+    int json = 0, occurrences = 0, show_theme = 0, rc = 0, listed = 0;
     lm_variant_options vo = {0};
     lm_theme_select sel = {0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && rc == 0; i++) {
         int th = lm_cli_threads_option(argc, argv, &i), sel_rc;
-        if (th < 0) return 1;
+        if (th < 0) rc = 1;
         if (th) continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             search_help(stdout);
-            return 0;
+            rc = -1;
         } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--occurrences")) occurrences = 1;
         else if (!strcmp(argv[i], "--exhaustive")) vo.exhaustive = 1;
         else if (!strcmp(argv[i], "--print-theme")) show_theme = 1;
         else if (!strcmp(argv[i], "--context") && i + 1 < argc) {
-            double w;
-            if (lm_cli_parse_double("--context", argv[++i], 0, 1, &w) != 0) return 2;
+            double w = 0;
+            if (lm_cli_parse_double("--context", argv[++i], 0, 1, &w) != 0) rc = 2;
             vo.context_set = 1, vo.context_weight = (float)w;
         }
         else if (!strcmp(argv[i], "--occ-threshold") && i + 1 < argc) occ_arg = argv[++i];
         else if ((sel_rc = lm_cli_theme_select_option(argc, argv, &i, &sel)) != 0) {
-            if (sel_rc < 0) return 1;
+            if (sel_rc < 0) rc = 1;
         } else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
-            if (lm_cli_parse_int("--top", argv[++i], 0, 100000000, &top) != 0) return 1;
+            if (lm_cli_parse_int("--top", argv[++i], 0, 100000000, &top) != 0) rc = 1;
         } else if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
             const char *v = argv[++i];
             char *end;
@@ -305,7 +477,7 @@ int cmd_search(int argc, char **argv) {
                 vo.duration_auto = 1, duration = 0;
             } else if ((duration = strtod(v, &end)), end == v || *end || !(duration >= 0.04 && duration <= 3600)) {
                 lm_cli_fail("--duration: expected seconds in [0.04, 3600] or 'auto', got '%s'", v);
-                return 2;
+                rc = 2;
             } else {
                 vo.duration_auto = 0;
             }
@@ -316,7 +488,7 @@ int cmd_search(int argc, char **argv) {
                 vo.transpose_any = 1, transpose = 0;
             } else if ((transpose = strtol(v, &end, 10)), end == v || *end || transpose < -127 || transpose > 127) {
                 lm_cli_fail("--transpose: expected semitones in [-127, 127] or 'any', got '%s'", v);
-                return 2;
+                rc = 2;
             } else {
                 vo.transpose_any = 0;
             }
@@ -324,55 +496,66 @@ int cmd_search(int argc, char **argv) {
             db2_path = argv[++i];
         } else if (!strcmp(argv[i], "--fuse-weight") && i + 1 < argc) {
             weight_arg = argv[++i];
+        } else if (!strcmp(argv[i], "--themes-from") && i + 1 < argc) {
+            listed = 1;
+            rc = read_theme_list(argv[++i], &themes, &n_themes, &cap_themes);
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            return lm_cli_fail("search: unknown option or missing value: %s", argv[i]);
-        } else if (!db_path) db_path = argv[i];
-        else if (!theme_text) theme_text = argv[i];
-        else return lm_cli_fail("search: more than one theme given (quote a note list: \"C4 D4 E4\")");
+            rc = lm_cli_fail("search: unknown option or missing value: %s", argv[i]);
+        } else if (!db_path) {
+            db_path = argv[i];
+        } else { /* a theme: kept in argument order before the listed ones are appended */
+            char **g = n_themes == cap_themes ? realloc(themes, (cap_themes = cap_themes ? 2 * cap_themes : 16) * sizeof *g)
+                                              : themes;
+            if (!g || !(g[n_themes] = strdup(argv[i]))) rc = lm_cli_fail("search: out of memory");
+            else themes = g, n_themes++;
+        }
     }
-    if (show_theme && db_path && !theme_text) theme_text = db_path, db_path = NULL; /* DB may be left out */
-    if ((!db_path && !show_theme) || !theme_text) {
-        search_help(stderr);
-        return 2;
+    if (rc == 0 && show_theme && db_path && n_themes == 0 && !listed) { /* DB may be left out */
+        themes = malloc(sizeof *themes);
+        if (!themes || !(themes[0] = strdup(db_path))) rc = lm_cli_fail("search: out of memory");
+        else n_themes = 1, cap_themes = 1, db_path = NULL;
     }
+    if (rc == 0 && ((!db_path && !show_theme) || n_themes == 0)) {
+        if (listed) rc = lm_cli_fail("search: --themes-from gave no themes (one note list or file per line)");
+        else search_help(stderr), rc = 2;
+    }
+    if (rc == 0 && show_theme && n_themes > 1) rc = lm_cli_fail("search: --print-theme takes one theme");
     double weight = LM_FUSE_WEIGHT_DEFAULT;
-    if (weight_arg) {
+    if (rc == 0 && weight_arg) {
         if (!db2_path) {
             lm_cli_fail("search: --fuse-weight needs --fuse DB2");
-            return 2;
-        }
-        if (lm_cli_parse_double("--fuse-weight", weight_arg, 0, 1, &weight) != 0) return 2;
+            rc = 2;
+        } else if (lm_cli_parse_double("--fuse-weight", weight_arg, 0, 1, &weight) != 0) rc = 2;
     }
-    if (occ_arg) {
+    if (rc == 0 && occ_arg) {
         if (!occurrences) {
             lm_cli_fail("search: --occ-threshold needs --occurrences");
-            return 2;
+            rc = 2;
+        } else if (lm_cli_parse_double("--occ-threshold", occ_arg, 0, 1, &occ_margin) != 0) rc = 2;
+    }
+    if (rc == 0 && show_theme) { /* --print-theme: the notes as read, no database */
+        lm_theme theme;
+        int format;
+        /* --tempo (sel.qpm): a note list's beats, a score file's quarter notes per minute (0: the file's tempo) */
+        if (lm_theme_load_ex(themes[0], 0, &sel, &theme, &format) != 0) rc = lm_cli_fail_lib();
+        else {
+            rc = print_theme(&theme, themes[0], format, json);
+            lm_theme_free(&theme);
         }
-        if (lm_cli_parse_double("--occ-threshold", occ_arg, 0, 1, &occ_margin) != 0) return 2;
+        rc = rc < 0 ? 0 : rc;
+        free_themes(themes, n_themes);
+        return rc;
     }
-    int any = vo.transpose_any, autod = vo.duration_auto;
-
-    lm_theme theme;
-    int format;
-    /* --tempo (sel.qpm): a note list's beats, a score file's quarter notes per minute (0: the file's tempo) */
-    if (lm_theme_load_ex(theme_text, 0, &sel, &theme, &format) != 0) return lm_cli_fail_lib();
-    if (show_theme) {
-        int prc = print_theme(&theme, theme_text, format, json);
-        lm_theme_free(&theme);
-        return prc;
+    if (rc != 0) {
+        free_themes(themes, n_themes);
+        return rc < 0 ? 0 : rc;
     }
-    lm_qset qs;
-    int qrc = lm_qset_from_theme(&qs, &theme, duration, (int)transpose, &vo);
-    lm_theme_free(&theme);
-    if (qrc != 0) return lm_cli_fail_lib();
-    const float *query = qs.q[0]; /* the plain query (one variant) */
-    size_t N = qs.N[autod ? LM_AUTO_STRETCHES / 2 : 0];
 
     /* Under mpirun each process ranks its share of the recordings (lm_db_part), locates its best
      * matches and finds their occurrences; process 0 merges the shares and prints. */
     const int dist = lm_dist_size() > 1, rank = lm_dist_rank();
     if (dist && db2_path) {
-        lm_qset_free(&qs);
+        free_themes(themes, n_themes);
         if (rank == 0) lm_cli_fail("search: --fuse does not run under mpirun; run it in one process");
         return 2;
     }
@@ -381,15 +564,14 @@ int cmd_search(int argc, char **argv) {
     if (!opened) lm_cli_fail_lib();
     if (!lm_dist_all(opened)) {
         if (opened) lm_db_close(&db);
-        lm_qset_free(&qs);
+        free_themes(themes, n_themes);
         return 1;
     }
     if (db2_path && lm_db_open(db2_path, &db2) != 0) {
         lm_db_close(&db);
-        lm_qset_free(&qs);
+        free_themes(themes, n_themes);
         return lm_cli_fail_lib();
     }
-    int rc = 0;
     lm_db part = {0};
     size_t *orig = NULL;
     const lm_db *sdb = &db; /* the recordings this process ranks */
@@ -406,74 +588,28 @@ int cmd_search(int argc, char **argv) {
         else
             lm_fusion_warn(&fusion, db_path, db2_path);
     }
-    /* The candidates: all recordings of DB (of this process' share), or those that the fusion ranks. */
-    size_t n_cand = db2_path ? fusion.n : sdb->n_docs, n_all = db2_path ? fusion.n : db.n_docs;
-    const lm_fusion *fp = db2_path ? &fusion : NULL;
-    lm_match *m = lm_malloc(sdb->n_docs ? sdb->n_docs : 1, sizeof *m);
-    if (rc == 0 && (!m || db.n_docs == 0 || (db2_path && db2.n_docs == 0)))
-        rc = m ? lm_cli_fail("%s: the database has no documents", db.n_docs ? db2_path : db_path) : lm_cli_fail_lib();
-    occ_list *occ = NULL;
-    size_t shown = 0, ranked = 0;
-    if (rc == 0) {
-        int ok;
-        if (!lm_qset_is_plain_scan(&qs)) ok = lm_search_qset(sdb, fp, &qs, NULL, top == 0 ? SIZE_MAX : (size_t)top, -1, m, 1) == 0;
-        else {
-            ok = (db2_path ? lm_search_fused(&fusion, query, qs.N[0], m, 1) : lm_search_all(sdb, query, qs.N[0], m, 1)) == 0;
-            for (size_t k = 0; k < n_cand && ok; k++) m[k].variant = 0, m[k].approx = 0;
-        }
-        if (ok) {
-            lm_match_sort_top(m, n_cand, top > 0 ? (size_t)top : 0); /* the shown ones in order */
-            for (size_t k = 0; k < n_cand; k++) ranked += isfinite(m[k].distance) != 0;
-            shown = (top == 0 || (size_t)top > ranked) ? ranked : (size_t)top;
-            if (!lm_qset_is_plain_scan(&qs)) lm_search_locate_qset(sdb, fp, &qs, m, shown);
-            else if (db2_path) lm_search_locate_fused(&fusion, query, qs.N[0], m, shown);
-            else lm_search_locate(sdb, query, qs.N[0], m, shown);
-            if (occurrences && !(occ = find_occurrences(sdb, fp, &qs, m, shown, occ_margin))) ok = 0;
-        }
-        if (!ok) lm_cli_fail_lib();
-        if (!lm_dist_all(ok)) rc = 1;
+    if (rc == 0 && (db.n_docs == 0 || (db2_path && db2.n_docs == 0)))
+        rc = lm_cli_fail("%s: the database has no documents", db.n_docs ? db2_path : db_path);
+    /* Every theme against the database opened once (its checksums verified once): a theme that
+     * cannot be searched is named and skipped, the others go on. */
+    search_run run = {&db, sdb, db_path, db2_path, db2_path ? &fusion : NULL, orig, dist, rank, json, occurrences,
+                      n_themes > 1 || listed, top, transpose, duration, occ_margin, &vo, &sel};
+    size_t printed = 0, failed = 0;
+    const int quiet = dist && rank != 0;
+    if (rc == 0 && run.batch && json && !quiet) printf("[");
+    for (size_t t = 0; rc == 0 && t < n_themes; t++) {
+        int r = search_theme(&run, themes[t], &printed);
+        if (r == RUN_FAILED) rc = 1;
+        failed += r == THEME_FAILED;
     }
-    if (rc == 0 && dist) { /* process 0 takes the best of every share; the others are done */
-        lm_match *mm;
-        lm_dist_occ *mo;
-        size_t n_out, ranked_total;
-        for (size_t i = 0; i < shown; i++) m[i].doc = orig[m[i].doc];
-        if (lm_dist_merge_matches(m, occ, shown, ranked, top < 0 ? 0 : (size_t)top, &mm, &mo, &n_out,
-                                  &ranked_total) != 0)
-            rc = lm_cli_fail_lib();
-        if (occ)
-            for (size_t i = 0; i < shown; i++) free(occ[i].occ);
-        free(occ);
-        free(m);
-        m = mm, occ = mo, shown = n_out, ranked = ranked_total;
-        if (rank != 0) shown = 0, rc = rc ? rc : -1; /* -1: nothing to print here */
+    if (rc == 0 && run.batch && json && !quiet) {
+        printf("%s]\n", printed ? "\n" : "");
+        if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");
     }
-    if (rc == 0) {
-        if (ranked == 0) {
-            double longest = 0;
-            for (size_t k = 0; k < db.n_docs; k++)
-                if (db.docs[k].duration > longest) longest = db.docs[k].duration;
-            rc = lm_cli_fail("the theme (%.1f s) is too long to match in any recording (the longest is %.1f s, and "
-                             "a match compresses the theme at most 2x); shorten it with --duration or --tempo",
-                             FRAME_SEC * (double)N, longest);
-        } else if (ranked < n_all) {
-            fprintf(stderr, "leitmotif: %zu recordings are too short for this theme (%.1f s) and are not ranked\n",
-                    n_all - ranked, FRAME_SEC * (double)N);
-        }
-        if (rc == 0) {
-            if (json)
-                print_json(&db, db_path, fp, db2_path, theme_text, &sel, &qs, any, autod, (int)transpose, m, shown,
-                           db.n_docs - ranked, occ, occ_margin);
-            else print_text(&db, m, shown, &qs, any, autod, (int)transpose, occ);
-            if (fflush(stdout) != 0) rc = lm_cli_fail("cannot write the results");
-        }
-    }
-    if (rc < 0) rc = 0;
-    if (occ)
-        for (size_t i = 0; i < shown; i++) free(occ[i].occ);
-    free(occ);
-    free(m);
-    lm_qset_free(&qs);
+    /* A single theme that failed: 1, as always; of several: 3 when some were searched (as `index`
+     * does when it skips files), 1 when none was. */
+    if (rc == 0 && failed) rc = failed == n_themes ? 1 : 3;
+    free_themes(themes, n_themes);
     lm_fusion_free(&fusion);
     if (dist) lm_db_part_free(&part, orig);
     if (db2_path) lm_db_close(&db2);
