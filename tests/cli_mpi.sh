@@ -84,6 +84,7 @@ same "search --top 2 --occurrences --json" search "$one" "$theme" --top 2 --occu
 same "search --transpose any --occurrences" search "$one" "$theme" --transpose any --occurrences --top 0
 same "search --transpose any --duration auto --exhaustive --json" search "$one" "$theme" --transpose any --duration auto --exhaustive --json
 same "search of several themes --json" search "$one" "$theme" "C4 D4 E4 F4 G4:2" --top 3 --json
+same "search of several themes --csv --occurrences" search "$one" "$theme" "C4 D4 E4 F4 G4:2" --top 3 --csv --occurrences
 same "eval (text)" eval "$one" --themes "$themes"
 same "eval --json" eval "$one" --themes "$themes" --json
 same "eval --transpose any --exhaustive --json" eval "$one" --themes "$themes" --transpose any --exhaustive --json

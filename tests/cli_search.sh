@@ -75,6 +75,19 @@ if command -v python3 >/dev/null; then
   got=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[0]["theme"] == sys.argv[1], d[0]["results"][0]["id"], d[1]["results"][0]["id"])' "$beethoven5" <<<"$out" 2>&1)
   expect "JSON array of two documents" "$got" "^2 True Beethoven_Op067-01_DavidHighSchool Beethoven_Op002-2-01_Pitman$"
 fi
+run "search two themes --csv" 0 "$cli" search "$db" "$beethoven5" "$op2" --top 2 --csv
+if command -v python3 >/dev/null; then
+  got=$(python3 -c '
+import csv, sys
+rows = list(csv.DictReader(sys.stdin))
+print(len(rows), rows[0]["theme"] == sys.argv[1], rows[0]["rank"], rows[0]["id"], rows[2]["theme"] == sys.argv[2], rows[2]["id"],
+      float(rows[0]["start_sec"]) < float(rows[0]["end_sec"]))' "$beethoven5" "$op2" <<<"$out" 2>&1)
+  expect "CSV: one table, two rows per theme" "$got" "^4 True 1 Beethoven_Op067-01_DavidHighSchool True Beethoven_Op002-2-01_Pitman True$"
+fi
+expect "CSV distances = text distances" "$(sed -n 2p <<<"$out" | cut -d, -f5 | cut -c1-6)" "^$(head -2 "$work/both" | tail -1 | awk '{print $3}')$"
+run "search --csv --transpose any --occurrences" 0 "$cli" search "$db" "$beethoven5" --top 1 --csv --transpose any --occurrences
+expect "CSV columns of the variants" "$(head -1 <<<"$out")" "^theme,rank,id,path,occurrence,distance,start_sec,end_sec,transpose$"
+run "--csv with --json" 1 "$cli" search "$db" "$beethoven5" --csv --json; one_line "--csv with --json"
 run "--print-theme takes one theme" 1 "$cli" search "$db" "$beethoven5" "$op2" --print-theme
 
 # Adding again recomputes nothing; an undecodable file is reported and skipped (exit 3).

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/csv.h"
 #include "common/error.h"
 #include "dist/dist.h"
 #include "eval/json.h"
@@ -16,7 +17,7 @@
 
 static void search_help(FILE *f) {
     fprintf(f,
-            "usage: leitmotif search DB THEME [THEME...] [--themes-from FILE] [--top K] [--json]\n"
+            "usage: leitmotif search DB THEME [THEME...] [--themes-from FILE] [--top K] [--json|--csv]\n"
             "                        [--duration SEC|auto] [--transpose K|any]\n"
             "                        [--tempo BPM] [--occurrences [--occ-threshold M]] [--threads N]\n"
             "                        [--fuse DB2 [--fuse-weight W]] [--context W]\n"
@@ -49,6 +50,10 @@ static void search_help(FILE *f) {
             "                  exit, to check a selection; DB may be left out\n"
             "  --top K         print the K best recordings (default 10; 0: all)\n"
             "  --json          print one JSON document instead of text lines\n"
+            "  --csv           print a CSV table instead: theme,rank,id,path,distance,start_sec,end_sec\n"
+            "                  (+ transpose, duration_factor with --transpose any, --duration auto; with\n"
+            "                  --occurrences a row per passage and its number in column occurrence); one\n"
+            "                  table for all the themes of a run\n"
             "  --duration SEC  stretch the theme to SEC seconds, e.g. the expected length in the\n"
             "                  recording (default: its own length at the MIDI or --tempo tempo)\n"
             "  --duration auto tempo-free: search the theme at 0.5, 0.71, 1, 1.41 and 2x its length (with\n"
@@ -200,6 +205,45 @@ static void print_json(const lm_db *db, const char *db_path, const lm_fusion *fu
     printf("%s]}\n", n ? "\n" : "");
 }
 
+/* --csv: a row per shown recording (with --occurrences, per passage), the theme in every row so
+ * that the rows of several themes form one table. */
+static void csv_variant(const lm_qset *qs, int any, int autod, int fixed, unsigned v) {
+    if (any) printf(",%d", fixed + lm_qset_transpose(qs, v));
+    if (autod) printf(",%.4g", lm_qset_stretch(qs, v));
+}
+
+static void print_csv_header(int any, int autod, int occurrences) {
+    printf("theme,rank,id,path%s,distance,start_sec,end_sec%s%s\n", occurrences ? ",occurrence" : "",
+           any ? ",transpose" : "", autod ? ",duration_factor" : "");
+}
+
+static void print_csv(const lm_db *db, const char *theme_text, const lm_match *m, size_t n, const lm_qset *qs, int any,
+                      int autod, int fixed, const occ_list *occ) {
+    for (size_t i = 0; i < n; i++) {
+        const lm_db_doc *d = &db->docs[m[i].doc];
+        size_t rows = occ ? occ[i].n : 1;
+        for (size_t j = 0; j < rows; j++) {
+            lm_csv_write_field(stdout, theme_text);
+            printf(",%zu,", i + 1);
+            lm_csv_write_field(stdout, d->id);
+            printf(",");
+            lm_csv_write_field(stdout, d->path);
+            if (occ) {
+                const lm_occurrence *o = &occ[i].occ[j];
+                printf(",%zu,%.6g,%.2f,%.2f", j + 1, (double)o->distance, FRAME_SEC * (double)o->start,
+                       FRAME_SEC * (double)(o->end + 1));
+                csv_variant(qs, any, 0, fixed, o->variant);
+                if (autod) csv_variant(qs, 0, autod, fixed, m[i].variant);
+            } else {
+                printf(",%.6g,%.2f,%.2f", (double)m[i].distance, FRAME_SEC * (double)m[i].start,
+                       FRAME_SEC * (double)(m[i].end + 1));
+                csv_variant(qs, any, autod, fixed, m[i].variant);
+            }
+            printf("\n");
+        }
+    }
+}
+
 static const char *const format_names[] = {"note list", "MIDI", "MusicXML", "MusicXML (compressed)", "**kern"};
 
 /* --print-theme: the notes as read, one line each ("0.000  0.500  G4  67", a rest "r"), or JSON. */
@@ -284,7 +328,7 @@ typedef struct {
     const char *db_path, *db2_path;
     lm_fusion *fusion; /* NULL without --fuse */
     const size_t *orig; /* under mpirun: the share's document indices in db */
-    int dist, rank, json, occurrences, batch;
+    int dist, rank, json, csv, occurrences, batch;
     long top, transpose;
     double duration, occ_margin;
     const lm_variant_options *vo;
@@ -381,6 +425,8 @@ static int search_theme(const search_run *r, const char *theme_text, size_t *pri
                 if (r->batch) printf("%s", *printed ? ",\n" : "");
                 print_json(r->db, r->db_path, fp, r->db2_path, theme_text, r->sel, &qs, any, autod, (int)r->transpose,
                            m, shown, r->db->n_docs - ranked, occ, r->occ_margin);
+            } else if (r->csv) {
+                print_csv(r->db, theme_text, m, shown, &qs, any, autod, (int)r->transpose, occ);
             } else {
                 if (r->batch) printf("%s# theme: %s\n", *printed ? "\n" : "", theme_text);
                 print_text(r->db, m, shown, &qs, any, autod, (int)r->transpose, occ);
@@ -446,7 +492,7 @@ int cmd_search(int argc, char **argv) {
     size_t n_themes = 0, cap_themes = 0;
     long top = 10, transpose = 0;
     double duration = 0, occ_margin = LM_OCC_MARGIN_DEFAULT;
-    int json = 0, occurrences = 0, show_theme = 0, rc = 0, listed = 0;
+    int json = 0, csv = 0, occurrences = 0, show_theme = 0, rc = 0, listed = 0;
     lm_variant_options vo = {0};
     lm_theme_select sel = {0};
     for (int i = 1; i < argc && rc == 0; i++) {
@@ -457,6 +503,7 @@ int cmd_search(int argc, char **argv) {
             search_help(stdout);
             rc = -1;
         } else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (!strcmp(argv[i], "--occurrences")) occurrences = 1;
         else if (!strcmp(argv[i], "--exhaustive")) vo.exhaustive = 1;
         else if (!strcmp(argv[i], "--print-theme")) show_theme = 1;
@@ -520,6 +567,7 @@ int cmd_search(int argc, char **argv) {
         else search_help(stderr), rc = 2;
     }
     if (rc == 0 && show_theme && n_themes > 1) rc = lm_cli_fail("search: --print-theme takes one theme");
+    if (rc == 0 && csv && (json || show_theme)) rc = lm_cli_fail("search: --csv goes with neither --json nor --print-theme");
     double weight = LM_FUSE_WEIGHT_DEFAULT;
     if (rc == 0 && weight_arg) {
         if (!db2_path) {
@@ -592,11 +640,12 @@ int cmd_search(int argc, char **argv) {
         rc = lm_cli_fail("%s: the database has no documents", db.n_docs ? db2_path : db_path);
     /* Every theme against the database opened once (its checksums verified once): a theme that
      * cannot be searched is named and skipped, the others go on. */
-    search_run run = {&db, sdb, db_path, db2_path, db2_path ? &fusion : NULL, orig, dist, rank, json, occurrences,
+    search_run run = {&db, sdb, db_path, db2_path, db2_path ? &fusion : NULL, orig, dist, rank, json, csv, occurrences,
                       n_themes > 1 || listed, top, transpose, duration, occ_margin, &vo, &sel};
     size_t printed = 0, failed = 0;
     const int quiet = dist && rank != 0;
     if (rc == 0 && run.batch && json && !quiet) printf("[");
+    if (rc == 0 && csv && !quiet) print_csv_header(vo.transpose_any, vo.duration_auto, occurrences);
     for (size_t t = 0; rc == 0 && t < n_themes; t++) {
         int r = search_theme(&run, themes[t], &printed);
         if (r == RUN_FAILED) rc = 1;
