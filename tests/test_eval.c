@@ -1,6 +1,7 @@
 /* Evaluation: rank rule, top-k/MRR arithmetic per fold and weighted average on hand-checked
  * examples, the CSV reader, and a small end-to-end run on a synthetic database. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/fileio.h"
 #include "eval/eval.h"
 #include "index/db.h"
+#include "index/search.h"
 #include "symbolic/theme.h"
 #include "testutil.h"
 
@@ -303,6 +305,139 @@ static void test_run_synthetic(void **state) {
     lm_db_close(&db);
 }
 
+/* ---------------------------------------------------------------- pruned variant evaluation */
+
+static unsigned lcg_state;
+static double lcg(void) {
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return (double)(lcg_state >> 8) / 16777216.0;
+}
+
+/* Music-like chroma: chords of a key with a melody note on top, 4-16 frames each. */
+static float *music_chroma(size_t T) {
+    static const int scale[7] = {0, 2, 4, 5, 7, 9, 11};
+    float *x = malloc(12 * T * sizeof *x);
+    assert_non_null(x);
+    int key = (int)(lcg() * 12);
+    for (size_t t = 0; t < T;) {
+        if (lcg() < 0.05) key = (int)(lcg() * 12);
+        size_t len = 4 + (size_t)(lcg() * 13);
+        float v[12];
+        double s = 0;
+        for (int c = 0; c < 12; c++) v[c] = (float)(0.1 * lcg() * lcg());
+        int root = (int)(lcg() * 7);
+        for (int i = 0; i < 3; i++) v[(key + scale[(root + 2 * i) % 7]) % 12] += (float)(0.3 + 0.4 * lcg());
+        v[(key + scale[(int)(lcg() * 7)]) % 12] += 1.0f;
+        for (int c = 0; c < 12; c++) s += (double)v[c] * v[c];
+        for (size_t k = 0; k < len && t < T; k++, t++)
+            for (int c = 0; c < 12; c++) x[(size_t)c * T + t] = (float)(v[c] / sqrt(s));
+    }
+    return x;
+}
+
+/* Query q (12 x N) shifted up by `shift` over the music of x from frame `at`, with the music at
+ * weight bg against the theme's 1 (a weak copy: bg near 1). */
+static void plant_copy(const float *q, size_t N, int shift, float *x, size_t T, size_t at, float bg) {
+    for (size_t i = 0; i < N && at + i < T; i++) {
+        double s = 0;
+        for (int c = 0; c < 12; c++) {
+            float *y = &x[(size_t)((c + shift + 12) % 12) * T + at + i];
+            *y = bg * *y + q[(size_t)c * N + i];
+        }
+        for (int c = 0; c < 12; c++) s += (double)x[(size_t)c * T + at + i] * x[(size_t)c * T + at + i];
+        for (int c = 0; c < 12 && s > 0; c++) x[(size_t)c * T + at + i] = (float)(x[(size_t)c * T + at + i] / sqrt(s));
+    }
+}
+
+/* --transpose any / --duration auto without top lists, on a database of 40 recordings: the
+ * evaluation pruned by the pre-filter's bounds (forced on this small database) gives the same
+ * ranks, distances and variants as without pruning, and the same ranks as --exhaustive. Each
+ * theme is planted in its recording in another key, and copies of it, in other keys, in three
+ * other recordings (one clearer than its own), so that wrong recordings rank above it. */
+static void test_variants_pruned(void **state) {
+    (void)state;
+    enum { R = 40, Q = 10, NOTES = 14 };
+    const size_t T = 900;
+    lcg_state = 12345u;
+    const char *dir = lm_test_tmpdir();
+    char csv_text[4096], ids[R][16], midi[600];
+    int off = snprintf(csv_text, sizeof csv_text, "theme_id,piece_id,fold,start_sec,end_sec,query_midi\n");
+    float *chroma[R];
+    lm_db_doc docs[R];
+    for (int d = 0; d < R; d++) {
+        snprintf(ids[d], sizeof ids[d], "rec%02d", d);
+        chroma[d] = music_chroma(T);
+    }
+    size_t with_pre = 0;
+    for (int t = 0; t < Q; t++) {
+        static const int scale[7] = {0, 2, 4, 5, 7, 9, 11};
+        int pitches[NOTES];
+        for (int i = 0; i < NOTES; i++) pitches[i] = 60 + scale[(int)(lcg() * 7)] + (lcg() < 0.3 ? 12 : 0);
+        snprintf(midi, sizeof midi, "%s/pq%d.mid", dir, t);
+        write_midi(midi, pitches, NOTES);
+        lm_theme theme;
+        assert_int_equal(lm_midi_read_theme(midi, &theme), 0);
+        size_t N;
+        float *q = lm_theme_to_chroma(&theme, theme.duration, 0, &N);
+        lm_variant_options vo = {.transpose_any = 1};
+        lm_qset qs;
+        assert_int_equal(lm_qset_from_theme(&qs, &theme, theme.duration, 0, &vo), 0);
+        with_pre += lm_qset_has_pre(&qs) != 0;
+        lm_qset_free(&qs);
+        lm_theme_free(&theme);
+        assert_non_null(q);
+        size_t at = 50 + (size_t)(lcg() * (double)(T - N - 100));
+        plant_copy(q, N, 1 + (int)(lcg() * 11), chroma[t], T, at, 0.4f);
+        for (int c = 0; c < 3; c++) /* weaker copies elsewhere */
+            plant_copy(q, N, (int)(lcg() * 12), chroma[Q + (t * 3 + c) % (R - Q)], T, 20 + (size_t)(lcg() * (double)(T - N - 40)),
+                       c == 0 ? 0.25f : 0.6f * (float)c); /* the first clearer than the theme's own copy */
+        free(q);
+        off += snprintf(csv_text + off, sizeof csv_text - (size_t)off, "p%d,%s,1,%.2f,%.2f,pq%d.mid\n", t, ids[t],
+                        0.04 * (double)at, 0.04 * (double)(at + N), t);
+    }
+    assert_true(with_pre >= Q - 2); /* the pruning has bounds to prune with */
+    for (int d = 0; d < R; d++)
+        docs[d] = (lm_db_doc){.id = ids[d], .path = ids[d], .duration = 0.04 * (double)T, .type = LM_FEAT_STFT, .T = T,
+                              .chroma = chroma[d]};
+    char db_path[600];
+    snprintf(db_path, sizeof db_path, "%s/pruned.lmdb", dir);
+    assert_int_equal(lm_db_write(db_path, LM_FEAT_STFT, 0, "", docs, R), 0);
+    for (int d = 0; d < R; d++) free(chroma[d]);
+    const char *csv = write_text("pruned.csv", csv_text);
+    lm_db db;
+    assert_int_equal(lm_db_open(db_path, &db), 0);
+    lm_eval_query *qv;
+    size_t n, skipped;
+    assert_int_equal(lm_eval_read_themes(csv, &qv, &n), 0);
+    assert_int_equal(n, Q);
+    lm_eval_result pruned[Q], full[Q], exact[Q];
+    size_t not_first = 0, not_first_any = 0;
+    for (int mode = 0; mode < 3; mode++) {
+        lm_eval_options opt = {.variants = {.transpose_any = mode != 1, .duration_auto = mode != 0}};
+        opt.prune_min_docs = 1;
+        assert_int_equal(lm_eval_run(&db, qv, n, &opt, pruned, &skipped), 0);
+        opt.prune_min_docs = SIZE_MAX;
+        assert_int_equal(lm_eval_run(&db, qv, n, &opt, full, &skipped), 0);
+        opt.variants.exhaustive = 1;
+        assert_int_equal(lm_eval_run(&db, qv, n, &opt, exact, &skipped), 0);
+        for (int t = 0; t < Q; t++) {
+            assert_int_equal(pruned[t].rank, full[t].rank);
+            assert_int_equal(pruned[t].rank, exact[t].rank);
+            assert_true(pruned[t].distance == full[t].distance);
+            assert_int_equal(pruned[t].shift_found, full[t].shift_found);
+            assert_true(pruned[t].stretch_found == full[t].stretch_found);
+            not_first += pruned[t].rank > 1;
+            not_first_any += mode == 0 && pruned[t].rank > 1;
+        }
+    }
+    /* recordings that rank above the correct one, so that a pruning too eager would show */
+    assert_true(not_first_any >= Q / 2);
+    print_message("pruned variant evaluation: %zu of %d queries with pre-filter queries, %zu ranks below 1st (%zu in all keys)\n",
+                  with_pre, Q, not_first, not_first_any);
+    lm_eval_free_themes(qv, n);
+    lm_db_close(&db);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank_rule),
@@ -310,6 +445,7 @@ int main(void) {
         cmocka_unit_test(test_csv_parser),
         cmocka_unit_test(test_read_themes),
         cmocka_unit_test(test_run_synthetic),
+        cmocka_unit_test(test_variants_pruned),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

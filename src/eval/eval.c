@@ -300,14 +300,57 @@ static const float *recording(const lm_db *db, const lm_fusion *f, size_t k, flo
  * 2. Per query: refinement best first (lm_search_qset) of the correct recording, of every
  *    recording that could rank at or above it, and of the n_top best. */
 #define LM_EVAL_COARSE_KEEP ((size_t)96 << 20)
+
+/* Pruned by the pre-filter's bounds (an evaluation without top lists, of at least
+ * LM_PRE_MIN_DOCS_KEYS recordings, in one process): the correct recording's exact distance d*
+ * first; then a key (or, where all its keys are, a recording) whose bound lies above d* cannot
+ * rank at or above the correct recording, and skips the coarse pass. The exact distance of every
+ * such variant is above d* also in the exhaustive evaluation, so the ranks do not change. Per
+ * query: d* (NAN: no pruning, the query has no pre-filter queries); -1 out of memory. */
+static int correct_distances(const lm_db *db, const lm_fusion *f, const prepared *todo, size_t n_todo, float *dstar) {
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t t = 0; t < n_todo; t++) {
+        dstar[t] = NAN;
+        if (failed || !lm_qset_has_pre(&todo[t].qs)) continue;
+        float *buf = NULL;
+        size_t T = 0, k = todo[t].pos;
+        lm_doc_view dv;
+        const void *x = f ? (const void *)recording(db, f, k, &buf, &T) : (const void *)&db->docs[k];
+        if (f && x) lm_doc_view_init(&dv, x, T);
+        else if (x) lm_doc_view_init_doc(&dv, &db->docs[k]);
+        lm_match m;
+        if (!x || lm_qset_refine(&todo[t].qs, &dv, INFINITY, NULL, &m) != 0) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+            dstar[t] = m.distance;
+        }
+        if (x) lm_doc_view_free(&dv);
+        free(buf);
+    }
+    return failed ? -1 : 0;
+}
+
 static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, size_t n_todo,
                         const lm_eval_options *opt, lm_eval_result *res, size_t n_top) {
     size_t nd = f ? f->n : db->n_docs;
     int exhaustive = opt->variants.exhaustive, failed = 0;
+    const size_t prune_from = opt->prune_min_docs ? opt->prune_min_docs : LM_PRE_MIN_DOCS_KEYS;
+    const int prune = !exhaustive && n_top == 0 && !opt->split && nd >= prune_from;
+    float *dstar = prune ? lm_malloc(n_todo ? n_todo : 1, sizeof *dstar) : NULL;
+    if (prune && (!dstar || correct_distances(db, f, todo, n_todo, dstar) != 0)) {
+        free(dstar);
+        lm_set_error("eval: out of memory");
+        return -1;
+    }
     size_t cells = n_todo > 0 ? n_todo * nd : 1;
     float *cmin = exhaustive ? NULL : lm_malloc(cells, sizeof *cmin);
     exact_hit *exact = exhaustive ? lm_malloc(cells, sizeof *exact) : NULL;
-    if (!cmin && !exact) return -1;
+    if (!cmin && !exact) {
+        free(dstar);
+        return -1;
+    }
     /* Where query t's variants' coarse minima start and offsets (cval_at[t] + k * lm_qset_cval_len), if kept. */
     size_t *cval_at = exhaustive ? NULL : lm_malloc(n_todo ? n_todo : 1, sizeof *cval_at), n_cval = 0, n_views = 0;
     for (size_t t = 0; cval_at && t < n_todo; t++) cval_at[t] = n_cval, n_cval += nd * lm_qset_cval_len(&todo[t].qs);
@@ -335,6 +378,23 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
                     break;
                 }
                 exact[t * nd + k] = (exact_hit){m.distance, (uint32_t)m.end, (uint16_t)m.variant};
+            } else if (dstar && !isnan(dstar[t]) && k != todo[t].pos) { /* the keys that may rank at or above d* */
+                const lm_qset *qs = &todo[t].qs;
+                float vb[12 * LM_AUTO_STRETCHES], *cv = cval ? cval + cval_at[t] + k * lm_qset_cval_len(qs) : NULL;
+                float b = lm_qset_key_bounds(qs, &dv, vb);
+                if (isnan(b)) {
+#pragma omp atomic write
+                    failed = 1;
+                    break;
+                }
+                if (b > dstar[t]) { /* every key: not ranked at or above the correct recording */
+                    cmin[t * nd + k] = INFINITY;
+                    for (size_t v = 0; cv && v < qs->n; v++) cv[v] = INFINITY, cv[qs->n + v] = 0.0f;
+                } else if (isnan(cmin[t * nd + k] = lm_qset_coarse_min_below(qs, &dv, cv, vb, dstar[t]))) {
+#pragma omp atomic write
+                    failed = 1;
+                    break;
+                }
             } else if (isnan(cmin[t * nd + k] = lm_qset_coarse_min(&todo[t].qs, &dv,
                                                                     cval ? cval + cval_at[t] + k * lm_qset_cval_len(&todo[t].qs) : NULL))) {
 #pragma omp atomic write
@@ -406,6 +466,7 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
     free(cval_at);
     free(cmin);
     free(exact);
+    free(dstar);
     if (finish_failed) return -1;
     if (failed) {
         lm_set_error("eval: out of memory");

@@ -875,6 +875,25 @@ static float pre_bounds(const lm_qset *qs, lm_doc_view *d, float *vb);
 /* -INFINITY: a recording too short for the pre-filter's query, or a query that is not binary. */
 float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d) { return pre_bounds(qs, d, NULL); }
 
+/* Each variant's bound lowered to its key's (the least over the key's stretchings). */
+static void key_min(const lm_qset *qs, float *vb) {
+    for (size_t sh = 0; sh < qs->n_shift; sh++) {
+        float lo = INFINITY;
+        for (size_t v = sh; v < qs->n; v += qs->n_shift) lo = vb[v] < lo ? vb[v] : lo;
+        for (size_t v = sh; v < qs->n; v += qs->n_shift) vb[v] = lo;
+    }
+}
+
+float lm_qset_key_bounds(const lm_qset *qs, lm_doc_view *d, float *vb) {
+    float b = pre_bounds(qs, d, vb);
+    if (!isnan(b)) key_min(qs, vb);
+    return b;
+}
+
+float lm_qset_coarse_min_below(const lm_qset *qs, lm_doc_view *d, float *cval, const float *vb, float theta) {
+    return coarse_min_below(qs, d, cval, vb, theta);
+}
+
 /* The same, and each variant's own bound into vb (qs->n floats; NULL: not wanted). */
 static float pre_bounds(const lm_qset *qs, lm_doc_view *d, float *vb) {
     size_t Mc, n = qs->n, ns = qs->n_shift, n8 = 0, n4 = 0;
@@ -1263,11 +1282,7 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
             lm_doc_view dv;
             pre[k] = view_of(db, f, k, buf, &dv) == 0 ? pre_bounds(qs, &dv, vpre ? vpre + k * n : NULL) : NAN;
             lm_doc_view_free(&dv);
-            for (size_t sh = 0; vpre && sh < ns; sh++) { /* per key: the lowest over its stretchings */
-                float lo = INFINITY;
-                for (size_t v = sh; v < n; v += ns) lo = vpre[k * n + v] < lo ? vpre[k * n + v] : lo;
-                for (size_t v = sh; v < n; v += ns) vpre[k * n + v] = lo;
-            }
+            if (vpre && !isnan(pre[k])) key_min(qs, vpre + k * n); /* per key: the lowest over its stretchings */
             if (isnan(pre[k])) {
 #pragma omp atomic write
                 failed = 1;

@@ -280,6 +280,9 @@ void lm_doc_view_free(lm_doc_view *d);
  * -INFINITY when the pre-filter's pass cannot tell; NAN when out of memory. */
 int lm_qset_has_pre(const lm_qset *qs);
 float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d);
+/* The same, and into vb (qs->n floats) each variant's bound: its key's, the least over that
+ * key's stretchings (as the search's pre-filter keeps them). */
+float lm_qset_key_bounds(const lm_qset *qs, lm_doc_view *d, float *vb);
 
 /* Coarse bound of one recording: the least over the variants of the coarse minimum less the
  * distance an exact one may fall below it (LM_COARSE_EPS; more for short coarse queries);
@@ -287,6 +290,9 @@ float lm_qset_pre_bound(const lm_qset *qs, lm_doc_view *d);
  * short recording); exhaustive: the exact minimum. NAN when out of memory. cval (optional,
  * lm_qset_cval_len floats) receives each variant's coarse minimum and offset. */
 float lm_qset_coarse_min(const lm_qset *qs, lm_doc_view *d, float *cval);
+/* The same without the variants whose bound vb[v] (lm_qset_key_bounds) is above theta: their
+ * cval is +INFINITY, and they are never refined. */
+float lm_qset_coarse_min_below(const lm_qset *qs, lm_doc_view *d, float *cval, const float *vb, float theta);
 /* Refines one recording against `theta` (the distance it has to reach; INFINITY: none):
  * m->distance, end and variant of its best variant (m->approx = 0) when that is <= theta, else
  * m->approx = 1 and a distance above theta (or +INFINITY when nothing fits). cval: the variants'
