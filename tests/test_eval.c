@@ -315,23 +315,8 @@ static double lcg(void) {
 
 /* Music-like chroma: chords of a key with a melody note on top, 4-16 frames each. */
 static float *music_chroma(size_t T) {
-    static const int scale[7] = {0, 2, 4, 5, 7, 9, 11};
-    float *x = malloc(12 * T * sizeof *x);
+    float *x = lm_test_music(T, lcg, 0.05);
     assert_non_null(x);
-    int key = (int)(lcg() * 12);
-    for (size_t t = 0; t < T;) {
-        if (lcg() < 0.05) key = (int)(lcg() * 12);
-        size_t len = 4 + (size_t)(lcg() * 13);
-        float v[12];
-        double s = 0;
-        for (int c = 0; c < 12; c++) v[c] = (float)(0.1 * lcg() * lcg());
-        int root = (int)(lcg() * 7);
-        for (int i = 0; i < 3; i++) v[(key + scale[(root + 2 * i) % 7]) % 12] += (float)(0.3 + 0.4 * lcg());
-        v[(key + scale[(int)(lcg() * 7)]) % 12] += 1.0f;
-        for (int c = 0; c < 12; c++) s += (double)v[c] * v[c];
-        for (size_t k = 0; k < len && t < T; k++, t++)
-            for (int c = 0; c < 12; c++) x[(size_t)c * T + t] = (float)(v[c] / sqrt(s));
-    }
     return x;
 }
 

@@ -35,24 +35,7 @@ static double uniform(void) {
 static const int major[7] = {0, 2, 4, 5, 7, 9, 11};
 
 /* Music-like chroma (melody notes over chords of a key, 4-16 frames each, a noise floor). */
-static float *music(size_t M) {
-    float *x = malloc(12 * M * sizeof *x);
-    int key = (int)(uniform() * 12);
-    for (size_t m = 0; m < M;) {
-        if (uniform() < 0.03) key = (int)(uniform() * 12);
-        size_t len = 4 + (size_t)(uniform() * 13);
-        float v[12];
-        double s = 0;
-        for (int c = 0; c < 12; c++) v[c] = (float)(0.1 * uniform() * uniform());
-        int root = (int)(uniform() * 7);
-        for (int i = 0; i < 3; i++) v[(key + major[(root + 2 * i) % 7]) % 12] += (float)(0.3 + 0.4 * uniform());
-        v[(key + major[(int)(uniform() * 7)]) % 12] += 1.0f;
-        for (int c = 0; c < 12; c++) s += (double)v[c] * v[c];
-        for (size_t k = 0; k < len && m < M; k++, m++)
-            for (int c = 0; c < 12; c++) x[(size_t)c * M + m] = (float)(v[c] / sqrt(s));
-    }
-    return x;
-}
+static float *music(size_t M) { return lm_test_music(M, uniform, 0.03); }
 
 /* A binary melody of N frames (notes of 4-16 frames, a few rests; the first and last notes
  * short, so that the passage's bounds are sharp). */

@@ -107,3 +107,24 @@ float *lm_test_chroma(size_t T, unsigned seed, float offset) {
     }
     return c;
 }
+
+float *lm_test_music(size_t M, double (*uniform)(void), double p_key_change) {
+    static const int major[7] = {0, 2, 4, 5, 7, 9, 11};
+    float *x = malloc(12 * M * sizeof *x);
+    if (!x) return NULL;
+    int key = (int)(uniform() * 12);
+    for (size_t m = 0; m < M;) {
+        if (uniform() < p_key_change) key = (int)(uniform() * 12);
+        size_t len = 4 + (size_t)(uniform() * 13);
+        float v[12];
+        double s = 0;
+        for (int c = 0; c < 12; c++) v[c] = (float)(0.1 * uniform() * uniform());
+        int root = (int)(uniform() * 7);
+        for (int i = 0; i < 3; i++) v[(key + major[(root + 2 * i) % 7]) % 12] += (float)(0.3 + 0.4 * uniform());
+        v[(key + major[(int)(uniform() * 7)]) % 12] += 1.0f;
+        for (int c = 0; c < 12; c++) s += (double)v[c] * v[c];
+        for (size_t k = 0; k < len && m < M; k++, m++)
+            for (int c = 0; c < 12; c++) x[(size_t)c * M + m] = (float)(v[c] / sqrt(s));
+    }
+    return x;
+}

@@ -34,6 +34,10 @@ char *lm_test_tmp_path(const char *name);
 /* Deterministic pseudo-random chroma (12 x T, bin-major), each value in [offset, offset + 1)
  * before every frame is l2-normalised; malloc'd. */
 float *lm_test_chroma(size_t T, unsigned seed, float offset);
+/* Music-like chroma (12 x M, bin-major; malloc'd): chords of a major key with a melody note on
+ * top, 4-16 frames each, a noise floor, the key changing with probability p_key_change per chord;
+ * uniform() draws in [0, 1) from the caller's generator. */
+float *lm_test_music(size_t M, double (*uniform)(void), double p_key_change);
 /* Runs a shell command, returns its exit status. */
 int lm_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A MusicXML score of two parts at 120 quarter notes per minute (tests of theme selections):
