@@ -34,18 +34,18 @@ static void search_help(FILE *f) {
             "  MusicXML   (.musicxml, .xml, compressed .mxl) and Humdrum **kern (.krn): read at sounding\n"
             "             pitch, ties joined, grace notes left out, chords and voices reduced to the top\n"
             "             note, repeats not expanded; every part unless --part says which.\n\n"
+            "Several themes (arguments, and --themes-from FILE: one note list or file path per line, '#'\n"
+            "starts a comment line, '-' reads standard input) are searched one after the other against the\n"
+            "database opened once, with the same options: the text output puts a line \"# theme: THEME\"\n"
+            "before each theme's results, --json prints a JSON array of the one-theme documents, --csv one\n"
+            "table. A theme that cannot be searched (a bad file, too long) is named on stderr and skipped;\n"
+            "the exit status is then 3 (1 when none could be searched).\n\n"
             "  --part NAME|N   the part of a MusicXML file (number in score order, or its name, abbreviation\n"
             "                  or id), the spine of a **kern file (N-th **kern spine, or *I name), or the\n"
             "                  track of a MIDI file (number or track name); names ignore case and spacing\n"
             "  --measures A-B  measures A to B as printed (MusicXML, **kern): \"5-9\", \"5\", \"5-\", \"-9\"\n"
             "  --track N       MIDI track N (1-based MTrk chunk)\n"
             "  --voice N       MusicXML voice N / **kern layer N of the chosen part\n"
-            "Several themes (arguments, and --themes-from FILE: one note list or file path per line, '#'\n"
-            "starts a comment line, '-' reads standard input) are searched one after the other against the\n"
-            "database opened once, with the same options: the text output puts a line \"# theme: THEME\"\n"
-            "before each theme's results, --json prints a JSON array of the one-theme documents. A theme\n"
-            "that cannot be searched (a bad file, too long) is named on stderr and skipped; the exit status\n"
-            "is then 3 (1 when none could be searched).\n\n"
             "  --print-theme   print the theme's notes as read (onset and duration in seconds, pitch) and\n"
             "                  exit, to check a selection; DB may be left out\n"
             "  --top K         print the K best recordings (default 10; 0: all)\n"
@@ -443,6 +443,19 @@ static int search_theme(const search_run *r, const char *theme_text, size_t *pri
     return rc;
 }
 
+/* Appends a copy of theme text t to *list (n entries, cap allocated); -1 when out of memory. */
+static int add_theme(char ***list, size_t *n, size_t *cap, const char *t) {
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        char **g = realloc(*list, nc * sizeof *g);
+        if (!g) return -1;
+        *list = g, *cap = nc;
+    }
+    if (!((*list)[*n] = strdup(t))) return -1;
+    ++*n;
+    return 0;
+}
+
 /* The themes of --themes-from FILE ('-': standard input): one per line, a note list or a file
  * path; blank lines and lines starting with '#' are skipped. Appends to *list (n, cap). */
 static int read_theme_list(const char *path, char ***list, size_t *n, size_t *cap) {
@@ -463,17 +476,7 @@ static int read_theme_list(const char *path, char ***list, size_t *n, size_t *ca
         char *t = line;
         while (*t == ' ' || *t == '\t') t++;
         if (!*t || *t == '#') continue;
-        if (*n == *cap) {
-            size_t nc = *cap ? 2 * *cap : 16;
-            char **g = realloc(*list, nc * sizeof *g);
-            if (!g) {
-                rc = lm_cli_fail("--themes-from %s: out of memory", path);
-                break;
-            }
-            *list = g, *cap = nc;
-        }
-        if (!((*list)[*n] = strdup(t))) rc = lm_cli_fail("--themes-from %s: out of memory", path);
-        else ++*n;
+        if (add_theme(list, n, cap, t) != 0) rc = lm_cli_fail("--themes-from %s: out of memory", path);
     }
     if (rc == 0 && ferror(f)) rc = lm_cli_fail("--themes-from %s: read error", path);
     free(line);
@@ -550,17 +553,13 @@ int cmd_search(int argc, char **argv) {
             rc = lm_cli_fail("search: unknown option or missing value: %s", argv[i]);
         } else if (!db_path) {
             db_path = argv[i];
-        } else { /* a theme: kept in argument order before the listed ones are appended */
-            char **g = n_themes == cap_themes ? realloc(themes, (cap_themes = cap_themes ? 2 * cap_themes : 16) * sizeof *g)
-                                              : themes;
-            if (!g || !(g[n_themes] = strdup(argv[i]))) rc = lm_cli_fail("search: out of memory");
-            else themes = g, n_themes++;
+        } else if (add_theme(&themes, &n_themes, &cap_themes, argv[i]) != 0) { /* a theme, in argument order */
+            rc = lm_cli_fail("search: out of memory");
         }
     }
     if (rc == 0 && show_theme && db_path && n_themes == 0 && !listed) { /* DB may be left out */
-        themes = malloc(sizeof *themes);
-        if (!themes || !(themes[0] = strdup(db_path))) rc = lm_cli_fail("search: out of memory");
-        else n_themes = 1, cap_themes = 1, db_path = NULL;
+        if (add_theme(&themes, &n_themes, &cap_themes, db_path) != 0) rc = lm_cli_fail("search: out of memory");
+        db_path = NULL;
     }
     if (rc == 0 && ((!db_path && !show_theme) || n_themes == 0)) {
         if (listed) rc = lm_cli_fail("search: --themes-from gave no themes (one note list or file per line)");

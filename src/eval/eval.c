@@ -291,6 +291,20 @@ static const float *recording(const lm_db *db, const lm_fusion *f, size_t k, flo
     return lm_fusion_features(f, k, *buf, T);
 }
 
+/* Recording k as the coarse pass reads it: the recording as stored (a compact one's bytes, no
+ * copy), or with a fusion its features (mixed into *buf). -1 when out of memory; dv is then an
+ * empty view, which may be freed as any other. */
+static int recording_view(const lm_db *db, const lm_fusion *f, size_t k, float **buf, lm_doc_view *dv) {
+    if (!f) {
+        lm_doc_view_init_doc(dv, &db->docs[k]);
+        return 0;
+    }
+    size_t T = 0;
+    const float *x = recording(db, f, k, buf, &T);
+    lm_doc_view_init(dv, x, x ? T : 0);
+    return x ? 0 : -1;
+}
+
 /* --transpose any / --duration auto: the queries as variant sets (index/search.h).
  * 1. Document-major, as the plain run: per query and recording the coarse minimum over the
  *    variants (--exhaustive: the exact best variant), the recording's coarse features made once.
@@ -314,19 +328,15 @@ static int correct_distances(const lm_db *db, const lm_fusion *f, const prepared
         dstar[t] = NAN;
         if (failed || !lm_qset_has_pre(&todo[t].qs)) continue;
         float *buf = NULL;
-        size_t T = 0, k = todo[t].pos;
         lm_doc_view dv;
-        const void *x = f ? (const void *)recording(db, f, k, &buf, &T) : (const void *)&db->docs[k];
-        if (f && x) lm_doc_view_init(&dv, x, T);
-        else if (x) lm_doc_view_init_doc(&dv, &db->docs[k]);
         lm_match m;
-        if (!x || lm_qset_refine(&todo[t].qs, &dv, INFINITY, NULL, &m) != 0) {
+        if (recording_view(db, f, todo[t].pos, &buf, &dv) != 0 || lm_qset_refine(&todo[t].qs, &dv, INFINITY, NULL, &m) != 0) {
 #pragma omp atomic write
             failed = 1;
         } else {
             dstar[t] = m.distance;
         }
-        if (x) lm_doc_view_free(&dv);
+        lm_doc_view_free(&dv);
         free(buf);
     }
     return failed ? -1 : 0;
@@ -364,12 +374,9 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
     for (size_t k = 0; k < nd; k++) {
         if (!lm_split_owns(opt->split, k)) continue; /* another process' recording */
         float *buf = NULL;
-        size_t T = 0;
         lm_doc_view dv; /* a compact recording as stored: the coarse pass reads its bytes */
-        const void *x = f ? (const void *)recording(db, f, k, &buf, &T) : (const void *)&db->docs[k];
-        if (f) lm_doc_view_init(&dv, x, T);
-        else lm_doc_view_init_doc(&dv, &db->docs[k]);
-        for (size_t t = 0; t < n_todo && x; t++) {
+        const int have = recording_view(db, f, k, &buf, &dv) == 0;
+        for (size_t t = 0; t < n_todo && have; t++) {
             if (exhaustive) {
                 lm_match m;
                 if (lm_qset_refine(&todo[t].qs, &dv, INFINITY, NULL, &m) != 0) {
@@ -402,7 +409,7 @@ static int run_variants(const lm_db *db, const lm_fusion *f, prepared *todo, siz
                 break;
             }
         }
-        if (!x) {
+        if (!have) {
 #pragma omp atomic write
             failed = 1;
         }

@@ -61,9 +61,10 @@ typedef struct {
      * recordings, and part 0's results are those of one process over all of them (plain
      * queries, or variants with --exhaustive; the pruned variant search is not split). */
     const lm_split *split;
-    /* --transpose any / --duration auto without top lists (n_top 0) in one process: pruned by
-     * the pre-filter's bounds (eval.c, correct_distances) from this many recordings on; 0:
-     * LM_PRE_MIN_DOCS_KEYS, SIZE_MAX: never. The ranks are the same either way. */
+    /* Queries run as variant sets (--transpose any, --duration auto, or a plain query with the
+     * context term), without top lists (n_top 0), in one process: pruned by the pre-filter's
+     * bounds (eval.c, correct_distances) from this many recordings on; 0: LM_PRE_MIN_DOCS_KEYS,
+     * SIZE_MAX: never. The ranks are the same either way. */
     size_t prune_min_docs;
 } lm_eval_options;
 
