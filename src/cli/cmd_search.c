@@ -604,6 +604,7 @@ int cmd_search(int argc, char **argv) {
     if (dist && db2_path) {
         free_themes(themes, n_themes);
         if (rank == 0) lm_cli_fail("search: --fuse does not run under mpirun; run it in one process");
+        lm_dist_fail_agreed();
         return 2;
     }
     lm_db db, db2;

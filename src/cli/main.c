@@ -125,8 +125,12 @@ int main(int argc, char **argv) {
     }
     int rc = run(argc, argv);
     /* A failing process may have left the others in a collective step: stop them all (an
-     * index whose files were partly skipped, 3, is a finished run). */
-    if (rc != 0 && rc != 3 && lm_dist_size() > 1) lm_dist_abort(rc);
+     * index whose files were partly skipped, 3, is a finished run, and a failure that every
+     * process met alike ends normally). */
+    if (rc != 0 && rc != 3 && lm_dist_size() > 1) {
+        if (!lm_dist_failure_agreed()) lm_dist_abort(rc);
+        lm_dist_barrier();
+    }
     lm_dist_finalize();
     return rc;
 }

@@ -151,11 +151,26 @@ void lm_dist_abort(int rc) {
 #endif
 }
 
+static int g_agreed = 0;
+void lm_dist_fail_agreed(void) { g_agreed = 1; }
+int lm_dist_failure_agreed(void) { return g_agreed; }
+
+void lm_dist_barrier(void) {
+#ifdef LM_MPI
+    if (g_size > 1) {
+        fflush(stdout);
+        fflush(stderr);
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+#endif
+}
+
 int lm_dist_all(int ok) {
     ok = ok != 0;
 #ifdef LM_MPI
     if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
 #endif
+    if (!ok) g_agreed = 1; /* every process learns it here, and returns an error */
     return ok;
 }
 

@@ -19,8 +19,17 @@ void lm_dist_abort(int rc);
 int lm_dist_rank(void);
 int lm_dist_size(void);
 /* Collective: 1 when every process passes ok != 0, else 0 (every process then returns an
- * error; the ones that failed have said why). */
+ * error; the ones that failed have said why; the failure counts as agreed, below). */
 int lm_dist_all(int ok);
+/* A failure that every process meets alike (a refused combination of arguments, or after
+ * lm_dist_all): the run then ends normally with the error's exit status instead of
+ * lm_dist_abort, whose MPI_Abort from one process could kill process 0 before it has printed
+ * why. */
+void lm_dist_fail_agreed(void);
+int lm_dist_failure_agreed(void);
+/* Collective: waits for every process (output flushed), so that none exits, and mpirun ends the
+ * run, before process 0 has printed its error. */
+void lm_dist_barrier(void);
 /* This process' share of the recordings, for lm_eval_options.split and the search's merge;
  * NULL with one process. */
 const lm_split *lm_dist_split(void);
