@@ -881,6 +881,93 @@ static void test_api(void **state) {
     free(q);
 }
 
+/* Coarse bytes kept across searches (lm_db_keep_coarse_u8): a database without stored coarse
+ * bytes keeps those the first search made, later searches borrow them, and every search gives
+ * what a fresh database gives, bit for bit. */
+static void same_matches(const lm_match *a, const lm_match *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].doc, b[i].doc);
+        assert_memory_equal(&a[i].distance, &b[i].distance, sizeof a[i].distance);
+        if (!a[i].approx) {
+            assert_int_equal(a[i].end, b[i].end);
+            assert_int_equal(a[i].variant, b[i].variant);
+        }
+    }
+}
+
+static void test_kept_coarse_bytes(void **state) {
+    (void)state;
+    seed(7);
+    enum { NDOC = 6 };
+    const size_t M = 4000;
+    lm_theme t;
+    assert_int_equal(lm_notelist_parse("G4 G4 G4 Eb4:4 F4 F4 F4 D4:4", 120, &t), 0);
+    size_t N;
+    float *q = lm_theme_to_chroma(&t, 0, 0, &N);
+    assert_true(N >= 4 * 32); /* a coarse pass at 4x, on bytes */
+    const char *ids[NDOC] = {"a", "b", "c", "d", "e", "f"};
+    float *x[NDOC];
+    lm_db_doc docs[NDOC];
+    for (int k = 0; k < NDOC; k++) {
+        x[k] = music(M);
+        docs[k] = (lm_db_doc){.id = ids[k], .path = ids[k], .model_id = "", .duration = 0.04 * M,
+                              .type = LM_FEAT_STFT, .T = M, .chroma = x[k]};
+    }
+    plant_mix(q, N, 3, x[2], M, 700, N, 0.7f);
+    plant_mix(q, N, 0, x[4], M, 1500, N, 0.8f);
+    char path[600];
+    snprintf(path, sizeof path, "%s/kept.lmdb", lm_test_tmpdir());
+    assert_int_equal(lm_db_write(path, LM_FEAT_STFT, 0, "", docs, NDOC), 0);
+    lm_db db, fresh;
+    assert_int_equal(lm_db_open(path, &db), 0);
+    assert_int_equal(lm_db_kept_bytes(&db), 0);
+    for (int any = 0; any <= 1; any++) {
+        lm_variant_options o = {.transpose_any = any};
+        lm_qset qs;
+        assert_int_equal(lm_qset_from_theme(&qs, &t, 0, 0, &o), 0);
+        lm_match first[NDOC], again[NDOC], ref[NDOC];
+        assert_int_equal(lm_search_qset(&db, NULL, &qs, NULL, 3, -1, first, 0), 0);
+        size_t kept = lm_db_kept_bytes(&db);
+        /* every recording went through the coarse pass: all its bytes are kept, once */
+        assert_int_equal(kept, NDOC * 12 * ((M + 3) / 4));
+        for (size_t k = 0; k < NDOC; k++) assert_non_null(lm_db_kept_coarse_u8(&db, k));
+        assert_int_equal(lm_search_qset(&db, NULL, &qs, NULL, 3, -1, again, 0), 0);
+        assert_int_equal(lm_db_kept_bytes(&db), kept);
+        assert_int_equal(lm_db_open(path, &fresh), 0);
+        assert_int_equal(lm_search_qset(&fresh, NULL, &qs, NULL, 3, -1, ref, 0), 0);
+        lm_db_close(&fresh);
+        lm_match_sort(first, NDOC), lm_match_sort(again, NDOC), lm_match_sort(ref, NDOC);
+        same_matches(first, ref, 3);
+        same_matches(again, ref, 3);
+        assert_int_equal(first[0].doc, any ? 2 : 4);
+        lm_qset_free(&qs);
+    }
+    /* later searches read the kept bytes: with recording e's zeroed, its coarse distance is the
+     * largest and the plain search no longer finds it first */
+    {
+        lm_variant_options o = {0};
+        lm_qset qs;
+        lm_match m[NDOC];
+        assert_int_equal(lm_qset_from_theme(&qs, &t, 0, 0, &o), 0);
+        memset((uint8_t *)lm_db_kept_coarse_u8(&db, 4), 0, 12 * ((M + 3) / 4));
+        assert_int_equal(lm_search_qset(&db, NULL, &qs, NULL, 3, -1, m, 0), 0);
+        lm_match_sort(m, NDOC);
+        assert_true(m[0].doc != 4);
+        lm_qset_free(&qs);
+    }
+    /* a second offer of a document, one out of range, and nothing: not kept (the caller keeps them) */
+    uint8_t *extra = malloc(16);
+    assert_int_equal(lm_db_keep_coarse_u8(&db, 0, extra), 0);
+    assert_int_equal(lm_db_keep_coarse_u8(&db, NDOC, extra), 0);
+    assert_int_equal(lm_db_keep_coarse_u8(&db, 1, NULL), 0);
+    free(extra);
+    lm_db_close(&db);
+    assert_null(lm_db_kept_coarse_u8(&db, 0));
+    lm_theme_free(&t);
+    for (int k = 0; k < NDOC; k++) free(x[k]);
+    free(q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_multi_and_range_scans_bit_identical),
@@ -895,6 +982,7 @@ int main(void) {
         cmocka_unit_test(test_duration_auto),
         cmocka_unit_test(test_occurrences),
         cmocka_unit_test(test_api),
+        cmocka_unit_test(test_kept_coarse_bytes),
     };
     return lm_test_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -412,7 +412,59 @@ static int open_mapped(const char *path, const unsigned char *base, size_t size,
 int lm_db2_open(const char *path, lm_db *db);
 void lm_db2_close(lm_db *db);
 
+struct lm_db_kept {
+    uint8_t **bytes; /* n_docs */
+    size_t used;     /* atomic */
+};
+
+/* The kept bytes' table: an empty one per database opened (none when out of memory: then
+ * nothing is kept). */
+static void kept_init(lm_db *db) {
+    struct lm_db_kept *kp = calloc(1, sizeof *kp);
+    if (kp && !(kp->bytes = calloc(db->n_docs ? db->n_docs : 1, sizeof *kp->bytes))) {
+        free(kp);
+        kp = NULL;
+    }
+    db->kept = kp;
+}
+
+static void kept_free(lm_db *db) {
+    if (!db->kept) return;
+    for (size_t k = 0; k < db->n_docs; k++) free(db->kept->bytes[k]);
+    free(db->kept->bytes);
+    free(db->kept);
+    db->kept = NULL;
+}
+
+const uint8_t *lm_db_kept_coarse_u8(const lm_db *db, size_t k) {
+    return db->kept && k < db->n_docs ? __atomic_load_n(&db->kept->bytes[k], __ATOMIC_ACQUIRE) : NULL;
+}
+
+int lm_db_keep_coarse_u8(const lm_db *db, size_t k, uint8_t *bytes) {
+    if (!db->kept || k >= db->n_docs || !bytes) return 0;
+    size_t size = NBINS * ((db->docs[k].T + LM_DB_COARSE - 1) / LM_DB_COARSE);
+    if (__atomic_add_fetch(&db->kept->used, size, __ATOMIC_RELAXED) > LM_DB_KEPT_MAX) {
+        __atomic_sub_fetch(&db->kept->used, size, __ATOMIC_RELAXED);
+        return 0;
+    }
+    uint8_t *none = NULL; /* the first offer of a document wins; the bytes are written before */
+    if (__atomic_compare_exchange_n(&db->kept->bytes[k], &none, bytes, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        return 1;
+    __atomic_sub_fetch(&db->kept->used, size, __ATOMIC_RELAXED);
+    return 0;
+}
+
+size_t lm_db_kept_bytes(const lm_db *db) { return db->kept ? __atomic_load_n(&db->kept->used, __ATOMIC_RELAXED) : 0; }
+
+static int open_any(const char *path, lm_db *db);
+
 int lm_db_open(const char *path, lm_db *db) {
+    int rc = open_any(path, db);
+    if (rc == 0) kept_init(db);
+    return rc;
+}
+
+static int open_any(const char *path, lm_db *db) {
     memset(db, 0, sizeof *db);
     if (!host_is_little_endian()) {
         lm_set_error("%s: databases are little-endian; big-endian hosts are not supported", path);
@@ -456,6 +508,7 @@ int lm_db_open(const char *path, lm_db *db) {
 }
 
 void lm_db_close(lm_db *db) {
+    kept_free(db);
     if (db->docs && !db->v2) /* format 2's strings are in blocks per segment (db2.c) */
         for (size_t k = 0; k < db->n_docs; k++) free((char *)db->docs[k].id);
     free(db->docs);

@@ -80,7 +80,24 @@ typedef struct {
     uint64_t *id_slots; /* lm_db_find's hash table of doc indices + 1 (0: empty) */
     size_t id_mask;   /* its size - 1 (a power of two, at least twice n_docs) */
     struct lm_db2 *v2; /* format 2: manifest, segments and their verification state */
+    struct lm_db_kept *kept; /* coarse bytes kept for later searches (lm_db_keep_coarse_u8) */
 } lm_db;
+
+/* Coarse bytes kept across searches. A database without stored coarse bytes (f32, the default,
+ * or segments older than the coarse section) has each recording's coarse features quantised to
+ * bytes by every search that scans them, which is most of a plain search's CPU that is not DTW:
+ * reading 12 float32 per 4 frames from memory (a quarter of a plain search of the whole corpus,
+ * perf). A process that searches more than once (`search` with several themes, `serve`, the
+ * Python binding) keeps them, up to LM_DB_KEPT_MAX bytes in all, and later searches read them. */
+#define LM_DB_KEPT_MAX ((size_t)256 << 20)
+/* Document k's kept bytes (12 x ceil(T / LM_DB_COARSE), x LM_DB_U8_SCALE), or NULL. Thread-safe. */
+const uint8_t *lm_db_kept_coarse_u8(const lm_db *db, size_t k);
+/* Offers the bytes a search made for document k (malloc'd): 1 when the database keeps them (it
+ * frees them when closed; the caller must not), 0 when not (already kept, over LM_DB_KEPT_MAX,
+ * or a database that keeps none). Thread-safe. */
+int lm_db_keep_coarse_u8(const lm_db *db, size_t k, uint8_t *bytes);
+/* Bytes kept so far. */
+size_t lm_db_kept_bytes(const lm_db *db);
 
 /* Opens a database of either format (a file: format 1, a directory: format 2); returns 0 or -1
  * with a one-line error naming the database (and the damaged segment or record). Format 1 is

@@ -553,7 +553,10 @@ void lm_doc_view_init_doc(lm_doc_view *d, const lm_db_doc *doc) {
 }
 
 void lm_doc_view_free(lm_doc_view *d) {
-    for (int r = 0; r <= LM_COARSE_FACTOR; r++) free(d->coarse[r]), free(d->coarse_u8[r]);
+    for (int r = 0; r <= LM_COARSE_FACTOR; r++) {
+        free(d->coarse[r]);
+        if (!(d->borrowed_u8 >> r & 1u)) free(d->coarse_u8[r]);
+    }
     memset(d, 0, sizeof *d);
 }
 
@@ -1194,16 +1197,28 @@ static const float *features_of(const lm_db *db, const lm_fusion *f, size_t k, f
     return lm_fusion_features(f, k, buf, T);
 }
 
-/* Recording k of db as stored (a compact one is not copied) or of a fusion (mixed into buf). */
+/* Recording k of db as stored (a compact one is not copied; coarse bytes that an earlier search
+ * left with the database, lm_db_kept_coarse_u8, are borrowed) or of a fusion (mixed into buf). */
 static int view_of(const lm_db *db, const lm_fusion *f, size_t k, float *buf, lm_doc_view *dv) {
     if (!f) {
         lm_doc_view_init_doc(dv, &db->docs[k]);
+        const uint8_t *kept = dv->stored_coarse_u8 ? NULL : lm_db_kept_coarse_u8(db, k);
+        if (kept) dv->coarse_u8[LM_COARSE_FACTOR] = (uint8_t *)kept, dv->borrowed_u8 |= 1u << LM_COARSE_FACTOR;
         return 0;
     }
     size_t T = 0;
     const float *x = (f->w <= 0.0 || f->w >= 1.0 || buf) ? lm_fusion_features(f, k, buf, &T) : NULL;
     lm_doc_view_init(dv, x, T);
     return x ? 0 : -1;
+}
+
+/* Frees a view of view_of, leaving the coarse bytes it made with the database for later
+ * searches where it keeps them. */
+static void view_done(const lm_db *db, const lm_fusion *f, size_t k, lm_doc_view *dv) {
+    uint8_t *c8 = dv->coarse_u8[LM_COARSE_FACTOR];
+    if (!f && c8 && !(dv->borrowed_u8 >> LM_COARSE_FACTOR & 1u) && lm_db_keep_coarse_u8(db, k, c8))
+        dv->borrowed_u8 |= 1u << LM_COARSE_FACTOR;
+    lm_doc_view_free(dv);
 }
 
 #define LM_COARSE_KEEP ((size_t)64 << 20) /* floats: 256 MB */
@@ -1237,11 +1252,13 @@ static int refine_doc(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
         memcpy(dv.coarse, view->coarse, sizeof dv.coarse);
         memcpy(dv.Mc, view->Mc, sizeof dv.Mc);
         memcpy(dv.coarse_u8, view->coarse_u8, sizeof dv.coarse_u8);
+        dv.borrowed_u8 = view->borrowed_u8;
     }
     int rc = ok ? lm_qset_refine(qs, &dv, theta, cval, out) : -1;
     for (int r = 0; r <= LM_COARSE_FACTOR; r++) {
         if (dv.coarse[r] && (!view || dv.coarse[r] != view->coarse[r])) free(dv.coarse[r]);
-        if (dv.coarse_u8[r] && (!view || dv.coarse_u8[r] != view->coarse_u8[r])) free(dv.coarse_u8[r]);
+        if (dv.coarse_u8[r] && !(dv.borrowed_u8 >> r & 1u) && (!view || dv.coarse_u8[r] != view->coarse_u8[r]))
+            free(dv.coarse_u8[r]);
     }
     out->doc = f ? f->docs[k].doc : k;
     return rc;
@@ -1281,7 +1298,7 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
         for (size_t k = 0; k < nd; k++) {
             lm_doc_view dv;
             pre[k] = view_of(db, f, k, buf, &dv) == 0 ? pre_bounds(qs, &dv, vpre ? vpre + k * n : NULL) : NAN;
-            lm_doc_view_free(&dv);
+            view_done(db, f, k, &dv);
             if (vpre && !isnan(pre[k])) key_min(qs, vpre + k * n); /* per key: the lowest over its stretchings */
             if (isnan(pre[k])) {
 #pragma omp atomic write
@@ -1319,7 +1336,7 @@ static int pre_filter(const lm_db *db, const lm_fusion *f, const lm_qset *qs, si
                 size_t k = order[i];
                 lm_doc_view dv;
                 cmin[k] = view_of(db, f, k, buf, &dv) == 0 ? lm_qset_coarse_min(qs, &dv, cval + k * L) : NAN;
-                lm_doc_view_free(&dv);
+                view_done(db, f, k, &dv);
                 if (isnan(cmin[k]) || refine_doc(db, f, qs, k, buf, NULL, cval + k * L, theta, &out[k]) != 0) {
 #pragma omp atomic write
                     failed = 1;
@@ -1435,7 +1452,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
                     dv.coarse[1] = NULL;
                     views[k] = dv, views[k].x = NULL;
                 } else {
-                    lm_doc_view_free(&dv);
+                    view_done(db, f, k, &dv);
                 }
                 if (isnan(cmin[k])) {
 #pragma omp atomic write
@@ -1524,7 +1541,7 @@ int lm_search_qset(const lm_db *db, const lm_fusion *f, const lm_qset *qs, const
     free(cval);
     free(order);
     if (views)
-        for (size_t k = 0; k < nd; k++) lm_doc_view_free(&views[k]);
+        for (size_t k = 0; k < nd; k++) view_done(db, f, k, &views[k]);
     free(views);
     free(kb.v);
     if (failed) {

@@ -267,6 +267,7 @@ typedef struct {
     uint8_t *coarse_u8[LM_COARSE_FACTOR + 1]; /* the same as bytes (x LM_DB_U8_SCALE), for the 16-bit
                                                  scans of binary coarse queries (made here, owned) */
     size_t mid_frames; /* 2x frames made for the middle checks' windows so far (lm_qset_mid_rejects) */
+    unsigned borrowed_u8; /* bit r: coarse_u8[r] belongs to the database (lm_db_kept_coarse_u8), not here */
 } lm_doc_view;
 void lm_doc_view_init(lm_doc_view *d, const float *x, size_t T);
 /* A database recording as stored (float32 or compact: no copy). */
