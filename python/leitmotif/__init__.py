@@ -246,12 +246,16 @@ def index(db_path: PathLike, inputs: Union[PathLike, Iterable[PathLike]], featur
 
 class Hit(NamedTuple):
     """One ranked recording: its document id, the mean cosine distance along the best
-    alignment (0 = perfect) and the matched passage in seconds."""
+    alignment (0 = perfect), the matched passage in seconds, the semitones the theme is shifted
+    by there (with ``transpose="any"`` the key it was found in, else the fixed shift) and the
+    theme's duration there over its reference duration (``duration="auto"``; else 1)."""
 
     doc_id: str
     distance: float
     start_sec: float
     end_sec: float
+    transpose: int = 0
+    stretch: float = 1.0
 
 
 class Occurrence(NamedTuple):
@@ -288,6 +292,20 @@ def _measures(m):
         return first, last
     first, last = m
     return int(first or 0), int(last or 0)
+
+
+def _query_options(duration, transpose, context=None):
+    """leitmotif_query_options from search()'s arguments: ``transpose`` semitones or "any",
+    ``duration`` seconds, None or "auto"."""
+    any_key = isinstance(transpose, str)
+    if any_key and transpose != "any":
+        raise ValueError(f"transpose: semitones (an int) or 'any', got {transpose!r}")
+    auto = isinstance(duration, str)
+    if auto and duration != "auto":
+        raise ValueError(f"duration: seconds or 'auto', got {duration!r}")
+    return _capi.QueryOptions(0.0 if auto else float(duration or 0.0), 0.0, 0 if any_key else int(transpose),
+                              int(any_key), int(auto), 0 if context is None else 1,
+                              0.0 if context is None else float(context))
 
 
 class Theme:
@@ -484,8 +502,8 @@ class Database:
             return np.zeros((12, 0), np.float32)
         return np.ctypeslib.as_array(ptr, shape=(12 * T,)).copy().reshape(12, T)
 
-    def search(self, theme, top: int = 10, duration: Optional[float] = None, tempo: Optional[float] = None,
-               transpose: int = 0, *, part=None, measures=None, track: Optional[int] = None,
+    def search(self, theme, top: int = 10, duration: Union[float, str, None] = None, tempo: Optional[float] = None,
+               transpose: Union[int, str] = 0, *, part=None, measures=None, track: Optional[int] = None,
                voice: Optional[int] = None, context: Optional[float] = None) -> List[Hit]:
         """Ranks the recordings for a theme, best first — ``leitmotif search DB THEME``.
 
@@ -496,12 +514,15 @@ class Database:
         top
             how many recordings to return (0: all that can be ranked).
         duration
-            stretch the theme to this many seconds (default: its own length).
+            stretch the theme to this many seconds (default: its own length); ``"auto"``: any
+            tempo, 0.25-4x its written duration (each hit's ``stretch`` says which) —
+            ``--duration auto``.
         tempo
             beats per minute of a note list (default 120); for a score file quarter notes per
             minute, replacing its tempo marks — ``--tempo``.
         transpose
-            shift the theme by this many semitones.
+            shift the theme by this many semitones; ``"any"``: search all 12 keys (each hit's
+            ``transpose`` says which) — ``--transpose any``.
         part, measures, track, voice
             which part of a score file — ``--part``, ``--measures``, ``--track``, ``--voice``;
             see :class:`Theme`. ``db.search("q.musicxml", part="Violin I", measures=(5, 9))``.
@@ -516,22 +537,22 @@ class Database:
         n = max(n, 1)
         hits = (_capi.HitStruct * n)()
         got = ctypes.c_size_t()
-        opt = _capi.QueryOptions(float(duration or 0.0), 0.0, int(transpose), 0, 0,
-                                 0 if context is None else 1, 0.0 if context is None else float(context))
+        opt = _query_options(duration, transpose, context)
         if _capi.search_theme(h, t._h, ctypes.byref(opt), hits, n, ctypes.byref(got)) != 0:
             _raise()
         return [Hit(hits[i].doc_id.decode("utf-8", "replace"), float(hits[i].distance), float(hits[i].start_sec),
-                    float(hits[i].end_sec)) for i in range(got.value)]
+                    float(hits[i].end_sec), int(hits[i].transpose), float(hits[i].stretch)) for i in range(got.value)]
 
-    def occurrences(self, doc: str, theme, margin: Optional[float] = None, duration: Optional[float] = None,
-                    tempo: Optional[float] = None, transpose: int = 0, *, part=None, measures=None,
+    def occurrences(self, doc: str, theme, margin: Optional[float] = None, duration: Union[float, str, None] = None,
+                    tempo: Optional[float] = None, transpose: Union[int, str] = 0, *, part=None, measures=None,
                     track: Optional[int] = None, voice: Optional[int] = None) -> List[Occurrence]:
         """Every passage of recording ``doc`` (a document id) whose distance is at most its best +
         ``margin`` (default 0.05), not overlapping, best first — ``leitmotif search
-        --occurrences``. The theme and its options as for :meth:`search`."""
+        --occurrences``. The theme and its options as for :meth:`search` (with
+        ``transpose="any"`` each passage in its own key)."""
         h = self._handle()
         t = _theme_of(theme, tempo, dict(part=part, measures=measures, track=track, voice=voice))
-        opt = _capi.QueryOptions(float(duration or 0.0), 0.0, int(transpose), 0, 0)
+        opt = _query_options(duration, transpose)
         occ = ctypes.POINTER(_capi.OccurrenceStruct)()
         n = ctypes.c_size_t()
         if _capi.occurrences_theme(h, doc.encode("utf-8"), t._h, ctypes.byref(opt),

@@ -163,6 +163,44 @@ def test_search_options_equal_cli(cli, cli_db):
     assert [h.distance for h in hits] == pytest.approx([r["distance"] for r in expected], rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.parametrize("kwargs,args", [
+    (dict(transpose="any"), ["--transpose", "any"]),
+    (dict(duration="auto"), ["--duration", "auto"]),
+    (dict(transpose="any", duration="auto", tempo=90), ["--transpose", "any", "--duration", "auto", "--tempo", "90"]),
+], ids=["any_key", "any_tempo", "both"])
+def test_search_modes_equal_cli(cli, cli_db, kwargs, args):
+    theme = THEMES[2]  # Beethoven Op. 2 No. 2
+    expected = json.loads(cli("search", cli_db, theme, "--top", "0", "--json", *args))["results"]
+    with lm.Database(cli_db) as db:
+        hits = db.search(theme, top=0, **kwargs)
+        occ = db.occurrences(hits[0].doc_id, theme, **kwargs)
+    assert [h.doc_id for h in hits] == [r["id"] for r in expected]
+    for h, r in zip(hits, expected):
+        assert h.distance == pytest.approx(r["distance"], abs=1e-6)
+        assert (h.start_sec, h.end_sec) == pytest.approx((r["start_sec"], r["end_sec"]), abs=1e-9)
+        assert h.transpose == r.get("transpose", 0)
+        assert h.stretch == pytest.approx(r.get("stretch", 1.0), abs=1e-6)  # printed to 7 digits
+    assert occ and occ[0].start_sec == pytest.approx(hits[0].start_sec, abs=1e-9)
+    if "transpose" in kwargs:
+        assert all(-5 <= h.transpose <= 6 for h in hits)
+    if "duration" in kwargs:
+        assert all(0.25 <= h.stretch <= 4 for h in hits) and len({h.stretch for h in hits}) > 1
+
+
+def test_search_modes_shift_found(cli_db):
+    """The theme given a major third up is found in its recording, 4 semitones down."""
+    up = "G#5:0.5 G5:0.5 G#5:0.5 B5:0.5 G#5:0.5 G#5:0.75 A#5:0.125 G#5:0.125 G5:2 F#5:1 F#5:1.5"
+    with lm.Database(cli_db) as db:
+        plain = db.search(THEMES[2], top=1)[0]
+        found = db.search(up, top=1, transpose="any")[0]
+        assert found.doc_id == plain.doc_id and found.transpose == -4
+        assert db.search(up, top=1, transpose=-4)[0].distance == pytest.approx(found.distance, abs=1e-6)
+        with pytest.raises(ValueError):
+            db.search(up, transpose="all")
+        with pytest.raises(ValueError):
+            db.search(up, duration="fast")
+
+
 @pytest.mark.parametrize("context", [0.0, 0.3])
 def test_search_context_equals_cli(cli, cli_db, context):
     expected = json.loads(cli("search", cli_db, BEETHOVEN5, "--top", "0", "--json", "--context", str(context)))["results"]
