@@ -190,6 +190,26 @@ typedef struct {
 int leitmotif_eval(const leitmotif_db *db, const char *themes_csv, int from_score, leitmotif_eval_query **results,
                    size_t *n);
 void leitmotif_eval_free(leitmotif_eval_query *results, size_t n);
+/* The options of `leitmotif eval`; zero fields = the defaults. `size` must be
+ * sizeof(leitmotif_eval_options) (LEITMOTIF_EVAL_OPTIONS_INIT sets it): later versions add fields
+ * only at the end and read only the `size` bytes given. */
+typedef struct {
+    size_t size;
+    int from_score;    /* --queries-from score */
+    int transpose_any; /* --transpose any: each recording by its best key */
+    int duration_auto; /* --duration auto: any tempo, 0.25-4x the query's duration */
+    int exhaustive;    /* --exhaustive: every recording (and key, tempo) exactly, no pruning */
+    int random_transpose;              /* nonzero: --random-transpose transpose_seed, each query */
+    unsigned long long transpose_seed; /* shifted by a random -5..-1 or 1..6 semitones */
+    int random_tempo;                  /* nonzero: --random-tempo tempo_seed, each query played */
+    unsigned long long tempo_seed;     /* at a random 0.5-2x its tempo */
+    int context_set;       /* nonzero: --context context_weight (in [0, 1]), else the default */
+    double context_weight;
+} leitmotif_eval_options;
+#define LEITMOTIF_EVAL_OPTIONS_INIT {sizeof(leitmotif_eval_options), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0}
+/* leitmotif_eval with options (opt may be NULL: leitmotif_eval's). */
+int leitmotif_eval_ex(const leitmotif_db *db, const char *themes_csv, const leitmotif_eval_options *opt,
+                      leitmotif_eval_query **results, size_t *n);
 /* leitmotif_search with plain arguments and arrays (max_hits entries each; any array may be
  * NULL) in place of the two structs, for language bindings that cannot follow the structs'
  * layout as they grow. Other options have their defaults. */

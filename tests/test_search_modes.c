@@ -876,6 +876,19 @@ static void test_api(void **state) {
     assert_non_null(strstr(leitmotif_error(), "nope"));
     assert_int_equal(leitmotif_occurrences(d, "b", "G4 G4", &opt, 2.0, &occ, &n), -1);
     assert_int_equal(leitmotif_search(d, "G4 H4", &opt, hits, 3, &n), -1);
+    /* eval options: checked before the themes are read (the search modes themselves: pytest) */
+    leitmotif_eval_query *res;
+    leitmotif_eval_options eo = LEITMOTIF_EVAL_OPTIONS_INIT;
+    eo.size = sizeof(size_t);
+    assert_int_equal(leitmotif_eval_ex(d, "no-such.csv", &eo, &res, &n), -1);
+    assert_non_null(strstr(leitmotif_error(), "size"));
+    eo.size = sizeof eo, eo.context_set = 1, eo.context_weight = 1.5;
+    assert_int_equal(leitmotif_eval_ex(d, "no-such.csv", &eo, &res, &n), -1);
+    assert_non_null(strstr(leitmotif_error(), "context weight"));
+    eo.context_weight = 0.5;
+    assert_int_equal(leitmotif_eval_ex(d, "no-such.csv", &eo, &res, &n), -1);
+    assert_non_null(strstr(leitmotif_error(), "no-such.csv"));
+    assert_null(res);
     leitmotif_db_close(d);
     for (int k = 0; k < 3; k++) free(x[k]);
     free(q);

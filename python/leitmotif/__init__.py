@@ -564,7 +564,10 @@ class Database:
         finally:
             _capi.libc.free(occ)
 
-    def evaluate(self, themes_csv: PathLike, queries_from: str = "annotation") -> Evaluation:
+    def evaluate(self, themes_csv: PathLike, queries_from: str = "annotation", *, transpose: Union[int, str] = 0,
+                 duration: Optional[str] = None, random_transpose: Optional[int] = None,
+                 random_tempo: Optional[int] = None, context: Optional[float] = None,
+                 exhaustive: bool = False) -> Evaluation:
         """Retrieval evaluation — ``leitmotif eval DB --themes THEMES.csv``: every theme of the
         CSV (columns theme_id, piece_id, fold, start_sec, end_sec, query_midi, optionally
         transposition) is a query against all recordings; the rank of its own recording gives
@@ -573,13 +576,31 @@ class Database:
         queries_from
             ``"annotation"``: each query stretched to end_sec - start_sec (the paper's
             protocol); ``"score"``: at its MIDI file's own duration.
+        transpose, duration
+            ``"any"`` / ``"auto"``: search every query in all keys / at any tempo —
+            ``--transpose any``, ``--duration auto``.
+        random_transpose, random_tempo
+            a seed: shift each query by a random interval / play it at a random 0.5-2x tempo,
+            drawn from the seed and its theme id — ``--random-transpose SEED``,
+            ``--random-tempo SEED``.
+        context, exhaustive
+            as :meth:`search`'s ``context``; every recording exactly — ``--context``,
+            ``--exhaustive``.
         """
         if queries_from not in ("annotation", "score"):
             raise ValueError("queries_from: 'annotation' or 'score'")
+        if transpose not in (0, "any"):
+            raise ValueError(f"transpose: 0 or 'any' (a query's own shift is the CSV's transposition), got {transpose!r}")
+        if duration not in (None, "auto"):
+            raise ValueError(f"duration: None or 'auto', got {duration!r}")
+        opt = _capi.EvalOptions(ctypes.sizeof(_capi.EvalOptions), int(queries_from == "score"), int(transpose == "any"),
+                                int(duration == "auto"), int(bool(exhaustive)), int(random_transpose is not None),
+                                int(random_transpose or 0), int(random_tempo is not None), int(random_tempo or 0),
+                                int(context is not None), float(context or 0.0))
         res = ctypes.POINTER(_capi.EvalQuery)()
         n = ctypes.c_size_t()
-        if _capi.evaluate(self._handle(), _path(themes_csv), int(queries_from == "score"), ctypes.byref(res),
-                          ctypes.byref(n)) != 0:
+        if _capi.evaluate_ex(self._handle(), _path(themes_csv), ctypes.byref(opt), ctypes.byref(res),
+                             ctypes.byref(n)) != 0:
             _raise()
         try:
             queries = [(res[i].theme_id.decode(), res[i].piece_id.decode(), int(res[i].fold), int(res[i].rank),

@@ -87,6 +87,24 @@ class QueryOptions(ctypes.Structure):
     ]
 
 
+class EvalOptions(ctypes.Structure):
+    """leitmotif_eval_options (its size field lets the C struct grow at the end)"""
+
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("from_score", ctypes.c_int),
+        ("transpose_any", ctypes.c_int),
+        ("duration_auto", ctypes.c_int),
+        ("exhaustive", ctypes.c_int),
+        ("random_transpose", ctypes.c_int),
+        ("transpose_seed", ctypes.c_ulonglong),
+        ("random_tempo", ctypes.c_int),
+        ("tempo_seed", ctypes.c_ulonglong),
+        ("context_set", ctypes.c_int),
+        ("context_weight", ctypes.c_double),
+    ]
+
+
 class HitStruct(ctypes.Structure):
     """leitmotif_hit"""
 
@@ -160,6 +178,8 @@ search_arrays = _fn("leitmotif_search_arrays", ctypes.c_int, ctypes.c_void_p, ct
                     c_double_p, c_size_p)
 evaluate = _fn("leitmotif_eval", ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
                ctypes.POINTER(ctypes.POINTER(EvalQuery)), c_size_p)
+evaluate_ex = _fn("leitmotif_eval_ex", ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                  ctypes.POINTER(ctypes.POINTER(EvalQuery)), c_size_p)
 eval_free = _fn("leitmotif_eval_free", None, ctypes.POINTER(EvalQuery), ctypes.c_size_t)
 theme_load = _fn("leitmotif_theme_load", ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ThemeSelection))
 theme_from_memory = _fn("leitmotif_theme_from_memory", ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,

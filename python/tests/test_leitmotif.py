@@ -343,6 +343,30 @@ def test_evaluate_equals_cli(cli, cli_db, themes_csv, queries_from):
         assert ev.average[key] == pytest.approx(expected["average"][key], abs=1e-9), key
 
 
+@pytest.mark.parametrize("kwargs,args", [
+    (dict(transpose="any", random_transpose=3), ["--transpose", "any", "--random-transpose", "3"]),
+    (dict(random_transpose=3), ["--random-transpose", "3"]),
+    (dict(queries_from="score", duration="auto", random_tempo=5), ["--queries-from", "score", "--duration", "auto",
+                                                                   "--random-tempo", "5"]),
+    (dict(transpose="any", exhaustive=True, context=0.0), ["--transpose", "any", "--exhaustive", "--context", "0"]),
+], ids=["any_key_shifted", "shifted", "any_tempo", "exhaustive_context0"])
+def test_evaluate_modes_equal_cli(cli, cli_db, themes_csv, kwargs, args):
+    expected = json.loads(cli("eval", cli_db, "--themes", themes_csv, "--json", *args))
+    with lm.Database(cli_db) as db:
+        ev = db.evaluate(themes_csv, **kwargs)
+    assert ev.ranks == expected["ranks"]
+    assert ev.average["mrr"] == pytest.approx(expected["average"]["mrr"], abs=1e-6)  # printed to 7 digits
+    if kwargs.get("transpose") == "any":  # the shifts undone: every recording found first
+        assert all(r == 1 for r in ev.ranks.values())
+
+
+def test_evaluate_bad_options(cli_db, themes_csv):
+    with lm.Database(cli_db) as db:
+        for bad in (dict(transpose=2), dict(duration=5.0), dict(context=1.5)):
+            with pytest.raises((ValueError, lm.LeitmotifError)):
+                db.evaluate(themes_csv, **bad)
+
+
 def test_tuning_equals_cli(cli, tmp_path):
     """A recording 35 cents sharp: the package compensates it as the command does, by default
     and when told a fixed deviation, and databases report their mode and the deviation."""

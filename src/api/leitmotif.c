@@ -467,14 +467,51 @@ typedef struct {
 
 int leitmotif_eval(const leitmotif_db *d, const char *themes_csv, int from_score, leitmotif_eval_query **results,
                    size_t *n) {
+    leitmotif_eval_options o = LEITMOTIF_EVAL_OPTIONS_INIT;
+    o.from_score = from_score;
+    return leitmotif_eval_ex(d, themes_csv, &o, results, n);
+}
+
+/* The library's options from the public ones, reading only the `size` bytes the caller has. */
+static int eval_options_of(const leitmotif_eval_options *in, lm_eval_options *out) {
+    leitmotif_eval_options o = LEITMOTIF_EVAL_OPTIONS_INIT;
+    if (in) {
+        if (in->size < offsetof(leitmotif_eval_options, from_score) + sizeof o.from_score) {
+            lm_set_error("eval options: size %zu is too small (set it to sizeof(leitmotif_eval_options))", in->size);
+            return -1;
+        }
+        memset(&o, 0, sizeof o);
+        memcpy(&o, in, in->size < sizeof o ? in->size : sizeof o);
+    }
+    if (o.context_set && !(o.context_weight >= 0.0 && o.context_weight <= 1.0)) {
+        lm_set_error("context weight must be in [0, 1], got %g", o.context_weight);
+        return -1;
+    }
+    /* no top lists (as `leitmotif eval` without --top-ranks-out): the pruned evaluation */
+    *out = (lm_eval_options){.from_score = o.from_score != 0,
+                             .variants = {.transpose_any = o.transpose_any != 0,
+                                          .duration_auto = o.duration_auto != 0,
+                                          .exhaustive = o.exhaustive != 0,
+                                          .context_set = o.context_set != 0,
+                                          .context_weight = (float)o.context_weight},
+                             .random_transpose = o.random_transpose != 0,
+                             .transpose_seed = o.transpose_seed,
+                             .random_tempo = o.random_tempo != 0,
+                             .tempo_seed = o.tempo_seed};
+    return 0;
+}
+
+int leitmotif_eval_ex(const leitmotif_db *d, const char *themes_csv, const leitmotif_eval_options *o,
+                      leitmotif_eval_query **results, size_t *n) {
     *results = NULL;
     *n = 0;
+    lm_eval_options opt;
+    if (eval_options_of(o, &opt) != 0) return -1;
     lm_eval_query *q = NULL;
     size_t nq = 0, skipped = 0;
     if (lm_eval_read_themes(themes_csv, &q, &nq) != 0) return -1;
     lm_eval_result *res = lm_malloc(nq ? nq : 1, sizeof *res);
     eval_block *b = lm_malloc(1, sizeof *b + nq * sizeof b->results[0]);
-    lm_eval_options opt = {.from_score = from_score != 0, .n_top = 1};
     int rc = res && b ? lm_eval_run(&d->db, q, nq, &opt, res, &skipped) : -1;
     if (rc == 0) {
         b->queries = q;
