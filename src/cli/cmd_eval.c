@@ -416,6 +416,7 @@ int cmd_eval(int argc, char **argv) {
         if (opened2 && db2_path) lm_db_close(&db2);
         if (opened) lm_db_close(&db);
         lm_eval_free_themes(q, n);
+        lm_dist_fail_agreed();
         return 1;
     }
     int rc = 0;

@@ -613,6 +613,7 @@ int cmd_search(int argc, char **argv) {
     if (!lm_dist_all(opened)) {
         if (opened) lm_db_close(&db);
         free_themes(themes, n_themes);
+        lm_dist_fail_agreed();
         return 1;
     }
     if (db2_path && lm_db_open(db2_path, &db2) != 0) {

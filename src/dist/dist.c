@@ -170,7 +170,6 @@ int lm_dist_all(int ok) {
 #ifdef LM_MPI
     if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
 #endif
-    if (!ok) g_agreed = 1; /* every process learns it here, and returns an error */
     return ok;
 }
 

@@ -19,12 +19,13 @@ void lm_dist_abort(int rc);
 int lm_dist_rank(void);
 int lm_dist_size(void);
 /* Collective: 1 when every process passes ok != 0, else 0 (every process then returns an
- * error; the ones that failed have said why; the failure counts as agreed, below). */
+ * error, or skips the step together; the ones that failed have said why). */
 int lm_dist_all(int ok);
-/* A failure that every process meets alike (a refused combination of arguments, or after
- * lm_dist_all): the run then ends normally with the error's exit status instead of
- * lm_dist_abort, whose MPI_Abort from one process could kill process 0 before it has printed
- * why. */
+/* Marks this process' failure as one that every process meets alike and returns with (a
+ * refused combination of arguments, a database none could open, after lm_dist_all): the run
+ * then ends normally with the error's exit status instead of lm_dist_abort, whose MPI_Abort
+ * from one process could kill process 0 before it has printed why. Only where every process
+ * returns straight away: the others must not wait in a collective step. */
 void lm_dist_fail_agreed(void);
 int lm_dist_failure_agreed(void);
 /* Collective: waits for every process (output flushed), so that none exits, and mpirun ends the
