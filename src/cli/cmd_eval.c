@@ -369,10 +369,9 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     const char *db2_path = oracle_path ? oracle_path : fuse_path;
-    if (lm_dist_size() > 1 && (opt.variants.transpose_any || opt.variants.duration_auto) && !opt.variants.exhaustive) {
-        /* as lm_eval_run refuses it, but before any process starts: every one stops alike */
-        if (lm_dist_rank() == 0)
-            lm_cli_fail("eval: a distributed run takes --transpose any / --duration auto only with --exhaustive");
+    const char *refusal = lm_dist_size() > 1 ? lm_eval_split_refusal(&opt) : NULL;
+    if (refusal) { /* as lm_eval_run refuses it, but before any process starts: every one stops alike */
+        if (lm_dist_rank() == 0) lm_cli_fail("%s", refusal);
         lm_dist_fail_agreed();
         return 2;
     }

@@ -112,6 +112,12 @@ static int variant_mode(const lm_eval_options *opt) {
     return opt->variants.transpose_any || opt->variants.duration_auto;
 }
 
+const char *lm_eval_split_refusal(const lm_eval_options *opt) {
+    return variant_mode(opt) && !opt->variants.exhaustive
+               ? "eval: a distributed run takes --transpose any / --duration auto only with --exhaustive"
+               : NULL;
+}
+
 /* Queries as variant sets (run_variants): with variants, or a plain query with the candidate
  * pass (a one-variant set), or exhaustively with the same distances (the context term of
  * index/search.h comes from the coarse pass). A plain query scans every recording directly
@@ -515,9 +521,9 @@ static int run(const lm_db *db, const lm_fusion *f, const lm_eval_query *queries
         n_todo++;
     }
 
-    if (rc == 0 && variant_mode(opt) && opt->split && !opt->variants.exhaustive) {
-        /* Its pruning depends on the distances found so far, so shares would prune differently. */
-        lm_set_error("eval: a distributed run takes --transpose any / --duration auto only with --exhaustive");
+    const char *refusal = opt->split ? lm_eval_split_refusal(opt) : NULL;
+    if (rc == 0 && refusal) {
+        lm_set_error("%s", refusal);
         rc = -1;
     }
     if (rc == 0 && qset_mode(opt)) {

@@ -83,6 +83,11 @@ typedef struct {
 int lm_eval_random_shift(unsigned long long seed, const char *theme_id);
 double lm_eval_random_tempo(unsigned long long seed, const char *theme_id);
 
+/* Why these options cannot run split over processes (lm_eval_options.split, mpirun), or NULL:
+ * the pruned search in all keys or at any tempo depends on the distances found so far, so
+ * shares would prune differently. */
+const char *lm_eval_split_refusal(const lm_eval_options *opt);
+
 /* Runs all queries against the database (OpenMP over queries, progress on stderr).
  * res has n entries; *skipped counts the queries whose piece is not in the database. */
 int lm_eval_run(const lm_db *db, const lm_eval_query *queries, size_t n, const lm_eval_options *opt,
