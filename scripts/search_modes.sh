@@ -156,6 +156,16 @@ term in all keys (a recording's median distance to the theme at the same shift: 
 key the recording is in). On fold 4 (its 783 themes against the shipped default's whole-corpus
 database `w_choir.lmdb`, shifted with seed 1), `--context 0.25` gave all keys 0.862 / 0.884
 (top-1 / MRR) against 0.869 / 0.890 with the default 0.12 (plain, default: 0.917 / 0.933).
+Nor did sharper features (a softmax temperature, docs/results/sharpening.md: the shipped
+model's output raised to the power g per value, frames l2-normalised again), though both searches
+gain from them on these renders. On fold 4 against the whole corpus, with the model sharpened by
+`scripts/sharpen_model.py` at g = 2 and the corpus indexed again (`WHOLE_MODELS="sharp2=ctc:MODEL"
+WHOLE_FEATURES=sharp2 scripts/whole_corpus.sh DATA index`), top-1 was 0.921 plain and 0.883 in all
+keys, a gap of -0.038 / -0.036 (top-1 / MRR) against -0.049 / -0.043; g = 1.5 / 3 / 4 (the stored
+features transformed instead of indexed again, which at g = 2 moved 2 of the 783 all-keys ranks)
+gave -0.049 / -0.036 / -0.037 top-1. On fold 5 at g = 2: 0.952 plain, 0.913 in all keys, a gap of
+-0.039 / -0.029 against -0.041 / -0.031 (December 7, session 39). Sharpening is not shipped: it
+ranks degraded recordings worse (sharpening.md).
 
 ## (b) Any tempo: random tempi with `--duration auto`
 
