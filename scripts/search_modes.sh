@@ -68,7 +68,7 @@ for step in "${steps[@]}"; do
       ;;
     tables)
       python3 - "$out" "$here/docs/results/search_modes.md" "$seed" <<'PY'
-import csv, json, os, sys
+import csv, json, os, sys, time
 out, md, seed = sys.argv[1], sys.argv[2], sys.argv[3]
 PAGE = """# Search modes: any key, any tempo, every occurrence (issue 14)
 
@@ -82,7 +82,9 @@ fold-5 recordings and the 4 real recordings of `../shared/realaudio`; 751 themes
 default's results are in docs/results/whole_corpus.md ("Search modes", the whole-corpus database,
 1929 recordings, where issue 14 sets its targets) and, for (a) on these fold-5 recordings beside
 other features, in docs/results/transpose_gap.md; with 5.5 times as many recordings to compete
-with, the whole corpus loses more to both modes than fold 5 does. Made by `scripts/search_modes.sh DATA` (seed @SEED@).
+with, the whole corpus loses more to both modes than fold 5 does. Made by `scripts/search_modes.sh DATA` (seed @SEED@); the
+tables of (a), (b), "Pruned against exhaustive" and "Cost" (the first one) were made on @MADE@, the
+sections with other dates are earlier measurements.
 
 ## How the search modes prune
 
@@ -134,10 +136,10 @@ against the plain search of the queries in their original key:
 @TABLE_KEY@
 
 The random shift is undone (the shift found is its inverse) for @RECOVERED@ queries whose
-recording ranks first; the others (the same 30 queries in the original key) match their own
-recording best a fourth or a fifth away (22 of them), where the theme returns in the dominant or
-subdominant. The random-shift rows equal the original-key `--transpose any` rows: the search
-does not depend on the key the theme is given in.
+recording ranks first; the others match their own recording best at another shift, most of
+them a fourth or a fifth away, where the theme returns in the dominant or subdominant.
+The random-shift rows equal the original-key `--transpose any` rows: the search does not depend
+on the key the theme is given in.
 Searching in all 12 keys costs accuracy by itself, with or without pruning: against the plain
 search in the original key, top-1 falls by @KEY_DTOP1@ and the MRR by @KEY_DMRR@, more than the
 0.02 the issue asks for, because each wrong recording has 12 chances to hold a passage that fits
@@ -167,6 +169,55 @@ gave -0.049 / -0.036 / -0.037 top-1. On fold 5 at g = 2: 0.952 plain, 0.913 in a
 -0.039 / -0.029 against -0.041 / -0.031 (December 7, session 39). Sharpening is not shipped: it
 ranks degraded recordings worse (sharpening.md).
 
+### Other rankings of the 12 shifts (December 7)
+
+`LEITMOTIF_LIBRARY=build/libleitmotif.so scripts/key_rankings.py DATA/db/b_ctc_fold5.lmdb DATA/fold5_default/annotations.csv OUT` scores
+every fold-5 theme in all 12 shifts against every recording of the fold-5 database (exact, the
+default context term; 25 minutes on 2 cores) and ranks the recordings in other ways. Each row
+changes the plain ranking (shift 0) and the ranking in all keys alike, so the last column is what
+the issue's (a) measures:
+
+| ranking | plain (shift 0) | all keys | all keys - plain |
+|---|---|---|---|
+| raw distances (shipped) | 0.969 / 0.9755 | 0.936 / 0.9527 | -0.033 / -0.0228 |
+| per recording, mu from plain, lam 0.25 | 0.967 / 0.9743 | 0.921 / 0.9428 | -0.045 / -0.0315 |
+| per recording, mu from plain, lam 0.5 | 0.963 / 0.9714 | 0.893 / 0.9205 | -0.069 / -0.0509 |
+| per recording, mu from plain, lam 1.0 | 0.917 / 0.9425 | 0.730 / 0.8024 | -0.188 / -0.1401 |
+| per recording, mu from all keys, lam 0.25 | 0.971 / 0.9763 | 0.931 / 0.9499 | -0.040 / -0.0265 |
+| per recording, mu from all keys, lam 0.5 | 0.971 / 0.9766 | 0.931 / 0.9501 | -0.040 / -0.0265 |
+| per recording, mu from all keys, lam 1.0 | 0.964 / 0.9739 | 0.907 / 0.9356 | -0.057 / -0.0384 |
+| per query and shift, its mean, lam 0.25 | 0.969 / 0.9755 | 0.933 / 0.9494 | -0.036 / -0.0260 |
+| per query and shift, its mean, lam 0.5 | 0.969 / 0.9755 | 0.917 / 0.9382 | -0.052 / -0.0372 |
+| per query and shift, its mean, lam 1.0 | 0.969 / 0.9755 | 0.816 / 0.8696 | -0.153 / -0.1059 |
+| per query and shift, its 5th percentile, lam 0.25 | 0.969 / 0.9755 | 0.932 / 0.9496 | -0.037 / -0.0259 |
+| per query and shift, its 5th percentile, lam 0.5 | 0.969 / 0.9755 | 0.925 / 0.9452 | -0.044 / -0.0302 |
+| per query and shift, its 5th percentile, lam 1.0 | 0.969 / 0.9755 | 0.901 / 0.9269 | -0.068 / -0.0485 |
+| per query and shift, z-scored | 0.969 / 0.9755 | 0.866 / 0.9022 | -0.104 / -0.0733 |
+| second passage, w -0.1 | 0.972 / 0.9767 | 0.940 / 0.9547 | -0.032 / -0.0220 |
+| second passage, w -0.05 | 0.971 / 0.9762 | 0.936 / 0.9522 | -0.035 / -0.0241 |
+| second passage, w 0.05 | 0.968 / 0.9742 | 0.933 / 0.9502 | -0.035 / -0.0240 |
+| second passage, w 0.1 | 0.965 / 0.9723 | 0.928 / 0.9466 | -0.037 / -0.0257 |
+| second passage, w 0.2 | 0.956 / 0.9669 | 0.915 / 0.9352 | -0.041 / -0.0317 |
+
+None closes the gap. Normalising a recording by its mean distance to the other pieces' themes
+(cohort normalisation: it made the real choir rank far better in issue 12's experiments, and it
+would counter "hub" recordings, which 12 keys give more chances) and normalising each shift by
+its distances over the recordings widen it. Rewarding a recording whose best passage stands out
+from its second (w = -0.1) helps both rankings by 0.003-0.004 top-1 and leaves the gap as it was;
+on fold 4 (the validation fold, its 783 themes against the whole-corpus database, the 10 best and
+the own recording rescored by a throwaway C program of the same rule) it made the plain search
+0.004 worse and all keys 0.003 better (gap -0.042 / -0.040 against -0.049 / -0.043).
+
+**Why (a) and the pruning target cannot both be met with these features.** The issue defines the
+ranking (each recording by its best match over all 12 shifts) and asks that the pruned search rank
+as the exhaustive one for at least 99.5 % of queries. The exhaustive 12-shift search itself falls
+0.033 top-1 below the plain search here (0.041 on the whole corpus); a search that differs from it
+on at most 0.5 % of the queries can gain at most 0.005 of that, so its top-1 stays at least 0.028
+below, more than the 0.02 allowed. Only features under which the wrong recordings' best shifts
+match worse (a better model) can narrow the gap itself; of the 25 themes that fall from rank 1,
+their best wrong recording wins by 0.012 or less for 13, and the winning shifts are spread over
+10 of the 11 intervals (no interval to penalise).
+
 ## (b) Any tempo: random tempi with `--duration auto`
 
 Every query at a random 0.5-2x its written tempo (log-uniform, drawn from the seed and its theme
@@ -188,20 +239,138 @@ with planted themes.
 
 The tables give the CPU time of each evaluation against the plain one (two threads; with
 `--top-ranks-out`, so the search modes refine the 10 best recordings of every query, as
-`search` does). `bench/run sdtw` reports the search itself (one thread, the 10 best recordings),
-time of the pruned search / time of a plain one:
+`search` does). The plain evaluation prunes too (docs/search.md), so these ratios are larger
+than the number of exact plain searches a mode would take. `bench/run sdtw` reports the search
+itself (one thread, the 10 best recordings): time of the pruned search in a mode / time of a
+plain search, the exhaustive plain scan for the figures without `_vs_candidates`, the pruned
+plain search (the default) for those with it; `_db` on this page's database (every 25th theme),
+the others on synthetic recordings:
 
 | figure | value |
 |---|---|
 @BENCH@
 
-All timings were taken on a 2-core machine shared with other jobs (load average about 9), so
-they vary by some 20 % from run to run; the ratios of the same run's timings are steadier than
-the times. Without `--top-ranks-out`, an evaluation refines only what can rank at or above the
-correct recording: `eval --transpose any` then took 1.1x the CPU time of the plain one and
-`eval --duration auto` 0.6x (its coarse pass costs about a third of a plain search, and little
-needs refining).
-`--transpose any --duration auto` (60 variants) costs about 8 plain searches instead of 67.
+Timings vary by some 20 % from run to run on a 2-core machine; the ratios of the same run's
+timings are steadier than the times. Without `--top-ranks-out`, an evaluation refines only what
+can rank at or above the correct recording. The sections below are earlier measurements, each
+with its date and database.
+
+Since the plain search itself runs the candidate pass (docs/search.md), the plain search a user
+runs is cheaper than the exhaustive scan these ratios divide by. `bench/run sdtw` now prints both
+(December 5, second session; the whole-corpus database `w_ctc.lmdb`, 1929 recordings, 77 h, as
+the `_db` database; a training job shared the machine;
+`LM_BENCH_SDTW_DB=DATA/db/w_ctc.lmdb LM_BENCH_SDTW_THEMES=DATA/fold5_default/annotations.csv build/bench_sdtw 2`):
+
+| figure | against the exhaustive plain scan | against the candidate plain search (the default) |
+|---|---:|---:|
+| `sdtw_ti_cost_ratio` (synthetic) | 2.363x | 2.487x |
+| `sdtw_auto_cost_ratio` (synthetic) | 1.548x | 2.053x |
+| `sdtw_ti_cost_ratio_db` (whole corpus) | 1.342x | 2.773x |
+| `sdtw_auto_cost_ratio_db` (whole corpus) | 1.397x | 2.887x |
+
+So against the scan the issue's 2x was set for, both modes stay within 2x on the whole corpus;
+against today's default plain search they cost 2.8-2.9x (not met). Their coarse pass runs 12
+(or 5) variants at a quarter of the frame rate, 3/4 (or 5/16) of an exhaustive scan's cells,
+while the plain search's coarse pass is 1/16; a coarser first level that chooses the shifts per
+recording before the quarter-rate pass would be the next step.
+
+Since the fourth session of December 5 a coarse query keeps at least 32 frames at 4x (themes, and
+stretchings, under 128 frames are coarsened 2x; docs/search.md): the short stretchings of
+`--duration auto` and short themes in every mode now cost more in the coarse pass. The figures on
+this page were measured before that change and have not been remeasured.
+
+Remeasured on December 6 (after the coarse-factor change, with stored coarse features,
+docs/database.md, and the single-variant margin at 0.10, since set to 0.08, docs/search.md), the `_db` figures on
+the fold-5 database `b_ctc_fold5.lmdb` (f32, coarse features stored; the whole-corpus database
+was not on that machine), two fuzzers beside it at the lowest priority
+(`LM_BENCH_SDTW_DB=DATA/db/b_ctc_fold5.lmdb LM_BENCH_SDTW_THEMES=DATA/fold5_default/annotations.csv build/bench_sdtw 2`):
+
+| figure | against the exhaustive plain scan | against the candidate plain search (the default) |
+|---|---:|---:|
+| `sdtw_ti_cost_ratio` (synthetic) | 2.433x | 1.874x |
+| `sdtw_auto_cost_ratio` (synthetic) | 3.169x | 2.406x |
+| `sdtw_ti_cost_ratio_db` (fold 5) | 1.796x | 2.126x |
+| `sdtw_auto_cost_ratio_db` (fold 5) | 1.833x | 2.170x |
+
+Remeasured on December 6 (session 31; the build with the middle check, 16-bit coarse scans for
+float databases and short themes at 4x, docs/search.md), as the `_db` database the
+whole-corpus database of the shipped default (`w_choir.lmdb`, f32, 1929 recordings), nothing
+else running (`LM_BENCH_SDTW_DB=DATA/db/w_choir.lmdb
+LM_BENCH_SDTW_THEMES=DATA/fold5_default/annotations.csv build/bench_sdtw 2`, 17 s):
+
+| figure | against the exhaustive plain scan | against the candidate plain search (the default) |
+|---|---:|---:|
+| `sdtw_ti_cost_ratio` (synthetic) | 1.743x | 1.907x |
+| `sdtw_auto_cost_ratio` (synthetic) | 1.677x | 1.835x |
+| `sdtw_ti_cost_ratio_db` (whole corpus) | 0.932x | 2.924x |
+| `sdtw_auto_cost_ratio_db` (whole corpus) | 0.975x | 3.059x |
+
+So on the synthetic recordings both modes now cost under 2x the default plain search; on the
+whole corpus they cost less than the exhaustive plain scan but 2.9-3.1x the candidate plain
+search, which got faster by as much (issue 14's 2x against today's default: not met there).
+The whole-corpus evaluation (docs/results/whole_corpus.md) gives 5.3x and 4.0x for whole runs
+of 751 queries with `--top-ranks-out`.
+
+The synthetic database is built in memory, without stored coarse features, so its first pass
+still coarsens per query; `--duration auto` costs more there than before the coarse-factor
+change (1.548x -> 3.169x against the scan), because its short stretchings are now coarsened 2x.
+Against today's default plain search both modes still cost more than 2x (2.1-2.4x; not met).
+
+Remeasured on December 7 (session 34; an AMD EPYC, 2 cores, idle; `w_choir.lmdb` as in session
+31), before and after each key got its own pre-filter bound in all keys (docs/search.md,
+session 34; it runs on databases of 256 recordings or more in all keys):
+
+| figure (against the candidate plain search) | before | after (two runs) |
+|---|---:|---:|
+| `sdtw_ti_cost_ratio_db_vs_candidates` (whole corpus) | 3.970x | 3.447x, 3.662x |
+| `sdtw_auto_cost_ratio_db_vs_candidates` (whole corpus) | 3.423x | 3.330x, 3.438x |
+| `sdtw_ti_cost_ratio_vs_candidates` (synthetic) | 2.082x | 2.139x, 2.150x |
+| `sdtw_auto_cost_ratio_vs_candidates` (synthetic) | 2.077x | 2.095x, 2.029x |
+
+(The synthetic database has 120 recordings: no pre-filter there, so its figures only vary.) Still
+not 2x on the whole corpus: the 8x pass over all 12 keys costs as much as three 4x passes of one
+key, and the plain search's whole first pass is one 4x pass.
+
+Remeasured on December 7 (session 38; the same machine, idle; `w_choir.lmdb`, f32,
+1929 recordings), and the whole-corpus evaluation of fold 5's 751 themes on one thread
+(`leitmotif eval DATA/db/w_choir.lmdb --themes DATA/fold5_default/annotations.csv --json
+--threads 1`, without `--top-ranks-out`, so pruned by the pre-filter's bounds, docs/search.md):
+
+| figure | value |
+|---|---:|
+| `sdtw_ti_cost_ratio_db_vs_candidates` (whole corpus) | 3.748x |
+| `sdtw_auto_cost_ratio_db_vs_candidates` (whole corpus) | 3.360x |
+| `sdtw_ti_cost_ratio_db` / `sdtw_auto_cost_ratio_db` (against the exhaustive plain scan) | 0.855x / 0.766x |
+| `sdtw_ti_cost_ratio_vs_candidates` / `sdtw_auto_cost_ratio_vs_candidates` (synthetic) | 2.202x / 2.119x |
+| evaluation, plain: CPU s | 8.0 |
+| evaluation, `--transpose any --random-transpose 1`: CPU s (ratio) | 57.5 (7.2x) |
+
+Against the candidate search, the ratio is a little above session 34's (3.45-3.66x). Since the
+coarse bytes are kept across searches (docs/search.md, session 38), every search of `bench_sdtw`'s
+process after the first reads them, and the plain candidate search gains most from that: the same
+benchmark then gave `sdtw_ti_cost_ratio_db_vs_candidates` 4.163x / 4.228x and
+`sdtw_auto_cost_ratio_db_vs_candidates` 3.932x / 3.948x (two runs, idle), and 0.741x / 0.798x and
+0.700x / 0.745x against the exhaustive plain scan: every mode faster, the ratio further from 2x.
+In the evaluation, 61 % of the CPU of all keys is the 16-bit
+scan's row loop (`perf`, every 5th theme): the 8x pre-filter pass over 12 keys of every
+recording, which the pruning needs to know which keys can come within d*.
+
+Three ways to make that pass cheaper were looked at on December 7; none is in the code:
+
+- **Stopping a key's 8x scan early** once no path can come within the bound it needs (the rows
+  left each add at most their chroma row's largest byte): the evaluation above took 55.2 s
+  instead of 57.5 s, with the same JSON, byte for byte. A whole recording has a large byte in
+  every pitch class somewhere, so the bound of the rows left is the perfect match's, and it only
+  falls below the need in the last rows.
+- **A bound for all 12 keys at once from block maxima** (a match spans at most 2N - 1 frames,
+  so it lies in a window of such frames; the similarity is at most the sum over the theme's pitch
+  classes of the window's largest chroma value in each, shifted: 144 products per window for
+  all keys): only 8.3 % of the (theme, recording, key) triples of fold 5 got a bound above d*
+  (windows of 2.25 N frames; the 8x pass: 90 %), and 0.5 % of the recordings all 12 keys. Over
+  a window of two theme lengths, every pitch class of a key sounds loud at some point.
+- A 16x pass before the 8x one: at 16x a typical theme has about 16 frames, whose margin
+  (LM_PRE_EPS x sqrt(2) plus the self-loss) exceeds LM_PRE_EPS_MAX, so the pass would be off for
+  most themes. Not built.
 
 `sdtw_ti_cost_ratio` and `sdtw_auto_cost_ratio` are measured on 120 five-minute synthetic
 recordings of music-like chroma (notes over chords of a key, textures differing per recording),
@@ -247,7 +416,7 @@ def row(label, name, base=None, cost='plain'):
     delta = ''
     if base and runs[base]:
         b = runs[base]['average']
-        delta = '%+.3f / %+.3f' % (a['top1'] - b['top1'], a['mrr'] - b['mrr'])
+        delta = '%+.3f / %+.3f' % (round(a['top1'] - b['top1'], 3) + 0.0, round(a['mrr'] - b['mrr'], 3) + 0.0)
     c = '%.2fx' % (d['cpu'] / runs[cost]['cpu']) if runs[cost] else ''
     return '| %s | %d | %.3f | %.3f | %.3f | %s | %s |' % (label, a['queries'], a['top1'], a['top10'], a['mrr'], delta, c)
 def same(p, e):
@@ -275,8 +444,10 @@ if os.path.exists(bp):
         if len(p) >= 2 and 'ratio' in p[0]: bench[p[0]] = p[1] + 'x'
 H = ('| queries | n | top-1 | top-10 | MRR | against the reference (top-1 / MRR) | CPU time against plain |\n'
      '|---|---|---|---|---|---|---|')
+made = os.path.join(out, 'plain.json')
 fill = {
  'SEED': seed,
+ 'MADE': time.strftime('%Y-%m-%d', time.gmtime(os.path.getmtime(made))) if os.path.exists(made) else '(not run)',
  'TABLE_KEY': '\n'.join([H,
    row('original key, plain (reference)', 'plain'),
    row('original key, `--transpose any`', 'any', 'plain'),
