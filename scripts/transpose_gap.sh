@@ -3,7 +3,9 @@
 # target (a)): fold 5's themes, each shifted by a seeded random interval and searched with
 # `--transpose any`, against the plain search of the themes in their original key, on the fold-5
 # databases of scripts/robustness.sh (one per feature type: the same 348 rendered recordings + the
-# 4 real ones) and on the shipped default's whole-corpus database (scripts/whole_corpus.sh).
+# 4 real ones) and on whole-corpus databases (scripts/whole_corpus.sh): the shipped default's and
+# the interpolated model's (WHOLE_MODELS="wisereal=ctc:MODEL", MODEL made by scripts/interpolate_models.py
+# from the shipped model and models/training/leitmotif_ctc_finetuned_real.bin at 0.5).
 # Usage: scripts/transpose_gap.sh DATA_DIR [STEP...]
 #   steps (default: all): eval tables
 #   eval    per database: plain and all keys (pruned) -> DATA/transpose_gap/NAME_{plain,any}.json;
@@ -15,7 +17,7 @@
 # databases below that exist in DATA/db), LEITMOTIF_THREADS. Every step skips what is already done.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ $# -ge 1 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
 data="$1"; shift
 steps=("$@"); [ ${#steps[@]} -eq 0 ] && steps=(eval tables)
 seed="${SEED:-1}"
@@ -26,7 +28,7 @@ out="$data/transpose_gap"
 . "$here/scripts/lib/eval_cli.sh"
 mkdir -p "$out"
 exh="${TRANSPOSE_GAP_EXH:-stft prev choir}"
-dbs="${TRANSPOSE_GAP_DBS:-stft=stft_default v1=v1_tuned_default prev=b_ctc_fold5 choir=choir_tuned_default real=real_tuned_default union=union_tuned_default choir2=choir2_tuned_default wisereal=wisereal_tuned_default whole_choir=w_choir}"
+dbs="${TRANSPOSE_GAP_DBS:-stft=stft_default v1=v1_tuned_default prev=b_ctc_fold5 choir=choir_tuned_default real=real_tuned_default union=union_tuned_default choir2=choir2_tuned_default wisereal=wisereal_tuned_default whole_choir=w_choir whole_wisereal=w_wisereal}"
 
 for step in "${steps[@]}"; do
   case "$step" in
