@@ -34,21 +34,22 @@ def load(runs, name, run):
 
 def main():
     runs, md, seed, specs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    rows = []
+    rows = []  # one per database with both runs
     for spec in specs:
         name, db = spec.split("=", 1)
         plain, anyk, exh = (load(runs, name, r) for r in ("plain", "any", "any_exh"))
         if plain is None or anyk is None:
             continue
-        p, a = plain["average"], anyk["average"]
         ranks_p, ranks_a = plain["ranks"], anyk["ranks"]
-        fell = sum(1 for t, r in ranks_p.items() if r == 1 and ranks_a.get(t, 0) != 1)
-        rose = sum(1 for t, r in ranks_p.items() if r != 1 and ranks_a.get(t, 0) == 1)
-        same_exh = ""
-        if exh is not None:
-            same = sum(1 for t, r in ranks_a.items() if exh["ranks"].get(t) == r)
-            same_exh = f"{same} of {len(ranks_a)}"
-        rows.append((name, os.path.basename(db), int(p["queries"]), p, a, fell, rose, same_exh))
+        rows.append({
+            "name": name, "db": os.path.basename(db), "n": int(plain["average"]["queries"]),
+            "plain": plain["average"], "any": anyk["average"],
+            "gap": anyk["average"]["top1"] - plain["average"]["top1"],
+            "fell": sum(1 for t, r in ranks_p.items() if r == 1 and ranks_a.get(t, 0) != 1),
+            "rose": sum(1 for t, r in ranks_p.items() if r != 1 and ranks_a.get(t, 0) == 1),
+            # queries whose correct recording has the exhaustive run's rank (None: not run)
+            "same_exh": None if exh is None else sum(1 for t, r in ranks_a.items() if exh["ranks"].get(t) == r),
+        })
 
     lines = [
         "# Searching in all keys: what it costs in accuracy, per kind of features (issue 14 (a))",
@@ -65,35 +66,37 @@ def main():
         "| fell from rank 1 / rose to it | all keys: same rank of the correct recording as `--exhaustive` |",
         "|---|---|---:|---|---|---|---|---|",
     ]
-    for name, db, n, p, a, fell, rose, same_exh in rows:
+    for r in rows:
+        p, a = r["plain"], r["any"]
+        same = "not run" if r["same_exh"] is None else f"{r['same_exh']} of {r['n']}"
         lines.append(
-            f"| {FEATURES.get(name, name)} | `{db}` | {n} | {p['top1']:.3f} / {p['mrr']:.4f} "
-            f"| {a['top1']:.3f} / {a['mrr']:.4f} | {a['top1'] - p['top1']:+.3f} / {a['mrr'] - p['mrr']:+.4f} "
-            f"| {fell} / {rose} | {same_exh or 'not run'} |"
+            f"| {FEATURES.get(r['name'], r['name'])} | `{r['db']}` | {r['n']} | {p['top1']:.3f} / {p['mrr']:.4f} "
+            f"| {a['top1']:.3f} / {a['mrr']:.4f} | {r['gap']:+.3f} / {a['mrr'] - p['mrr']:+.4f} "
+            f"| {r['fell']} / {r['rose']} | {same} |"
         )
-    fold5 = [r for r in rows if not r[0].startswith("whole_")]
-    gaps = {r[0]: r[4]["top1"] - r[3]["top1"] for r in rows}
-    exh_rows = [r for r in rows if r[7]]
-    all_same = all(r[7].split(" of ")[0] == r[7].split(" of ")[1] for r in exh_rows)
     lines.append("")
+    gaps = {r["name"]: r["gap"] for r in rows}
+    short = lambda r: SHORT.get(r["name"], r["name"])  # noqa: E731
     prose = []
+    fold5 = [r for r in rows if not r["name"].startswith("whole_")]
     if fold5:
-        lo = min(fold5, key=lambda r: r[4]["top1"] - r[3]["top1"])
-        hi = max(fold5, key=lambda r: r[4]["top1"] - r[3]["top1"])
-        best_plain = max(fold5, key=lambda r: r[3]["top1"])
+        lo = min(fold5, key=lambda r: r["gap"])
+        hi = max(fold5, key=lambda r: r["gap"])
+        best_plain = max(fold5, key=lambda r: r["plain"]["top1"])
         prose.append(
-            f"On the same fold-5 recordings the top-1 gap ranges from {gaps[lo[0]]:+.3f} "
-            f"({SHORT.get(lo[0], lo[0])}) to {gaps[hi[0]]:+.3f} "
-            f"({SHORT.get(hi[0], hi[0])}): it is a property of the features.")
-        if best_plain[0] != hi[0]:
+            f"On the same fold-5 recordings the top-1 gap ranges from {lo['gap']:+.3f} ({short(lo)}) to "
+            f"{hi['gap']:+.3f} ({short(hi)}): it is a property of the features.")
+        if best_plain is not hi:
             prose.append(
                 f"It does not follow the plain search's accuracy: the features most accurate in the "
-                f"original key ({SHORT.get(best_plain[0], best_plain[0])}, top-1 "
-                f"{best_plain[3]['top1']:.3f}) lose {-gaps[best_plain[0]]:.3f} of it in all keys.")
+                f"original key ({short(best_plain)}, top-1 {best_plain['plain']['top1']:.3f}) lose "
+                f"{-best_plain['gap']:.3f} of it in all keys.")
+    exh_rows = [r for r in rows if r["same_exh"] is not None]
     if exh_rows:
+        all_same = all(r["same_exh"] == r["n"] for r in exh_rows)
         prose.append(
             ("Nor is it the pruning's: " if all_same else "The pruning changes little: ")
-            + f"the pruned all-keys search gives the exhaustive one's rank of the correct recording for "
+            + "the pruned all-keys search gives the exhaustive one's rank of the correct recording for "
             + ("every query of the " if all_same else "most queries of the ")
             + f"{len(exh_rows)} databases where both were run (last column).")
     if "whole_choir" in gaps and "choir" in gaps:

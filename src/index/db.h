@@ -86,8 +86,9 @@ typedef struct {
 /* Coarse bytes kept across searches. A database without stored coarse bytes (f32, the default,
  * or segments older than the coarse section) has each recording's coarse features quantised to
  * bytes by every search that scans them, reading 12 float32 per 4 frames from memory: a quarter
- * of a plain search's CPU on the whole corpus (perf). A process that searches more than once (`search` with several themes, `serve`, the
- * Python binding) keeps them, up to LM_DB_KEPT_MAX bytes in all, and later searches read them. */
+ * of a plain search's CPU on the whole corpus (perf). A process that searches more than once
+ * (`search` with several themes, `serve`, the Python binding) keeps them, up to LM_DB_KEPT_MAX
+ * bytes in all, and later searches read them. */
 #define LM_DB_KEPT_MAX ((size_t)256 << 20)
 /* Document k's kept bytes (12 x ceil(T / LM_DB_COARSE), x LM_DB_U8_SCALE), or NULL. Thread-safe. */
 const uint8_t *lm_db_kept_coarse_u8(const lm_db *db, size_t k);
